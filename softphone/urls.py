@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from softphone.views import healthz
+from tenants import urls as tenant_urls
+from tenants import views as tenant_views
+
+admin.site.site_header = "Softphone administration"
+admin.site.site_title = "Softphone admin"
+
+# Every app contributes HTML routes under /o/<org_slug>/ and REST routes under /api/<org_slug>/;
+# the tenant middleware resolves the organization from `org_slug` and enters its scope.
+org_html = [path("", include((tenant_urls.html_patterns, "tenants")))]
+org_api = [path("", include((tenant_urls.api_patterns, "tenants-api")))]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("invite/<str:token>/", tenant_views.invitation_accept, name="invitation-accept"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", tenant_views.home, name="home"),
+    path("o/<slug:org_slug>/", include(org_html)),
+    path("api/<slug:org_slug>/", include(org_api)),
+]

@@ -1,0 +1,41 @@
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from kombu import Connection
+
+logger = logging.getLogger(__name__)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("select 1")
+        return True
+    except Exception:  # any failure means "not ready"; the detail goes to the log
+        logger.exception("health check: database did not answer")
+        return False
+
+
+def _broker_ok() -> bool:
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=1) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
+        return True
+    except Exception:
+        logger.warning("health check: broker did not answer")
+        return False
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {"database": _database_ok(), "broker": _broker_ok()}
+    failed = [name for name, ok in checks.items() if not ok]
+    body = {"status": "ok" if not failed else "unavailable", "checks": {k: "ok" if v else "failed" for k, v in checks.items()}}
+    if failed:
+        body["failed"] = failed
+    return JsonResponse(body, status=503 if failed else 200)

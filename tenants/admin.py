@@ -1,0 +1,71 @@
+"""The platform's admin (staff only; the middleware lets staff cross tenants here)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from softphone.admin import SecretFieldsAdminMixin
+
+from .models import Agent, AuditEvent, Client, Invitation, Membership, Organization, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["username", "email", "first_name", "last_name"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["created_at", "updated_at", "created_by"]
+    secret_fields = ["channel_automation_api_key"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__username", "user__email", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "email", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "email"]
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "organization", "user", "assistant_id", "client", "created_at"]
+    list_filter = ["kind", "organization"]
+    search_fields = ["name", "user__username", "user__email", "assistant_id"]
+    autocomplete_fields = ["user", "organization", "client"]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "organization", "role", "created_at", "expires_at", "accepted_at", "revoked_at"]
+    list_filter = ["role", "organization"]
+    search_fields = ["email"]
+    # The token and its hash are credentials: never displayed, never editable.
+    exclude = ["token_hash", "token"]
+    readonly_fields = ["invited_by", "accepted_by", "accepted_at", "created_at"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "actor", "verb", "target_type", "target_repr"]
+    list_filter = ["verb", "target_type", "organization"]
+    search_fields = ["verb", "target_repr", "actor__username"]
+    readonly_fields = ["organization", "actor", "verb", "target_type", "target_id", "target_repr", "data", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

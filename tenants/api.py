@@ -1,0 +1,123 @@
+"""REST endpoints of `tenants` under /api/<slug>/. The middleware has already checked membership
+and entered the tenant's scope; every id in a body is resolved inside that tenant."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from softphone.api import Pagination
+
+from . import selectors, services
+from .permissions import IsManagerOrReadOnly, IsOrganizationMember
+from .serializers import (
+    AgentInputSerializer,
+    AgentOutputSerializer,
+    AgentPatchSerializer,
+    MemberOutputSerializer,
+)
+
+
+class TenantAPIView(APIView):
+    permission_classes = [IsOrganizationMember]
+
+    @property
+    def organization(self):
+        return self.request._request.organization
+
+    def paginate(self, queryset, serializer_class):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def as_drf_error(exc: DjangoValidationError) -> ValidationError:
+    """Model/service validation errors as a 400 with camelCase-able field names."""
+    if hasattr(exc, "error_dict"):
+        return ValidationError({field: [m for e in errors for m in e.messages] for field, errors in exc.error_dict.items()})
+    return ValidationError({"detail": exc.messages})
+
+
+def _resolve_agent_refs(organization, data: dict) -> dict:
+    """Turn userId/clientId into objects of this organization; anything else is a 400."""
+    out = {}
+    if "user_id" in data:
+        if data["user_id"] is None:
+            out["user"] = None
+        else:
+            member = selectors.membership_list(organization=organization).filter(user_id=data["user_id"]).first()
+            if member is None:
+                raise ValidationError({"user_id": ["No member of this organization has that id."]})
+            out["user"] = member.user
+    if "client_id" in data:
+        if data["client_id"] is None:
+            out["client"] = None
+        else:
+            client = selectors.client_list(organization=organization).filter(pk=data["client_id"]).first()
+            if client is None:
+                raise ValidationError({"client_id": ["No client of this organization has that id."]})
+            out["client"] = client
+    for key in ("name", "kind", "assistant_id"):
+        if key in data:
+            out[key] = data[key]
+    return out
+
+
+class AgentListCreateApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+
+    @extend_schema(responses=AgentOutputSerializer(many=True), operation_id="agents_list")
+    def get(self, request, org_slug):
+        filters = {"kind": request.query_params.get("kind")}
+        return self.paginate(selectors.agent_list(organization=self.organization, filters=filters),
+                             AgentOutputSerializer)
+
+    @extend_schema(request=AgentInputSerializer, responses={201: AgentOutputSerializer}, operation_id="agents_create")
+    def post(self, request, org_slug):
+        serializer = AgentInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = _resolve_agent_refs(self.organization, serializer.validated_data)
+        try:
+            agent = services.agent_create(organization=self.organization, actor=request.user, **fields)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED)
+
+
+class AgentDetailApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+
+    @extend_schema(responses=AgentOutputSerializer, operation_id="agents_retrieve")
+    def get(self, request, org_slug, agent_id):
+        agent = selectors.get_agent_for_org(self.organization, agent_id)
+        return Response(AgentOutputSerializer(agent).data)
+
+    @extend_schema(request=AgentPatchSerializer, responses=AgentOutputSerializer, operation_id="agents_update")
+    def patch(self, request, org_slug, agent_id):
+        agent = selectors.get_agent_for_org(self.organization, agent_id)
+        serializer = AgentPatchSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = _resolve_agent_refs(self.organization, serializer.validated_data)
+        try:
+            agent = services.agent_update(organization=self.organization, actor=request.user, agent=agent, **fields)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(AgentOutputSerializer(agent).data)
+
+    @extend_schema(responses={204: None}, operation_id="agents_destroy")
+    def delete(self, request, org_slug, agent_id):
+        agent = selectors.get_agent_for_org(self.organization, agent_id)
+        services.agent_delete(organization=self.organization, actor=request.user, agent=agent)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberListApi(TenantAPIView):
+    @extend_schema(responses=MemberOutputSerializer(many=True), operation_id="members_list")
+    def get(self, request, org_slug):
+        return self.paginate(selectors.membership_list(organization=self.organization), MemberOutputSerializer)
+
+

@@ -1,0 +1,223 @@
+"""Organizations (the tenants), the people in them, the clients they manage and their agents.
+
+Seed mapping (docs/architecture.md has the whole table): seed 000's workspace and seed 001/004's
+organization are Organization; seed 000's agent, 001's agent and 003's agent are Agent (human or AI),
+seed 003's per-agent dynamic tables become ordinary tenant-owned rows keyed by organization.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django_scopes import ScopedManager
+from fernet_fields import EncryptedTextField
+
+from softphone.ids import uuid7
+
+RESERVED_SLUGS = frozenset({"admin", "api", "schema", "docs", "static", "media", "webhooks", "o", "new"})
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1 to 50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+
+
+class User(AbstractUser):
+    """A person who can log in. Staff users are the platform's super admins."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            # Invitations and logins find people by email, so one address is one person.
+            models.UniqueConstraint(
+                models.functions.Lower("email"), condition=~Q(email=""), name="user_email_unique_ci"
+            )
+        ]
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.email or self.username
+
+
+class Organization(models.Model):
+    """A tenant: seed 000's workspace, seeds 001 and 004's organization."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Seed 000's workspace.channel_automation_api_key: the key the organization's channel-automation
+    # integration presents. Encrypted at rest, never shown back.
+    channel_automation_api_key = EncryptedTextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantModel(models.Model):
+    """Base of every tenant-owned model.
+
+    ``organization`` is on every row, even where a parent implies it: scoping, row-level security
+    and indexes key on it. The default manager refuses to run outside an active tenant scope.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        abstract = True
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    AGENT = "agent", "Agent"
+
+
+MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class Membership(TenantModel):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_one_per_user_and_org")
+        ]
+        # The middleware's membership check and the organization switcher: user_id = ?
+        indexes = [models.Index(fields=["user"], name="membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organization_id} ({self.role})"
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in MANAGER_ROLES
+
+
+class Client(TenantModel):
+    """An account the organization manages for a customer of theirs (seed 001's clients)."""
+
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="client_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentKind(models.TextChoices):
+    HUMAN = "human", "Person"
+    AI = "ai", "AI voice agent (VAPI)"
+
+
+class Agent(TenantModel):
+    """Who answers a number: a person working in the browser, or an AI assistant on VAPI.
+
+    Seeds 000 (agent: full_name, username), 001 (agents with platform details) and 003 (agents with a
+    user and created_by; its per-agent dynamic tables are replaced by rows keyed on organization).
+    """
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=AgentKind.choices, default=AgentKind.HUMAN)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="agents"
+    )
+    assistant_id = models.CharField("VAPI assistant id", max_length=100, blank=True)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="agents")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="human", user__isnull=False, assistant_id=""))
+                | (Q(kind="ai", user__isnull=True) & ~Q(assistant_id="")),
+                name="agent_human_has_user_ai_has_assistant",
+            ),
+            # One person is one agent in an organization.
+            models.UniqueConstraint(
+                fields=["organization", "user"], condition=Q(user__isnull=False), name="agent_one_per_user_and_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Invitation(TenantModel):
+    """A one-time link that lets a person join with a role. Looked up by the token's hash."""
+
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The raw token, encrypted, so the worker that mails the link never gets it as a task argument.
+    # Cleared once the invitation is used or revoked.
+    token = EncryptedTextField(null=True, blank=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email}"
+
+
+class AuditEvent(TenantModel):
+    """Who did what to which object, for history pages and the admin."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.UUIDField(null=True, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # History of one object: organization_id = ? and target_type = ? and target_id = ?
+            # order by created_at desc
+            models.Index(fields=["organization", "target_type", "target_id", "-created_at"], name="audit_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.target_type} {self.target_repr}"

@@ -1,0 +1,67 @@
+"""Reads. Every function takes the organization first and filters by it explicitly."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Agent, AuditEvent, Client, Invitation, Membership, Organization
+from .scoping import get_for_org, platform_scope
+
+
+def organizations_for_user(user) -> list[Organization]:
+    """The organizations a person may enter, for the switcher and the home page.
+
+    Crosses tenants on purpose, but only along the person's own memberships (or every organization
+    for staff); listed among the bypass uses.
+    """
+    if user.is_staff:
+        return list(Organization.objects.all())
+    with platform_scope():
+        ids = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    return list(Organization.objects.filter(pk__in=ids))
+
+
+def membership_list(*, organization: Organization) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization=organization).select_related("user").order_by("created_at")
+
+
+def get_membership_for_org(organization: Organization, public_id) -> Membership:
+    return get_for_org(Membership.objects.select_related("user"), organization, public_id)
+
+
+def invitation_pending_list(*, organization: Organization) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")
+
+
+def get_invitation_for_org(organization: Organization, public_id) -> Invitation:
+    return get_for_org(Invitation.objects.all(), organization, public_id)
+
+
+def agent_list(*, organization: Organization, filters: dict | None = None) -> QuerySet[Agent]:
+    filters = filters or {}
+    qs = Agent.objects.filter(organization=organization).select_related("user", "client")
+    if filters.get("kind"):
+        qs = qs.filter(kind=filters["kind"])
+    if filters.get("client"):
+        qs = qs.filter(client=filters["client"])
+    return qs.order_by("name")
+
+
+def get_agent_for_org(organization: Organization, public_id) -> Agent:
+    return get_for_org(Agent.objects.select_related("user", "client"), organization, public_id)
+
+
+def client_list(*, organization: Organization) -> QuerySet[Client]:
+    return Client.objects.filter(organization=organization).order_by("name")
+
+
+def get_client_for_org(organization: Organization, public_id) -> Client:
+    return get_for_org(Client.objects.all(), organization, public_id)
+
+
+def audit_for_target(*, organization: Organization, target) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(
+        organization=organization, target_type=target._meta.label_lower, target_id=target.pk
+    ).select_related("actor")

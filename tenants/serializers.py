@@ -1,0 +1,46 @@
+"""Input and output shapes of the `tenants` API. Field names are snake_case here and camelCase on
+the wire (djangorestframework-camel-case). No serializer has a writable organization."""
+
+from rest_framework import serializers
+
+from .models import Agent, AgentKind, Membership, Role
+
+
+class AgentOutputSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(read_only=True, allow_null=True)
+    client_id = serializers.UUIDField(read_only=True, allow_null=True)
+    created_by_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Agent
+        fields = ["id", "name", "kind", "user_id", "assistant_id", "client_id", "created_by_id", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+
+class AgentInputSerializer(serializers.Serializer):
+    """Ids arrive as UUIDs and are resolved inside the tenant by the view, never trusted as objects."""
+
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=AgentKind.choices)
+    user_id = serializers.UUIDField(required=False, allow_null=True)
+    assistant_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    client_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class AgentPatchSerializer(AgentInputSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=AgentKind.choices, required=False)
+
+
+class MemberOutputSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="user.id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.CharField(source="user.display_name", read_only=True)
+    role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user_id", "username", "email", "name", "role", "created_at"]
+        read_only_fields = fields

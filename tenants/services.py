@@ -1,0 +1,318 @@
+"""Every write in `tenants`: atomic, audited, side effects after commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .models import (
+    RESERVED_SLUGS,
+    Agent,
+    AgentKind,
+    AuditEvent,
+    Client,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+)
+from .scoping import platform_scope, tenant_scope
+
+User = get_user_model()
+
+
+def audit(*, organization: Organization, actor, verb: str, target, data: dict | None = None) -> AuditEvent:
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        verb=verb,
+        target_type=target._meta.label_lower,
+        target_id=target.pk,
+        target_repr=str(target)[:200],
+        data=data or {},
+    )
+
+
+# Organizations and memberships ------------------------------------------------------------------
+
+
+def _free_slug(name: str) -> str:
+    base = slugify(name)[:40].strip("-") or "org"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-org"
+    slug, n = base, 1
+    while Organization.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def organization_create(*, name: str, owner, slug: str | None = None) -> Organization:
+    """Create an organization with ``owner`` as its first owner."""
+    slug = slug or _free_slug(name)
+    if slug in RESERVED_SLUGS:
+        raise ValidationError({"slug": f"'{slug}' is reserved; choose another."})
+    organization = Organization(name=name, slug=slug, created_by=owner)
+    organization.full_clean()
+    organization.save()
+    with tenant_scope(organization):
+        membership = Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+        audit(organization=organization, actor=owner, verb="organization.created", target=organization)
+        audit(organization=organization, actor=owner, verb="membership.created", target=membership,
+              data={"role": Role.OWNER})
+    return organization
+
+
+def _owner_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def membership_change_role(*, organization: Organization, actor, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role '{role}'."})
+    locked = Membership.objects.select_for_update().get(organization=organization, pk=membership.pk)
+    if locked.role == role:
+        return locked
+    if role == Role.OWNER or locked.role == Role.OWNER:
+        _require_owner(organization, actor)
+    if locked.role == Role.OWNER and _owner_count(organization) <= 1:
+        raise ValidationError("An organization needs at least one owner: make someone else owner first.")
+    previous = locked.role
+    locked.role = role
+    locked.save(update_fields=["role"])
+    audit(organization=organization, actor=actor, verb="membership.role_changed", target=locked,
+          data={"from": previous, "to": role})
+    return locked
+
+
+def _require_owner(organization: Organization, actor) -> None:
+    if actor.is_staff:
+        return
+    if not Membership.objects.filter(organization=organization, user=actor, role=Role.OWNER).exists():
+        raise PermissionDenied("Only an owner can grant or take away the owner role.")
+
+
+@transaction.atomic
+def membership_remove(*, organization: Organization, actor, membership: Membership) -> None:
+    """Remove a person from the organization, and the agent that was them."""
+    locked = Membership.objects.select_for_update().get(organization=organization, pk=membership.pk)
+    if locked.role == Role.OWNER:
+        _require_owner(organization, actor)
+        if _owner_count(organization) <= 1:
+            raise ValidationError("You cannot remove the last owner of an organization.")
+    audit(organization=organization, actor=actor, verb="membership.removed", target=locked,
+          data={"user": locked.user.username, "role": locked.role})
+    Agent.objects.filter(organization=organization, user_id=locked.user_id).delete()
+    locked.delete()
+
+
+# Invitations ------------------------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(*, organization: Organization, actor, email: str, role: str = Role.AGENT):
+    """Invite ``email`` with ``role``; returns the invitation and the raw one-time token.
+
+    The token is looked up by its hash and kept encrypted until used. The email goes out after
+    commit, from a worker that reads the token from the row, never from its arguments.
+    """
+    email = User.objects.normalize_email(email).strip()
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role '{role}'."})
+    if role == Role.OWNER:
+        _require_owner(organization, actor)
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {organization.name}."})
+    # A new invitation replaces any pending one for the same address.
+    Invitation.objects.filter(
+        organization=organization, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now(), token=None)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        token_hash=_hash_token(token),
+        token=token,
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(hours=settings.INVITATION_TTL_HOURS),
+    )
+    audit(organization=organization, actor=actor, verb="invitation.created", target=invitation,
+          data={"email": email, "role": role})
+    from .tasks import invitation_send  # tasks import services, not the other way round at import time
+
+    transaction.on_commit(
+        lambda: invitation_send.delay(organization_id=str(organization.pk), invitation_id=str(invitation.pk))
+    )
+    return invitation, token
+
+
+@transaction.atomic
+def invitation_revoke(*, organization: Organization, actor, invitation: Invitation) -> None:
+    Invitation.objects.filter(organization=organization, pk=invitation.pk, accepted_at__isnull=True).update(
+        revoked_at=timezone.now(), token=None
+    )
+    audit(organization=organization, actor=actor, verb="invitation.revoked", target=invitation)
+
+
+class InvitationInvalid(Exception):
+    """The link is unknown, used, revoked or expired."""
+
+
+def invitation_lookup(token: str) -> Invitation:
+    """Find the invitation behind a one-time link. Crosses tenants: the token is the only key."""
+    with platform_scope():
+        invitation = Invitation.objects.select_related("organization").filter(token_hash=_hash_token(token)).first()
+    if invitation is None or invitation.accepted_at or invitation.revoked_at or invitation.expires_at < timezone.now():
+        raise InvitationInvalid("This invitation link is not valid any more. Ask for a new one.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user=None, password: str | None = None, full_name: str = "") -> Membership:
+    """Accept an invitation: as the logged-in ``user``, or by creating the invitee's account with
+    ``password``. The link works once."""
+    invitation = invitation_lookup(token)
+    organization = invitation.organization
+    with tenant_scope(organization):
+        claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+            accepted_at=timezone.now()
+        )
+        if claimed != 1:
+            raise InvitationInvalid("This invitation link has already been used.")
+        if user is None:
+            if User.objects.filter(email__iexact=invitation.email).exists():
+                raise InvitationInvalid("An account with this email exists: log in first, then open the link again.")
+            first, _, last = full_name.strip().partition(" ")
+            user = User(username=invitation.email, email=invitation.email, first_name=first[:150], last_name=last[:150])
+            user.set_password(password)
+            user.save()
+        elif user.email.lower() != invitation.email.lower():
+            raise InvitationInvalid(f"This invitation is for {invitation.email}; you are logged in as {user.email}.")
+        try:
+            with transaction.atomic():
+                membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
+        except IntegrityError:
+            raise InvitationInvalid(f"You are already a member of {organization.name}.") from None
+        Invitation.objects.filter(pk=invitation.pk).update(accepted_by=user, token=None)
+        if invitation.role == Role.AGENT:
+            Agent.objects.get_or_create(
+                organization=organization, user=user,
+                defaults={"name": user.display_name, "kind": AgentKind.HUMAN, "created_by": invitation.invited_by},
+            )
+        audit(organization=organization, actor=user, verb="invitation.accepted", target=membership,
+              data={"role": invitation.role})
+    return membership
+
+
+# Agents -----------------------------------------------------------------------------------------
+
+
+def _validate_agent(*, organization: Organization, kind: str, user, assistant_id: str, client) -> None:
+    errors = {}
+    if kind not in AgentKind.values:
+        errors["kind"] = f"Kind must be one of: {', '.join(AgentKind.values)}."
+    elif kind == AgentKind.HUMAN:
+        if user is None:
+            errors["user"] = "A person agent needs a member of the organization."
+        elif not Membership.objects.filter(organization=organization, user=user).exists():
+            errors["user"] = "That person is not a member of this organization."
+        if assistant_id:
+            errors["assistant_id"] = "Only AI agents have a VAPI assistant id."
+    else:
+        if user is not None:
+            errors["user"] = "An AI agent is not linked to a person."
+        if not assistant_id:
+            errors["assistant_id"] = "An AI agent needs its VAPI assistant id."
+    if client is not None and client.organization_id != organization.pk:
+        errors["client"] = "No such client."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def agent_create(*, organization: Organization, actor, name: str, kind: str, user=None,
+                 assistant_id: str = "", client: Client | None = None) -> Agent:
+    assistant_id = (assistant_id or "").strip()
+    _validate_agent(organization=organization, kind=kind, user=user, assistant_id=assistant_id, client=client)
+    if user is not None and Agent.objects.filter(organization=organization, user=user).exists():
+        raise ValidationError({"user": "That person already is an agent here."})
+    agent = Agent.objects.create(
+        organization=organization, name=name.strip(), kind=kind, user=user, assistant_id=assistant_id,
+        client=client, created_by=actor if actor and actor.is_authenticated else None,
+    )
+    audit(organization=organization, actor=actor, verb="agent.created", target=agent,
+          data={"kind": kind, "name": agent.name})
+    return agent
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def agent_update(*, organization: Organization, actor, agent: Agent, name=_UNSET, kind=_UNSET, user=_UNSET,
+                 assistant_id=_UNSET, client=_UNSET) -> Agent:
+    locked = Agent.objects.select_for_update().get(organization=organization, pk=agent.pk)
+    changes = {}
+    for field, value in (("name", name), ("kind", kind), ("user", user), ("assistant_id", assistant_id),
+                         ("client", client)):
+        if value is _UNSET:
+            continue
+        if field in ("name", "assistant_id"):
+            value = (value or "").strip()
+        if getattr(locked, field) != value:
+            changes[field] = value
+    if not changes:
+        return locked
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    if locked.kind == AgentKind.AI:
+        # Turning a person into an AI agent (or the reverse) must not leave the other half behind.
+        if "kind" in changes and "user" not in changes:
+            locked.user = None
+    elif "kind" in changes and "assistant_id" not in changes:
+        locked.assistant_id = ""
+    _validate_agent(organization=organization, kind=locked.kind, user=locked.user,
+                    assistant_id=locked.assistant_id, client=locked.client)
+    if locked.user is not None and Agent.objects.filter(organization=organization, user=locked.user).exclude(
+        pk=locked.pk
+    ).exists():
+        raise ValidationError({"user": "That person already is an agent here."})
+    locked.save()
+    audit(organization=organization, actor=actor, verb="agent.updated", target=locked,
+          data={k: (str(v.pk) if hasattr(v, "pk") else v) for k, v in changes.items()})
+    return locked
+
+
+@transaction.atomic
+def agent_delete(*, organization: Organization, actor, agent: Agent) -> None:
+    audit(organization=organization, actor=actor, verb="agent.deleted", target=agent,
+          data={"name": agent.name, "kind": agent.kind})
+    Agent.objects.filter(organization=organization, pk=agent.pk).delete()
+
+
+# Clients ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def client_create(*, organization: Organization, actor, name: str, email: str = "", notes: str = "") -> Client:
+    name = name.strip()
+    if Client.objects.filter(organization=organization, name__iexact=name).exists():
+        raise ValidationError({"name": f"A client named '{name}' already exists."})
+    client = Client.objects.create(organization=organization, name=name, email=email, notes=notes)
+    audit(organization=organization, actor=actor, verb="client.created", target=client)
+    return client

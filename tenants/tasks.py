@@ -1,0 +1,61 @@
+"""Celery tasks of `tenants`, and the tenant-aware task base every app uses."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from .models import Organization
+from .scoping import tenant_scope
+
+logger = logging.getLogger(__name__)
+
+
+class TenantMissing(Exception):
+    """A tenant task was called without a valid organization_id: a programming error, never retried."""
+
+
+class TenantTask(Task):
+    """Runs the task body inside its organization's scope.
+
+    Every tenant task takes ``organization_id`` as a keyword argument; without one (or with one
+    that does not exist) it fails at once instead of running unscoped.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        organization_id = kwargs.get("organization_id")
+        if not organization_id:
+            raise TenantMissing(f"{self.name} needs organization_id=")
+        organization = Organization.objects.filter(pk=organization_id).first()
+        if organization is None:
+            raise TenantMissing(f"{self.name}: organization {organization_id} does not exist")
+        with tenant_scope(organization):
+            return super().__call__(*args, **kwargs)
+
+
+@shared_task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=30)
+def invitation_send(self, *, organization_id: str, invitation_id: str) -> None:
+    from .models import Invitation
+
+    invitation = Invitation.objects.filter(pk=invitation_id, accepted_at__isnull=True,
+                                           revoked_at__isnull=True).first()
+    if invitation is None or not invitation.token:
+        return
+    link = settings.PUBLIC_BASE_URL + reverse("invitation-accept", args=[invitation.token])
+    context = {"invitation": invitation, "organization": invitation.organization, "link": link}
+    try:
+        send_mail(
+            subject=f"You are invited to {invitation.organization.name} on Softphone",
+            message=render_to_string("tenants/email/invitation.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[invitation.email],
+        )
+    except OSError as exc:  # SMTP down: try again later
+        raise self.retry(exc=exc) from None

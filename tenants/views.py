@@ -1,0 +1,198 @@
+"""HTML views of `tenants`: small functions, one service or selector call each."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import selectors, services
+from .forms import AcceptInvitationForm, AgentForm, InvitationForm, RoleForm
+from .permissions import require_manager
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    organizations = selectors.organizations_for_user(request.user)
+    if len(organizations) == 1:
+        return redirect("tenants:organization-home", org_slug=organizations[0].slug)
+    return render(request, "tenants/home.html", {"organizations": organizations})
+
+
+@require_GET
+def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = request.organization
+    context = {
+        "agents": selectors.agent_list(organization=organization),
+        "members": selectors.membership_list(organization=organization),
+    }
+    return render(request, "tenants/organization_home.html", context)
+
+
+def _agent_form(request, data=None, initial=None):
+    organization = request.organization
+    members = get_user_model().objects.filter(
+        pk__in=selectors.membership_list(organization=organization).values("user_id")
+    )
+    return AgentForm(data, initial=initial, members=members, clients=selectors.client_list(organization=organization))
+
+
+@require_GET
+def team(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = request.organization
+    return render(request, "tenants/team.html", {
+        "members": selectors.membership_list(organization=organization),
+        "invitations": selectors.invitation_pending_list(organization=organization),
+        "agents": selectors.agent_list(organization=organization),
+        "invite_form": InvitationForm(),
+        "agent_form": _agent_form(request),
+        "role_choices": RoleForm.base_fields["role"].choices,
+    })
+
+
+@require_POST
+def invitation_create(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation, token = services.invitation_create(
+                organization=request.organization, actor=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            return redirect("tenants:team", org_slug=org_slug)
+    for error in form.errors.values():
+        messages.error(request, " ".join(error))
+    return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_POST
+def invitation_revoke(request: HttpRequest, org_slug: str, invitation_id) -> HttpResponse:
+    require_manager(request)
+    invitation = selectors.get_invitation_for_org(request.organization, invitation_id)
+    services.invitation_revoke(organization=request.organization, actor=request.user, invitation=invitation)
+    messages.success(request, f"Invitation for {invitation.email} revoked.")
+    return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_POST
+def member_role(request: HttpRequest, org_slug: str, membership_id) -> HttpResponse:
+    require_manager(request)
+    membership = selectors.get_membership_for_org(request.organization, membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose owner, admin or agent.")
+        return redirect("tenants:team", org_slug=org_slug)
+    try:
+        services.membership_change_role(organization=request.organization, actor=request.user,
+                                        membership=membership, role=form.cleaned_data["role"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.display_name} is now {form.cleaned_data['role']}.")
+    return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_POST
+def member_remove(request: HttpRequest, org_slug: str, membership_id) -> HttpResponse:
+    require_manager(request)
+    membership = selectors.get_membership_for_org(request.organization, membership_id)
+    try:
+        services.membership_remove(organization=request.organization, actor=request.user, membership=membership)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.display_name} was removed.")
+    return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_POST
+def agent_create(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    form = _agent_form(request, request.POST)
+    if form.is_valid():
+        try:
+            agent = services.agent_create(organization=request.organization, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Agent {agent.name} created.")
+            return redirect("tenants:team", org_slug=org_slug)
+    return render(request, "tenants/agent_form.html", {"form": form, "agent": None}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def agent_edit(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
+    agent = selectors.get_agent_for_org(request.organization, agent_id)
+    require_manager(request)
+    if request.method == "GET":
+        form = _agent_form(request, initial={
+            "name": agent.name, "kind": agent.kind, "user": agent.user, "assistant_id": agent.assistant_id,
+            "client": agent.client,
+        })
+        return render(request, "tenants/agent_form.html", {"form": form, "agent": agent})
+    form = _agent_form(request, request.POST)
+    if form.is_valid():
+        try:
+            services.agent_update(organization=request.organization, actor=request.user, agent=agent,
+                                  **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Agent {form.cleaned_data['name']} saved.")
+            return redirect("tenants:team", org_slug=org_slug)
+    return render(request, "tenants/agent_form.html", {"form": form, "agent": agent}, status=400)
+
+
+@require_POST
+def agent_delete(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
+    require_manager(request)
+    agent = selectors.get_agent_for_org(request.organization, agent_id)
+    services.agent_delete(organization=request.organization, actor=request.user, agent=agent)
+    messages.success(request, f"Agent {agent.name} deleted.")
+    return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = services.invitation_lookup(token)
+    except services.InvitationInvalid as exc:
+        return render(request, "tenants/invitation_invalid.html", {"reason": str(exc)}, status=404)
+    if request.user.is_authenticated:
+        form = None
+        if request.method == "POST":
+            try:
+                membership = services.invitation_accept(token=token, user=request.user)
+            except services.InvitationInvalid as exc:
+                return render(request, "tenants/invitation_invalid.html", {"reason": str(exc)}, status=400)
+            return redirect("tenants:organization-home", org_slug=membership.organization.slug)
+    else:
+        form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+        if request.method == "POST" and form.is_valid():
+            try:
+                membership = services.invitation_accept(
+                    token=token, password=form.cleaned_data["password1"], full_name=form.cleaned_data["full_name"]
+                )
+            except services.InvitationInvalid as exc:
+                return render(request, "tenants/invitation_invalid.html", {"reason": str(exc)}, status=400)
+            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("tenants:organization-home", org_slug=membership.organization.slug)
+    return render(request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form},
+                  status=400 if form is not None and form.errors else 200)
