@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("SOFTPHONE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("SOFTPHONE_VAR_DIR") or BASE_DIR / "var")
 PGDATA = VAR_DIR / "pgdata"
 APP_ROLE = "softphone"
 APP_DATABASE = "softphone"

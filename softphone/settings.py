@@ -21,7 +21,7 @@ SOFTPHONE_ENV = env.str("SOFTPHONE_ENV", default="development")
 if SOFTPHONE_ENV not in ("development", "production"):
     raise ImproperlyConfigured("SOFTPHONE_ENV must be 'development' or 'production'")
 PRODUCTION = SOFTPHONE_ENV == "production"
-VAR_DIR = Path(env.str("SOFTPHONE_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = Path(env.str("SOFTPHONE_VAR_DIR", default="") or BASE_DIR / "var")
 
 
 def _local_secret(name: str, make) -> str:
