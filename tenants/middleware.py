@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from .models import Membership, Organization, Role
+from .rls import reset_connection
 from .scoping import platform_scope, tenant_scope
 
 
@@ -31,6 +32,7 @@ class TenantMiddleware:
     def __call__(self, request):
         request.organization = None
         request.membership = None
+        reset_connection()  # a reused connection starts every request with no tenant
         try:
             match = resolve(request.path_info)
         except Resolver404:

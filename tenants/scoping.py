@@ -14,6 +14,7 @@ from django.http import Http404
 from django_scopes import scope, scopes_disabled
 
 from .models import Organization
+from .rls import database_scope
 
 
 @contextmanager
@@ -25,17 +26,18 @@ def tenant_scope(organization: Organization):
     """
     if not isinstance(organization, Organization) or organization.pk is None:
         raise ValueError("tenant_scope() needs a saved Organization")
-    with scope(organization=organization.pk):
+    with scope(organization=organization.pk), database_scope(organization_id=organization.pk):
         yield organization
 
 
 @contextmanager
 def platform_scope():
-    """Cross every tenant: staff in the admin, migrations and platform maintenance only.
+    """Cross every tenant, in the ORM and in the database (RLS bypass): staff in the admin,
+    migrations and platform maintenance only.
 
     Each use is listed by tests/security/test_bypass_uses.py, so a new one is a visible change.
     """
-    with scopes_disabled():
+    with scopes_disabled(), database_scope(bypass=True):
         yield
 
 

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from .models import Organization
+from .rls import reset_connection
 from .scoping import tenant_scope
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class TenantTask(Task):
     abstract = True
 
     def __call__(self, *args, **kwargs):
+        reset_connection()  # a worker's reused connection starts every task with no tenant
         organization_id = kwargs.get("organization_id")
         if not organization_id:
             raise TenantMissing(f"{self.name} needs organization_id=")

@@ -6,7 +6,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
+from django.db import connection
 from django.test import Client
 
 from softphone import celery_app
@@ -22,8 +30,11 @@ def _plain_static_files(settings):
 
 
 @pytest.fixture(autouse=True)
-def _celery_eager():
-    """Unit tests run tasks inline; tests marked ``worker`` start a real Celery worker instead."""
+def _celery_eager(request):
+    """Unit tests run tasks inline; tests marked ``worker`` use a real Celery worker instead."""
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
     previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
@@ -99,3 +110,42 @@ def outsider_client(outsider, other_org):
 @pytest.fixture
 def staff_user(db):
     return factories.make_user("root", is_staff=True, is_superuser=True)
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def live_worker(transactional_db):
+    """A real Celery worker process (solo pool: one process, one connection) on the real Redis,
+    using the test database and a queue of its own. Yields the queue name to send tasks to."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"]}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "softphone", "worker", "--pool", "solo", "--concurrency", "1",
+         "--queues", queue, "--include", "tests.worker_probe", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--loglevel", "INFO"],
+        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 30
+    ready = False
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "ready." in line:
+            ready = True
+            break
+        if proc.poll() is not None:
+            break
+    if not ready:
+        proc.kill()
+        pytest.fail("the Celery worker did not start:\n" + "".join(lines))
+    try:
+        yield queue
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

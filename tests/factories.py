@@ -40,3 +40,32 @@ def make_agent(organization: Organization, *, user=None, name: str | None = None
             organization=organization, user=user, name=name or (user.username if user else "AI agent"), kind=kind,
             assistant_id=assistant_id,
         )
+
+
+def build_world(organization: Organization, owner) -> dict:
+    """One row of every tenant-owned model for ``organization``, keyed by model name.
+
+    The security suite resolves URL kwargs such as ``agent_id`` against this, so a route whose
+    object kind is missing here fails loudly instead of going untested: when a later change adds a
+    tenant model, it adds a row here.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.models import AuditEvent, Client, Invitation
+
+    world = {}
+    with tenant_scope(organization):
+        member = make_user(f"{organization.slug}-member")
+        world["membership"] = Membership.objects.create(organization=organization, user=member, role=Role.AGENT)
+        world["client"] = Client.objects.create(organization=organization, name=f"{organization.name} client")
+        world["agent"] = Agent.objects.create(organization=organization, user=member, name=f"{organization.name} agent",
+                                              kind=AgentKind.HUMAN, client=world["client"])
+        world["invitation"] = Invitation.objects.create(
+            organization=organization, email=f"invitee@{organization.slug}.example", token_hash=f"h-{organization.pk}",
+            token="t", invited_by=owner, expires_at=timezone.now() + timedelta(days=1),
+        )
+        world["auditevent"] = AuditEvent.objects.create(organization=organization, actor=owner, verb="test.seeded",
+                                                        target_type="tenants.client", target_id=world["client"].pk)
+    return world

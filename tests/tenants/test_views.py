@@ -50,7 +50,8 @@ def test_an_admin_creates_and_edits_an_ai_agent_from_the_page(admin_client_org, 
     response = admin_client_org.post(f"/o/acme/agents/{agent.pk}/edit/", {"name": "Night bot 2", "kind": "ai",
                                                                         "assistant_id": "asst_43"})
     assert response.status_code == 302
-    agent.refresh_from_db()
+    with tenant_scope(org):
+        agent.refresh_from_db()
     assert (agent.name, agent.assistant_id) == ("Night bot 2", "asst_43")
     page = admin_client_org.get("/o/acme/team/").content.decode()
     assert "Night bot 2" in page

@@ -1,0 +1,162 @@
+"""PostgreSQL row-level security: the second line of tenant isolation, under the ORM scoping.
+
+Every tenant-owned table has RLS enabled and forced, with two permissive policies:
+
+- ``tenant_isolation``: rows whose ``organization_id`` equals the session setting
+  ``app.organization_id``; with no setting no row is visible or writable;
+- ``platform_bypass``: every row while ``app.bypass_rls`` is ``on`` (the admin, migrations that
+  touch data, and the few platform tasks listed in tests/security/test_bypass_uses.py).
+
+The settings are session-level and follow the scope: entering ``tenant_scope`` sets them, leaving
+restores what was there before, and a connection opened inside a scope gets them on connect. So a
+pooled or persistent connection never carries one tenant into the next request or task. Session
+settings need a session: use PostgreSQL directly or a session-mode pooler, never a transaction-mode
+pooler (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.signals import connection_created
+from django.db.migrations.operations.base import Operation
+
+ORG_SETTING = "app.organization_id"
+BYPASS_SETTING = "app.bypass_rls"
+
+# (organization id or "", bypass) for the code running now; the database follows it.
+_state: ContextVar[tuple[str, bool]] = ContextVar("softphone_rls_state", default=("", False))
+
+
+def _apply(connection, state: tuple[str, bool]) -> None:
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return  # no open connection: connection_created applies the state when one opens
+    org_id, bypass = state
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "select set_config(%s, %s, false), set_config(%s, %s, false)",
+            [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off"],
+        )
+
+
+def _on_connect(sender, connection, **kwargs) -> None:
+    if connection.vendor == "postgresql":
+        org_id, bypass = _state.get()
+        if org_id or bypass:
+            with connection.connection.cursor() as cursor:
+                cursor.execute(
+                    "select set_config(%s, %s, false), set_config(%s, %s, false)",
+                    [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off"],
+                )
+
+
+connection_created.connect(_on_connect, dispatch_uid="softphone_rls_on_connect")
+
+
+@contextmanager
+def database_scope(*, organization_id=None, bypass: bool = False):
+    """Make the database see one organization (or, with ``bypass``, every one) until exit."""
+    state = (str(organization_id) if organization_id else "", bool(bypass))
+    token = _state.set(state)
+    connection = connections[DEFAULT_DB_ALIAS]
+    _apply(connection, state)
+    try:
+        yield
+    finally:
+        _state.reset(token)
+        _restore(connection, _state.get())
+
+
+def _restore(connection, state) -> None:
+    if connection.connection is None:
+        return
+    if connection.in_atomic_block and connection.needs_rollback:
+        # The transaction is aborted and will be rolled back, which reverts what was set inside it;
+        # what was set before it is restored when that outer scope exits.
+        return
+    try:
+        _apply(connection, state)
+    except Exception:
+        # If the setting cannot be restored the connection is not trustworthy: drop it rather than
+        # hand it to the next request with another tenant's setting.
+        connection.close()
+        raise
+
+
+def current_state() -> tuple[str, bool]:
+    return _state.get()
+
+
+def reset_connection(connection=None) -> None:
+    """Clear the tenant settings on a connection (start of a request or task, belt and braces)."""
+    connection = connection or connections[DEFAULT_DB_ALIAS]
+    if connection.connection is not None and not connection.in_atomic_block:
+        _apply(connection, ("", False))
+
+
+# Policies -----------------------------------------------------------------------------------------
+
+
+def enable_sql(table: str) -> list[str]:
+    quoted = f'"{table}"'
+    match = (
+        f"organization_id = nullif(current_setting('{ORG_SETTING}', true), '')::uuid"
+    )
+    bypass = f"current_setting('{BYPASS_SETTING}', true) = 'on'"
+    return [
+        f"alter table {quoted} enable row level security",
+        f"alter table {quoted} force row level security",
+        f"drop policy if exists tenant_isolation on {quoted}",
+        f"create policy tenant_isolation on {quoted} using ({match}) with check ({match})",
+        f"drop policy if exists platform_bypass on {quoted}",
+        f"create policy platform_bypass on {quoted} using ({bypass}) with check ({bypass})",
+    ]
+
+
+def disable_sql(table: str) -> list[str]:
+    quoted = f'"{table}"'
+    return [
+        f"drop policy if exists tenant_isolation on {quoted}",
+        f"drop policy if exists platform_bypass on {quoted}",
+        f"alter table {quoted} no force row level security",
+        f"alter table {quoted} disable row level security",
+    ]
+
+
+class EnableRowLevelSecurity(Operation):
+    """Migration operation: RLS, FORCE and the two policies on a tenant-owned model's table.
+
+    `manage.py makemigrations` adds it by itself after creating any ``TenantModel`` (see
+    softphone/management/commands/makemigrations.py), and a test fails if a tenant table lacks it.
+    """
+
+    reversible = True
+    reduces_to_sql = True
+
+    def __init__(self, model_name: str):
+        self.model_name = model_name
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def _run(self, app_label, schema_editor, state, statements_for):
+        model = state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in statements_for(model._meta.db_table):
+            schema_editor.execute(statement)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        self._run(app_label, schema_editor, to_state, enable_sql)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        self._run(app_label, schema_editor, from_state, disable_sql)
+
+    def describe(self):
+        return f"Enable row-level security on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self):
+        return f"rls_{self.model_name.lower()}"

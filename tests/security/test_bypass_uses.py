@@ -1,0 +1,29 @@
+"""Every place that crosses tenants on purpose. A new one makes this test fail: add it here only
+after review, with the reason."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ["softphone", "tenants", "crm", "telephony", "messaging"]
+PATTERN = re.compile(r"platform_scope\(\)|scopes_disabled\(\)|database_scope\([^)]*bypass=True|with_scopes_disabled\(\)")
+
+ALLOWED = {
+    # file: number of uses, and why
+    "tenants/scoping.py": 3,  # platform_scope itself: ORM and database, and its docstring
+    "tenants/middleware.py": 1,  # the Django admin, staff only
+    "tenants/selectors.py": 1,  # the organization switcher: a person's own memberships
+    "tenants/services.py": 1,  # an invitation link: its token is the only key
+}
+
+
+def test_the_bypass_is_used_only_where_listed():
+    found = {}
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            uses = len(PATTERN.findall(path.read_text()))
+            if uses:
+                found[str(path.relative_to(ROOT))] = uses
+    assert found == ALLOWED

@@ -1,0 +1,155 @@
+"""The database itself keeps tenants apart (row-level security), under the ORM's scoping."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from tenants.rls import BYPASS_SETTING, ORG_SETTING
+from tenants.scoping import platform_scope, tenant_scope
+from tests.security.conftest import tenant_models
+
+
+def _rls_state():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            select c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                   array(select polname::text from pg_policy p where p.polrelid = c.oid order by polname)
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = current_schema() and c.relkind = 'r'
+            """
+        )
+        return {name: (enabled, forced, policies) for name, enabled, forced, policies in cursor.fetchall()}
+
+
+def rls_problems() -> list[str]:
+    state = _rls_state()
+    problems = []
+    for model in tenant_models():
+        table = model._meta.db_table
+        enabled, forced, policies = state.get(table, (False, False, []))
+        if not enabled:
+            problems.append(f"{table}: row-level security is not enabled")
+        if not forced:
+            problems.append(f"{table}: row-level security is not forced")
+        if policies != ["platform_bypass", "tenant_isolation"]:
+            problems.append(f"{table}: policies are {policies}")
+    return problems
+
+
+def raw_count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f'select count(*) from "{table}"')
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_every_tenant_table_has_forced_rls_and_its_policies():
+    assert tenant_models(), "no tenant models found"
+    assert rls_problems() == []
+
+
+@pytest.mark.django_db
+def test_dropping_a_policy_or_the_force_flag_is_detected():
+    with transaction.atomic():
+        sid = transaction.savepoint()
+        with connection.cursor() as cursor:
+            cursor.execute('drop policy tenant_isolation on "tenants_agent"')
+            cursor.execute('alter table "tenants_client" no force row level security')
+        assert sorted(rls_problems()) == [
+            "tenants_agent: policies are ['platform_bypass']",
+            "tenants_client: row-level security is not forced",
+        ]
+        transaction.savepoint_rollback(sid)
+    assert rls_problems() == []
+
+
+@pytest.mark.django_db
+def test_the_connection_role_is_neither_superuser_nor_bypassrls():
+    with connection.cursor() as cursor:
+        cursor.execute("select rolsuper, rolbypassrls from pg_roles where rolname = current_user")
+        assert cursor.fetchone() == (False, False)
+
+
+@pytest.mark.django_db
+def test_raw_sql_sees_only_the_scoped_tenants_rows(victim, org, other_org, attacker_client):
+    table = "tenants_agent"
+    assert raw_count(table) == 0  # no scope: nothing
+    with tenant_scope(org):
+        with connection.cursor() as cursor:
+            cursor.execute(f'select distinct organization_id from "{table}"')
+            assert [row[0] for row in cursor.fetchall()] == [org.pk]
+    with tenant_scope(other_org):
+        with connection.cursor() as cursor:
+            cursor.execute(f'select distinct organization_id from "{table}"')
+            assert [row[0] for row in cursor.fetchall()] == [other_org.pk]
+    with platform_scope():
+        assert raw_count(table) == 2
+    assert raw_count(table) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", tenant_models(), ids=lambda m: m._meta.label)
+def test_without_a_scope_raw_sql_sees_no_rows_of_any_tenant_table(model, victim):
+    with platform_scope():
+        assert model.objects.exists(), f"build_world() creates no {model._meta.label}"
+    assert raw_count(model._meta.db_table) == 0
+
+
+@pytest.mark.django_db
+def test_writing_another_tenants_row_from_inside_a_scope_is_refused(org, other_org, victim):
+    agent = victim["agent"]
+    with tenant_scope(other_org):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute('update "tenants_agent" set name = %s where id = %s', ["pwned", agent.pk])
+            assert cursor.rowcount == 0  # invisible, so untouched
+        with pytest.raises(DatabaseError, match="row-level security"):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    'insert into "tenants_client" (id, organization_id, name, email, notes, created_at, updated_at) '
+                    "values (gen_random_uuid(), %s, 'smuggled', '', '', now(), now())",
+                    [org.pk],
+                )
+    with tenant_scope(org):
+        agent.refresh_from_db()
+        assert agent.name == "Acme agent"
+
+
+@pytest.mark.django_db
+def test_scopes_restore_the_previous_setting_on_exit(org, other_org):
+    def settings_now():
+        with connection.cursor() as cursor:
+            cursor.execute("select current_setting(%s, true), current_setting(%s, true)", [ORG_SETTING, BYPASS_SETTING])
+            return cursor.fetchone()
+
+    with tenant_scope(org):
+        assert settings_now() == (str(org.pk), "off")
+        with tenant_scope(other_org):
+            assert settings_now() == (str(other_org.pk), "off")
+        assert settings_now() == (str(org.pk), "off")
+        with platform_scope():
+            assert settings_now()[1] == "on"
+        assert settings_now() == (str(org.pk), "off")
+    assert settings_now() in (("", "off"), (None, None), ("", None))
+
+
+@pytest.mark.django_db
+def test_a_request_for_one_tenant_then_another_on_the_same_connection(victim, org, other_org, owner_client,
+                                                                       attacker_client):
+    first = owner_client.get("/api/acme/agents")
+    assert [a["name"] for a in first.json()["results"]] == ["Acme agent"]
+    backend_pid = connection.connection.info.backend_pid
+    assert raw_count("tenants_agent") == 0  # the request left no tenant behind on the connection
+
+    second = attacker_client.get("/api/globex/agents")
+    assert [a["name"] for a in second.json()["results"]] == ["Globex agent"]
+    assert connection.connection.info.backend_pid == backend_pid  # it was the same connection
+    assert raw_count("tenants_agent") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_opened_inside_a_scope_gets_the_tenant(org, victim):
+    with tenant_scope(org):
+        connection.close()  # as if the pool handed us a fresh connection mid-scope
+        with connection.cursor() as cursor:
+            cursor.execute('select count(*) from "tenants_agent"')
+            assert cursor.fetchone()[0] == 1
