@@ -226,6 +226,23 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
 
+# Vendors. The base URLs are the only way adapters find the vendors; tests and local simulations
+# point them at fakes.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
+TWILIO_RETRIES_ON_429 = env.int("TWILIO_RETRIES_ON_429", default=3)
+VAPI_API_BASE_URL = env.str("VAPI_API_BASE_URL", default="https://api.vapi.ai")
+VAPI_HTTP_TIMEOUT = env.float("VAPI_HTTP_TIMEOUT", default=10.0)
+# Concurrent webhook updates while importing numbers (Twilio allows far more concurrent requests).
+NUMBER_IMPORT_CONCURRENCY = env.int("NUMBER_IMPORT_CONCURRENCY", default=8)
+
+CELERY_BEAT_SCHEDULE = {
+    "provider-accounts-verify": {"task": "telephony.provider_accounts_verify_all", "schedule": 24 * 3600},
+    "phone-numbers-sync": {"task": "telephony.phone_numbers_sync_all", "schedule": 3600},
+    "platform-sync-sweep": {"task": "telephony.platform_sync_sweep", "schedule": 60},
+    "stalled-jobs-resume": {"task": "telephony.import_jobs_resume_stalled", "schedule": 120},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

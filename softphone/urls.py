@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from softphone.views import healthz
+from telephony import urls as telephony_urls
 from tenants import urls as tenant_urls
 from tenants import views as tenant_views
 
@@ -12,8 +13,14 @@ admin.site.site_title = "Softphone admin"
 
 # Every app contributes HTML routes under /o/<org_slug>/ and REST routes under /api/<org_slug>/;
 # the tenant middleware resolves the organization from `org_slug` and enters its scope.
-org_html = [path("", include((tenant_urls.html_patterns, "tenants")))]
-org_api = [path("", include((tenant_urls.api_patterns, "tenants-api")))]
+org_html = [
+    path("", include((tenant_urls.html_patterns, "tenants"))),
+    path("", include((telephony_urls.html_patterns, "telephony"))),
+]
+org_api = [
+    path("", include((tenant_urls.api_patterns, "tenants-api"))),
+    path("", include((telephony_urls.api_patterns, "telephony-api"))),
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

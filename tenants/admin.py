@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from softphone.admin import SecretFieldsAdminMixin
 
-from .models import Agent, AuditEvent, Client, Invitation, Membership, Organization, User
+from .models import Agent, AuditEvent, Client, Invitation, Job, Membership, Organization, User
 
 
 @admin.register(User)
@@ -69,3 +69,11 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "kind", "status", "done", "total", "created_count"]
+    list_filter = ["kind", "status", "organization"]
+    readonly_fields = ["organization", "kind", "status", "done", "total", "created_count", "errors", "params", "cursor",
+                       "created_by", "created_at", "started_at", "finished_at", "heartbeat_at"]

@@ -198,6 +198,45 @@ class Invitation(TenantModel):
         return f"Invitation for {self.email}"
 
 
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Job(TenantModel):
+    """A long background job with progress a page or API client can poll (imports, syncs)."""
+
+    kind = models.CharField(max_length=40)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)  # [{"item": "...", "error": "..."}]
+    params = models.JSONField(default=dict, blank=True)
+    cursor = models.TextField(blank=True, help_text="Where to resume (e.g. the next page URL)")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if self.status == JobStatus.DONE else 0
+        return min(100, int(self.done * 100 / self.total))
+
+
 class AuditEvent(TenantModel):
     """Who did what to which object, for history pages and the admin."""
 

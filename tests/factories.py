@@ -53,7 +53,8 @@ def build_world(organization: Organization, owner) -> dict:
 
     from django.utils import timezone
 
-    from tenants.models import AuditEvent, Client, Invitation
+    from telephony.models import PhoneNumber, Provider, ProviderAccount
+    from tenants.models import AuditEvent, Client, Invitation, Job
 
     world = {}
     with tenant_scope(organization):
@@ -68,4 +69,20 @@ def build_world(organization: Organization, owner) -> dict:
         )
         world["auditevent"] = AuditEvent.objects.create(organization=organization, actor=owner, verb="test.seeded",
                                                         target_type="tenants.client", target_id=world["client"].pk)
+        world["job"] = Job.objects.create(organization=organization, kind="test", created_by=owner)
+        world["provideraccount"] = ProviderAccount.objects.create(
+            organization=organization, provider=Provider.TWILIO, friendly_name=f"{organization.name} Twilio",
+            account_sid="AC" + organization.pk.hex, auth_token="token-" + organization.slug)
+        world["phonenumber"] = PhoneNumber.objects.create(
+            organization=organization, provider_account=world["provideraccount"], provider=Provider.TWILIO,
+            phone_number=next_test_number(), provider_sid="PN" + organization.pk.hex, agent=world["agent"],
+            capabilities={"voice": True, "sms": True, "mms": False, "fax": False})
     return world
+
+
+_numbers = itertools.count(1)
+
+
+def next_test_number() -> str:
+    """A distinct, valid US number per call (555-01XX numbers are reserved for fiction)."""
+    return f"+1415555{next(_numbers):04d}"

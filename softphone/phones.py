@@ -1,0 +1,42 @@
+"""Phone numbers as E.164 strings, validated with Google's libphonenumber (`phonenumbers`)."""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+
+
+def to_e164(value: str, *, default_region: str | None = None, field: str = "phone_number") -> str:
+    """Parse and validate ``value``; return it in E.164 or raise a ValidationError a person can read."""
+    raw = (value or "").strip()
+    if raw.startswith("whatsapp:"):
+        raw = raw[len("whatsapp:"):]
+    if not raw:
+        raise ValidationError({field: "Enter a phone number."})
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        raise ValidationError({field: f"'{value}' is not a phone number. Use E.164, e.g. +14155551234."}) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError({field: f"'{value}' is not a valid phone number. Use E.164, e.g. +14155551234."})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def describe(e164: str) -> dict:
+    """Country, region and type of a number, for PhoneNumber.metadata."""
+    parsed = phonenumbers.parse(e164, None)
+    from phonenumbers import geocoder
+
+    kind = phonenumbers.number_type(parsed)
+    kinds = {
+        phonenumbers.PhoneNumberType.MOBILE: "mobile", phonenumbers.PhoneNumberType.FIXED_LINE: "local",
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "local", phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
+    }
+    national = str(parsed.national_number)
+    area_len = phonenumbers.length_of_geographical_area_code(parsed)
+    return {
+        "iso_country": phonenumbers.region_code_for_number(parsed) or "",
+        "region": geocoder.description_for_number(parsed, "en"),
+        "area_code": national[:area_len] if area_len else "",
+        "number_type": kinds.get(kind, "other"),
+    }

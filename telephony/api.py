@@ -1,0 +1,273 @@
+"""REST endpoints of `telephony` under /api/<slug>/ (camelCase on the wire, as seed 004)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from tenants import selectors as tenant_selectors
+from tenants.api import TenantAPIView, as_drf_error
+from tenants.permissions import IsManager, IsManagerOrReadOnly
+from tenants.scoping import parse_public_id
+
+from . import providers, selectors
+from .providers.base import ProviderError
+from .serializers import (
+    AvailableNumberSerializer,
+    AvailableSearchSerializer,
+    BuySerializer,
+    ImportSerializer,
+    JobSerializer,
+    PhoneNumberCreateSerializer,
+    PhoneNumberFilterSerializer,
+    PhoneNumberOutputSerializer,
+    PhoneNumberPatchSerializer,
+    ProviderAccountInputSerializer,
+    ProviderAccountOutputSerializer,
+    ProviderAccountPatchSerializer,
+)
+from .services import accounts, assignment, numbers, sync
+
+
+def _in_tenant(label: str, lookup):
+    """Resolve an id from a request body inside the tenant; anything else is a 400."""
+    try:
+        return lookup()
+    except Exception as exc:
+        from django.http import Http404
+
+        if isinstance(exc, Http404):
+            raise ValidationError({label: [f"No {label.removesuffix('_id').replace('_', ' ')} of this organization "
+                                           "has that id."]}) from None
+        raise
+
+
+def _client(organization, value):
+    if value is None:
+        return None
+    return _in_tenant("client_id", lambda: tenant_selectors.get_client_for_org(organization, value))
+
+
+def _agent(organization, value):
+    if value is None:
+        return None
+    return _in_tenant("agent_id", lambda: tenant_selectors.get_agent_for_org(organization, value))
+
+
+def _account(organization, value):
+    return _in_tenant("provider_account_id", lambda: selectors.get_provider_account_for_org(organization, value))
+
+
+def _service(call):
+    try:
+        return call()
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from None
+
+
+# Provider accounts --------------------------------------------------------------------------------
+
+
+class ProviderAccountListCreateApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses=ProviderAccountOutputSerializer(many=True), operation_id="provider_accounts_list")
+    def get(self, request, org_slug):
+        return self.paginate(selectors.provider_account_list(organization=self.organization),
+                             ProviderAccountOutputSerializer)
+
+    @extend_schema(request=ProviderAccountInputSerializer, responses={201: ProviderAccountOutputSerializer},
+                   operation_id="provider_accounts_create")
+    def post(self, request, org_slug):
+        data = ProviderAccountInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields["client"] = _client(self.organization, fields.pop("client_id", None))
+        account = _service(lambda: accounts.provider_account_connect(
+            organization=self.organization, actor=request.user, **fields))
+        return Response(ProviderAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
+
+
+class ProviderAccountDetailApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses=ProviderAccountOutputSerializer, operation_id="provider_accounts_retrieve")
+    def get(self, request, org_slug, provider_account_id):
+        account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
+        return Response(ProviderAccountOutputSerializer(account).data)
+
+    @extend_schema(request=ProviderAccountPatchSerializer, responses=ProviderAccountOutputSerializer,
+                   operation_id="provider_accounts_update")
+    def patch(self, request, org_slug, provider_account_id):
+        account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
+        data = ProviderAccountPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _service(lambda: accounts.provider_account_update(
+            organization=self.organization, actor=request.user, account=account, **data.validated_data))
+        return Response(ProviderAccountOutputSerializer(account).data)
+
+    @extend_schema(responses={204: None}, operation_id="provider_accounts_destroy")
+    def delete(self, request, org_slug, provider_account_id):
+        account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
+        _service(lambda: accounts.provider_account_delete(organization=self.organization, actor=request.user,
+                                                          account=account))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderAccountSyncApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses={202: None}, operation_id="provider_accounts_sync")
+    def post(self, request, org_slug, provider_account_id):
+        account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
+        sync.provider_account_sync_request(organization=self.organization, account=account)
+        return Response({"detail": "Sync started."}, status=status.HTTP_202_ACCEPTED)
+
+
+# Phone numbers ------------------------------------------------------------------------------------
+
+
+class PhoneNumberListCreateApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("clientId", str), OpenApiParameter("agentId", str),
+                    OpenApiParameter("assigned", bool), OpenApiParameter("status", str),
+                    OpenApiParameter("providerAccountId", str)],
+        responses=PhoneNumberOutputSerializer(many=True), operation_id="phone_numbers_list",
+    )
+    def get(self, request, org_slug):
+        params = {
+            "client_id": request.query_params.get("clientId"), "agent_id": request.query_params.get("agentId"),
+            "assigned": request.query_params.get("assigned"), "status": request.query_params.get("status"),
+            "provider_account_id": request.query_params.get("providerAccountId"),
+        }
+        data = PhoneNumberFilterSerializer(data={k: v for k, v in params.items() if v not in (None, "")})
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        filters = {
+            "client": _client(self.organization, f.get("client_id")) if f.get("client_id") else None,
+            "agent": _agent(self.organization, f.get("agent_id")) if f.get("agent_id") else None,
+            "assigned": f.get("assigned"), "status": f.get("status"),
+            "provider_account": _account(self.organization, f["provider_account_id"])
+            if f.get("provider_account_id") else None,
+        }
+        return self.paginate(selectors.phone_number_list(organization=self.organization, filters=filters),
+                             PhoneNumberOutputSerializer)
+
+    @extend_schema(request=PhoneNumberCreateSerializer, responses={201: PhoneNumberOutputSerializer},
+                   operation_id="phone_numbers_create")
+    def post(self, request, org_slug):
+        data = PhoneNumberCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields["client"] = _client(self.organization, fields.pop("client_id", None))
+        number = _service(lambda: numbers.phone_number_add(organization=self.organization, actor=request.user,
+                                                           **fields))
+        return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_201_CREATED)
+
+
+class PhoneNumberDetailApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+
+    @extend_schema(responses=PhoneNumberOutputSerializer, operation_id="phone_numbers_retrieve")
+    def get(self, request, org_slug, phone_number_id):
+        number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
+        return Response(PhoneNumberOutputSerializer(number).data)
+
+    @extend_schema(request=PhoneNumberPatchSerializer, responses=PhoneNumberOutputSerializer,
+                   operation_id="phone_numbers_update")
+    def patch(self, request, org_slug, phone_number_id):
+        number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
+        data = PhoneNumberPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if "agent_id" in data.validated_data:
+            agent = _agent(self.organization, data.validated_data["agent_id"])
+            number = _service(lambda: assignment.phone_number_assign(
+                organization=self.organization, actor=request.user, number=number, agent=agent))
+        if "friendly_name" in data.validated_data:
+            number = _service(lambda: numbers.phone_number_update(
+                organization=self.organization, actor=request.user, number=number,
+                friendly_name=data.validated_data["friendly_name"]))
+        number = selectors.get_phone_number_for_org(self.organization, number.pk)
+        return Response(PhoneNumberOutputSerializer(number).data)
+
+    @extend_schema(responses={202: PhoneNumberOutputSerializer}, operation_id="phone_numbers_destroy")
+    def delete(self, request, org_slug, phone_number_id):
+        number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
+        numbers.phone_number_remove(organization=self.organization, actor=request.user, number=number)
+        number = selectors.get_phone_number_for_org(self.organization, number.pk)
+        # The number leaves VAPI and gets its old URLs back in a worker; it disappears after that.
+        return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PhoneNumberRepairApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses=PhoneNumberOutputSerializer, operation_id="phone_numbers_repair_webhooks")
+    def post(self, request, org_slug, phone_number_id):
+        number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
+        number = _service(lambda: numbers.phone_number_repair_webhooks(organization=self.organization,
+                                                                        actor=request.user, number=number))
+        return Response(PhoneNumberOutputSerializer(number).data)
+
+
+class AvailableNumbersApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=AvailableSearchSerializer, responses=AvailableNumberSerializer(many=True),
+                   operation_id="phone_numbers_twilio_available")
+    def post(self, request, org_slug):
+        data = AvailableSearchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        if f.get("provider_account_id"):
+            adapter = providers.for_account(_account(self.organization, f["provider_account_id"]))
+        else:
+            adapter = providers.for_credentials("twilio", account_sid=f["account_sid"], auth_token=f["auth_token"])
+        try:
+            found = adapter.search_available(country=f["country"], number_type=f["number_type"],
+                                             area_code=f.get("area_code", ""), contains=f.get("contains", ""),
+                                             capabilities=tuple(f["capabilities"]))
+        except ProviderError as exc:
+            raise ValidationError({"detail": exc.message}) from None
+        rows = [{**n.__dict__, "capabilities": n.capabilities.as_dict()} for n in found]
+        return Response(AvailableNumberSerializer(rows, many=True).data)
+
+
+class BuyNumberApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=BuySerializer, responses={201: PhoneNumberOutputSerializer}, operation_id="phone_numbers_buy")
+    def post(self, request, org_slug):
+        data = BuySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _account(self.organization, data.validated_data["provider_account_id"])
+        client = _client(self.organization, data.validated_data.get("client_id"))
+        number = _service(lambda: numbers.phone_number_buy(
+            organization=self.organization, actor=request.user, account=account,
+            phone_number=data.validated_data["phone_number"], client=client))
+        return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_201_CREATED)
+
+
+class ImportNumbersApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(request=ImportSerializer, responses={202: JobSerializer}, operation_id="phone_numbers_import")
+    def post(self, request, org_slug):
+        data = ImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _account(self.organization, data.validated_data["provider_account_id"])
+        job = _service(lambda: numbers.phone_number_import_start(
+            organization=self.organization, actor=request.user, account=account,
+            numbers=data.validated_data["numbers"]))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobDetailApi(TenantAPIView):
+    @extend_schema(responses=JobSerializer, operation_id="jobs_retrieve")
+    def get(self, request, org_slug, job_id):
+        return Response(JobSerializer(selectors.get_job_for_org(self.organization, parse_public_id(job_id))).data)

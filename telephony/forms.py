@@ -1,0 +1,71 @@
+from django import forms
+
+from .models import NumberStatus, WebhookMode
+
+
+class TwilioAccountForm(forms.Form):
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name",
+                                    help_text="Optional; Twilio's account name is used otherwise.")
+    account_sid = forms.CharField(max_length=64, label="Account SID")
+    auth_token = forms.CharField(max_length=200, label="Auth token", widget=forms.PasswordInput)
+    api_key_sid = forms.CharField(max_length=64, required=False, label="API key SID (softphone)")
+    api_key_secret = forms.CharField(max_length=200, required=False, label="API key secret",
+                                     widget=forms.PasswordInput)
+    twiml_app_sid = forms.CharField(max_length=64, required=False, label="TwiML App SID (softphone)")
+    webhook_mode = forms.ChoiceField(choices=WebhookMode.choices, initial=WebhookMode.PER_NUMBER,
+                                     label="Webhooks")
+    client = forms.ModelChoiceField(queryset=None, required=False)
+
+    def __init__(self, *args, clients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients
+
+
+class VapiAccountForm(forms.Form):
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name")
+    api_key = forms.CharField(max_length=200, label="VAPI private API key", widget=forms.PasswordInput)
+
+
+class NumberFilterForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=None, required=False, empty_label="All clients")
+    agent = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any agent")
+    assigned = forms.TypedChoiceField(choices=[("", "Assigned or not"), ("yes", "Assigned"), ("no", "Unassigned")],
+                                      required=False, coerce=lambda v: {"yes": True, "no": False}.get(v),
+                                      empty_value=None)
+    status = forms.ChoiceField(choices=[("", "Any status"), *NumberStatus.choices], required=False)
+    search = forms.CharField(required=False, max_length=40, label="Number or name")
+
+    def __init__(self, *args, clients, agents, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients
+        self.fields["agent"].queryset = agents
+
+
+class AssignForm(forms.Form):
+    agent = forms.ModelChoiceField(queryset=None, required=False, empty_label="Nobody (unassign)")
+
+    def __init__(self, *args, agents, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = agents
+
+
+class RenameForm(forms.Form):
+    friendly_name = forms.CharField(max_length=100, required=False, label="Friendly name")
+
+
+class SearchAvailableForm(forms.Form):
+    account = forms.ModelChoiceField(queryset=None, empty_label=None, label="Twilio account")
+    country = forms.RegexField(r"^[A-Za-z]{2}$", initial="US", max_length=2,
+                               error_messages={"invalid": "Use a two-letter country code, e.g. US."})
+    number_type = forms.ChoiceField(choices=[("local", "Local"), ("toll_free", "Toll-free"), ("mobile", "Mobile")],
+                                    label="Type")
+    area_code = forms.RegexField(r"^\d{2,5}$", required=False, error_messages={"invalid": "Digits only."})
+    contains = forms.RegexField(r"^[0-9*A-Za-z]{1,16}$", required=False,
+                                error_messages={"invalid": "Digits, letters or *."})
+    sms = forms.BooleanField(required=False, label="SMS")
+    mms = forms.BooleanField(required=False, label="MMS")
+    voice = forms.BooleanField(required=False, label="Voice")
+
+    def __init__(self, *args, accounts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["account"].queryset = accounts

@@ -1,0 +1,198 @@
+"""Twilio adapter: the only module that imports the twilio SDK for numbers.
+
+The SDK talks to ``settings.TWILIO_API_BASE_URL`` (Twilio's host by default; tests and simulations
+point it at a local fake) through an HTTP client that rewrites the host, with timeouts, and with
+429 (code 20429, "too many concurrent requests", never processed) retried with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from requests import RequestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from .base import (
+    AccountInfo,
+    AvailableNumber,
+    Capabilities,
+    IncomingNumber,
+    NumberPage,
+    ProviderError,
+    TelephonyProvider,
+    WebhookUrls,
+)
+
+logger = logging.getLogger(__name__)
+
+TWILIO_HOST = "https://api.twilio.com"
+# Codes that no retry can fix: authentication, invalid or unavailable numbers, permissions.
+PERMANENT_STATUSES = {400, 401, 403, 404}
+READABLE = {
+    20003: "Twilio rejected the credentials (check the account SID and auth token).",
+    20404: "Twilio has no such resource (the number may have been released).",
+    20429: "Twilio is rate limiting requests; try again shortly.",
+    21421: "That phone number is not valid.",
+    21422: "That phone number is not available to buy any more.",
+    21452: "No numbers are available in that area code.",
+}
+
+
+class _BaseUrlHttpClient(TwilioHttpClient):
+    """Sends what the SDK addresses to api.twilio.com to the configured base URL instead, and
+    retries 429s (which Twilio guarantees were not processed) with exponential backoff."""
+
+    def __init__(self, base_url: str, *, timeout: float, retries_on_429: int):
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+        self.retries_on_429 = retries_on_429
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):
+        if url.startswith(TWILIO_HOST) and self.base_url != TWILIO_HOST:
+            url = self.base_url + url[len(TWILIO_HOST):]
+        delay = 0.5
+        for attempt in range(self.retries_on_429 + 1):
+            response = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+                                       timeout=timeout, allow_redirects=allow_redirects)
+            if response.status_code != 429 or attempt == self.retries_on_429:
+                return response
+            time.sleep(delay)
+            delay *= 2
+        return response  # pragma: no cover - the loop always returns
+
+
+def _capabilities(raw: dict | None) -> Capabilities:
+    # The live API has been seen to answer `SMS`/`MMS`: read either casing.
+    raw = {str(k).lower(): v for k, v in (raw or {}).items()}
+    return Capabilities(voice=bool(raw.get("voice")), sms=bool(raw.get("sms")), mms=bool(raw.get("mms")),
+                        fax=bool(raw.get("fax")))
+
+
+def _incoming(instance) -> IncomingNumber:
+    props = instance._properties if hasattr(instance, "_properties") else instance
+    return IncomingNumber(
+        sid=props.get("sid") or "",
+        phone_number=props.get("phone_number") or "",
+        friendly_name=props.get("friendly_name") or "",
+        capabilities=_capabilities(props.get("capabilities")),
+        voice_url=props.get("voice_url") or "",
+        sms_url=props.get("sms_url") or "",
+        status_callback=props.get("status_callback") or "",
+        voice_application_sid=props.get("voice_application_sid") or "",
+        sms_application_sid=props.get("sms_application_sid") or "",
+        metadata={k: props.get(k) for k in ("origin", "address_requirements", "emergency_status") if props.get(k)},
+    )
+
+
+def _error(exc: Exception) -> ProviderError:
+    if isinstance(exc, TwilioRestException):
+        readable = READABLE.get(exc.code) or (exc.msg or "Twilio refused the request.")
+        permanent = exc.status in PERMANENT_STATUSES and exc.code != 20429
+        return ProviderError(readable, permanent=permanent, code=exc.code, status=exc.status)
+    if isinstance(exc, (RequestException, TwilioException, OSError)):
+        return ProviderError("Twilio could not be reached; try again shortly.", permanent=False)
+    raise exc
+
+
+class TwilioProvider(TelephonyProvider):
+    def __init__(self, *, account_sid: str, auth_token: str, base_url: str | None = None,
+                 timeout: float | None = None, retries_on_429: int | None = None):
+        self.account_sid = account_sid
+        http_client = _BaseUrlHttpClient(
+            base_url or settings.TWILIO_API_BASE_URL,
+            timeout=timeout if timeout is not None else settings.TWILIO_HTTP_TIMEOUT,
+            retries_on_429=retries_on_429 if retries_on_429 is not None else settings.TWILIO_RETRIES_ON_429,
+        )
+        self.client = Client(account_sid, auth_token, http_client=http_client)
+
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (TwilioRestException, TwilioException, RequestException, OSError) as exc:
+            raise _error(exc) from None
+
+    def verify(self) -> AccountInfo:
+        account = self._call(self.client.api.v2010.accounts(self.account_sid).fetch)
+        return AccountInfo(sid=account.sid, friendly_name=account.friendly_name or "",
+                           status=str(account.status or ""), type=str(account.type or ""))
+
+    def incoming_numbers_page(self, cursor: str | None = None, page_size: int = 100) -> NumberPage:
+        numbers = self.client.api.v2010.accounts(self.account_sid).incoming_phone_numbers
+        if cursor:
+            page = self._call(numbers.get_page, cursor)
+        else:
+            page = self._call(numbers.page, page_size=page_size)
+        items = [_incoming(instance) for instance in page]
+        next_url = page.next_page_url
+        # Keep the cursor host-free so a resumed job follows TWILIO_API_BASE_URL as it is then.
+        if next_url:
+            parts = urlsplit(next_url)
+            next_url = TWILIO_HOST + parts.path + (f"?{parts.query}" if parts.query else "")
+        return NumberPage(numbers=items, next_cursor=next_url)
+
+    def find_incoming_number(self, phone_number: str) -> IncomingNumber | None:
+        found = self._call(self.client.incoming_phone_numbers.list, phone_number=phone_number, limit=1)
+        return _incoming(found[0]) if found else None
+
+    def fetch_number(self, sid: str) -> IncomingNumber | None:
+        try:
+            return _incoming(self.client.incoming_phone_numbers(sid).fetch())
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return None
+            raise _error(exc) from None
+        except (TwilioException, RequestException, OSError) as exc:
+            raise _error(exc) from None
+
+    def search_available(self, *, country: str, number_type: str = "local", area_code: str = "",
+                         contains: str = "", capabilities: tuple[str, ...] = (), limit: int = 20) -> list[AvailableNumber]:
+        country_list = self.client.available_phone_numbers(country.upper())
+        listing = {"local": country_list.local, "toll_free": country_list.toll_free,
+                   "mobile": country_list.mobile}[number_type]
+        filters = {"limit": limit}
+        if area_code:
+            filters["area_code"] = int(area_code)
+        if contains:
+            filters["contains"] = contains
+        for capability in capabilities:
+            filters[f"{capability}_enabled"] = True
+        found = self._call(listing.list, **filters)
+        return [
+            AvailableNumber(
+                phone_number=item.phone_number, friendly_name=item.friendly_name or "",
+                iso_country=item.iso_country or country.upper(), region=item.region or "",
+                locality=item.locality or "", postal_code=item.postal_code or "",
+                capabilities=_capabilities(item.capabilities),
+                address_requirements=item.address_requirements or "none",
+            )
+            for item in found
+        ]
+
+    def buy_number(self, phone_number: str, webhooks: WebhookUrls | None) -> IncomingNumber:
+        params = {"phone_number": phone_number}
+        if webhooks is not None:
+            params.update(_webhook_params(webhooks, voice=True))
+        return _incoming(self._call(self.client.incoming_phone_numbers.create, **params))
+
+    def configure_webhooks(self, sid: str, webhooks: WebhookUrls, *, voice: bool = True) -> IncomingNumber:
+        params = _webhook_params(webhooks, voice=voice)
+        try:
+            return _incoming(self.client.incoming_phone_numbers(sid).update(**params))
+        except (TwilioRestException, TwilioException, RequestException, OSError) as exc:
+            raise _error(exc) from None
+
+
+def _webhook_params(webhooks: WebhookUrls, *, voice: bool) -> dict:
+    params = {
+        "sms_url": webhooks.sms_url, "sms_method": "POST",
+        "status_callback": webhooks.status_callback, "status_callback_method": "POST",
+    }
+    if voice:
+        params.update({"voice_url": webhooks.voice_url, "voice_method": "POST"})
+    return params

@@ -1,0 +1,39 @@
+from django.urls import path
+
+from . import api, views
+
+html_patterns = [
+    path("numbers/", views.number_list, name="number-list"),
+    path("numbers/assign/", views.number_bulk_assign, name="number-bulk-assign"),
+    path("numbers/search/", views.number_search, name="number-search"),
+    path("numbers/buy/", views.number_buy, name="number-buy"),
+    path("numbers/import/", views.number_import, name="number-import"),
+    path("numbers/import/start/", views.number_import_start, name="number-import-start"),
+    path("numbers/accounts/", views.account_list, name="account-list"),
+    path("numbers/accounts/connect/<str:provider>/", views.account_connect, name="account-connect"),
+    path("numbers/accounts/<uuid:provider_account_id>/sync/", views.account_sync, name="account-sync"),
+    path("numbers/accounts/<uuid:provider_account_id>/delete/", views.account_delete, name="account-delete"),
+    path("numbers/<uuid:phone_number_id>/", views.number_detail, name="number-detail"),
+    path("numbers/<uuid:phone_number_id>/assign/", views.number_assign, name="number-assign"),
+    path("numbers/<uuid:phone_number_id>/rename/", views.number_rename, name="number-rename"),
+    path("numbers/<uuid:phone_number_id>/repair/", views.number_repair, name="number-repair"),
+    path("numbers/<uuid:phone_number_id>/platform-sync/", views.number_platform_retry, name="number-platform-sync"),
+    path("numbers/<uuid:phone_number_id>/remove/", views.number_remove, name="number-remove"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
+]
+
+api_patterns = [
+    path("provider-accounts", api.ProviderAccountListCreateApi.as_view(), name="api-provider-accounts"),
+    path("provider-accounts/<uuid:provider_account_id>", api.ProviderAccountDetailApi.as_view(),
+         name="api-provider-account-detail"),
+    path("provider-accounts/<uuid:provider_account_id>/sync", api.ProviderAccountSyncApi.as_view(),
+         name="api-provider-account-sync"),
+    path("phone-numbers", api.PhoneNumberListCreateApi.as_view(), name="api-phone-numbers"),
+    path("phone-numbers/twilio/available", api.AvailableNumbersApi.as_view(), name="api-phone-numbers-available"),
+    path("phone-numbers/buy", api.BuyNumberApi.as_view(), name="api-phone-numbers-buy"),
+    path("phone-numbers/import", api.ImportNumbersApi.as_view(), name="api-phone-numbers-import"),
+    path("phone-numbers/<uuid:phone_number_id>", api.PhoneNumberDetailApi.as_view(), name="api-phone-number-detail"),
+    path("phone-numbers/<uuid:phone_number_id>/repair-webhooks", api.PhoneNumberRepairApi.as_view(),
+         name="api-phone-number-repair"),
+    path("jobs/<uuid:job_id>", api.JobDetailApi.as_view(), name="api-job-detail"),
+]

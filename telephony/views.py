@@ -1,0 +1,299 @@
+"""HTML pages for admins: numbers, provider accounts, buying and importing."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants import selectors as tenant_selectors
+from tenants.permissions import require_manager
+from tenants.scoping import parse_public_id
+
+from . import providers, selectors
+from .forms import (
+    AssignForm,
+    NumberFilterForm,
+    RenameForm,
+    SearchAvailableForm,
+    TwilioAccountForm,
+    VapiAccountForm,
+)
+from .models import Provider
+from .providers.base import ProviderError
+from .services import accounts, assignment, numbers, platform, sync
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _agents(request):
+    return tenant_selectors.agent_list(organization=request.organization)
+
+
+@require_GET
+def number_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    organization = request.organization
+    form = NumberFilterForm(request.GET or None, clients=tenant_selectors.client_list(organization=organization),
+                            agents=_agents(request))
+    filters = form.cleaned_data if form.is_valid() else {}
+    page = Paginator(selectors.phone_number_list(organization=organization, filters=filters), 50).get_page(
+        request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "telephony/number_list.html", {
+        "filter_form": form, "page": page, "query": query.urlencode(), "agents": _agents(request),
+        "has_accounts": selectors.provider_account_list(organization=organization).exists(),
+    })
+
+
+@require_POST
+def number_bulk_assign(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    organization = request.organization
+    ids = [parse_public_id(v) for v in request.POST.getlist("numbers")]
+    if not ids:
+        messages.error(request, "Select at least one number.")
+        return redirect("telephony:number-list", org_slug=org_slug)
+    form = AssignForm(request.POST, agents=_agents(request))
+    if not form.is_valid():
+        messages.error(request, "Choose an agent of this organization.")
+        return redirect("telephony:number-list", org_slug=org_slug)
+    chosen = list(selectors.phone_number_list(organization=organization).filter(pk__in=ids))
+    result = assignment.phone_numbers_bulk_assign(organization=organization, actor=request.user, numbers=chosen,
+                                                  agent=form.cleaned_data["agent"],
+                                                  only_if_unassigned=not request.POST.get("reassign"))
+    text = f"{result['assigned']} number(s) assigned"
+    if result["skipped"]:
+        text += f", {result['skipped']} skipped because someone else had assigned them (tick 'reassign' to override)"
+    messages.success(request, text + ".")
+    for error in result["errors"]:
+        messages.error(request, f"{error['item']}: {error['error']}")
+    return redirect(request.POST.get("next") or f"/o/{org_slug}/numbers/")
+
+
+@require_GET
+def number_detail(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    require_manager(request)
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    return render(request, "telephony/number_detail.html", {
+        "number": number,
+        "history": tenant_selectors.audit_for_target(organization=request.organization, target=number)[:100],
+        "assign_form": AssignForm(initial={"agent": number.agent}, agents=_agents(request)),
+        "rename_form": RenameForm(initial={"friendly_name": number.friendly_name}),
+    })
+
+
+@require_POST
+def number_assign(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    require_manager(request)
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    form = AssignForm(request.POST, agents=_agents(request))
+    if not form.is_valid():
+        messages.error(request, "Choose an agent of this organization.")
+    else:
+        try:
+            assignment.phone_number_assign(organization=request.organization, actor=request.user, number=number,
+                                           agent=form.cleaned_data["agent"])
+        except ValidationError as exc:
+            messages.error(request, _errors(exc))
+        else:
+            agent = form.cleaned_data["agent"]
+            messages.success(request, f"{number} is now answered by {agent.name}." if agent else f"{number} is unassigned.")
+    return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+
+
+@require_POST
+def number_rename(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    require_manager(request)
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        numbers.phone_number_update(organization=request.organization, actor=request.user, number=number,
+                                    friendly_name=form.cleaned_data["friendly_name"])
+        messages.success(request, "Saved.")
+    return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+
+
+@require_POST
+def number_repair(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    require_manager(request)
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    try:
+        numbers.phone_number_repair_webhooks(organization=request.organization, actor=request.user, number=number)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, "Webhooks point at Softphone again.")
+    return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+
+
+@require_POST
+def number_platform_retry(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    require_manager(request)
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    platform.platform_sync_request(organization=request.organization, actor=request.user, number=number)
+    messages.success(request, "Syncing with VAPI; the state below updates when it is done.")
+    return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+
+
+@require_POST
+def number_remove(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    require_manager(request)
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    numbers.phone_number_remove(organization=request.organization, actor=request.user, number=number)
+    messages.success(request, f"{number} is being removed; it disappears once VAPI and Twilio are updated.")
+    return redirect("telephony:number-list", org_slug=org_slug)
+
+
+# Provider accounts -------------------------------------------------------------------------------
+
+
+def _account_forms(request, twilio=None, vapi=None):
+    return {
+        "accounts": selectors.provider_account_list(organization=request.organization),
+        "twilio_form": twilio or TwilioAccountForm(clients=tenant_selectors.client_list(organization=request.organization)),
+        "vapi_form": vapi or VapiAccountForm(),
+    }
+
+
+@require_GET
+def account_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    return render(request, "telephony/account_list.html", _account_forms(request))
+
+
+@require_POST
+def account_connect(request: HttpRequest, org_slug: str, provider: str) -> HttpResponse:
+    require_manager(request)
+    if provider == Provider.TWILIO:
+        form = TwilioAccountForm(request.POST, clients=tenant_selectors.client_list(organization=request.organization))
+        forms = {"twilio": form}
+    else:
+        form = VapiAccountForm(request.POST)
+        forms = {"vapi": form}
+    if form.is_valid():
+        try:
+            account = accounts.provider_account_connect(organization=request.organization, actor=request.user,
+                                                        provider=provider, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, _errors(exc))
+        else:
+            messages.success(request, f"{account} is connected.")
+            return redirect("telephony:account-list", org_slug=org_slug)
+    return render(request, "telephony/account_list.html", _account_forms(request, **forms), status=400)
+
+
+@require_POST
+def account_sync(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
+    require_manager(request)
+    account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
+    sync.provider_account_sync_request(organization=request.organization, account=account)
+    messages.success(request, f"Checking {account} in the background: released numbers and changed webhooks "
+                              "show on the numbers list in a moment.")
+    return redirect("telephony:account-list", org_slug=org_slug)
+
+
+@require_POST
+def account_delete(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
+    require_manager(request)
+    account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
+    try:
+        accounts.provider_account_delete(organization=request.organization, actor=request.user, account=account)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, f"{account} was disconnected.")
+    return redirect("telephony:account-list", org_slug=org_slug)
+
+
+# Search and buy ----------------------------------------------------------------------------------
+
+
+@require_GET
+def number_search(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    form = SearchAvailableForm(request.GET or None, accounts=selectors.twilio_accounts(organization=request.organization))
+    results, error = None, None
+    if request.GET and form.is_valid():
+        f = form.cleaned_data
+        caps = tuple(c for c in ("sms", "mms", "voice") if f.get(c))
+        try:
+            results = providers.for_account(f["account"]).search_available(
+                country=f["country"], number_type=f["number_type"], area_code=f["area_code"] or "",
+                contains=f["contains"] or "", capabilities=caps)
+        except ProviderError as exc:
+            error = exc.message
+    return render(request, "telephony/number_search.html", {"form": form, "results": results, "error": error},
+                  status=400 if request.GET and (form.errors or error) else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def number_buy(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The confirmation step: GET shows what will be bought, POST buys."""
+    require_manager(request)
+    source = request.POST if request.method == "POST" else request.GET
+    account = selectors.get_provider_account_for_org(request.organization, source.get("account"))
+    phone_number = source.get("phone_number", "")
+    if request.method == "GET":
+        return render(request, "telephony/number_buy_confirm.html", {"account": account, "phone_number": phone_number})
+    try:
+        number = numbers.phone_number_buy(organization=request.organization, actor=request.user, account=account,
+                                          phone_number=phone_number)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return render(request, "telephony/number_buy_confirm.html",
+                      {"account": account, "phone_number": phone_number}, status=400)
+    messages.success(request, f"You bought {number}. Its webhooks point at Softphone.")
+    return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+
+
+# Import ------------------------------------------------------------------------------------------
+
+
+@require_GET
+def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Choose an account, then see its first page of numbers (one call) and pick some or all."""
+    require_manager(request)
+    organization = request.organization
+    twilio_accounts = selectors.twilio_accounts(organization=organization)
+    account, page, error = None, None, None
+    if request.GET.get("account"):
+        account = selectors.get_provider_account_for_org(organization, request.GET["account"])
+        try:
+            page = providers.for_account(account).incoming_numbers_page(request.GET.get("cursor") or None,
+                                                                         page_size=100)
+        except ProviderError as exc:
+            error = exc.message
+    known = set()
+    if page:
+        known = set(selectors.phone_number_list(organization=organization).filter(
+            phone_number__in=[n.phone_number for n in page.numbers]).values_list("phone_number", flat=True))
+    return render(request, "telephony/number_import.html", {
+        "accounts": twilio_accounts, "account": account, "page": page, "error": error, "known": known,
+    })
+
+
+@require_POST
+def number_import_start(request: HttpRequest, org_slug: str) -> HttpResponse:
+    require_manager(request)
+    account = selectors.get_provider_account_for_org(request.organization, request.POST.get("account"))
+    chosen = "all" if request.POST.get("all") else request.POST.getlist("numbers")
+    try:
+        job = numbers.phone_number_import_start(organization=request.organization, actor=request.user,
+                                                account=account, numbers=chosen)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect(f"/o/{org_slug}/numbers/import/?account={account.pk}")
+    return redirect("telephony:job-detail", org_slug=org_slug, job_id=job.pk)
+
+
+@require_GET
+def job_detail(request: HttpRequest, org_slug: str, job_id) -> HttpResponse:
+    job = selectors.get_job_for_org(request.organization, job_id)
+    return render(request, "telephony/job_detail.html", {"job": job})

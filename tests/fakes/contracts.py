@@ -1,0 +1,99 @@
+"""Check payloads against the vendors' published OpenAPI 3.0 specs in tests/contracts/.
+
+`validate_twilio` / `validate_vapi` check a payload against one of the spec's component schemas,
+`validate_twilio_response` / `validate_vapi_response` against what an operation answers (list
+envelopes included). All raise `jsonschema.ValidationError` on a mismatch. `$ref`s resolve inside
+the spec, `nullable: true` is honoured (OAS 3.0 semantics), and the date formats are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import FormatChecker, ValidationError
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+SPECS = {
+    "twilio": CONTRACTS / "twilio" / "twilio_api_v2010.json",
+    "vapi": CONTRACTS / "vapi" / "vapi_openapi.json",
+}
+
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+
+
+def _is_rfc2822(value: object) -> bool:
+    """Twilio's dates, e.g. `Thu, 30 Jul 2015 23:19:04 +0000`."""
+    if isinstance(value, str):
+        datetime.strptime(value, "%a, %d %b %Y %H:%M:%S %z")
+    return True
+
+
+def _is_iso_date_time(value: object) -> bool:
+    """RFC 3339 date-times, e.g. VAPI's `2024-01-31T12:00:00.000Z`."""
+    if isinstance(value, str):
+        if not _ISO_DATE_TIME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+        datetime.fromisoformat(value)
+    return True
+
+
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checkers = dict(oas30_format_checker.checkers)
+_FORMATS.checks("date-time-rfc-2822", raises=ValueError)(_is_rfc2822)
+_FORMATS.checks("date-time", raises=ValueError)(_is_iso_date_time)
+
+
+def validate_twilio(schema_name: str, payload: dict) -> None:
+    """Check a Twilio resource, e.g. `validate_twilio("api.v2010.account.message", body)`.
+
+    Twilio serialises every field of a resource, null or not (the spec's examples all do), so a
+    property of the schema missing from the payload is a mismatch too.
+    """
+    _validator("twilio", f"/components/schemas/{schema_name}").validate(payload)
+    missing = sorted(_spec("twilio")["components"]["schemas"][schema_name]["properties"].keys() - payload.keys())
+    if missing:
+        raise ValidationError(f"{schema_name} lacks properties Twilio always sends: {', '.join(missing)}")
+
+
+def validate_vapi(schema_name: str, payload: Any) -> None:
+    """Check a VAPI object, e.g. `validate_vapi("TwilioPhoneNumber", body)`."""
+    _validator("vapi", f"/components/schemas/{schema_name}").validate(payload)
+
+
+def validate_twilio_response(path: str, method: str, payload: Any, status: int = 200) -> None:
+    """Check what an operation answered, e.g.
+    `validate_twilio_response("/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json", "get", body)`."""
+    _validator("twilio", _response_pointer(path, method, status)).validate(payload)
+
+
+def validate_vapi_response(path: str, method: str, payload: Any, status: int = 200) -> None:
+    """Check what an operation answered, e.g. `validate_vapi_response("/phone-number", "post", body, 201)`."""
+    _validator("vapi", _response_pointer(path, method, status)).validate(payload)
+
+
+def _response_pointer(path: str, method: str, status: int) -> str:
+    escaped = path.replace("~", "~0").replace("/", "~1")
+    return f"/paths/{escaped}/{method.lower()}/responses/{status}/content/application~1json/schema"
+
+
+@cache
+def _spec(vendor: str) -> dict:
+    return json.loads(SPECS[vendor].read_text())
+
+
+@cache
+def _registry(vendor: str) -> Registry:
+    return Registry().with_resource(f"urn:{vendor}", Resource.from_contents(_spec(vendor), DRAFT4))
+
+
+@cache
+def _validator(vendor: str, pointer: str) -> OAS30Validator:
+    return OAS30Validator({"$ref": f"urn:{vendor}#{pointer}"}, registry=_registry(vendor), format_checker=_FORMATS)
