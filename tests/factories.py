@@ -42,6 +42,13 @@ def make_agent(organization: Organization, *, user=None, name: str | None = None
         )
 
 
+def make_client(organization: Organization, name: str):
+    from tenants.models import Client
+
+    with tenant_scope(organization):
+        return Client.objects.create(organization=organization, name=name)
+
+
 def build_world(organization: Organization, owner) -> dict:
     """One row of every tenant-owned model for ``organization``, keyed by model name.
 

@@ -91,6 +91,7 @@ def _error(response: requests.Response) -> ProviderError:
         message = "; ".join(str(m) for m in message)
     status = response.status_code
     if status == 401:
-        message = "VAPI rejected the API key."
-    text = f"VAPI: {message or response.reason or 'request failed'}"
+        text = "VAPI rejected the API key."
+    else:
+        text = f"VAPI: {message or response.reason or 'request failed'}"
     return ProviderError(text, permanent=status in (400, 401, 403, 404, 409, 422), code=status, status=status)

@@ -7,6 +7,7 @@ point it at a local fake) through an HTTP client that rewrites the host, with ti
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from urllib.parse import urlsplit
@@ -75,22 +76,41 @@ def _capabilities(raw: dict | None) -> Capabilities:
 
 
 def _incoming(instance) -> IncomingNumber:
-    props = instance._properties if hasattr(instance, "_properties") else instance
+    def get(name: str) -> str:
+        value = getattr(instance, name, None)
+        return str(value) if value is not None else ""
+
     return IncomingNumber(
-        sid=props.get("sid") or "",
-        phone_number=props.get("phone_number") or "",
-        friendly_name=props.get("friendly_name") or "",
-        capabilities=_capabilities(props.get("capabilities")),
-        voice_url=props.get("voice_url") or "",
-        sms_url=props.get("sms_url") or "",
-        status_callback=props.get("status_callback") or "",
-        voice_application_sid=props.get("voice_application_sid") or "",
-        sms_application_sid=props.get("sms_application_sid") or "",
-        metadata={k: props.get(k) for k in ("origin", "address_requirements", "emergency_status") if props.get(k)},
+        sid=get("sid"),
+        phone_number=get("phone_number"),
+        friendly_name=get("friendly_name"),
+        capabilities=_capabilities(getattr(instance, "capabilities", None)),
+        voice_url=get("voice_url"),
+        sms_url=get("sms_url"),
+        status_callback=get("status_callback"),
+        voice_application_sid=get("voice_application_sid"),
+        sms_application_sid=get("sms_application_sid"),
+        metadata={k: get(k) for k in ("origin", "address_requirements", "emergency_status") if get(k)},
     )
 
 
+def _list_page_error(exc: TwilioException) -> TwilioRestException | None:
+    """The SDK raises a bare `TwilioException("Unable to fetch page", response)` when a list page
+    fails; recover the status and Twilio's error code from the response it carries."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    if status is None:
+        return None
+    try:
+        body = json.loads(response.text or "{}")
+    except ValueError:
+        body = {}
+    return TwilioRestException(status, "", msg=body.get("message", ""), code=body.get("code"))
+
+
 def _error(exc: Exception) -> ProviderError:
+    if isinstance(exc, TwilioException) and not isinstance(exc, TwilioRestException):
+        exc = _list_page_error(exc) or exc
     if isinstance(exc, TwilioRestException):
         readable = READABLE.get(exc.code) or (exc.msg or "Twilio refused the request.")
         permanent = exc.status in PERMANENT_STATUSES and exc.code != 20429

@@ -1,1 +1,1 @@
-"""HTTP-level fakes of the vendors' APIs (Twilio, VAPI) and helpers to check them against the vendors' specs."""
+"""HTTP-level fakes of the vendors' APIs (Twilio, VAPI), and checks of payloads against the vendors' specs."""

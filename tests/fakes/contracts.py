@@ -58,7 +58,8 @@ def validate_twilio(schema_name: str, payload: dict) -> None:
     property of the schema missing from the payload is a mismatch too.
     """
     _validator("twilio", f"/components/schemas/{schema_name}").validate(payload)
-    missing = sorted(_spec("twilio")["components"]["schemas"][schema_name]["properties"].keys() - payload.keys())
+    properties = _spec("twilio")["components"]["schemas"][schema_name]["properties"]
+    missing = sorted(properties.keys() - payload.keys())
     if missing:
         raise ValidationError(f"{schema_name} lacks properties Twilio always sends: {', '.join(missing)}")
 
@@ -96,4 +97,5 @@ def _registry(vendor: str) -> Registry:
 
 @cache
 def _validator(vendor: str, pointer: str) -> OAS30Validator:
-    return OAS30Validator({"$ref": f"urn:{vendor}#{pointer}"}, registry=_registry(vendor), format_checker=_FORMATS)
+    schema = {"$ref": f"urn:{vendor}#{pointer}"}
+    return OAS30Validator(schema, registry=_registry(vendor), format_checker=_FORMATS)

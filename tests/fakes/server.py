@@ -95,7 +95,8 @@ class FakeServer:
     def start(self) -> str:
         if self._httpd is None:
             self._httpd = _Server(self)
-            self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+            # A short poll interval keeps stop() (and so every test's teardown) fast.
+            self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True,
                                             name=f"{type(self).__name__}-server")
             self._thread.start()
             host, port = self._httpd.server_address[:2]

@@ -186,18 +186,18 @@ class FakeTwilio(FakeServer):
         self._positions = itertools.count()
         self._messages: dict[str, list[dict]] = {}
         self._calls: dict[str, list[dict]] = {}
-        self._faults: deque[Response] = deque()
+        self._faults: deque[Response | None] = deque()  # None: answer that request normally
         self._delay = 0.0
         self.requests: list[TwilioRequest] = []
         account = r"/2010-04-01/Accounts/(?P<account>[^/]+)"
+        available = r"/AvailablePhoneNumbers/(?P<country>[A-Z]{2})/(?P<kind>Local|TollFree|Mobile)\.json"
         self._routes = [
             (re.compile(account + r"\.json"), {"GET": self._fetch_account}),
             (re.compile(account + r"/IncomingPhoneNumbers\.json"),
              {"GET": self._list_numbers, "POST": self._buy_number}),
             (re.compile(account + r"/IncomingPhoneNumbers/(?P<sid>[^/]+)\.json"),
              {"GET": self._fetch_number, "POST": self._update_number, "DELETE": self._release_number}),
-            (re.compile(account + r"/AvailablePhoneNumbers/(?P<country>[A-Z]{2})/(?P<kind>Local|TollFree|Mobile)\.json"),
-             {"GET": self._search_available}),
+            (re.compile(account + available), {"GET": self._search_available}),
             (re.compile(account + r"/Messages\.json"), {"POST": self._create_message}),
             (re.compile(account + r"/Calls\.json"), {"POST": self._create_call}),
         ]
@@ -217,10 +217,9 @@ class FakeTwilio(FakeServer):
             "sid": sid,
             "status": status,
             "subresource_uris": {
-                name: f"/{API_VERSION}/Accounts/{sid}/{resource}.json"
-                for name, resource in (("available_phone_numbers", "AvailablePhoneNumbers"), ("calls", "Calls"),
-                                       ("incoming_phone_numbers", "IncomingPhoneNumbers"),
-                                       ("messages", "Messages"))
+                name: f"/{API_VERSION}/Accounts/{sid}/{resource}.json" for name, resource in (
+                    ("available_phone_numbers", "AvailablePhoneNumbers"), ("calls", "Calls"),
+                    ("incoming_phone_numbers", "IncomingPhoneNumbers"), ("messages", "Messages"))
             },
             "type": type,
             "uri": f"/{API_VERSION}/Accounts/{sid}.json",
@@ -303,16 +302,19 @@ class FakeTwilio(FakeServer):
         """The real SDK client for this account, talking to this fake (which must be started)."""
         if self.base_url is None:
             raise RuntimeError("start the fake before asking for a client")
-        token = auth_token if auth_token is not None else self._accounts[account_sid]["auth_token"]
-        return Client(account_sid, token, http_client=fake_http_client(self.base_url, **http_options))
+        if auth_token is None:
+            with self._lock:
+                auth_token = self._accounts[account_sid]["auth_token"]
+        return Client(account_sid, auth_token, http_client=fake_http_client(self.base_url, **http_options))
 
     # -- fault injection ---------------------------------------------------------------------------
 
     def fail_next(self, count: int = 1, status: int = 429, code: int = 20429,
-                  message: str = "Too many requests") -> None:
-        """The next `count` requests, whatever they are, answer this Twilio error."""
+                  message: str = "Too many requests", after: int = 0) -> None:
+        """The next `count` requests, whatever they are, answer this Twilio error; with `after`,
+        that many requests are answered normally first (a failure in the middle of a job)."""
         with self._lock:
-            self._faults.extend([_ApiError(status, code, message).response()] * count)
+            self._faults.extend([None] * after + [_ApiError(status, code, message).response()] * count)
 
     def set_delay(self, seconds: float) -> None:
         """Every response waits this long first (for timeout tests)."""
@@ -335,8 +337,9 @@ class FakeTwilio(FakeServer):
             account_sid = self._authenticated_account(request.headers.get("Authorization"))
             self.requests.append(TwilioRequest(request.method, request.path, query, form, account_sid))
             delay = self._delay
-            if self._faults:
-                response = self._faults.popleft()
+            fault = self._faults.popleft() if self._faults else None
+            if fault is not None:
+                response = fault
             else:
                 response = self._respond(request, account_sid, form if request.method == "POST" else query)
         if delay:
@@ -389,7 +392,7 @@ class FakeTwilio(FakeServer):
         if "Origin" in params:
             checks.append(lambda number: number["origin"] == params["Origin"])
         numbers = self._numbers[account_sid].values()
-        items = [number for number in numbers if all(check(number) for check in checks)] if checks else list(numbers)
+        items = [number for number in numbers if all(check(number) for check in checks)]
         return self._paginate(path, params, items, "incoming_phone_numbers")
 
     def _paginate(self, path: str, params: dict, items: list[dict], list_key: str) -> Response:
@@ -400,7 +403,8 @@ class FakeTwilio(FakeServer):
         token = params.get("PageToken")
         offset = self._token_offset(items, token, page_size) if token else page * page_size
         chunk = items[offset:offset + page_size]
-        filters = [(name, value) for name, value in params.items() if name not in ("PageSize", "Page", "PageToken")]
+        filters = [(name, value) for name, value in params.items()
+                   if name not in ("PageSize", "Page", "PageToken")]
 
         def page_uri(number: int, page_token: str | None = None) -> str:
             query = [*filters, ("PageSize", page_size), ("Page", number)]
@@ -409,13 +413,14 @@ class FakeTwilio(FakeServer):
             return f"{path}?{urlencode(query, doseq=True)}"
 
         has_next = offset + len(chunk) < len(items)
+        previous_token = "PB" + chunk[0]["sid"] if chunk else None
         return json_response(200, {
             "end": page * page_size + max(len(chunk) - 1, 0),
             "first_page_uri": page_uri(0),
             "next_page_uri": page_uri(page + 1, "PA" + chunk[-1]["sid"]) if has_next else None,
             "page": page,
             "page_size": page_size,
-            "previous_page_uri": page_uri(page - 1, "PB" + chunk[0]["sid"] if chunk else None) if page else None,
+            "previous_page_uri": page_uri(page - 1, previous_token) if page else None,
             "start": page * page_size,
             "uri": page_uri(page, token),
             list_key: chunk,
@@ -467,7 +472,8 @@ class FakeTwilio(FakeServer):
         number = self._store_number(account_sid, phone_number, _now(), _number_fields(params))
         return json_response(201, number)
 
-    def _search_available(self, account_sid: str, params: dict, path: str, country: str, kind: str) -> Response:
+    def _search_available(self, account_sid: str, params: dict, path: str, country: str,
+                          kind: str) -> Response:
         if country not in NANP_COUNTRIES:
             raise _not_found(path)
         area_code = params.get("AreaCode") or DEFAULT_AREA_CODE[kind]
@@ -658,7 +664,8 @@ class FakeTwilio(FakeServer):
                           capabilities: dict[str, bool]) -> dict:
         area = AREAS.get(area_code)
         if self._upper_capabilities:
-            capabilities = {"voice": capabilities["voice"], "SMS": capabilities["sms"], "MMS": capabilities["mms"]}
+            capabilities = {"voice": capabilities["voice"], "SMS": capabilities["sms"],
+                            "MMS": capabilities["mms"]}
         return {
             "address_requirements": "none",
             "beta": False,
@@ -713,7 +720,8 @@ def _check_magic(address: str, errors: dict) -> None:
 
 def _number_pattern(text: str) -> re.Pattern:
     """Twilio's number filters: a partial number, `*` for any digit, letters as on a keypad."""
-    return re.compile("".join(r"\d" if char == "*" else re.escape(char) for char in text.upper().translate(_KEYPAD)))
+    digits = text.upper().translate(_KEYPAD)
+    return re.compile("".join(r"\d" if char == "*" else re.escape(char) for char in digits))
 
 
 def _segments(body: str) -> int:

@@ -168,8 +168,10 @@ class FakeVapi(FakeServer):
             limit = float(query.get("limit", DEFAULT_LIMIT))
         except ValueError:
             raise _bad_request("limit must be a number conforming to the specified constraints") from None
-        if not 0 <= limit <= MAX_LIMIT:
-            raise _bad_request(f"limit must not be greater than {MAX_LIMIT}", "limit must not be less than 0")
+        if limit > MAX_LIMIT:
+            raise _bad_request(f"limit must not be greater than {MAX_LIMIT}")
+        if limit < 0:
+            raise _bad_request("limit must not be less than 0")
         newest_first = list(reversed(self._numbers.values()))
         return json_response(200, newest_first[:int(limit)])
 

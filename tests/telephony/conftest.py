@@ -1,0 +1,74 @@
+"""Twilio and VAPI as HTTP fakes that follow the vendors' published contracts; the real twilio SDK
+and our VAPI client talk to them through TWILIO_API_BASE_URL and VAPI_API_BASE_URL."""
+
+from __future__ import annotations
+
+import pytest
+
+from telephony.models import Provider
+from telephony.services import accounts
+from tenants.scoping import tenant_scope
+from tests.fakes.twilio import FakeTwilio
+from tests.fakes.vapi import FakeVapi
+
+ACME_SID = "AC" + "a" * 32
+ACME_TOKEN = "acme-auth-token-4f1c9e"
+GLOBEX_SID = "AC" + "b" * 32
+GLOBEX_TOKEN = "globex-auth-token-77d2"
+VAPI_KEY = "vapi-private-key-93b1"
+
+
+@pytest.fixture
+def twilio(settings):
+    fake = FakeTwilio()
+    settings.TWILIO_API_BASE_URL = fake.start()
+    settings.TWILIO_RETRIES_ON_429 = 3
+    fake.add_account(ACME_SID, ACME_TOKEN, friendly_name="Acme Twilio")
+    fake.add_account(GLOBEX_SID, GLOBEX_TOKEN, friendly_name="Globex Twilio")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def vapi(settings, twilio):
+    fake = FakeVapi(twilio=twilio, api_key=VAPI_KEY)
+    settings.VAPI_API_BASE_URL = fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def twilio_account(org, owner, twilio):
+    with tenant_scope(org):
+        return accounts.provider_account_connect(organization=org, actor=owner, provider=Provider.TWILIO,
+                                                 account_sid=ACME_SID, auth_token=ACME_TOKEN)
+
+
+@pytest.fixture
+def vapi_account(org, owner, vapi):
+    with tenant_scope(org):
+        return accounts.provider_account_connect(organization=org, actor=owner, provider=Provider.VAPI,
+                                                 api_key=VAPI_KEY, friendly_name="Acme VAPI")
+
+
+@pytest.fixture
+def assistant(vapi):
+    return vapi.add_assistant(name="Night shift")
+
+
+@pytest.fixture
+def ai_agent(org, assistant):
+    from tests import factories
+
+    return factories.make_agent(org, name="Night bot", kind="ai", assistant_id=assistant["id"])
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run what services enqueue after commit (tasks run inline in unit tests)."""
+
+    def run(fn, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return fn(*args, **kwargs)
+
+    return run
