@@ -28,6 +28,10 @@ run: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (not part of the test suite); results go to docs/benchmarks.md.
+bench: install
+	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py); done
+
 lint: install
 	.venv/bin/ruff check .
 

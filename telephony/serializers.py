@@ -66,7 +66,7 @@ class PhoneNumberOutputSerializer(serializers.ModelSerializer):
 class PhoneNumberCreateSerializer(serializers.Serializer):
     """Seed 004's `POST /api/{slug}/phone-numbers`."""
 
-    provider = serializers.ChoiceField(choices=[(Provider.TWILIO, "Twilio")])
+    provider = serializers.ChoiceField(choices=Provider.choices)
     phone_number = serializers.CharField(max_length=40)
     friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     account_sid = serializers.CharField(max_length=64)

@@ -48,7 +48,7 @@ def phone_number_platform_sync(*, organization: Organization, number_id) -> Phon
     with transaction.atomic():
         # The lock serializes syncs of the same number: a reassignment during a sync waits, then
         # its own sync sees the new agent.
-        number = (PhoneNumber.objects.select_for_update().select_related("agent", "provider_account")
+        number = (PhoneNumber.objects.select_for_update(of=("self",)).select_related("agent", "provider_account")
                   .get(organization=organization, pk=number_id))
         try:
             _reconcile(organization, number)

@@ -1,0 +1,91 @@
+"""Reconciliation with Twilio and VAPI, on demand and from beat."""
+
+import pytest
+
+from telephony.models import NumberStatus, PhoneNumber, PlatformState
+from telephony.services import assignment, numbers
+from telephony.services.numbers import webhook_urls
+from telephony.tasks import phone_numbers_sync_all, provider_accounts_verify_all
+from tenants.scoping import tenant_scope
+from tests.telephony.conftest import ACME_SID, ACME_TOKEN
+
+FIRST, SECOND = "+14155550142", "+14155550143"
+
+
+@pytest.fixture
+def two_numbers(org, owner, twilio, twilio_account, run_on_commit):
+    made = []
+    for phone in (FIRST, SECOND):
+        twilio.add_incoming_number(ACME_SID, phone)
+        with tenant_scope(org):
+            made.append(run_on_commit(numbers.phone_number_add, organization=org, actor=owner, provider="twilio",
+                                      phone_number=phone, account_sid=ACME_SID, auth_token=ACME_TOKEN))
+    return made
+
+
+def state(org):
+    with tenant_scope(org):
+        return {n.phone_number: (n.status, n.webhook_drift) for n in PhoneNumber.objects.all()}
+
+
+@pytest.mark.django_db
+def test_sync_from_the_page_finds_released_numbers_and_changed_webhooks(owner_client, org, twilio, twilio_account,
+                                                                        two_numbers,
+                                                                        django_capture_on_commit_callbacks):
+    first, second = two_numbers
+    twilio.release(ACME_SID, first.provider_sid)
+    twilio.update_number(ACME_SID, second.provider_sid, sms_url="https://someone-else.example.com/sms")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(f"/o/acme/numbers/accounts/{twilio_account.pk}/sync/", follow=True)
+    assert "Checking" in response.content.decode()
+    after = state(org)
+    assert after[FIRST][0] == NumberStatus.INACTIVE
+    assert after[SECOND] == (NumberStatus.ACTIVE, "SMS URL is https://someone-else.example.com/sms")
+    page = owner_client.get("/o/acme/numbers/").content.decode()
+    assert "Changed" in page
+
+    # One click repairs it.
+    owner_client.post(f"/o/acme/numbers/{second.pk}/repair/")
+    assert state(org)[SECOND] == (NumberStatus.ACTIVE, "")
+    assert twilio.number(ACME_SID, second.provider_sid)["sms_url"] == webhook_urls().sms_url
+
+
+@pytest.mark.django_db
+def test_beat_syncs_every_account_of_every_organization(org, twilio, twilio_account, two_numbers):
+    twilio.release(ACME_SID, two_numbers[0].provider_sid)
+    phone_numbers_sync_all.apply(throw=True)
+    assert state(org)[FIRST][0] == NumberStatus.INACTIVE
+    assert state(org)[SECOND][0] == NumberStatus.ACTIVE
+
+
+@pytest.mark.django_db
+def test_beat_verifies_every_account_daily(org, twilio, twilio_account):
+    twilio.add_account(ACME_SID, "rotated")
+    provider_accounts_verify_all.apply(throw=True)
+    with tenant_scope(org):
+        twilio_account.refresh_from_db()
+    assert twilio_account.status == "error"
+
+
+@pytest.mark.django_db
+def test_a_number_deleted_in_vapi_behind_our_back_is_flagged(owner_client, org, owner, twilio, two_numbers, vapi,
+                                                             vapi_account, ai_agent, run_on_commit,
+                                                             django_capture_on_commit_callbacks):
+    number = two_numbers[0]
+    with tenant_scope(org):
+        run_on_commit(assignment.phone_number_assign, organization=org, actor=owner, number=number, agent=ai_agent)
+    [on_vapi] = vapi.phone_numbers()
+    vapi.delete_behind_our_back(on_vapi["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(f"/o/acme/numbers/accounts/{vapi_account.pk}/sync/")
+    with tenant_scope(org):
+        flagged = PhoneNumber.objects.get(pk=number.pk)
+    assert (flagged.platform_state, flagged.platform_error) == (PlatformState.ERROR, "Deleted in VAPI behind our back.")
+    page = owner_client.get(f"/o/acme/numbers/{number.pk}/").content.decode()
+    assert "Deleted in VAPI behind our back." in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(f"/o/acme/numbers/{number.pk}/platform-sync/")
+    assert len(vapi.phone_numbers()) == 1
+    with tenant_scope(org):
+        assert PhoneNumber.objects.get(pk=number.pk).platform_state == PlatformState.SYNCED
