@@ -110,10 +110,6 @@ class TelephonyProvider:
     def find_incoming_number(self, phone_number: str) -> IncomingNumber | None:
         raise NotImplementedError
 
-    def fetch_number(self, sid: str) -> IncomingNumber | None:
-        """The number as the provider has it now, or None if it is gone (released)."""
-        raise NotImplementedError
-
     def search_available(self, *, country: str, number_type: str = "local", area_code: str = "",
                          contains: str = "", capabilities: tuple[str, ...] = (), limit: int = 20) -> list[AvailableNumber]:
         raise NotImplementedError

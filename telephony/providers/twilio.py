@@ -160,16 +160,6 @@ class TwilioProvider(TelephonyProvider):
         found = self._call(self.client.incoming_phone_numbers.list, phone_number=phone_number, limit=1)
         return _incoming(found[0]) if found else None
 
-    def fetch_number(self, sid: str) -> IncomingNumber | None:
-        try:
-            return _incoming(self.client.incoming_phone_numbers(sid).fetch())
-        except TwilioRestException as exc:
-            if exc.status == 404:
-                return None
-            raise _error(exc) from None
-        except (TwilioException, RequestException, OSError) as exc:
-            raise _error(exc) from None
-
     def search_available(self, *, country: str, number_type: str = "local", area_code: str = "",
                          contains: str = "", capabilities: tuple[str, ...] = (), limit: int = 20) -> list[AvailableNumber]:
         country_list = self.client.available_phone_numbers(country.upper())

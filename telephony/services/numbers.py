@@ -398,7 +398,19 @@ def phone_number_repair_webhooks(*, organization: Organization, actor, number: P
     try:
         return phone_number_configure(organization=organization, number=number, actor=actor)
     except ProviderError as exc:
+        if exc.status == 404:
+            phone_number_mark_released(organization, number, actor)
+            raise ValidationError("This number is no longer in the Twilio account (released); it is now "
+                                  "inactive.") from None
         raise ValidationError(exc.message) from None
+
+
+def phone_number_mark_released(organization: Organization, number: PhoneNumber, actor) -> None:
+    with transaction.atomic():
+        PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
+            status=NumberStatus.INACTIVE, status_reason="Released in Twilio (no longer in the account).",
+            webhook_configured=False, updated_at=timezone.now())
+        audit(organization=organization, actor=actor, verb="phone_number.released_at_provider", target=number)
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from telephony.platforms.vapi import VapiClient
 from tenants.models import Organization
 from tenants.services import audit
 
-from .numbers import drift_of
+from .numbers import phone_number_mark_released, drift_of
 
 
 def provider_account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
@@ -27,10 +27,7 @@ def provider_account_sync(*, organization: Organization, account: ProviderAccoun
         found = remote.get(number.provider_sid)
         with transaction.atomic():
             if found is None:
-                PhoneNumber.objects.filter(pk=number.pk).update(
-                    status=NumberStatus.INACTIVE, status_reason="Released in Twilio (no longer in the account).",
-                    webhook_configured=False, updated_at=now)
-                audit(organization=organization, actor=actor, verb="phone_number.released_at_provider", target=number)
+                phone_number_mark_released(organization, number, actor)
                 counts["released"] += 1
                 continue
             drift = drift_of(number, found, account) if number.webhook_configured else ""

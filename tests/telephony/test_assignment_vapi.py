@@ -201,3 +201,29 @@ def test_two_concurrent_assignments_cannot_both_win(org, owner, twilio, twilio_a
     with tenant_scope(org):
         assigned = AuditEvent.objects.filter(verb="phone_number.assigned", target_id=number.pk).count()
     assert assigned == 1
+
+
+@pytest.mark.django_db
+def test_no_secret_reaches_a_log_line_a_page_or_the_api(owner_client, org, owner, number, vapi, vapi_account,
+                                                        ai_agent, run_on_commit, caplog):
+    import logging
+
+    from tests.telephony.conftest import VAPI_KEY
+
+    caplog.set_level(logging.DEBUG)
+    assign(org, owner, number, ai_agent, run_on_commit)
+    vapi.fail_next(1, status=500)
+    with tenant_scope(org):
+        from telephony.services import sync
+
+        with pytest.raises(Exception):  # noqa: B017 - any failure will do: its message is what we check
+            sync.vapi_sync(organization=org)
+    bodies = [
+        owner_client.get(url).content.decode()
+        for url in ("/o/acme/numbers/", f"/o/acme/numbers/{number.pk}/", "/o/acme/numbers/accounts/",
+                    "/api/acme/phone-numbers", "/api/acme/provider-accounts", f"/api/acme/phone-numbers/{number.pk}")
+    ]
+    for secret in (ACME_TOKEN, VAPI_KEY):
+        assert secret not in caplog.text
+        assert all(secret not in body for body in bodies)
+    assert all(secret not in str(r.json) for r in vapi.requests for secret in (ACME_TOKEN,))

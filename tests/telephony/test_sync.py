@@ -89,3 +89,37 @@ def test_a_number_deleted_in_vapi_behind_our_back_is_flagged(owner_client, org, 
     assert len(vapi.phone_numbers()) == 1
     with tenant_scope(org):
         assert PhoneNumber.objects.get(pk=number.pk).platform_state == PlatformState.SYNCED
+
+
+@pytest.mark.django_db
+def test_repairing_a_number_released_in_twilio_answers_404_and_marks_it_inactive(owner_client, org, twilio,
+                                                                                  two_numbers):
+    first = two_numbers[0]
+    twilio.release(ACME_SID, first.provider_sid)
+    response = owner_client.post(f"/api/acme/phone-numbers/{first.pk}/repair-webhooks")
+    assert response.status_code == 400
+    assert response.json()["detail"] == [
+        "This number is no longer in the Twilio account (released); it is now inactive."]
+    assert state(org)[FIRST][0] == NumberStatus.INACTIVE
+    update = [r for r in twilio.requests if r.method == "POST" and first.provider_sid in r.path][-1]
+    assert update.account_sid == ACME_SID
+
+
+@pytest.mark.django_db
+def test_a_stalled_import_is_resumed_by_beat(org, owner, twilio, twilio_account):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from telephony.tasks import import_jobs_resume_stalled
+    from tenants.models import Job, JobStatus
+
+    twilio.add_incoming_numbers(ACME_SID, 30, start="+14155550000")
+    with tenant_scope(org):
+        job = Job.objects.create(organization=org, kind=numbers.IMPORT_JOB, status=JobStatus.RUNNING,
+                                 heartbeat_at=timezone.now() - timedelta(minutes=10), params={
+                                     "provider_account_id": str(twilio_account.pk), "numbers": None, "phase": "list"})
+    import_jobs_resume_stalled.apply(throw=True)
+    with tenant_scope(org):
+        job.refresh_from_db()
+        assert (job.status, job.done, job.created_count) == (JobStatus.DONE, 30, 30)
