@@ -11,7 +11,7 @@ from telephony.platforms.vapi import VapiClient
 from tenants.models import Organization
 from tenants.services import audit
 
-from .numbers import phone_number_mark_released, drift_of
+from .numbers import drift_of, phone_number_mark_released
 
 
 def provider_account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
