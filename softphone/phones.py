@@ -22,11 +22,11 @@ def to_e164(value: str, *, default_region: str | None = None, field: str = "phon
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def describe(e164: str) -> dict:
-    """Country, region and type of a number, for PhoneNumber.metadata."""
+def describe(e164: str, *, geocode: bool = False) -> dict:
+    """Country, area code and type of a number, for PhoneNumber.metadata; with ``geocode`` also its
+    region ("San Francisco, CA"). Geocoding loads libphonenumber's geocoding data, about 6 s and
+    150 MB the first time in a process: workers do it, web requests do not."""
     parsed = phonenumbers.parse(e164, None)
-    from phonenumbers import geocoder
-
     kind = phonenumbers.number_type(parsed)
     kinds = {
         phonenumbers.PhoneNumberType.MOBILE: "mobile", phonenumbers.PhoneNumberType.FIXED_LINE: "local",
@@ -34,9 +34,13 @@ def describe(e164: str) -> dict:
     }
     national = str(parsed.national_number)
     area_len = phonenumbers.length_of_geographical_area_code(parsed)
-    return {
+    described = {
         "iso_country": phonenumbers.region_code_for_number(parsed) or "",
-        "region": geocoder.description_for_number(parsed, "en"),
         "area_code": national[:area_len] if area_len else "",
         "number_type": kinds.get(kind, "other"),
     }
+    if geocode:
+        from phonenumbers import geocoder
+
+        described["region"] = geocoder.description_for_number(parsed, "en")
+    return described

@@ -33,7 +33,7 @@ def phone_number_configure(self, *, organization_id: str, phone_number_id: str):
     if number is None:
         return
     try:
-        numbers.phone_number_configure(organization=number.organization, number=number)
+        numbers.phone_number_configure(organization=number.organization, number=number, geocode=True)
     except ProviderError as exc:
         PhoneNumber.objects.filter(pk=number.pk).update(webhook_drift=f"Could not set our webhooks: {exc.message}")
         _retry_if_transient(self, exc)

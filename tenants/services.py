@@ -41,6 +41,16 @@ def audit(*, organization: Organization, actor, verb: str, target, data: dict | 
     )
 
 
+def audit_many(*, organization: Organization, actor, verb: str, targets, data: dict | None = None) -> None:
+    """One history line per target in one insert (bulk jobs such as imports)."""
+    actor = actor if actor is not None and actor.is_authenticated else None
+    AuditEvent.objects.bulk_create([
+        AuditEvent(organization=organization, actor=actor, verb=verb, target_type=t._meta.label_lower,
+                   target_id=t.pk, target_repr=str(t)[:200], data=data or {})
+        for t in targets
+    ], batch_size=500)
+
+
 # Organizations and memberships ------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from telephony.models import (
 )
 from telephony.providers.base import IncomingNumber, ProviderError, WebhookUrls
 from tenants.models import Job, JobStatus, Organization
-from tenants.services import audit
+from tenants.services import audit, audit_many
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def drift_of(number: PhoneNumber, remote: IncomingNumber, account: ProviderAccou
     return "; ".join(problems)
 
 
-def _attrs_from_remote(remote: IncomingNumber, phone_number: str) -> dict:
-    metadata = describe(phone_number)
+def _attrs_from_remote(remote: IncomingNumber, phone_number: str, *, geocode: bool = False) -> dict:
+    metadata = describe(phone_number, geocode=geocode)
     metadata.update({k: v for k, v in remote.metadata.items() if k in ("origin", "address_requirements")})
     return {
         "provider_sid": remote.sid,
@@ -143,8 +143,10 @@ def _configure_after_commit(organization, number) -> None:
                                                                phone_number_id=str(number.pk)))
 
 
-def phone_number_configure(*, organization: Organization, number: PhoneNumber, actor=None) -> PhoneNumber:
-    """Point the number's SMS, status-callback and (unless on VAPI) voice URLs at our webhooks."""
+def phone_number_configure(*, organization: Organization, number: PhoneNumber, actor=None,
+                           geocode: bool = False) -> PhoneNumber:
+    """Point the number's SMS, status-callback and (unless on VAPI) voice URLs at our webhooks;
+    workers also fill in the number's region (``geocode``)."""
     account = number.provider_account
     if account.webhook_mode == WebhookMode.GLOBAL:
         return number
@@ -155,6 +157,8 @@ def phone_number_configure(*, organization: Organization, number: PhoneNumber, a
     if _takes_voice(number):
         fields["voice_url"] = ours.voice_url
     fields["capabilities"] = remote.capabilities.as_dict()
+    if geocode and "region" not in number.metadata:
+        fields["metadata"] = {**describe(number.phone_number, geocode=True), **number.metadata}
     PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(**fields)
     audit(organization=organization, actor=actor, verb="phone_number.webhooks_configured", target=number,
           data={"voice": _takes_voice(number)})
@@ -226,7 +230,7 @@ def _import_list_phase(organization, job, account, adapter, selected) -> None:
     while True:
         page = adapter.incoming_numbers_page(cursor, page_size=100)
         wanted = [n for n in page.numbers if selected is None or n.phone_number in selected]
-        created, errors = _upsert_page(organization, account, wanted)
+        created, errors = _upsert_page(organization, account, wanted, job)
         seen += len(wanted)
         cursor = page.next_cursor
         with transaction.atomic():
@@ -253,7 +257,7 @@ def _import_list_phase(organization, job, account, adapter, selected) -> None:
     job.refresh_from_db()
 
 
-def _upsert_page(organization, account, remotes: list[IncomingNumber]) -> tuple[int, list[dict]]:
+def _upsert_page(organization, account, remotes: list[IncomingNumber], job) -> tuple[int, list[dict]]:
     """Create the numbers we do not have yet; refresh the ones we have. Returns (created, errors)."""
     if not remotes:
         return 0, []
@@ -267,7 +271,7 @@ def _upsert_page(organization, account, remotes: list[IncomingNumber]) -> tuple[
         except ValidationError:
             errors.append({"item": remote.phone_number, "error": "Not a valid E.164 number."})
             continue
-        attrs = _attrs_from_remote(remote, e164)
+        attrs = _attrs_from_remote(remote, e164, geocode=True)  # runs in a worker
         existing = ours.get(e164)
         if existing is not None:
             if existing.provider_account_id != account.pk:
@@ -283,9 +287,12 @@ def _upsert_page(organization, account, remotes: list[IncomingNumber]) -> tuple[
     created = 0
     if new:
         PhoneNumber.objects.bulk_create(new, ignore_conflicts=True)
-        stored = set(PhoneNumber.objects.filter(organization=organization, phone_number__in=[n.phone_number for n in new])
-                     .values_list("phone_number", flat=True))
+        stored_rows = list(PhoneNumber.objects.filter(
+            organization=organization, phone_number__in=[n.phone_number for n in new], created_at__gte=now))
+        stored = {n.phone_number for n in stored_rows}
         created = len(stored)
+        audit_many(organization=organization, actor=job.created_by, verb="phone_number.imported",
+                   targets=stored_rows, data={"job": str(job.pk), "account": account.friendly_name})
         errors += [{"item": n.phone_number, "error": "Already connected to another organization."}
                    for n in new if n.phone_number not in stored]
     return created, errors
