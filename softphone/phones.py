@@ -44,3 +44,24 @@ def describe(e164: str, *, geocode: bool = False) -> dict:
 
         described["region"] = geocoder.description_for_number(parsed, "en")
     return described
+
+
+def canonical_contact_number(value: str, *, default_region: str | None = None) -> str:
+    """The one E.164 form we keep for a person, so that one person is one contact.
+
+    Two countries write the same mobile line two ways, and WhatsApp ids use the other way:
+    - Mexico: mobiles used to be dialled as +52 1 XXXXXXXXXX; since 2019 the "1" is gone. Keep +52XXXXXXXXXX.
+    - Brazil: mobiles gained a ninth digit (+55 AA 9XXXX-XXXX), but WhatsApp ids of older accounts
+      still lack it (+55 AA XXXX-XXXX). Keep the nine-digit form.
+    """
+    raw = (value or "").strip().removeprefix("whatsapp:")
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    international = raw.startswith("+") or default_region is None
+    if international and digits.startswith("521") and len(digits) == 13:
+        raw = "+52" + digits[3:]
+    elif international and digits.startswith("55") and len(digits) == 12 and digits[4] in "6789":
+        # area code (2 digits) + an 8-digit mobile starting 6-9: the form without the ninth digit
+        raw = "+55" + digits[2:4] + "9" + digits[4:]
+    elif international and not raw.startswith("+"):
+        raw = "+" + digits  # WhatsApp ids are E.164 digits without the plus
+    return to_e164(raw, default_region=default_region)

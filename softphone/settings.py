@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -233,6 +234,11 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
 TWILIO_RETRIES_ON_429 = env.int("TWILIO_RETRIES_ON_429", default=3)
 VAPI_API_BASE_URL = env.str("VAPI_API_BASE_URL", default="https://api.vapi.ai")
 VAPI_HTTP_TIMEOUT = env.float("VAPI_HTTP_TIMEOUT", default=10.0)
+WHATSAPP_GRAPH_BASE_URL = env.str("WHATSAPP_GRAPH_BASE_URL", default="https://graph.facebook.com")
+WHATSAPP_GRAPH_VERSION = env.str("WHATSAPP_GRAPH_VERSION", default="v21.0")
+WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=10.0)
+# Messages left `pending` (broker down) or `sending` (worker died) longer than this are swept.
+MESSAGE_SWEEP_AFTER_SECONDS = env.int("MESSAGE_SWEEP_AFTER_SECONDS", default=60)
 # Concurrent webhook updates while importing numbers (Twilio allows far more concurrent requests).
 NUMBER_IMPORT_CONCURRENCY = env.int("NUMBER_IMPORT_CONCURRENCY", default=8)
 
@@ -241,6 +247,7 @@ CELERY_BEAT_SCHEDULE = {
     "phone-numbers-sync": {"task": "telephony.phone_numbers_sync_all", "schedule": 3600},
     "platform-sync-sweep": {"task": "telephony.platform_sync_sweep", "schedule": 60},
     "stalled-jobs-resume": {"task": "telephony.import_jobs_resume_stalled", "schedule": 120},
+    "messages-sweep": {"task": "messaging.messages_sweep", "schedule": 30},
 }
 
 LOGGING = {

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from messaging import urls as messaging_urls
 from softphone.views import healthz
 from telephony import urls as telephony_urls
 from tenants import urls as tenant_urls
@@ -16,14 +17,17 @@ admin.site.site_title = "Softphone admin"
 org_html = [
     path("", include((tenant_urls.html_patterns, "tenants"))),
     path("", include((telephony_urls.html_patterns, "telephony"))),
+    path("", include((messaging_urls.html_patterns, "messaging"))),
 ]
 org_api = [
     path("", include((tenant_urls.api_patterns, "tenants-api"))),
     path("", include((telephony_urls.api_patterns, "telephony-api"))),
+    path("", include((messaging_urls.api_patterns, "messaging-api"))),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("webhooks/", include((messaging_urls.webhook_patterns, "webhooks"))),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -130,6 +130,8 @@ class PhoneNumber(TenantModel):
                                       default=PlatformState.NONE)
     platform_error = models.TextField(blank=True)
 
+    # Sending pace: message segments per second (a US long code takes about one).
+    send_rate = models.FloatField(default=1.0, help_text="Message segments per second this number may send")
     last_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

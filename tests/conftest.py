@@ -21,6 +21,8 @@ from softphone import celery_app
 from tenants.models import Role
 from tests import factories
 
+pytest_plugins = ["tests.vendor_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _plain_static_files(settings):

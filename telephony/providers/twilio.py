@@ -120,22 +120,34 @@ def _error(exc: Exception) -> ProviderError:
     raise exc
 
 
+def make_client(account_sid: str, auth_token: str, *, base_url: str | None = None, timeout: float | None = None,
+                retries_on_429: int | None = None) -> Client:
+    """A twilio SDK client that talks to TWILIO_API_BASE_URL, with our timeouts and 429 retries."""
+    http_client = _BaseUrlHttpClient(
+        base_url or settings.TWILIO_API_BASE_URL,
+        timeout=timeout if timeout is not None else settings.TWILIO_HTTP_TIMEOUT,
+        retries_on_429=retries_on_429 if retries_on_429 is not None else settings.TWILIO_RETRIES_ON_429,
+    )
+    return Client(account_sid, auth_token, http_client=http_client)
+
+
+def call(fn, *args, **kwargs):
+    """Run an SDK call; every failure becomes a ProviderError."""
+    try:
+        return fn(*args, **kwargs)
+    except (TwilioRestException, TwilioException, RequestException, OSError) as exc:
+        raise _error(exc) from None
+
+
 class TwilioProvider(TelephonyProvider):
     def __init__(self, *, account_sid: str, auth_token: str, base_url: str | None = None,
                  timeout: float | None = None, retries_on_429: int | None = None):
         self.account_sid = account_sid
-        http_client = _BaseUrlHttpClient(
-            base_url or settings.TWILIO_API_BASE_URL,
-            timeout=timeout if timeout is not None else settings.TWILIO_HTTP_TIMEOUT,
-            retries_on_429=retries_on_429 if retries_on_429 is not None else settings.TWILIO_RETRIES_ON_429,
-        )
-        self.client = Client(account_sid, auth_token, http_client=http_client)
+        self.client = make_client(account_sid, auth_token, base_url=base_url, timeout=timeout,
+                                  retries_on_429=retries_on_429)
 
     def _call(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (TwilioRestException, TwilioException, RequestException, OSError) as exc:
-            raise _error(exc) from None
+        return call(fn, *args, **kwargs)
 
     def verify(self) -> AccountInfo:
         account = self._call(self.client.api.v2010.accounts(self.account_sid).fetch)

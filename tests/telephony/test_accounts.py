@@ -6,7 +6,7 @@ from django.db import connection
 from telephony.models import AccountStatus, NumberStatus, PhoneNumber, ProviderAccount
 from telephony.services import accounts
 from tenants.scoping import tenant_scope
-from tests.telephony.conftest import ACME_SID, ACME_TOKEN, VAPI_KEY
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, VAPI_KEY
 
 
 def accounts_of(org):

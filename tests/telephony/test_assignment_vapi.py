@@ -12,7 +12,7 @@ from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
 from tests.fakes.vapi import VAPI_VOICE_URL
-from tests.telephony.conftest import ACME_SID, ACME_TOKEN
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 NUMBER = "+14155550142"
 
@@ -208,7 +208,7 @@ def test_no_secret_reaches_a_log_line_a_page_or_the_api(owner_client, org, owner
                                                         ai_agent, run_on_commit, caplog):
     import logging
 
-    from tests.telephony.conftest import VAPI_KEY
+    from tests.vendor_fixtures import VAPI_KEY
 
     caplog.set_level(logging.DEBUG)
     assign(org, owner, number, ai_agent, run_on_commit)

@@ -7,7 +7,7 @@ from telephony.services import numbers
 from telephony.services.numbers import webhook_urls
 from tenants.models import Job, JobStatus
 from tenants.scoping import tenant_scope
-from tests.telephony.conftest import ACME_SID
+from tests.vendor_fixtures import ACME_SID
 
 FIRST = "+14155550000"
 

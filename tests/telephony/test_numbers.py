@@ -5,7 +5,7 @@ from telephony.services.numbers import webhook_urls
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.telephony.conftest import ACME_SID, ACME_TOKEN, GLOBEX_SID
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID
 
 NUMBER = "+14155550142"
 

@@ -7,7 +7,7 @@ from telephony.services import assignment, numbers
 from telephony.services.numbers import webhook_urls
 from telephony.tasks import phone_numbers_sync_all, provider_accounts_verify_all
 from tenants.scoping import tenant_scope
-from tests.telephony.conftest import ACME_SID, ACME_TOKEN
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 FIRST, SECOND = "+14155550142", "+14155550143"
 

@@ -1,0 +1,11 @@
+from django.contrib import admin
+
+from .models import Contact
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["phone_number", "name", "organization", "whatsapp_profile_name", "sms_opted_out_at",
+                    "whatsapp_opted_out_at", "created_at"]
+    list_filter = ["organization"]
+    search_fields = ["phone_number", "name", "email", "wa_id", "whatsapp_profile_name"]

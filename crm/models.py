@@ -1,0 +1,47 @@
+"""Customers (seed 002's contacts, seed 003's per-agent customers as ordinary rows)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenants.models import TenantModel
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+
+
+class Contact(TenantModel):
+    """A person who reaches the organization. One per phone number per organization: numbers are
+    stored in one canonical E.164 form (see softphone.phones.canonical_contact_number)."""
+
+    phone_number = models.CharField(max_length=20)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    whatsapp_profile_name = models.CharField(max_length=200, blank=True)
+    wa_id = models.CharField("WhatsApp id", max_length=32, blank=True)
+    profile_image_url = models.URLField(max_length=500, blank=True)
+    # Opt-out per channel: when, and how (the keyword the customer sent, or who changed it).
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    sms_opt_out_source = models.CharField(max_length=100, blank=True)
+    whatsapp_opted_out_at = models.DateTimeField(null=True, blank=True)
+    whatsapp_opt_out_source = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "phone_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "phone_number"], name="contact_phone_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.whatsapp_profile_name or self.phone_number
+
+    @property
+    def display_name(self) -> str:
+        return str(self)
+
+    def opted_out(self, channel: str) -> bool:
+        return bool(self.whatsapp_opted_out_at if channel == Channel.WHATSAPP else self.sms_opted_out_at)

@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from softphone.admin import SecretFieldsAdminMixin
+
+from .models import Conversation, Message, WhatsAppSender
+
+
+@admin.register(WhatsAppSender)
+class WhatsAppSenderAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "display_phone_number", "organization", "phone_number_id", "is_active"]
+    list_filter = ["is_active", "organization"]
+    search_fields = ["name", "display_phone_number", "phone_number_id"]
+    secret_fields = ["access_token", "app_secret"]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["contact", "channel", "organization", "status", "assignee", "unread_count", "last_message_at"]
+    list_filter = ["status", "channel", "organization"]
+    search_fields = ["contact__phone_number", "contact__name"]
+    raw_id_fields = ["contact", "phone_number", "whatsapp_sender", "assignee"]
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "direction", "channel", "status", "provider_sid", "error_code"]
+    list_filter = ["direction", "channel", "status", "organization"]
+    search_fields = ["provider_sid", "body"]
+    raw_id_fields = ["conversation", "created_by"]
+    readonly_fields = ["provider_sid", "sentiment", "attempts", "created_at", "updated_at", "sent_at"]

@@ -1,0 +1,155 @@
+"""REST endpoints of `messaging` under /api/<slug>/."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from crm.models import Channel
+from softphone.phones import canonical_contact_number
+from telephony import selectors as telephony_selectors
+from tenants import selectors as tenant_selectors
+from tenants.api import TenantAPIView, as_drf_error
+from tenants.scoping import parse_public_id
+
+from . import selectors
+from .serializers import (
+    ContactOutputSerializer,
+    ConversationFilterSerializer,
+    ConversationOutputSerializer,
+    ConversationPatchSerializer,
+    MessageOutputSerializer,
+    MessageSendSerializer,
+    MessageStartSerializer,
+)
+from .services import conversations, outbound
+
+
+def _resolve(label: str, lookup):
+    from django.http import Http404
+
+    try:
+        return lookup()
+    except Http404:
+        raise ValidationError({label: ["Nothing of this organization has that id."]}) from None
+
+
+def _send(call):
+    try:
+        return call()
+    except DjangoValidationError as exc:
+        raise as_drf_error(exc) from None
+
+
+class ContactListApi(TenantAPIView):
+    @extend_schema(parameters=[OpenApiParameter("search", str)], responses=ContactOutputSerializer(many=True),
+                   operation_id="contacts_list")
+    def get(self, request, org_slug):
+        return self.paginate(selectors.contact_list(organization=self.organization,
+                                                    search=request.query_params.get("search", "")),
+                             ContactOutputSerializer)
+
+
+class ContactDetailApi(TenantAPIView):
+    @extend_schema(responses=ContactOutputSerializer, operation_id="contacts_retrieve")
+    def get(self, request, org_slug, contact_id):
+        return Response(ContactOutputSerializer(selectors.get_contact_for_org(self.organization, contact_id)).data)
+
+
+class ConversationListApi(TenantAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str), OpenApiParameter("assigneeId", str),
+                    OpenApiParameter("phoneNumberId", str), OpenApiParameter("unread", bool)],
+        responses=ConversationOutputSerializer(many=True), operation_id="conversations_list")
+    def get(self, request, org_slug):
+        raw = {"status": request.query_params.get("status"), "assignee_id": request.query_params.get("assigneeId"),
+               "phone_number_id": request.query_params.get("phoneNumberId"),
+               "unread": request.query_params.get("unread")}
+        data = ConversationFilterSerializer(data={k: v for k, v in raw.items() if v not in (None, "")})
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        filters = {"status": f.get("status"), "unread": f.get("unread")}
+        if f.get("assignee_id"):
+            filters["assignee"] = _resolve("assignee_id", lambda: tenant_selectors.get_agent_for_org(
+                self.organization, f["assignee_id"]))
+        if f.get("phone_number_id"):
+            filters["phone_number"] = _resolve("phone_number_id", lambda: telephony_selectors.get_phone_number_for_org(
+                self.organization, f["phone_number_id"]))
+        return self.paginate(selectors.conversation_list(organization=self.organization, filters=filters),
+                             ConversationOutputSerializer)
+
+
+class ConversationDetailApi(TenantAPIView):
+    @extend_schema(responses=ConversationOutputSerializer, operation_id="conversations_retrieve")
+    def get(self, request, org_slug, conversation_id):
+        conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
+        return Response(ConversationOutputSerializer(conversation).data)
+
+    @extend_schema(request=ConversationPatchSerializer, responses=ConversationOutputSerializer,
+                   operation_id="conversations_update")
+    def patch(self, request, org_slug, conversation_id):
+        conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
+        data = ConversationPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        kwargs = {"status": f.get("status"), "snoozed_until": f.get("snoozed_until"), "labels": f.get("labels")}
+        if "assignee_id" in f:
+            kwargs["assignee"] = None if f["assignee_id"] is None else _resolve(
+                "assignee_id", lambda: tenant_selectors.get_agent_for_org(self.organization, f["assignee_id"]))
+        conversation = conversations.conversation_update(organization=self.organization, actor=request.user,
+                                                         conversation=conversation, **kwargs)
+        return Response(ConversationOutputSerializer(
+            selectors.get_conversation_for_org(self.organization, conversation.pk)).data)
+
+
+class ConversationMessagesApi(TenantAPIView):
+    @extend_schema(parameters=[OpenApiParameter("before", str, description="a message id: the page before it")],
+                   responses=MessageOutputSerializer(many=True), operation_id="conversation_messages_list")
+    def get(self, request, org_slug, conversation_id):
+        conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
+        before = request.query_params.get("before")
+        page, has_more = selectors.message_page(organization=self.organization, conversation=conversation,
+                                                before=parse_public_id(before) if before else None)
+        return Response({
+            "results": MessageOutputSerializer(page, many=True, context={"org_slug": org_slug}).data,
+            "previous": f"?before={page[0].pk}" if has_more and page else None,
+        })
+
+    @extend_schema(request=MessageSendSerializer, responses={202: MessageOutputSerializer},
+                   operation_id="conversation_messages_send")
+    def post(self, request, org_slug, conversation_id):
+        conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
+        data = MessageSendSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = _send(lambda: outbound.message_send(
+            organization=self.organization, actor=request.user, conversation=conversation,
+            body=data.validated_data.get("body", ""), media_urls=data.validated_data.get("media_urls")))
+        return Response(MessageOutputSerializer(message, context={"org_slug": org_slug}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class MessageStartApi(TenantAPIView):
+    @extend_schema(request=MessageStartSerializer, responses={202: MessageOutputSerializer},
+                   operation_id="messages_start")
+    def post(self, request, org_slug):
+        data = MessageStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        number = _resolve("from_number_id", lambda: telephony_selectors.get_phone_number_for_org(
+            self.organization, f["from_number_id"]))
+        try:
+            to = canonical_contact_number(f["to"])
+        except DjangoValidationError:
+            raise ValidationError({"to": [f"'{f['to']}' is not a valid phone number. Use E.164, e.g. "
+                                          "+14155551234."]}) from None
+        contact = conversations.contact_for(organization=self.organization, phone=to)
+        conversation = conversations.conversation_for(organization=self.organization, contact=contact,
+                                                      channel=Channel.SMS, phone_number=number)
+        message = _send(lambda: outbound.message_send(
+            organization=self.organization, actor=request.user, conversation=conversation, body=f.get("body", ""),
+            media_urls=f.get("media_urls")))
+        return Response(MessageOutputSerializer(message, context={"org_slug": org_slug}).data,
+                        status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,181 @@
+"""Conversations and messages over SMS, MMS and WhatsApp (seeds 002 and 003).
+
+Seed 002's `contacts.conversation_status` and `unread_count` live on Conversation (a person can talk
+to several of our numbers); seed 003's per-agent message tables are rows here keyed by organization.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from fernet_fields import EncryptedTextField
+
+from crm.models import Channel, Contact
+from telephony.models import PhoneNumber
+from tenants.models import Agent, TenantModel
+
+
+class WhatsAppSender(TenantModel):
+    """A WhatsApp Business number on the Cloud API (seed 003's whatsapp_configuration, per
+    organization rather than per user, with its secrets encrypted)."""
+
+    name = models.CharField(max_length=200)
+    display_phone_number = models.CharField(max_length=20)
+    # Meta's ids. phone_number_id routes webhooks to the tenant, so it is unique across tenants.
+    phone_number_id = models.CharField(max_length=64, unique=True)
+    business_account_id = models.CharField(max_length=64, blank=True)
+    access_token = EncryptedTextField(null=True, blank=True)
+    app_secret = EncryptedTextField(null=True, blank=True)
+    verify_token = models.CharField(max_length=100, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display_phone_number})"
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"
+    SNOOZED = "snoozed", "Snoozed"
+    DONE = "done", "Done"
+
+
+class Conversation(TenantModel):
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # Our side: a phone number (SMS, MMS, WhatsApp through Twilio) or a WhatsApp Cloud API sender.
+    phone_number = models.ForeignKey(PhoneNumber, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="conversations")
+    whatsapp_sender = models.ForeignKey(WhatsAppSender, null=True, blank=True, on_delete=models.CASCADE,
+                                        related_name="conversations")
+    status = models.CharField(max_length=10, choices=ConversationStatus.choices, default=ConversationStatus.OPEN)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="conversations")
+    unread_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)  # opens WhatsApp's 24-hour window
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    labels = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(phone_number__isnull=False, whatsapp_sender__isnull=True)
+                | Q(phone_number__isnull=True, whatsapp_sender__isnull=False),
+                name="conversation_has_exactly_one_line",
+            ),
+            models.UniqueConstraint(fields=["organization", "contact", "channel", "phone_number"],
+                                    condition=Q(phone_number__isnull=False), name="conversation_one_per_number"),
+            models.UniqueConstraint(fields=["organization", "contact", "whatsapp_sender"],
+                                    condition=Q(whatsapp_sender__isnull=False), name="conversation_one_per_sender"),
+        ]
+        indexes = [
+            # Inbox list: organization_id = ? and status = ? order by last_message_at desc
+            models.Index(fields=["organization", "status", "-last_message_at"], name="conv_org_status_recent_idx"),
+            # "Mine": organization_id = ? and assignee_id = ? and status = ? order by last_message_at desc
+            models.Index(fields=["organization", "assignee", "status", "-last_message_at"],
+                         name="conv_assignee_recent_idx"),
+            # Filter by our number: organization_id = ? and phone_number_id = ? order by last_message_at desc
+            models.Index(fields=["organization", "phone_number", "-last_message_at"], name="conv_number_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} via {self.line_label}"
+
+    @property
+    def line_label(self) -> str:
+        return str(self.phone_number or self.whatsapp_sender)
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class MessageChannel(models.TextChoices):
+    SMS = "sms", "SMS"
+    MMS = "mms", "MMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+
+
+class MediaType(models.TextChoices):
+    NONE = "none", "None"
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+    AUDIO = "audio", "Audio"
+    DOCUMENT = "document", "Document"
+    STICKER = "sticker", "Sticker"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+    READ = "read", "Read"
+    RECEIVED = "received", "Received"
+
+
+# A status only moves forward: callbacks arrive late, twice and out of order.
+STATUS_RANK = {
+    MessageStatus.PENDING: 0, MessageStatus.QUEUED: 1, MessageStatus.SENDING: 2, MessageStatus.SENT: 3,
+    MessageStatus.UNDELIVERED: 4, MessageStatus.FAILED: 4, MessageStatus.DELIVERED: 5, MessageStatus.READ: 6,
+    MessageStatus.RECEIVED: 6,
+}
+
+
+class Message(TenantModel):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    channel = models.CharField(max_length=10, choices=MessageChannel.choices)
+    body = models.TextField(blank=True)
+    # [{"url", "content_type", "type", "caption"}]; inbound Twilio media URLs need the account's
+    # credentials, so pages link to our media view instead of these URLs.
+    media = models.JSONField(default=list, blank=True)
+    media_type = models.CharField(max_length=10, choices=MediaType.choices, default=MediaType.NONE)
+    status = models.CharField(max_length=12, choices=MessageStatus.choices)
+    # MessageSid / wamid; NULL until sent, as many unsent messages may share "no id yet".
+    provider_sid = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    error_code = models.CharField(max_length=20, blank=True)
+    error_message = models.TextField(blank=True)
+    sentiment = models.FloatField(null=True, blank=True)
+    num_segments = models.PositiveSmallIntegerField(default=1)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            # Duplicate webhooks are harmless: one row per provider id.
+            models.UniqueConstraint(fields=["provider_sid"], name="message_provider_sid_unique"),
+            models.CheckConstraint(condition=Q(sentiment__isnull=True) | Q(sentiment__gte=-1, sentiment__lte=1),
+                                   name="message_sentiment_range"),
+        ]
+        indexes = [
+            # Thread: conversation_id = ? order by created_at desc limit 50
+            models.Index(fields=["conversation", "-created_at"], name="message_thread_idx"),
+            # Sweeper: status in ('pending', 'sending') and updated_at < ?
+            models.Index(fields=["status", "updated_at"], condition=Q(status__in=["pending", "sending"]),
+                         name="message_unsettled_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.channel} {self.status}"

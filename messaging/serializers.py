@@ -1,0 +1,87 @@
+"""Shapes of the `messaging` API (camelCase on the wire)."""
+
+from rest_framework import serializers
+
+from crm.models import Contact
+
+from .models import Conversation, ConversationStatus, Message
+
+
+class ContactOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "phone_number", "name", "email", "whatsapp_profile_name", "wa_id", "profile_image_url",
+                  "sms_opted_out_at", "sms_opt_out_source", "whatsapp_opted_out_at", "whatsapp_opt_out_source",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class ConversationOutputSerializer(serializers.ModelSerializer):
+    contact = ContactOutputSerializer(read_only=True)
+    phone_number_id = serializers.UUIDField(read_only=True, allow_null=True)
+    whatsapp_sender_id = serializers.UUIDField(read_only=True, allow_null=True)
+    assignee_id = serializers.UUIDField(read_only=True, allow_null=True)
+    line = serializers.CharField(source="line_label", read_only=True)
+    opted_out = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "contact", "channel", "phone_number_id", "whatsapp_sender_id", "line", "status",
+                  "snoozed_until", "assignee_id", "unread_count", "last_message_at", "last_inbound_at",
+                  "last_message_preview", "labels", "opted_out", "created_at"]
+        read_only_fields = fields
+
+    def get_opted_out(self, obj) -> bool:
+        return obj.contact.opted_out(obj.channel)
+
+
+class ConversationPatchSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
+    snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
+    assignee_id = serializers.UUIDField(required=False, allow_null=True)
+    labels = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=30)
+
+    def validate(self, attrs):
+        if attrs.get("status") == ConversationStatus.SNOOZED and not attrs.get("snoozed_until"):
+            raise serializers.ValidationError({"snoozed_until": "Say until when to snooze."})
+        return attrs
+
+
+class ConversationFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
+    assignee_id = serializers.UUIDField(required=False)
+    phone_number_id = serializers.UUIDField(required=False)
+    unread = serializers.BooleanField(required=False, default=False)
+
+
+class MessageOutputSerializer(serializers.ModelSerializer):
+    conversation_id = serializers.UUIDField(read_only=True)
+    created_by_id = serializers.UUIDField(read_only=True, allow_null=True)
+    media = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = ["id", "conversation_id", "direction", "channel", "body", "media", "media_type", "status",
+                  "provider_sid", "error_code", "error_message", "sentiment", "num_segments", "created_by_id",
+                  "created_at", "updated_at", "sent_at"]
+        read_only_fields = fields
+
+    def get_media(self, obj) -> list[dict]:
+        # Inbound media is served by our authenticated view; the provider's URL needs credentials.
+        slug = self.context.get("org_slug", "")
+        items = []
+        for index, item in enumerate(obj.media):
+            link = item.get("url", "") if obj.direction == "outbound" else f"/o/{slug}/media/{obj.pk}/{index}/"
+            items.append({"url": link, "contentType": item.get("content_type", ""), "type": item.get("type", ""),
+                          "caption": item.get("caption", "")})
+        return items
+
+
+class MessageSendSerializer(serializers.Serializer):
+    body = serializers.CharField(required=False, allow_blank=True, max_length=1600, trim_whitespace=False)
+    media_urls = serializers.ListField(child=serializers.URLField(), required=False, max_length=10)
+
+
+class MessageStartSerializer(MessageSendSerializer):
+    to = serializers.CharField(max_length=40)
+    from_number_id = serializers.UUIDField()

@@ -1,0 +1,99 @@
+"""Contacts and conversations: found or created once, whatever arrives concurrently."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm.models import Channel, Contact
+from messaging.models import Conversation, ConversationStatus
+from softphone.phones import canonical_contact_number
+from tenants.models import Organization
+from tenants.services import audit
+
+
+def contact_for(*, organization: Organization, phone: str, profile_name: str = "", wa_id: str = "") -> Contact:
+    number = canonical_contact_number(phone)
+    contact = Contact.objects.filter(organization=organization, phone_number=number).first()
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(organization=organization, phone_number=number,
+                                                 whatsapp_profile_name=profile_name[:200], wa_id=wa_id)
+        except IntegrityError:  # created concurrently by a duplicate webhook
+            contact = Contact.objects.get(organization=organization, phone_number=number)
+    changed = []
+    if profile_name and contact.whatsapp_profile_name != profile_name[:200]:
+        contact.whatsapp_profile_name = profile_name[:200]
+        changed.append("whatsapp_profile_name")
+    if wa_id and contact.wa_id != wa_id:
+        contact.wa_id = wa_id
+        changed.append("wa_id")
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+def conversation_for(*, organization: Organization, contact: Contact, channel: str, phone_number=None,
+                     whatsapp_sender=None) -> Conversation:
+    lookup = {"organization": organization, "contact": contact, "channel": channel,
+              "phone_number": phone_number, "whatsapp_sender": whatsapp_sender}
+    conversation = Conversation.objects.filter(**lookup).first()
+    if conversation is None:
+        try:
+            with transaction.atomic():
+                conversation = Conversation.objects.create(**lookup, assignee=getattr(phone_number, "agent", None))
+        except IntegrityError:
+            conversation = Conversation.objects.get(**lookup)
+    return conversation
+
+
+def conversation_touch(*, conversation: Conversation, preview: str, inbound: bool, at=None) -> None:
+    """Record new activity with one UPDATE (no read-modify-write, so concurrent messages add up)."""
+    from django.db.models import F
+
+    at = at or timezone.now()
+    fields = {"last_message_at": at, "last_message_preview": preview[:200], "updated_at": at}
+    if inbound:
+        fields.update(unread_count=F("unread_count") + 1, last_inbound_at=at)
+        # A customer writing again reopens a finished or snoozed conversation.
+        Conversation.objects.filter(pk=conversation.pk, status__in=[ConversationStatus.DONE,
+                                                                   ConversationStatus.SNOOZED]).update(
+            status=ConversationStatus.OPEN, snoozed_until=None)
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+
+
+@transaction.atomic
+def conversation_update(*, organization: Organization, actor, conversation: Conversation, status=None,
+                        snoozed_until=None, assignee=..., labels=None) -> Conversation:
+    locked = Conversation.objects.select_for_update(of=("self",)).get(organization=organization, pk=conversation.pk)
+    changes = {}
+    if status is not None and status != locked.status:
+        changes["status"] = status
+        locked.status = status
+        locked.snoozed_until = snoozed_until if status == ConversationStatus.SNOOZED else None
+    if assignee is not ... and getattr(assignee, "pk", None) != locked.assignee_id:
+        changes["assignee"] = assignee.name if assignee else None
+        locked.assignee = assignee
+    if labels is not None:
+        clean = sorted({label.strip()[:50] for label in labels if label.strip()})
+        if clean != locked.labels:
+            changes["labels"] = clean
+            locked.labels = clean
+    if changes:
+        locked.save()
+        audit(organization=organization, actor=actor, verb="conversation.updated", target=locked, data=changes)
+    return locked
+
+
+def conversation_mark_read(*, organization: Organization, conversation: Conversation) -> None:
+    Conversation.objects.filter(organization=organization, pk=conversation.pk).update(unread_count=0)
+
+
+def contact_set_opt_out(*, contact: Contact, channel: str, opted_out: bool, source: str) -> None:
+    now = timezone.now()
+    if channel == Channel.WHATSAPP:
+        contact.whatsapp_opted_out_at, contact.whatsapp_opt_out_source = (now, source) if opted_out else (None, source)
+    else:
+        contact.sms_opted_out_at, contact.sms_opt_out_source = (now, source) if opted_out else (None, source)
+    contact.save()

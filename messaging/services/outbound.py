@@ -1,0 +1,182 @@
+"""Sending: saved first as `pending`, delivered by a worker after commit, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm.models import Channel
+from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
+from messaging.providers.base import ProviderError, readable_error
+from messaging.providers.twilio import TwilioMessaging
+from messaging.providers.whatsapp_cloud import WhatsAppCloud
+from telephony.services.numbers import webhook_urls
+from tenants.models import Organization
+
+from .conversations import conversation_touch
+from .inbound import _enqueue
+from .policy import may_send
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 1600  # Twilio's limit for one message body
+
+
+def segments(body: str) -> int:
+    """SMS segments: 160 GSM-7 characters (153 when split), or 70 UCS-2 (67 when split)."""
+    gsm = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+              "¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
+    ext = set("^{}\\[~]|€")
+    if all(ch in gsm for ch in body):
+        length = sum(2 if ch in ext else 1 for ch in body)
+        single, multi = 160, 153
+    else:
+        length = len(body.encode("utf-16-le")) // 2
+        single, multi = 70, 67
+    if length <= single:
+        return 1
+    return -(-length // multi)
+
+
+def message_send(*, organization: Organization, actor, conversation: Conversation, body: str = "",
+                 media_urls: list[str] | None = None) -> Message:
+    """Queue a message for sending. Refused (ValidationError with the reason) when it may not go."""
+    body = (body or "").strip("\n")
+    media_urls = [u for u in (media_urls or []) if u]
+    if not body and not media_urls:
+        raise ValidationError({"body": "Write a message or attach a file."})
+    if len(body) > MAX_BODY:
+        raise ValidationError({"body": f"A message can be at most {MAX_BODY} characters."})
+    for url in media_urls:
+        if not url.startswith(("https://", "http://")):
+            raise ValidationError({"media_urls": "Attachments must be http(s) URLs the provider can fetch."})
+    verdict = may_send(conversation, has_media=bool(media_urls))
+    if not verdict:
+        raise ValidationError({"body": verdict.reason}, code=verdict.code)
+    if conversation.channel == Channel.WHATSAPP:
+        channel = MessageChannel.WHATSAPP
+    else:
+        channel = MessageChannel.MMS if media_urls else MessageChannel.SMS
+    with transaction.atomic():
+        message = Message.objects.create(
+            organization=organization, conversation=conversation, direction=Direction.OUTBOUND, channel=channel,
+            body=body, media=[{"url": u} for u in media_urls],
+            media_type=MediaType.IMAGE if media_urls else MediaType.NONE, status=MessageStatus.PENDING,
+            num_segments=segments(body) if body else 1, created_by=actor,
+        )
+        conversation_touch(conversation=conversation, preview=body or "[attachment]", inbound=False)
+        from messaging.tasks import message_deliver
+
+        transaction.on_commit(lambda: _enqueue(message_deliver, organization, message))
+    return message
+
+
+# Delivery (the worker's side) ------------------------------------------------------------------------
+
+
+class Paced(Exception):
+    """The number is at its sending rate: try again after ``wait`` seconds."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"paced for {wait:.2f}s")
+        self.wait = wait
+
+
+def _redis():
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _take_pace_slot(number, segments_count: int) -> None:
+    """At most `send_rate` segments per second per number, across every worker (a Redis key per
+    number that lives as long as the message's segments take to send)."""
+    interval_ms = max(1, int(1000 * segments_count / max(number.send_rate, 0.01)))
+    client = _redis()
+    key = f"softphone:pace:{number.pk}"
+    if not client.set(key, "1", nx=True, px=interval_ms):
+        wait_ms = client.pttl(key)
+        raise Paced(max(wait_ms, 50) / 1000)
+
+
+def _adapter(conversation: Conversation):
+    if conversation.whatsapp_sender_id:
+        sender = conversation.whatsapp_sender
+        return WhatsAppCloud(phone_number_id=sender.phone_number_id, access_token=sender.access_token or ""), ""
+    account = conversation.phone_number.provider_account
+    adapter = TwilioMessaging(account_sid=account.account_sid, auth_token=account.auth_token or "")
+    prefix = "whatsapp:" if conversation.channel == Channel.WHATSAPP else ""
+    return adapter, prefix
+
+
+def message_deliver(*, organization: Organization, message_id) -> str:
+    """Send one pending message. Claims it first, so a duplicated or redelivered task never sends
+    twice. Returns what happened: sent, skipped, paced, failed; raises ProviderError when a
+    transient failure should be retried (the message is back to pending then)."""
+    claimed = Message.objects.filter(organization=organization, pk=message_id, status=MessageStatus.PENDING).update(
+        status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now())
+    if claimed != 1:
+        return "skipped"
+    message = Message.objects.select_related("conversation__contact", "conversation__phone_number__provider_account",
+                                             "conversation__whatsapp_sender").get(pk=message_id)
+    conversation = message.conversation
+    verdict = may_send(conversation, has_media=bool(message.media))
+    if not verdict:  # things changed since it was queued (an opt-out arrived, the window closed)
+        _fail(message, verdict.code, verdict.reason)
+        return "failed"
+    try:
+        if conversation.phone_number_id:
+            _take_pace_slot(conversation.phone_number, message.num_segments)
+        adapter, prefix = _adapter(conversation)
+        sender = (conversation.phone_number.phone_number if conversation.phone_number_id
+                  else conversation.whatsapp_sender.display_phone_number)
+        result = adapter.send(sender=prefix + sender, to=prefix + conversation.contact.phone_number, body=message.body,
+                              media_urls=[m["url"] for m in message.media], status_callback=webhook_urls().status_callback)
+    except Paced:
+        _release(message)
+        raise
+    except ProviderError as exc:
+        if exc.permanent:
+            _fail(message, str(exc.code or ""), readable_error(exc.code, exc.message) if exc.code else exc.message)
+            return "failed"
+        _release(message)
+        raise
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        provider_sid=result.sid, status=result.status, num_segments=result.num_segments, updated_at=timezone.now())
+    return "sent"
+
+
+def _release(message: Message) -> None:
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.PENDING, updated_at=timezone.now())
+
+
+def _fail(message: Message, code: str, reason: str) -> None:
+    Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error_code=code[:20],
+                                                 error_message=reason, updated_at=timezone.now())
+
+
+def messages_sweep(*, organization: Organization) -> dict:
+    """Nothing stays unsettled: `pending` messages whose task was lost (broker down when they were
+    queued) are queued again; `sending` ones whose worker died mid-send are failed with the reason
+    rather than sent a second time."""
+    from messaging.tasks import message_deliver
+
+    cutoff = timezone.now() - timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)
+    stale = Message.objects.filter(organization=organization, direction=Direction.OUTBOUND, updated_at__lt=cutoff)
+    requeued = 0
+    for message in stale.filter(status=MessageStatus.PENDING).only("pk")[:500]:
+        Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
+        _enqueue(message_deliver, organization, message)
+        requeued += 1
+    failed = stale.filter(status=MessageStatus.SENDING).update(
+        status=MessageStatus.FAILED, error_code="unconfirmed",
+        error_message="Sending was interrupted and could not be confirmed; it was not retried so the customer "
+                      "does not get it twice. Send it again if needed.",
+        updated_at=timezone.now())
+    return {"requeued": requeued, "failed": failed}

@@ -1,0 +1,49 @@
+"""Thin Celery tasks of `messaging`."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from tenants.models import Organization
+from tenants.scoping import tenant_scope
+from tenants.tasks import TenantTask
+
+from .models import Direction, Message
+from .providers.base import ProviderError
+from .services import outbound
+from .services.sentiment import message_sentiment
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(base=TenantTask, bind=True, name="messaging.message_deliver", max_retries=8)
+def message_deliver(self, *, organization_id: str, message_id: str):
+    organization = Organization.objects.get(pk=organization_id)
+    try:
+        return outbound.message_deliver(organization=organization, message_id=message_id)
+    except outbound.Paced as paced:
+        # Not a failure: wait for the number's next slot without spending a retry.
+        message_deliver.apply_async(kwargs={"organization_id": organization_id, "message_id": message_id},
+                                    countdown=paced.wait)
+        return "paced"
+    except ProviderError as exc:
+        # Transient (5xx, timeout, 429): the message is pending again; back off and try later.
+        raise self.retry(exc=exc, countdown=min(300, 2 ** (self.request.retries + 1))) from None
+
+
+@shared_task(base=TenantTask, name="messaging.message_analyse")
+def message_analyse(*, organization_id: str, message_id: str):
+    message = Message.objects.filter(pk=message_id, direction=Direction.INBOUND).first()
+    if message is not None and message.body and message.sentiment is None:
+        Message.objects.filter(pk=message.pk).update(sentiment=message_sentiment(message.body))
+
+
+@shared_task(name="messaging.messages_sweep")
+def messages_sweep():
+    for organization in Organization.objects.all():
+        with tenant_scope(organization):
+            result = outbound.messages_sweep(organization=organization)
+        if any(result.values()):
+            logger.info("swept messages of %s: %s", organization.slug, result)

@@ -1,0 +1,184 @@
+"""Provider callbacks: find the tenant, verify the signature, store, answer fast.
+
+The tenant is found from the called number (and the account it belongs to) before anything is
+stored, and the signature is checked with that account's own auth token (or the WhatsApp sender's
+app secret): a request signed with another tenant's secret is refused like a forged one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from twilio.request_validator import RequestValidator
+
+from crm.models import Channel
+from telephony.models import NumberStatus, PhoneNumber
+from tenants.scoping import platform_scope, tenant_scope
+
+from .models import WhatsAppSender
+from .services import inbound
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _twiml() -> HttpResponse:
+    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+def _public_url(request: HttpRequest) -> str:
+    """The URL Twilio signed: our public origin (TLS may end at a proxy before us) and the path."""
+    return settings.PUBLIC_BASE_URL + request.get_full_path()
+
+
+def _bare(address: str) -> str:
+    return (address or "").removeprefix("whatsapp:")
+
+
+def _find_number(account_sid: str, *addresses: str) -> PhoneNumber | None:
+    """Which tenant's number is this? Crosses tenants on purpose (read-only), before the scope."""
+    candidates = [_bare(a) for a in addresses if a]
+    with platform_scope():
+        return (PhoneNumber.objects.select_related("organization", "provider_account")
+                .filter(phone_number__in=candidates, provider_account__account_sid=account_sid)
+                .exclude(status=NumberStatus.INACTIVE).first())
+
+
+def _verified(request: HttpRequest, number: PhoneNumber) -> bool:
+    signature = request.headers.get("X-Twilio-Signature", "")
+    token = number.provider_account.auth_token or ""
+    return bool(signature and token) and RequestValidator(token).validate(_public_url(request), request.POST,
+                                                                            signature)
+
+
+@csrf_exempt
+@require_POST
+def twilio_message(request: HttpRequest) -> HttpResponse:
+    data = request.POST
+    number = _find_number(data.get("AccountSid", ""), data.get("To", ""))
+    if number is None:
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    if not _verified(request, number):
+        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+    sid = data.get("MessageSid") or data.get("SmsMessageSid") or ""
+    if not sid:
+        return HttpResponse("MessageSid is missing.", status=400, content_type="text/plain")
+    whatsapp = data.get("From", "").startswith("whatsapp:")
+    try:
+        count = min(int(data.get("NumMedia") or 0), 10)
+    except ValueError:
+        count = 0
+    media = [{"url": data.get(f"MediaUrl{i}", ""), "content_type": data.get(f"MediaContentType{i}", "")}
+             for i in range(count) if data.get(f"MediaUrl{i}")]
+    message = inbound.Inbound(
+        provider_sid=sid, sender=_bare(data.get("From", "")), body=data.get("Body", ""),
+        channel=Channel.WHATSAPP if whatsapp else Channel.SMS, media=media,
+        profile_name=data.get("ProfileName", ""), wa_id=data.get("WaId", ""),
+    )
+    with tenant_scope(number.organization):
+        inbound.message_receive(organization=number.organization, inbound=message, phone_number=number)
+    return _twiml()
+
+
+@csrf_exempt
+@require_POST
+def twilio_message_status(request: HttpRequest) -> HttpResponse:
+    data = request.POST
+    # Status callbacks are about messages we sent: our number is `From`.
+    number = _find_number(data.get("AccountSid", ""), data.get("From", ""), data.get("To", ""))
+    if number is None:
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    if not _verified(request, number):
+        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+    status = data.get("MessageStatus") or data.get("SmsStatus") or ""
+    with tenant_scope(number.organization):
+        inbound.status_update(organization=number.organization, provider_sid=data.get("MessageSid", ""),
+                              status=status, error_code=data.get("ErrorCode", ""))
+    return HttpResponse(status=200)
+
+
+# WhatsApp Cloud API ---------------------------------------------------------------------------------
+
+
+def _sender_by_verify_token(token: str) -> WhatsAppSender | None:
+    with platform_scope():
+        return WhatsAppSender.objects.filter(verify_token=token, is_active=True).first() if token else None
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        # Meta's subscription handshake: echo the challenge if the verify token is one of ours.
+        if request.GET.get("hub.mode") == "subscribe" and _sender_by_verify_token(request.GET.get("hub.verify_token")):
+            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        return HttpResponse("Verification failed.", status=403, content_type="text/plain")
+    try:
+        payload = json.loads(request.body)
+        changes = [(entry, change) for entry in payload.get("entry", []) for change in entry.get("changes", [])]
+        phone_number_ids = {change["value"]["metadata"]["phone_number_id"] for _, change in changes}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return JsonResponse({"detail": "Not a WhatsApp webhook payload."}, status=400)
+    with platform_scope():
+        senders = {s.phone_number_id: s for s in WhatsAppSender.objects.select_related("organization")
+                   .filter(phone_number_id__in=phone_number_ids, is_active=True)}
+    if not senders or len(senders) != len(phone_number_ids):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    signature = request.headers.get("X-Hub-Signature-256", "")
+    for sender in senders.values():
+        expected = "sha256=" + hmac.new((sender.app_secret or "").encode(), request.body, hashlib.sha256).hexdigest()
+        if not sender.app_secret or not hmac.compare_digest(signature, expected):
+            return JsonResponse({"detail": "Invalid signature."}, status=403)
+    for _, change in changes:
+        value = change.get("value", {})
+        sender = senders[value["metadata"]["phone_number_id"]]
+        with tenant_scope(sender.organization):
+            _whatsapp_change(sender, value)
+    return HttpResponse(status=200)
+
+
+def _whatsapp_change(sender: WhatsAppSender, value: dict) -> None:
+    profiles = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts", [])}
+    for item in value.get("messages", []):
+        sender_id = item.get("from")
+        if not sender_id:
+            continue  # username-only users: no number to answer (logged, nothing stored)
+        kind = item.get("type", "text")
+        body, media = "", []
+        if kind == "text":
+            body = (item.get("text") or {}).get("body", "")
+        elif kind in ("image", "video", "audio", "document", "sticker"):
+            part = item.get(kind) or {}
+            body = part.get("caption", "")
+            media = [{"media_id": part.get("id", ""), "content_type": part.get("mime_type", ""), "type": kind,
+                      "caption": part.get("caption", "")}]
+        elif kind == "button":
+            body = (item.get("button") or {}).get("text", "")
+        elif kind == "interactive":
+            reply = (item.get("interactive") or {})
+            body = (reply.get("button_reply") or reply.get("list_reply") or {}).get("title", "")
+        elif kind == "location":
+            loc = item.get("location") or {}
+            body = f"Location: {loc.get('latitude')}, {loc.get('longitude')} {loc.get('name', '')}".strip()
+        else:
+            body = f"[{kind} message]"
+        inbound.message_receive(
+            organization=sender.organization, whatsapp_sender=sender,
+            inbound=inbound.Inbound(provider_sid=item["id"], sender="+" + sender_id, body=body,
+                                    channel=Channel.WHATSAPP, media=media, profile_name=profiles.get(sender_id, ""),
+                                    wa_id=sender_id),
+        )
+    for status in value.get("statuses", []):
+        errors = status.get("errors") or [{}]
+        inbound.status_update(organization=sender.organization, provider_sid=status.get("id", ""),
+                              status=status.get("status", ""), error_code=str(errors[0].get("code", "") or ""),
+                              error_message=(errors[0].get("error_data") or {}).get("details", "")
+                              or errors[0].get("title", ""))

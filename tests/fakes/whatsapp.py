@@ -1,0 +1,306 @@
+"""A stateful fake of the WhatsApp Cloud API (Meta's Graph API), served over real HTTP.
+
+Adapters send with plain `requests` to `{base_url}/{version}/...` where they would send to
+`https://graph.facebook.com/{version}/...`; any version (`v21.0`, `v19.0`, ...) is accepted. Answers and
+errors follow PROVIDERS.md ("WhatsApp Cloud API") and Meta's Graph error envelope.
+
+The 24-hour customer-service window starts CLOSED for every recipient: before sending a free-form
+(non-template) message, a test must call `open_window(wa_id)`, as if the customer had just written to
+us; otherwise the send fails with 131047, as it would on Meta. Templates need no window.
+
+    with FakeWhatsApp() as fake:
+        fake.add_phone_number("106540352242922", "15550783881")
+        fake.open_window("16505551234")
+        requests.post(f"{fake.base_url}/v21.0/106540352242922/messages",
+                      headers={"Authorization": f"Bearer {fake.access_token}"},
+                      json={"messaging_product": "whatsapp", "to": "16505551234", "type": "text",
+                            "text": {"body": "Hello"}})
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.fakes.server import FakeServer, Request, Response, json_response
+
+WINDOW_SECONDS = 24 * 60 * 60
+MAX_TEXT_LENGTH = 4096
+MESSAGE_TYPES = ("audio", "contacts", "document", "image", "interactive", "location", "reaction", "sticker",
+                 "template", "text", "video")
+MEDIA_TYPES = frozenset({"audio", "document", "image", "sticker", "video"})
+
+RE_ENGAGEMENT_DETAILS = ("Message failed to send because more than 24 hours have passed since the customer "
+                         "last replied to this number.")
+UNDELIVERABLE_DETAILS = ("Unable to deliver message. The recipient may not be a WhatsApp user, may not have "
+                         "accepted WhatsApp's latest terms, or may be using an old WhatsApp version.")
+
+_VERSION = r"/v\d+\.\d+"
+_MESSAGES = re.compile(_VERSION + r"/(?P<phone_number_id>[^/]+)/messages")
+_OBJECT = re.compile(_VERSION + r"/(?P<id>[^/]+)")
+_DOWNLOAD = re.compile(r"/media-download/(?P<id>[^/]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppRequest:
+    """One request as the fake received it: `json` is the parsed body (None when empty or not JSON),
+    `token` the access token presented (bearer header or `access_token` query parameter), or None."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    token: str | None
+
+
+class _ApiError(Exception):
+    """A Graph API error. WhatsApp's own errors carry `details`, answered under `error_data`."""
+
+    def __init__(self, status: int, code: int, message: str, *, type: str = "OAuthException",
+                 subcode: int | None = None, details: str | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.type = status, code, message, type
+        self.subcode, self.details, self.transient = subcode, details, transient
+
+    def response(self) -> Response:
+        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        if self.transient:
+            error["is_transient"] = True
+        if self.details is not None:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
+        error["fbtrace_id"] = secrets.token_urlsafe(17)
+        response = json_response(self.status, {"error": error})
+        if self.status == 401:
+            challenge = f'OAuth "Facebook Platform" "invalid_token" "{self.message}"'
+            response.headers["WWW-Authenticate"] = challenge
+        return response
+
+
+def _invalid_token() -> _ApiError:
+    return _ApiError(401, 190, "Invalid OAuth access token - Cannot parse access token")
+
+
+def _unsupported(method: str, object_id: str) -> _ApiError:
+    """Graph's answer for an id that does not exist (or that this token cannot see)."""
+    return _ApiError(400, 100, f"Unsupported {method} request. Object with ID '{object_id}' does not exist, "
+                               "cannot be loaded due to missing permissions, or does not support this "
+                               "operation. Please read the Graph API documentation at "
+                               "https://developers.facebook.com/docs/graph-api",
+                     type="GraphMethodException", subcode=33)
+
+
+def _required(name: str) -> _ApiError:
+    return _ApiError(400, 100, f"(#100) The parameter {name} is required.",
+                     details=f"The parameter {name} is required.")
+
+
+def _invalid(details: str) -> _ApiError:
+    return _ApiError(400, 100, "(#100) Invalid parameter", details=details)
+
+
+def new_wamid(wa_id: str) -> str:
+    """A message id shaped like Meta's: `wamid.` + base64 of a small record of the recipient and a
+    random id (`wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI...`)."""
+    digits = re.sub(r"\D", "", wa_id).encode()
+    record = b"\x1c\x18" + bytes([len(digits)]) + digits + b"\x15\x02\x00\x11\x18\x12"
+    return "wamid." + base64.b64encode(record + secrets.token_hex(9).upper().encode() + b"\x00").decode()
+
+
+def _digits(wa_id: str) -> str:
+    return re.sub(r"\D", "", wa_id)
+
+
+class FakeWhatsApp(FakeServer):
+    """Business phone numbers, customers' service windows and media, behind the Cloud API."""
+
+    def __init__(self, access_token: str = "wa-test-token") -> None:
+        super().__init__()
+        self.access_token = access_token
+        self._lock = threading.Lock()
+        self._phone_numbers: dict[str, str] = {}  # phone number id -> display phone number
+        self._windows: dict[str, float] = {}  # wa_id -> unix time of the customer's last message
+        self._blocked: set[str] = set()
+        self._media: dict[str, dict] = {}  # media id -> {"content", "mime_type"}
+        self._sent: list[dict] = []
+        self._faults: deque[_ApiError] = deque()
+        self.requests: list[WhatsAppRequest] = []
+
+    # -- set-up and inspection -------------------------------------------------------------------
+
+    def add_phone_number(self, phone_number_id: str, display_phone_number: str) -> None:
+        """A business phone number that the access token may send from."""
+        with self._lock:
+            self._phone_numbers[phone_number_id] = display_phone_number
+
+    def open_window(self, wa_id: str, at: float | None = None) -> None:
+        """The customer `wa_id` wrote to us at `at` (unix seconds, default now): free-form messages to
+        them are allowed for 24 hours from then. `at` in the past tests an expired window."""
+        with self._lock:
+            self._windows[_digits(wa_id)] = time.time() if at is None else at
+
+    def close_window(self, wa_id: str) -> None:
+        with self._lock:
+            self._windows.pop(_digits(wa_id), None)
+
+    def window_open(self, wa_id: str) -> bool:
+        with self._lock:
+            return self._window_open(_digits(wa_id))
+
+    def block(self, wa_id: str) -> None:
+        """Every message to `wa_id` fails with 131026 (not on WhatsApp, blocked us, old app...)."""
+        with self._lock:
+            self._blocked.add(_digits(wa_id))
+
+    def unblock(self, wa_id: str) -> None:
+        with self._lock:
+            self._blocked.discard(_digits(wa_id))
+
+    def add_media(self, media_id: str, content: bytes, mime_type: str) -> dict:
+        """Media a customer sent us (the ids inbound webhooks carry); returns its Graph metadata, whose
+        `url` points at this fake once it is started."""
+        with self._lock:
+            self._media[media_id] = {"content": bytes(content), "mime_type": mime_type}
+            return self._media_metadata(media_id)
+
+    def sent(self) -> list[dict]:
+        """The message bodies accepted, oldest first, each with `phone_number_id` and the `wamid` answered."""
+        with self._lock:
+            return copy.deepcopy(self._sent)
+
+    # -- fault injection ---------------------------------------------------------------------------
+
+    def fail_next(self, count: int = 1, status: int = 500, code: int = 2,
+                  message: str = "Service temporarily unavailable") -> None:
+        """The next `count` requests, whatever they are, answer this Graph error (by default Meta's
+        transient code 2; 503 is the other status Meta uses for it)."""
+        with self._lock:
+            self._faults.extend([_ApiError(status, code, message, transient=status >= 500)] * count)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        query = {name: values[0] for name, values in parse_qs(request.query).items()}
+        try:
+            body = json.loads(request.body) if request.body else None
+        except ValueError:
+            body = None
+        authorization = request.headers.get("Authorization") or ""
+        token = authorization.removeprefix("Bearer ") if authorization.startswith("Bearer ") else None
+        token = token or query.get("access_token")
+        with self._lock:
+            self.requests.append(WhatsAppRequest(request.method, request.path, query, body, token))
+            try:
+                if self._faults:
+                    raise self._faults.popleft()
+                if token != self.access_token:
+                    raise _invalid_token()
+                return self._route(request, body)
+            except _ApiError as error:
+                return error.response()
+
+    def _route(self, request: Request, body: Any) -> Response:
+        path, method = request.path.rstrip("/"), request.method
+        if match := _DOWNLOAD.fullmatch(path):
+            if method != "GET" or match["id"] not in self._media:
+                return Response(404, b"Not Found", {"Content-Type": "text/plain"})
+            media = self._media[match["id"]]
+            return Response(200, media["content"], {"Content-Type": media["mime_type"]})
+        if (match := _MESSAGES.fullmatch(path)) and method == "POST":
+            return self._send(match["phone_number_id"], body)
+        if (match := _OBJECT.fullmatch(path)) and method == "GET" and match["id"] in self._media:
+            return json_response(200, self._media_metadata(match["id"]))
+        object_id = path.removeprefix("/").partition("/")[2].partition("/")[0] or path
+        raise _unsupported(method.lower(), object_id)
+
+    # -- endpoints (called with the lock held) -----------------------------------------------------
+
+    def _send(self, phone_number_id: str, body: Any) -> Response:
+        if phone_number_id not in self._phone_numbers:
+            raise _unsupported("post", phone_number_id)
+        body = body if isinstance(body, dict) else {}
+        message_type = self._validate(body)
+        wa_id = _digits(body["to"])
+        if wa_id in self._blocked:
+            raise _ApiError(400, 131026, "(#131026) Message Undeliverable.", details=UNDELIVERABLE_DETAILS)
+        if message_type != "template" and not self._window_open(wa_id):
+            raise _ApiError(400, 131047, "(#131047) Re-engagement message", details=RE_ENGAGEMENT_DETAILS)
+        wamid = new_wamid(wa_id)
+        self._sent.append({**copy.deepcopy(body), "phone_number_id": phone_number_id, "wamid": wamid})
+        message: dict[str, str] = {"id": wamid}
+        if message_type == "template":
+            message["message_status"] = "accepted"
+        return json_response(200, {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": wa_id}],
+            "messages": [message],
+        })
+
+    def _validate(self, body: dict) -> str:
+        """Meta's checks of a message body; returns its type (`text` when left out, as Meta defaults)."""
+        if "messaging_product" not in body:
+            raise _required("messaging_product")
+        if body["messaging_product"] != "whatsapp":
+            raise _invalid(f"Param messaging_product must be one of {{WHATSAPP}} - got "
+                           f"\"{body['messaging_product']}\".")
+        to = body.get("to")
+        if not to:
+            raise _required("to")
+        if not isinstance(to, str) or not _digits(to):
+            raise _invalid(f"Param to must be a phone number - got {to!r}.")
+        message_type = body.get("type", "text")
+        if message_type not in MESSAGE_TYPES:
+            names = ", ".join(name.upper() for name in MESSAGE_TYPES)
+            raise _invalid(f"Param type must be one of {{{names}}} - got \"{message_type}\".")
+        content = body.get(message_type)
+        if not isinstance(content, dict):
+            raise _required(message_type)
+        if message_type == "text":
+            if not isinstance(content.get("body"), str) or not content["body"]:
+                raise _required("text['body']")
+            if len(content["body"]) > MAX_TEXT_LENGTH:
+                raise _invalid(f"Param text['body'] must be at most {MAX_TEXT_LENGTH} characters long.")
+        elif message_type in MEDIA_TYPES:
+            if ("link" in content) == ("id" in content):
+                raise _invalid(f"Param {message_type} must have exactly one of link or id.")
+        elif message_type == "template":
+            if not content.get("name"):
+                raise _required("template['name']")
+            if not isinstance(content.get("language"), dict) or not content["language"].get("code"):
+                raise _required("template['language']['code']")
+        context = body.get("context")
+        if context is not None and (not isinstance(context, dict) or not context.get("message_id")):
+            raise _required("context['message_id']")
+        return message_type
+
+    # -- helpers (called with the lock held) -------------------------------------------------------
+
+    def _window_open(self, wa_id: str) -> bool:
+        last_message = self._windows.get(wa_id)
+        return last_message is not None and time.time() - last_message < WINDOW_SECONDS
+
+    def _media_metadata(self, media_id: str) -> dict:
+        media = self._media[media_id]
+        return {
+            "messaging_product": "whatsapp",
+            "url": f"{self.base_url}/media-download/{media_id}",
+            "mime_type": media["mime_type"],
+            "sha256": hashlib.sha256(media["content"]).hexdigest(),
+            "file_size": len(media["content"]),
+            "id": media_id,
+        }

@@ -1,0 +1,179 @@
+"""Inbound Twilio webhooks: verified before anything is stored, stored once, answered at once."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from crm.models import Contact
+from messaging.models import Conversation, Message
+from tenants.scoping import tenant_scope
+from tests.messaging.conftest import CUSTOMER, OUR_NUMBER
+from tests.vendor_fixtures import ACME_TOKEN, GLOBEX_SID, GLOBEX_TOKEN
+
+
+def messages_of(org):
+    with tenant_scope(org):
+        return list(Message.objects.order_by("created_at").values_list("provider_sid", "direction", "body", "status"))
+
+
+@pytest.mark.django_db
+def test_an_inbound_sms_is_stored_and_answered_with_empty_twiml(org, our_number, twilio_posts,
+                                                                django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response, params = twilio_posts.inbound(ACME_TOKEN, body="I love this, thanks so much!")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/xml"
+    assert b"<Response/>" in response.content
+    assert messages_of(org) == [(params["MessageSid"], "inbound", "I love this, thanks so much!", "received")]
+    with tenant_scope(org):
+        conversation = Conversation.objects.select_related("contact").get()
+        message = Message.objects.get()
+    assert conversation.contact.phone_number == CUSTOMER
+    assert conversation.phone_number_id == our_number.pk
+    assert (conversation.unread_count, conversation.status) == (1, "open")
+    assert conversation.last_inbound_at is not None
+    assert message.sentiment == pytest.approx(0.83, abs=0.01)  # VADER's compound score, after commit
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", ["missing", "forged", "other_tenants_token"])
+def test_bad_signatures_are_403_and_store_nothing(org, our_number, twilio_posts, case):
+    from tests.fakes import twilio_webhooks
+
+    params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
+                                             from_=CUSTOMER, body="hello")
+    if case == "missing":
+        response = twilio_posts.post("/webhooks/twilio/messages/", params, token=None)
+    elif case == "forged":
+        response = twilio_posts.post("/webhooks/twilio/messages/", params, token=None, signature="bm9wZQ==")
+    else:
+        response = twilio_posts.post("/webhooks/twilio/messages/", params, token=GLOBEX_TOKEN)
+    assert response.status_code == 403
+    assert messages_of(org) == []
+    with tenant_scope(org):
+        assert not Contact.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_number_we_do_not_know_is_404_revealing_nothing(org, our_number, other_org, twilio_posts):
+    response, _ = twilio_posts.inbound(GLOBEX_TOKEN, account_sid=GLOBEX_SID, body="hi")
+    assert response.status_code == 404
+    assert response.content == b"Not found."
+    response, _ = twilio_posts.inbound(ACME_TOKEN, to="+14155550777", body="hi")
+    assert response.status_code == 404
+    assert messages_of(org) == []
+
+
+@pytest.mark.django_db
+def test_the_signature_is_checked_against_the_public_url(org, our_number, twilio_posts, settings):
+    from tests.fakes import twilio_webhooks
+
+    params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
+                                             from_=CUSTOMER, body="behind a proxy")
+    settings.PUBLIC_BASE_URL = "https://softphone.example.com"
+    signed_for_public = twilio_webhooks.signature("https://softphone.example.com/webhooks/twilio/messages/",
+                                                  params, ACME_TOKEN)
+    signed_for_internal = twilio_webhooks.signature("http://testserver/webhooks/twilio/messages/", params,
+                                                    ACME_TOKEN)
+    assert twilio_posts.post("/webhooks/twilio/messages/", params, token=None,
+                             signature=signed_for_internal).status_code == 403
+    assert twilio_posts.post("/webhooks/twilio/messages/", params, token=None,
+                             signature=signed_for_public).status_code == 200
+    assert len(messages_of(org)) == 1
+
+
+@pytest.mark.django_db
+def test_the_same_message_sid_twice_is_stored_once(org, our_number, twilio_posts):
+    first, params = twilio_posts.inbound(ACME_TOKEN, body="hello")
+    again = twilio_posts.post("/webhooks/twilio/messages/", params, token=ACME_TOKEN)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert len(messages_of(org)) == 1
+    with tenant_scope(org):
+        assert Conversation.objects.get().unread_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_deliveries_of_one_message_are_stored_once(org, our_number):
+    from tests.fakes import twilio_webhooks
+    from tests.messaging.conftest import TwilioPoster
+
+    params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
+                                             from_=CUSTOMER, body="once")
+    barrier = threading.Barrier(10)
+    statuses = []
+
+    def deliver():
+        try:
+            barrier.wait()
+            statuses.append(TwilioPoster().post("/webhooks/twilio/messages/", params, token=ACME_TOKEN).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 10
+    assert len(messages_of(org)) == 1
+    with tenant_scope(org):
+        assert Contact.objects.count() == 1
+        assert Conversation.objects.get().unread_count == 1
+
+
+@pytest.mark.django_db
+def test_xss_non_ascii_and_long_bodies_are_stored_verbatim(org, our_number, twilio_posts):
+    payloads = ['<script>alert("x")</script><img src=x onerror=alert(1)>', "Olá, ¿qué tal? 你好 👋🏽",
+                "x" * 1600]
+    for body in payloads:
+        twilio_posts.inbound(ACME_TOKEN, body=body)
+    assert [m[2] for m in messages_of(org)] == payloads
+
+
+@pytest.mark.django_db
+def test_media_without_a_body_is_an_mms(org, our_number, twilio_posts):
+    media = [(f"https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME{i}", "image/jpeg")
+             for i in range(2)]
+    twilio_posts.inbound(ACME_TOKEN, body="", media=media)
+    with tenant_scope(org):
+        message = Message.objects.get()
+    assert (message.channel, message.media_type, message.body) == ("mms", "image", "")
+    assert [m["url"] for m in message.media] == [url for url, _ in media]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("word", ["STOP", "stop", "Unsubscribe", "QUIT"])
+def test_stop_words_opt_the_contact_out_and_start_words_back_in(org, our_number, twilio_posts, word):
+    twilio_posts.inbound(ACME_TOKEN, body=f" {word} ")
+    with tenant_scope(org):
+        contact = Contact.objects.get()
+    assert contact.sms_opted_out_at is not None
+    assert contact.sms_opt_out_source == word.strip().upper()
+    twilio_posts.inbound(ACME_TOKEN, body="start")
+    with tenant_scope(org):
+        contact.refresh_from_db()
+    assert contact.sms_opted_out_at is None
+
+
+@pytest.mark.django_db
+def test_whatsapp_through_twilio_keeps_the_profile_and_one_contact(org, our_number, twilio_posts):
+    twilio_posts.inbound(ACME_TOKEN, body="hola", whatsapp=True, profile_name="Ana Pérez")
+    twilio_posts.inbound(ACME_TOKEN, body="sms too")
+    with tenant_scope(org):
+        contact = Contact.objects.get()
+        channels = sorted(Conversation.objects.values_list("channel", flat=True))
+    assert (contact.whatsapp_profile_name, contact.wa_id) == ("Ana Pérez", CUSTOMER[1:])
+    assert channels == ["sms", "whatsapp"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("first, second", [("+5215512345678", "+525512345678"),
+                                           ("+551199887766", "+5511999887766")])
+def test_mexican_and_brazilian_spellings_of_one_mobile_are_one_contact(org, our_number, twilio_posts, first,
+                                                                      second):
+    twilio_posts.inbound(ACME_TOKEN, from_=first, body="one")
+    twilio_posts.inbound(ACME_TOKEN, from_=second, body="two")
+    with tenant_scope(org):
+        assert list(Contact.objects.values_list("phone_number", flat=True)) == [second]
+        assert Conversation.objects.count() == 1
