@@ -118,11 +118,26 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def live_worker(transactional_db):
+def worker_env():
+    """Extra environment for `live_worker` (a test module overrides it, e.g. with vendor fakes)."""
+    return {}
+
+
+def _route_every_task_to(queue: str | None):
+    from softphone import celery_app
+
+    celery_app.conf.task_routes = {"*": {"queue": queue}} if queue else None
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)  # the router caches the routes it was made with
+
+
+@pytest.fixture
+def live_worker(transactional_db, worker_env):
     """A real Celery worker process (solo pool: one process, one connection) on the real Redis,
-    using the test database and a queue of its own. Yields the queue name to send tasks to."""
+    using the test database and a queue of its own, to which every task this test sends is routed.
+    Yields the queue name."""
     queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"]}
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], **worker_env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "softphone", "worker", "--pool", "solo", "--concurrency", "1",
          "--queues", queue, "--include", "tests.worker_probe", "--without-gossip", "--without-mingle",
@@ -143,9 +158,11 @@ def live_worker(transactional_db):
     if not ready:
         proc.kill()
         pytest.fail("the Celery worker did not start:\n" + "".join(lines))
+    _route_every_task_to(queue)
     try:
         yield queue
     finally:
+        _route_every_task_to(None)
         proc.terminate()
         try:
             proc.wait(timeout=20)

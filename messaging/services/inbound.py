@@ -98,8 +98,9 @@ def _enqueue(task, organization, message) -> None:
     """After commit: a broker outage must not lose the message, which is already stored."""
     try:
         task.delay(organization_id=str(organization.pk), message_id=str(message.pk))
-    except Exception:  # kombu raises several kinds; the sweeper catches up once Redis is back
-        logger.warning("could not enqueue %s for message %s; it will be swept", task.name, message.pk)
+    except Exception as exc:  # kombu raises several kinds; the sweeper catches up once Redis is back
+        logger.warning("could not enqueue %s for message %s (%s: %s); it will be swept", task.name, message.pk,
+                       type(exc).__name__, exc)
 
 
 def status_update(*, organization: Organization, provider_sid: str, status: str, error_code: str = "",
@@ -111,7 +112,8 @@ def status_update(*, organization: Organization, provider_sid: str, status: str,
     fields = {"status": status, "updated_at": timezone.now()}
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         fields["error_code"] = str(error_code or "")
-        fields["error_message"] = error_message or (readable_error(error_code) if error_code else "")
+        # Our words for codes we know; the provider's own words otherwise.
+        fields["error_message"] = readable_error(error_code, error_message) if error_code else error_message
     if status == MessageStatus.SENT:
         fields["sent_at"] = timezone.now()
     changed = Message.objects.filter(organization=organization, provider_sid=provider_sid,

@@ -93,15 +93,24 @@ def _redis():
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def _take_pace_slot(number, segments_count: int) -> None:
-    """At most `send_rate` segments per second per number, across every worker (a Redis key per
-    number that lives as long as the message's segments take to send)."""
-    interval_ms = max(1, int(1000 * segments_count / max(number.send_rate, 0.01)))
+def _pace_key(number) -> str:
+    return f"softphone:pace:{number.pk}"
+
+
+def _take_pace_slot(number, message: Message) -> None:
+    """At most `send_rate` segments per second per number, across every worker: a Redis key per
+    number that lives as long as the message's segments take to send."""
+    interval_ms = max(1, int(1000 * message.num_segments / max(number.send_rate, 0.01)))
     client = _redis()
-    key = f"softphone:pace:{number.pk}"
-    if not client.set(key, "1", nx=True, px=interval_ms):
-        wait_ms = client.pttl(key)
-        raise Paced(max(wait_ms, 50) / 1000)
+    if not client.set(_pace_key(number), str(message.pk), nx=True, px=interval_ms):
+        raise Paced(max(client.pttl(_pace_key(number)), 50) / 1000)
+
+
+def _give_back_pace_slot(number, message: Message) -> None:
+    """A send the provider refused used no capacity: free the slot if it is still this message's."""
+    client = _redis()
+    if client.get(_pace_key(number)) == str(message.pk).encode():
+        client.delete(_pace_key(number))
 
 
 def _adapter(conversation: Conversation):
@@ -131,7 +140,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         return "failed"
     try:
         if conversation.phone_number_id:
-            _take_pace_slot(conversation.phone_number, message.num_segments)
+            _take_pace_slot(conversation.phone_number, message)
         adapter, prefix = _adapter(conversation)
         sender = (conversation.phone_number.phone_number if conversation.phone_number_id
                   else conversation.whatsapp_sender.display_phone_number)
@@ -141,6 +150,8 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         _release(message)
         raise
     except ProviderError as exc:
+        if conversation.phone_number_id:
+            _give_back_pace_slot(conversation.phone_number, message)
         if exc.permanent:
             _fail(message, str(exc.code or ""), readable_error(exc.code, exc.message) if exc.code else exc.message)
             return "failed"

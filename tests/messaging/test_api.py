@@ -1,0 +1,76 @@
+"""The messaging REST API: contacts, conversations and their messages."""
+
+import pytest
+
+from messaging.models import Conversation
+from tenants.scoping import tenant_scope
+from tests.messaging.conftest import CUSTOMER
+from tests.vendor_fixtures import ACME_TOKEN
+
+
+@pytest.fixture
+def inbox(org, our_number, twilio_posts):
+    for i in range(3):
+        twilio_posts.inbound(ACME_TOKEN, body=f"message {i}")
+    twilio_posts.inbound(ACME_TOKEN, from_="+14155550177", body="another customer")
+    with tenant_scope(org):
+        return {c.contact.phone_number: c for c in Conversation.objects.select_related("contact")}
+
+
+@pytest.mark.django_db
+def test_contacts_and_conversations(owner_client, org, inbox, agent):
+    contacts = owner_client.get("/api/acme/contacts").json()["results"]
+    assert sorted(c["phoneNumber"] for c in contacts) == ["+14155550177", CUSTOMER]
+    one = inbox[CUSTOMER]
+    assert owner_client.get(f"/api/acme/contacts/{one.contact_id}").json()["phoneNumber"] == CUSTOMER
+
+    listed = owner_client.get("/api/acme/conversations?unread=true").json()["results"]
+    assert [c["contact"]["phoneNumber"] for c in listed] == ["+14155550177", CUSTOMER]  # newest first
+    assert listed[1]["unreadCount"] == 3
+    assert listed[1]["lastMessagePreview"] == "message 2"
+
+    response = owner_client.patch(f"/api/acme/conversations/{one.pk}", {
+        "status": "pending", "assigneeId": str(agent.pk), "labels": ["vip", " vip", "billing"]},
+        content_type="application/json")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["status"], response.json()["assigneeId"], response.json()["labels"]) == (
+        "pending", str(agent.pk), ["billing", "vip"])
+    mine = owner_client.get(f"/api/acme/conversations?assigneeId={agent.pk}&status=pending").json()["results"]
+    assert [c["id"] for c in mine] == [str(one.pk)]
+
+
+@pytest.mark.django_db
+def test_messages_newest_last_with_a_cursor(owner_client, org, inbox):
+    one = inbox[CUSTOMER]
+    page = owner_client.get(f"/api/acme/conversations/{one.pk}/messages").json()
+    assert [m["body"] for m in page["results"]] == ["message 0", "message 1", "message 2"]
+    assert page["previous"] is None
+    from messaging import selectors
+
+    with tenant_scope(org):
+        older, has_more = selectors.message_page(organization=org, conversation=one, limit=2)
+    assert [m.body for m in older] == ["message 1", "message 2"] and has_more
+    earlier = owner_client.get(f"/api/acme/conversations/{one.pk}/messages?before={older[0].pk}").json()
+    assert [m["body"] for m in earlier["results"]] == ["message 0"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query, field", [("status=sleeping", "status"), ("assigneeId=nope", "assigneeId"),
+                                          ("assigneeId=00000000-0000-7000-8000-000000000000", "assigneeId")])
+def test_bad_filters_are_400(owner_client, org, inbox, query, field):
+    response = owner_client.get(f"/api/acme/conversations?{query}")
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.django_db
+def test_snoozing_needs_a_time_and_an_inbound_message_reopens(owner_client, org, inbox, twilio_posts):
+    one = inbox[CUSTOMER]
+    assert owner_client.patch(f"/api/acme/conversations/{one.pk}", {"status": "snoozed"},
+                              content_type="application/json").status_code == 400
+    response = owner_client.patch(f"/api/acme/conversations/{one.pk}",
+                                  {"status": "snoozed", "snoozedUntil": "2030-01-01T09:00:00Z"},
+                                  content_type="application/json")
+    assert response.json()["status"] == "snoozed"
+    twilio_posts.inbound(ACME_TOKEN, body="are you there?")
+    assert owner_client.get(f"/api/acme/conversations/{one.pk}").json()["status"] == "open"
