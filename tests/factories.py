@@ -60,6 +60,8 @@ def build_world(organization: Organization, owner) -> dict:
 
     from django.utils import timezone
 
+    from crm.models import Contact
+    from messaging.models import Conversation, Message, WhatsAppSender
     from telephony.models import PhoneNumber, Provider, ProviderAccount
     from tenants.models import AuditEvent, Client, Invitation, Job
 
@@ -84,6 +86,19 @@ def build_world(organization: Organization, owner) -> dict:
             organization=organization, provider_account=world["provideraccount"], provider=Provider.TWILIO,
             phone_number=next_test_number(), provider_sid="PN" + organization.pk.hex, agent=world["agent"],
             capabilities={"voice": True, "sms": True, "mms": False, "fax": False})
+        world["contact"] = Contact.objects.create(organization=organization, phone_number=next_test_number(),
+                                                  name=f"{organization.name} customer")
+        world["conversation"] = Conversation.objects.create(organization=organization, contact=world["contact"],
+                                                            channel="sms", phone_number=world["phonenumber"],
+                                                            assignee=world["agent"])
+        world["message"] = Message.objects.create(
+            organization=organization, conversation=world["conversation"], direction="inbound", channel="mms",
+            body="hello", status="received", provider_sid="SM" + organization.pk.hex,
+            media=[{"url": "https://api.twilio.com/x.jpg", "content_type": "image/jpeg", "type": "image"}])
+        world["whatsappsender"] = WhatsAppSender.objects.create(
+            organization=organization, name="WA", display_phone_number=next_test_number(),
+            phone_number_id="pnid-" + organization.slug, access_token="t", app_secret="s",
+            verify_token="verify-" + organization.slug)
     return world
 
 

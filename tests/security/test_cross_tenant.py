@@ -189,6 +189,11 @@ PUBLIC_ROUTES = {
     "invite/<str:token>/",
     "api/schema/",
     "api/docs/",
+    # Provider webhooks: no session, but nothing is stored unless the vendor's signature verifies
+    # (tests/messaging/test_inbound.py and test_whatsapp_cloud.py).
+    "webhooks/twilio/messages/",
+    "webhooks/twilio/messages/status/",
+    "webhooks/whatsapp/",
 }
 
 
