@@ -209,6 +209,12 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "telephony.models.AccountStatus",
+        "NumberStatusEnum": "telephony.models.NumberStatus",
+        "ConversationStatusEnum": "messaging.models.ConversationStatus",
+        "MessageStatusEnum": "messaging.models.MessageStatus",
+    },
 }
 
 # Security: on in production, with the knobs a proxy set-up needs.
