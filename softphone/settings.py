@@ -210,8 +210,8 @@ SPECTACULAR_SETTINGS = {
     ],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "AccountStatusEnum": "telephony.models.AccountStatus",
-        "NumberStatusEnum": "telephony.models.NumberStatus",
+        # Provider accounts and phone numbers share one set: active, inactive, error.
+        "ActiveStatusEnum": "telephony.models.AccountStatus",
         "ConversationStatusEnum": "messaging.models.ConversationStatus",
         "MessageStatusEnum": "messaging.models.MessageStatus",
     },
