@@ -15,9 +15,9 @@ import time
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "softphone.settings")
-# A database of its own on the same server, so the benchmark neither sees nor disturbs other data.
-os.environ.setdefault("DATABASE_NAME", "softphone_bench")
+from bench.common import prepare_database, use_bench_database  # noqa: E402
+
+use_bench_database()
 django.setup()
 
 import psutil  # noqa: E402
@@ -64,19 +64,6 @@ def run_import(org, owner, account) -> tuple[float, Job, MemorySampler]:
 
 def mib(value: int) -> str:
     return f"{value / 2**20:.0f} MiB"
-
-
-def prepare_database() -> None:
-    import psycopg
-    from django.core.management import call_command
-    from django.db import connection
-
-    params = connection.get_connection_params()
-    name = params.pop("dbname")
-    with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as admin:
-        if not admin.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
-            admin.execute(f'create database "{name}"')
-    call_command("migrate", verbosity=0)
 
 
 def main() -> int:

@@ -1,0 +1,25 @@
+"""What the benchmarks share: a database of their own on the same server."""
+
+from __future__ import annotations
+
+import os
+
+
+def use_bench_database() -> None:
+    """Call before django.setup(): the benchmarks neither see nor disturb other data."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "softphone.settings")
+    os.environ.setdefault("DATABASE_NAME", "softphone_bench")
+
+
+def prepare_database() -> None:
+    """Create the benchmark database if needed and migrate it."""
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    name = params.pop("dbname")
+    with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as admin:
+        if not admin.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
+            admin.execute(f'create database "{name}"')
+    call_command("migrate", verbosity=0)
