@@ -179,3 +179,30 @@ class Message(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.channel} {self.status}"
+
+
+class InboundEvent(TenantModel):
+    """A provider's inbound message exactly as it arrived, stored before we answer.
+
+    The webhook writes only this row (one insert; a repeated MessageSid inserts nothing) and a
+    worker turns it into contact, conversation and message. Answering fast keeps Twilio from timing
+    out, and the row means nothing is lost if the worker or the broker is down meanwhile.
+    """
+
+    provider = models.CharField(max_length=20)
+    provider_sid = models.CharField(max_length=128, unique=True)
+    phone_number = models.ForeignKey(PhoneNumber, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField()
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at"]
+        indexes = [
+            # Sweeper: processed_at is null and received_at < ?
+            models.Index(fields=["received_at"], condition=Q(processed_at__isnull=True),
+                         name="inbound_event_unprocessed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.provider_sid}"

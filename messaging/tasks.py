@@ -12,7 +12,7 @@ from tenants.tasks import TenantTask
 
 from .models import Direction, Message
 from .providers.base import ProviderError
-from .services import outbound
+from .services import events, outbound
 from .services.sentiment import message_sentiment
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,12 @@ def message_deliver(self, *, organization_id: str, message_id: str):
     except ProviderError as exc:
         # Transient (5xx, timeout, 429): the message is pending again; back off and try later.
         raise self.retry(exc=exc, countdown=min(300, 2 ** (self.request.retries + 1))) from None
+
+
+@shared_task(base=TenantTask, bind=True, name="messaging.inbound_event_process", max_retries=8)
+def inbound_event_process(self, *, organization_id: str, event_id: str):
+    organization = Organization.objects.get(pk=organization_id)
+    events.inbound_event_process(organization=organization, event_id=event_id)
 
 
 @shared_task(base=TenantTask, name="messaging.message_analyse")

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import json
 import logging
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,7 +25,7 @@ from telephony.models import NumberStatus, PhoneNumber
 from tenants.scoping import platform_scope, tenant_scope
 
 from .models import WhatsAppSender
-from .services import inbound
+from .services import events, inbound
 
 logger = logging.getLogger(__name__)
 
@@ -52,40 +54,82 @@ def _find_number(account_sid: str, *addresses: str) -> PhoneNumber | None:
                 .exclude(status=NumberStatus.INACTIVE).first())
 
 
-def _verified(request: HttpRequest, number: PhoneNumber) -> bool:
+@dataclass(frozen=True)
+class _Line:
+    """What a webhook needs to know about the number it was sent to."""
+
+    organization: object
+    number_id: object
+    auth_token: str
+
+
+# Which tenant owns a number changes rarely; Twilio calls for it many times a second when busy.
+# Entries live LINE_CACHE_SECONDS, so a number removed or moved is honoured within that time (and a
+# request signed with a token other than the cached account's is refused meanwhile, never misfiled).
+LINE_CACHE_SECONDS = 30
+_lines: dict[tuple[str, str], tuple[float, _Line]] = {}
+
+
+def _line(account_sid: str, *addresses: str) -> _Line | None:
+    now = time.monotonic()
+    for address in addresses:
+        hit = _lines.get((account_sid, _bare(address)))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    number = _find_number(account_sid, *addresses)
+    if number is None:
+        return None
+    line = _Line(organization=number.organization, number_id=number.pk,
+                 auth_token=number.provider_account.auth_token or "")
+    if len(_lines) > 10000:
+        _lines.clear()
+    _lines[(account_sid, number.phone_number)] = (now + LINE_CACHE_SECONDS, line)
+    return line
+
+
+def forget_lines() -> None:
+    _lines.clear()
+
+
+def _verified(request: HttpRequest, line: _Line) -> bool:
     signature = request.headers.get("X-Twilio-Signature", "")
-    token = number.provider_account.auth_token or ""
-    return bool(signature and token) and RequestValidator(token).validate(_public_url(request), request.POST,
-                                                                            signature)
+    return bool(signature and line.auth_token) and RequestValidator(line.auth_token).validate(
+        _public_url(request), request.POST, signature)
 
 
 @csrf_exempt
 @require_POST
 def twilio_message(request: HttpRequest) -> HttpResponse:
     data = request.POST
-    number = _find_number(data.get("AccountSid", ""), data.get("To", ""))
-    if number is None:
+    line = _line(data.get("AccountSid", ""), data.get("To", ""))
+    if line is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
-    if not _verified(request, number):
+    if not _verified(request, line):
         return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
     sid = data.get("MessageSid") or data.get("SmsMessageSid") or ""
     if not sid:
         return HttpResponse("MessageSid is missing.", status=400, content_type="text/plain")
-    whatsapp = data.get("From", "").startswith("whatsapp:")
+    with tenant_scope(line.organization):
+        events.inbound_event_store(organization=line.organization, provider="twilio", provider_sid=sid,
+                                   payload=data.dict(), phone_number_id=line.number_id)
+    return _twiml()
+
+
+def twilio_inbound(params: dict) -> inbound.Inbound:
+    """A Twilio inbound-message webhook's parameters as our Inbound."""
+    whatsapp = params.get("From", "").startswith("whatsapp:")
     try:
-        count = min(int(data.get("NumMedia") or 0), 10)
+        count = min(int(params.get("NumMedia") or 0), 10)
     except ValueError:
         count = 0
-    media = [{"url": data.get(f"MediaUrl{i}", ""), "content_type": data.get(f"MediaContentType{i}", "")}
-             for i in range(count) if data.get(f"MediaUrl{i}")]
-    message = inbound.Inbound(
-        provider_sid=sid, sender=_bare(data.get("From", "")), body=data.get("Body", ""),
+    media = [{"url": params.get(f"MediaUrl{i}", ""), "content_type": params.get(f"MediaContentType{i}", "")}
+             for i in range(count) if params.get(f"MediaUrl{i}")]
+    return inbound.Inbound(
+        provider_sid=params.get("MessageSid") or params.get("SmsMessageSid") or "",
+        sender=_bare(params.get("From", "")), body=params.get("Body", ""),
         channel=Channel.WHATSAPP if whatsapp else Channel.SMS, media=media,
-        profile_name=data.get("ProfileName", ""), wa_id=data.get("WaId", ""),
+        profile_name=params.get("ProfileName", ""), wa_id=params.get("WaId", ""),
     )
-    with tenant_scope(number.organization):
-        inbound.message_receive(organization=number.organization, inbound=message, phone_number=number)
-    return _twiml()
 
 
 @csrf_exempt
@@ -93,14 +137,14 @@ def twilio_message(request: HttpRequest) -> HttpResponse:
 def twilio_message_status(request: HttpRequest) -> HttpResponse:
     data = request.POST
     # Status callbacks are about messages we sent: our number is `From`.
-    number = _find_number(data.get("AccountSid", ""), data.get("From", ""), data.get("To", ""))
-    if number is None:
+    line = _line(data.get("AccountSid", ""), data.get("From", ""), data.get("To", ""))
+    if line is None:
         return HttpResponse("Not found.", status=404, content_type="text/plain")
-    if not _verified(request, number):
+    if not _verified(request, line):
         return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
     status = data.get("MessageStatus") or data.get("SmsStatus") or ""
-    with tenant_scope(number.organization):
-        inbound.status_update(organization=number.organization, provider_sid=data.get("MessageSid", ""),
+    with tenant_scope(line.organization):
+        inbound.status_update(organization=line.organization, provider_sid=data.get("MessageSid", ""),
                               status=status, error_code=data.get("ErrorCode", ""))
     return HttpResponse(status=200)
 

@@ -30,15 +30,23 @@ BYPASS_SETTING = "app.bypass_rls"
 _state: ContextVar[tuple[str, bool]] = ContextVar("softphone_rls_state", default=("", False))
 
 
+# What the session of a connection is known to hold, so that setting it again costs no round trip.
+# Only known outside transactions: a rollback silently reverts a setting made inside one.
+_KNOWN = "_softphone_rls_state"
+
+
 def _apply(connection, state: tuple[str, bool]) -> None:
     if connection.vendor != "postgresql" or connection.connection is None:
         return  # no open connection: connection_created applies the state when one opens
+    if not connection.in_atomic_block and getattr(connection, _KNOWN, None) == state:
+        return
     org_id, bypass = state
     with connection.cursor() as cursor:
         cursor.execute(
             "select set_config(%s, %s, false), set_config(%s, %s, false)",
             [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off"],
         )
+    setattr(connection, _KNOWN, None if connection.in_atomic_block else state)
 
 
 def _on_connect(sender, connection, **kwargs) -> None:
@@ -50,6 +58,8 @@ def _on_connect(sender, connection, **kwargs) -> None:
                     "select set_config(%s, %s, false), set_config(%s, %s, false)",
                     [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off"],
                 )
+        # A new session starts with nothing set (or with what was just set).
+        setattr(connection, _KNOWN, None if connection.in_atomic_block else (org_id, bypass))
 
 
 connection_created.connect(_on_connect, dispatch_uid="softphone_rls_on_connect")

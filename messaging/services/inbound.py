@@ -94,12 +94,12 @@ def _keywords(contact, inbound: Inbound) -> None:
         contact_set_opt_out(contact=contact, channel=inbound.channel, opted_out=False, source=word)
 
 
-def _enqueue(task, organization, message) -> None:
-    """After commit: a broker outage must not lose the message, which is already stored."""
+def _enqueue(task, organization, row, key: str = "message_id") -> None:
+    """After commit: a broker outage must not lose the row, which is already stored."""
     try:
-        task.delay(organization_id=str(organization.pk), message_id=str(message.pk))
+        task.delay(organization_id=str(organization.pk), **{key: str(row.pk)})
     except Exception as exc:  # kombu raises several kinds; the sweeper catches up once Redis is back
-        logger.warning("could not enqueue %s for message %s (%s: %s); it will be swept", task.name, message.pk,
+        logger.warning("could not enqueue %s for %s (%s: %s); it will be swept", task.name, row.pk,
                        type(exc).__name__, exc)
 
 

@@ -174,8 +174,8 @@ def _fail(message: Message, code: str, reason: str) -> None:
 
 def messages_sweep(*, organization: Organization) -> dict:
     """Nothing stays unsettled: `pending` messages whose task was lost (broker down when they were
-    queued) are queued again; `sending` ones whose worker died mid-send are failed with the reason
-    rather than sent a second time."""
+    queued) are queued again, and so are inbound events nobody processed; `sending` messages whose
+    worker died mid-send are failed with the reason rather than sent a second time."""
     from messaging.tasks import message_deliver
 
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)
@@ -185,9 +185,18 @@ def messages_sweep(*, organization: Organization) -> dict:
         Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
         _enqueue(message_deliver, organization, message)
         requeued += 1
+    from messaging.tasks import inbound_event_process
+
+    from .events import inbound_events_unprocessed
+
+    events_requeued = 0
+    for event in inbound_events_unprocessed(organization=organization,
+                                            older_than=timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS))[:500]:
+        _enqueue(inbound_event_process, organization, event, key="event_id")
+        events_requeued += 1
     failed = stale.filter(status=MessageStatus.SENDING).update(
         status=MessageStatus.FAILED, error_code="unconfirmed",
         error_message="Sending was interrupted and could not be confirmed; it was not retried so the customer "
                       "does not get it twice. Send it again if needed.",
         updated_at=timezone.now())
-    return {"requeued": requeued, "failed": failed}
+    return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued}

@@ -24,10 +24,12 @@ def our_number(org, twilio, twilio_account):
 
 class TwilioPoster:
     """Posts webhooks the way Twilio does: form-encoded, signed with an account's auth token
-    against the public URL."""
+    against the public URL. What the webhook queues after commit runs too (inline), as a worker
+    would run it."""
 
-    def __init__(self):
+    def __init__(self, capture=None):
         self.client = Client()
+        self.capture = capture
 
     def post(self, path: str, params: dict, *, token: str | None, signature: str | None = None):
         url = settings.PUBLIC_BASE_URL + path
@@ -36,7 +38,10 @@ class TwilioPoster:
             headers["HTTP_X_TWILIO_SIGNATURE"] = signature
         elif token is not None:
             headers["HTTP_X_TWILIO_SIGNATURE"] = twilio_webhooks.signature(url, params, token)
-        return self.client.post(path, params, **headers)
+        if self.capture is None:
+            return self.client.post(path, params, **headers)
+        with self.capture(execute=True):
+            return self.client.post(path, params, **headers)
 
     def inbound(self, token: str, **kwargs):
         kwargs.setdefault("account_sid", ACME_SID)
@@ -53,8 +58,18 @@ class TwilioPoster:
 
 
 @pytest.fixture
-def twilio_posts():
-    return TwilioPoster()
+def twilio_posts(django_capture_on_commit_callbacks):
+    return TwilioPoster(django_capture_on_commit_callbacks)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_line_cache():
+    """Each test builds its organizations anew: forget which tenant owned which number."""
+    from messaging import webhooks
+
+    webhooks.forget_lines()
+    yield
+    webhooks.forget_lines()
 
 
 __all__ = ["ACME_SID", "GLOBEX_SID", "OUR_NUMBER", "CUSTOMER"]

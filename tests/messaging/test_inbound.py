@@ -177,3 +177,27 @@ def test_mexican_and_brazilian_spellings_of_one_mobile_are_one_contact(org, our_
     with tenant_scope(org):
         assert list(Contact.objects.values_list("phone_number", flat=True)) == [second]
         assert Conversation.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_event_nobody_processed_is_processed_by_the_sweeper(org, our_number, settings):
+    """The webhook stored the event and answered, but the broker or the worker was down."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.models import InboundEvent
+    from messaging.services import outbound
+    from tests.messaging.conftest import TwilioPoster
+
+    response, params = TwilioPoster(capture=None).inbound(ACME_TOKEN, body="anyone there?")  # queued work not run
+    assert response.status_code == 200
+    assert messages_of(org) == []
+    with tenant_scope(org):
+        event = InboundEvent.objects.get()
+        assert (event.provider_sid, event.processed_at) == (params["MessageSid"], None)
+        InboundEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=5))
+        result = outbound.messages_sweep(organization=org)
+        assert result["events_requeued"] == 1
+        assert InboundEvent.objects.get().processed_at is not None
+    assert messages_of(org) == [(params["MessageSid"], "inbound", "anyone there?", "received")]
