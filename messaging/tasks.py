@@ -33,10 +33,9 @@ def message_deliver(self, *, organization_id: str, message_id: str):
         raise self.retry(exc=exc, countdown=min(300, 2 ** (self.request.retries + 1))) from None
 
 
-@shared_task(base=TenantTask, bind=True, name="messaging.inbound_event_process", max_retries=8)
-def inbound_event_process(self, *, organization_id: str, event_id: str):
-    organization = Organization.objects.get(pk=organization_id)
-    events.inbound_event_process(organization=organization, event_id=event_id)
+@shared_task(base=TenantTask, name="messaging.inbound_events_drain")
+def inbound_events_drain(*, organization_id: str):
+    events.inbound_events_drain(organization=Organization.objects.get(pk=organization_id))
 
 
 @shared_task(base=TenantTask, name="messaging.message_analyse")

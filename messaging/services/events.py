@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -13,7 +14,9 @@ from softphone.ids import uuid7
 from telephony.models import PhoneNumber
 from tenants.models import Organization
 
-from .inbound import _enqueue, message_receive
+from .inbound import message_receive
+
+logger = logging.getLogger(__name__)
 
 
 def inbound_event_store(*, organization: Organization, provider: str, provider_sid: str, payload: dict,
@@ -32,11 +35,61 @@ def inbound_event_store(*, organization: Organization, provider: str, provider_s
         row = cursor.fetchone()
     if row is None:
         return False
-    from messaging.tasks import inbound_event_process
-
-    event = InboundEvent(pk=row[0], organization=organization)
-    transaction.on_commit(lambda: _enqueue(inbound_event_process, organization, event, key="event_id"))
+    transaction.on_commit(lambda: drain_request(organization))
     return True
+
+
+# Coalescing: under load one drain task serves many events. A webhook asks for a drain only if none
+# was asked for in the last DRAIN_KEY_MS (one Redis SET instead of a task per message); the drain
+# clears the key when it runs out of work and then looks once more, so an event that arrived while
+# the key was set is never left behind.
+DRAIN_KEY_MS = 2000
+
+
+def _drain_key(organization) -> str:
+    return f"softphone:drain:{organization.pk}"
+
+
+def drain_request(organization: Organization) -> None:
+    from messaging.tasks import inbound_events_drain
+
+    try:
+        if not redis_client().set(_drain_key(organization), "1", nx=True, px=DRAIN_KEY_MS):
+            return  # a drain is already on its way
+        inbound_events_drain.delay(organization_id=str(organization.pk))
+    except Exception as exc:  # Redis or the broker is down: the event is stored; the sweeper drains it
+        logger.warning("could not request a drain for %s (%s: %s); the sweeper will", organization.pk,
+                       type(exc).__name__, exc)
+
+
+def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int:
+    """Process every unprocessed event of the organization, oldest first. Returns how many."""
+    done = 0
+    cleared = False
+    while True:
+        ids = list(InboundEvent.objects.filter(organization=organization, processed_at__isnull=True)
+                   .order_by("received_at").values_list("pk", flat=True)[:batch])
+        for event_id in ids:
+            done += inbound_event_process(organization=organization, event_id=event_id)
+        if len(ids) == batch:
+            continue
+        if cleared:
+            return done
+        redis_client().delete(_drain_key(organization))
+        cleared = True  # look once more: an event may have come in while the key was still set
+
+
+_redis = None
+
+
+def redis_client():
+    global _redis
+    if _redis is None:
+        import redis
+        from django.conf import settings
+
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    return _redis
 
 
 def inbound_event_process(*, organization: Organization, event_id) -> bool:

@@ -94,10 +94,10 @@ def _keywords(contact, inbound: Inbound) -> None:
         contact_set_opt_out(contact=contact, channel=inbound.channel, opted_out=False, source=word)
 
 
-def _enqueue(task, organization, row, key: str = "message_id") -> None:
+def _enqueue(task, organization, row) -> None:
     """After commit: a broker outage must not lose the row, which is already stored."""
     try:
-        task.delay(organization_id=str(organization.pk), **{key: str(row.pk)})
+        task.delay(organization_id=str(organization.pk), message_id=str(row.pk))
     except Exception as exc:  # kombu raises several kinds; the sweeper catches up once Redis is back
         logger.warning("could not enqueue %s for %s (%s: %s); it will be swept", task.name, row.pk,
                        type(exc).__name__, exc)

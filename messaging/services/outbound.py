@@ -185,15 +185,12 @@ def messages_sweep(*, organization: Organization) -> dict:
         Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
         _enqueue(message_deliver, organization, message)
         requeued += 1
-    from messaging.tasks import inbound_event_process
-
-    from .events import inbound_events_unprocessed
+    from .events import inbound_events_drain, inbound_events_unprocessed
 
     events_requeued = 0
-    for event in inbound_events_unprocessed(organization=organization,
-                                            older_than=timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS))[:500]:
-        _enqueue(inbound_event_process, organization, event, key="event_id")
-        events_requeued += 1
+    if inbound_events_unprocessed(organization=organization,
+                                  older_than=timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)).exists():
+        events_requeued = inbound_events_drain(organization=organization)
     failed = stale.filter(status=MessageStatus.SENDING).update(
         status=MessageStatus.FAILED, error_code="unconfirmed",
         error_message="Sending was interrupted and could not be confirmed; it was not retried so the customer "
