@@ -61,7 +61,7 @@ def build_world(organization: Organization, owner) -> dict:
     from django.utils import timezone
 
     from crm.models import Contact
-    from messaging.models import Conversation, Message, WhatsAppSender
+    from messaging.models import Conversation, InboundEvent, Message, WhatsAppSender
     from telephony.models import PhoneNumber, Provider, ProviderAccount
     from tenants.models import AuditEvent, Client, Invitation, Job
 
@@ -99,6 +99,9 @@ def build_world(organization: Organization, owner) -> dict:
             organization=organization, name="WA", display_phone_number=next_test_number(),
             phone_number_id="pnid-" + organization.slug, access_token="t", app_secret="s",
             verify_token="verify-" + organization.slug)
+        world["inboundevent"] = InboundEvent.objects.create(
+            organization=organization, provider="twilio", provider_sid="SMev" + organization.pk.hex,
+            phone_number=world["phonenumber"], payload={"Body": "hi"}, received_at=timezone.now())
     return world
 
 

@@ -6,13 +6,14 @@ import json
 import logging
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import InboundEvent
 from softphone.ids import uuid7
 from telephony.models import PhoneNumber
 from tenants.models import Organization
+from tenants.rls import execute_in_tenant
 
 from .inbound import message_receive
 
@@ -21,19 +22,19 @@ logger = logging.getLogger(__name__)
 
 def inbound_event_store(*, organization: Organization, provider: str, provider_sid: str, payload: dict,
                         phone_number_id=None) -> bool:
-    """Store what the provider sent, once per provider id, and queue its processing.
+    """Store what the provider sent, once per provider id, and ask for its processing.
 
-    One INSERT … ON CONFLICT DO NOTHING: a repeated or concurrent duplicate inserts nothing and
-    queues nothing. Returns True when this call stored it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "insert into messaging_inboundevent (id, organization_id, provider, provider_sid, phone_number_id, "
-            "payload, received_at) values (%s, %s, %s, %s, %s, %s, now()) "
-            "on conflict (provider_sid) do nothing returning id",
-            [uuid7(), organization.pk, provider, provider_sid, phone_number_id, json.dumps(payload)],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    One INSERT … ON CONFLICT DO NOTHING, as the organization (row-level security checks it), in one
+    round trip: a repeated or concurrent duplicate inserts nothing and asks for nothing. Returns
+    True when this call stored it."""
+    rows = execute_in_tenant(
+        organization.pk,
+        "insert into messaging_inboundevent (id, organization_id, provider, provider_sid, phone_number_id, "
+        "payload, received_at) values (%s, %s, %s, %s, %s, %s, now()) "
+        "on conflict (provider_sid) do nothing returning id",
+        [uuid7(), organization.pk, provider, provider_sid, phone_number_id, json.dumps(payload)],
+    )
+    if not rows:
         return False
     transaction.on_commit(lambda: drain_request(organization))
     return True

@@ -153,3 +153,22 @@ def test_a_connection_opened_inside_a_scope_gets_the_tenant(org, victim):
         with connection.cursor() as cursor:
             cursor.execute('select count(*) from "tenants_agent"')
             assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db
+def test_the_one_round_trip_fast_path_is_held_to_the_same_policy(org, other_org, victim):
+    import uuid
+
+    from tenants.rls import execute_in_tenant
+
+    sql = ("insert into tenants_client (id, organization_id, name, email, notes, created_at, updated_at) "
+           "values (%s, %s, %s, '', '', now(), now()) returning id")
+    with pytest.raises(DatabaseError, match="row-level security"):
+        with transaction.atomic():
+            execute_in_tenant(other_org.pk, sql, [uuid.uuid4(), org.pk, "smuggled"])
+    [(created,)] = execute_in_tenant(org.pk, sql, [uuid.uuid4(), org.pk, "legit"])
+    assert raw_count("tenants_client") == 0  # and the connection is back to no tenant
+    with tenant_scope(org):
+        from tenants.models import Client
+
+        assert Client.objects.filter(pk=created, name="legit").exists()
