@@ -1,6 +1,6 @@
 """Benchmark: the inbound message webhook under the production server configuration.
 
-Serves the product with gunicorn exactly as docs/operations.md runs a web process (2 workers x 4
+Serves the product with gunicorn exactly as docs/operations.md runs a web process (2 workers x 8
 threads here, DEBUG off, WhiteNoise, every middleware), then, in the same run:
 1. `wrk -t2 -c16 -d10s` against a trivial view served by the same processes: the ceiling;
 2. the same against POST /webhooks/twilio/messages/ with pre-signed requests, each a new MessageSid
@@ -80,7 +80,7 @@ def signed_requests(count: int) -> list[tuple[str, str]]:
 def start_server(env: dict) -> subprocess.Popen:
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "softphone.wsgi", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", os.environ.get("BENCH_WORKERS", "2"), "--threads", os.environ.get("BENCH_THREADS", "4"),
+         "--workers", os.environ.get("BENCH_WORKERS", "2"), "--threads", os.environ.get("BENCH_THREADS", "8"),
          "--log-level", "warning"],
         cwd=settings.BASE_DIR, env=env)
     deadline = time.monotonic() + 30

@@ -83,7 +83,7 @@ def main() -> int:
         manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
         procs.append(subprocess.Popen(
             [str(BIN / "gunicorn"), "softphone.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-             "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
+             "--threads", "8", "--access-logfile", "-", "--graceful-timeout", "5"],
             cwd=BASE_DIR, env=env))
         procs.append(subprocess.Popen(
             [str(BIN / "celery"), "-A", "softphone", "worker", "--loglevel", "INFO", "--concurrency", "2"],
