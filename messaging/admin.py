@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from softphone.admin import SecretFieldsAdminMixin
 
-from .models import Conversation, Message, WhatsAppSender
+from .models import Conversation, InboundEvent, Message, WhatsAppSender
 
 
 @admin.register(WhatsAppSender)
@@ -28,3 +28,12 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["provider_sid", "body"]
     raw_id_fields = ["conversation", "created_by"]
     readonly_fields = ["provider_sid", "sentiment", "attempts", "created_at", "updated_at", "sent_at"]
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "organization", "provider", "provider_sid", "processed_at"]
+    list_filter = ["provider", "organization"]
+    search_fields = ["provider_sid"]
+    readonly_fields = ["organization", "provider", "provider_sid", "phone_number", "payload", "received_at",
+                       "processed_at"]
