@@ -12,7 +12,7 @@ from crm.models import Channel
 from softphone.phones import canonical_contact_number
 from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
-from tenants.api import TenantAPIView, as_drf_error
+from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
 from tenants.scoping import parse_public_id
 
 from . import selectors
@@ -26,15 +26,6 @@ from .serializers import (
     MessageStartSerializer,
 )
 from .services import conversations, outbound
-
-
-def _resolve(label: str, lookup):
-    from django.http import Http404
-
-    try:
-        return lookup()
-    except Http404:
-        raise ValidationError({label: ["Nothing of this organization has that id."]}) from None
 
 
 def _send(call):
@@ -73,10 +64,10 @@ class ConversationListApi(TenantAPIView):
         f = data.validated_data
         filters = {"status": f.get("status"), "unread": f.get("unread")}
         if f.get("assignee_id"):
-            filters["assignee"] = _resolve("assignee_id", lambda: tenant_selectors.get_agent_for_org(
+            filters["assignee"] = resolve_in_tenant("assignee_id", lambda: tenant_selectors.get_agent_for_org(
                 self.organization, f["assignee_id"]))
         if f.get("phone_number_id"):
-            filters["phone_number"] = _resolve("phone_number_id", lambda: telephony_selectors.get_phone_number_for_org(
+            filters["phone_number"] = resolve_in_tenant("phone_number_id", lambda: telephony_selectors.get_phone_number_for_org(
                 self.organization, f["phone_number_id"]))
         return self.paginate(selectors.conversation_list(organization=self.organization, filters=filters),
                              ConversationOutputSerializer)
@@ -97,7 +88,7 @@ class ConversationDetailApi(TenantAPIView):
         f = data.validated_data
         kwargs = {"status": f.get("status"), "snoozed_until": f.get("snoozed_until"), "labels": f.get("labels")}
         if "assignee_id" in f:
-            kwargs["assignee"] = None if f["assignee_id"] is None else _resolve(
+            kwargs["assignee"] = None if f["assignee_id"] is None else resolve_in_tenant(
                 "assignee_id", lambda: tenant_selectors.get_agent_for_org(self.organization, f["assignee_id"]))
         conversation = conversations.conversation_update(organization=self.organization, actor=request.user,
                                                          conversation=conversation, **kwargs)
@@ -138,7 +129,7 @@ class MessageStartApi(TenantAPIView):
         data = MessageStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         f = data.validated_data
-        number = _resolve("from_number_id", lambda: telephony_selectors.get_phone_number_for_org(
+        number = resolve_in_tenant("from_number_id", lambda: telephony_selectors.get_phone_number_for_org(
             self.organization, f["from_number_id"]))
         try:
             to = canonical_contact_number(f["to"])

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from tenants import selectors as tenant_selectors
-from tenants.api import TenantAPIView, as_drf_error
+from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
 from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
@@ -32,33 +32,20 @@ from .serializers import (
 from .services import accounts, assignment, numbers, sync
 
 
-def _in_tenant(label: str, lookup):
-    """Resolve an id from a request body inside the tenant; anything else is a 400."""
-    try:
-        return lookup()
-    except Exception as exc:
-        from django.http import Http404
-
-        if isinstance(exc, Http404):
-            raise ValidationError({label: [f"No {label.removesuffix('_id').replace('_', ' ')} of this organization "
-                                           "has that id."]}) from None
-        raise
-
-
 def _client(organization, value):
     if value is None:
         return None
-    return _in_tenant("client_id", lambda: tenant_selectors.get_client_for_org(organization, value))
+    return resolve_in_tenant("client_id", lambda: tenant_selectors.get_client_for_org(organization, value))
 
 
 def _agent(organization, value):
     if value is None:
         return None
-    return _in_tenant("agent_id", lambda: tenant_selectors.get_agent_for_org(organization, value))
+    return resolve_in_tenant("agent_id", lambda: tenant_selectors.get_agent_for_org(organization, value))
 
 
 def _account(organization, value):
-    return _in_tenant("provider_account_id", lambda: selectors.get_provider_account_for_org(organization, value))
+    return resolve_in_tenant("provider_account_id", lambda: selectors.get_provider_account_for_org(organization, value))
 
 
 def _service(call):

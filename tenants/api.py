@@ -35,6 +35,18 @@ class TenantAPIView(APIView):
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
+def resolve_in_tenant(label: str, lookup):
+    """Resolve an id that arrived in a request body inside the tenant. Another tenant's id, or an id
+    that names nothing, is the client's mistake: a 400 on that field, never a 404 or a 500."""
+    from django.http import Http404
+
+    try:
+        return lookup()
+    except Http404:
+        thing = label.removesuffix("_id").replace("_", " ")
+        raise ValidationError({label: [f"No {thing} of this organization has that id."]}) from None
+
+
 def as_drf_error(exc: DjangoValidationError) -> ValidationError:
     """Model/service validation errors as a 400 with camelCase-able field names."""
     if hasattr(exc, "error_dict"):
