@@ -33,6 +33,10 @@ class TenantMiddleware:
         request.organization = None
         request.membership = None
         reset_connection()  # a reused connection starts every request with no tenant
+        if request.path_info.startswith("/webhooks/"):
+            # Provider callbacks carry no organization slug; each finds its tenant from the called
+            # number and verifies the signature itself. Skipping the URL resolve keeps them cheap.
+            return self.get_response(request)
         try:
             match = resolve(request.path_info)
         except Resolver404:
