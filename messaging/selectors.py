@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from crm.models import Contact
 from tenants.models import Organization
@@ -14,7 +14,7 @@ from .models import Conversation, Message
 def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:
     qs = Contact.objects.filter(organization=organization)
     if search:
-        qs = qs.filter(phone_number__contains=search) | qs.filter(name__icontains=search)
+        qs = qs.filter(Q(phone_number__contains=search) | Q(name__icontains=search))
     return qs.order_by("name", "phone_number")
 
 

@@ -13,8 +13,7 @@ from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
 from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
-from . import providers, selectors
-from .providers.base import ProviderError
+from . import selectors
 from .serializers import (
     AvailableNumberSerializer,
     AvailableSearchSerializer,
@@ -211,16 +210,14 @@ class AvailableNumbersApi(TenantAPIView):
         data = AvailableSearchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         f = data.validated_data
-        if f.get("provider_account_id"):
-            adapter = providers.for_account(_account(self.organization, f["provider_account_id"]))
-        else:
-            adapter = providers.for_credentials("twilio", account_sid=f["account_sid"], auth_token=f["auth_token"])
+        account = _account(self.organization, f["provider_account_id"]) if f.get("provider_account_id") else None
         try:
-            found = adapter.search_available(country=f["country"], number_type=f["number_type"],
-                                             area_code=f.get("area_code", ""), contains=f.get("contains", ""),
-                                             capabilities=tuple(f["capabilities"]))
-        except ProviderError as exc:
-            raise ValidationError({"detail": exc.message}) from None
+            found = numbers.available_numbers_search(
+                account=account, account_sid=f.get("account_sid", ""), auth_token=f.get("auth_token", ""),
+                country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
+                contains=f.get("contains", ""), capabilities=tuple(f["capabilities"]))
+        except DjangoValidationError as exc:
+            raise ValidationError({"detail": " ".join(exc.messages)}) from None
         rows = [{**n.__dict__, "capabilities": n.capabilities.as_dict()} for n in found]
         return Response(AvailableNumberSerializer(rows, many=True).data)
 

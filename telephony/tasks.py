@@ -35,7 +35,6 @@ def phone_number_configure(self, *, organization_id: str, phone_number_id: str):
     try:
         numbers.phone_number_configure(organization=number.organization, number=number, geocode=True)
     except ProviderError as exc:
-        PhoneNumber.objects.filter(pk=number.pk).update(webhook_drift=f"Could not set our webhooks: {exc.message}")
         _retry_if_transient(self, exc)
 
 
@@ -71,7 +70,6 @@ def phone_number_finish_removal(self, *, organization_id: str, phone_number_id: 
     try:
         numbers.phone_number_finish_removal(organization=number.organization, number=number)
     except ProviderError as exc:
-        PhoneNumber.objects.filter(pk=number.pk).update(status_reason=f"Removal failed: {exc.message}")
         _retry_if_transient(self, exc)
 
 

@@ -13,7 +13,7 @@ from tenants import selectors as tenant_selectors
 from tenants.permissions import require_manager
 from tenants.scoping import parse_public_id
 
-from . import providers, selectors
+from . import selectors
 from .forms import (
     AssignForm,
     NumberFilterForm,
@@ -23,7 +23,6 @@ from .forms import (
     VapiAccountForm,
 )
 from .models import Provider
-from .providers.base import ProviderError
 from .services import accounts, assignment, numbers, platform, sync
 
 
@@ -222,13 +221,12 @@ def number_search(request: HttpRequest, org_slug: str) -> HttpResponse:
     results, error = None, None
     if request.GET and form.is_valid():
         f = form.cleaned_data
-        caps = tuple(c for c in ("sms", "mms", "voice") if f.get(c))
         try:
-            results = providers.for_account(f["account"]).search_available(
-                country=f["country"], number_type=f["number_type"], area_code=f["area_code"] or "",
-                contains=f["contains"] or "", capabilities=caps)
-        except ProviderError as exc:
-            error = exc.message
+            results = numbers.available_numbers_search(
+                account=f["account"], country=f["country"], number_type=f["number_type"], area_code=f["area_code"],
+                contains=f["contains"], capabilities=tuple(c for c in ("sms", "mms", "voice") if f.get(c)))
+        except ValidationError as exc:
+            error = _errors(exc)
     return render(request, "telephony/number_search.html", {"form": form, "results": results, "error": error},
                   status=400 if request.GET and (form.errors or error) else 200)
 
@@ -266,10 +264,9 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.GET.get("account"):
         account = selectors.get_provider_account_for_org(organization, request.GET["account"])
         try:
-            page = providers.for_account(account).incoming_numbers_page(request.GET.get("cursor") or None,
-                                                                         page_size=100)
-        except ProviderError as exc:
-            error = exc.message
+            page = numbers.account_numbers_page(account=account, cursor=request.GET.get("cursor"))
+        except ValidationError as exc:
+            error = _errors(exc)
     known = set()
     if page:
         known = set(selectors.phone_number_list(organization=organization).filter(

@@ -82,7 +82,7 @@ def message_receive(*, organization: Organization, inbound: Inbound, phone_numbe
         _keywords(contact, inbound)
         from messaging.tasks import message_analyse
 
-        transaction.on_commit(lambda: _enqueue(message_analyse, organization, message))
+        transaction.on_commit(lambda: enqueue_for(message_analyse, organization, message))
     return message, True
 
 
@@ -94,7 +94,7 @@ def _keywords(contact, inbound: Inbound) -> None:
         contact_set_opt_out(contact=contact, channel=inbound.channel, opted_out=False, source=word)
 
 
-def _enqueue(task, organization, row) -> None:
+def enqueue_for(task, organization, row) -> None:
     """After commit: a broker outage must not lose the row, which is already stored."""
     try:
         task.delay(organization_id=str(organization.pk), message_id=str(row.pk))

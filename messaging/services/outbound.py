@@ -21,7 +21,7 @@ from telephony.services.numbers import webhook_urls
 from tenants.models import Organization
 
 from .conversations import conversation_touch
-from .inbound import _enqueue
+from .inbound import enqueue_for
 from .policy import may_send
 
 logger = logging.getLogger(__name__)
@@ -29,13 +29,16 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 1600  # Twilio's limit for one message body
 
 
+# The GSM-7 alphabet; the extension characters take two septets each.
+GSM_EXTENSION = frozenset("^{}\\[~]|€")
+GSM_ALPHABET = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà") | GSM_EXTENSION
+
+
 def segments(body: str) -> int:
     """SMS segments: 160 GSM-7 characters (153 when split), or 70 UCS-2 (67 when split)."""
-    gsm = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
-              "¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
-    ext = set("^{}\\[~]|€")
-    if all(ch in gsm for ch in body):
-        length = sum(2 if ch in ext else 1 for ch in body)
+    if all(ch in GSM_ALPHABET for ch in body):
+        length = sum(2 if ch in GSM_EXTENSION else 1 for ch in body)
         single, multi = 160, 153
     else:
         length = len(body.encode("utf-16-le")) // 2
@@ -74,7 +77,7 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
         conversation_touch(conversation=conversation, preview=body or "[attachment]", inbound=False)
         from messaging.tasks import message_deliver
 
-        transaction.on_commit(lambda: _enqueue(message_deliver, organization, message))
+        transaction.on_commit(lambda: enqueue_for(message_deliver, organization, message))
     return message
 
 
@@ -183,7 +186,7 @@ def messages_sweep(*, organization: Organization) -> dict:
     requeued = 0
     for message in stale.filter(status=MessageStatus.PENDING).only("pk")[:500]:
         Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
-        _enqueue(message_deliver, organization, message)
+        enqueue_for(message_deliver, organization, message)
         requeued += 1
     from .events import inbound_events_drain, inbound_events_unprocessed
 

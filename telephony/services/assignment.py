@@ -27,8 +27,6 @@ def phone_number_assign(*, organization: Organization, actor, number: PhoneNumbe
                 raise ValidationError({"agent_id": "No such agent."})
             if locked.client_id and agent.client_id and agent.client_id != locked.client_id:
                 raise ValidationError({"agent_id": "This agent works for another client than the number."})
-            if locked.client_id and agent.client_id is None and agent.kind == AgentKind.HUMAN:
-                pass  # an organization-wide person may answer a client's number
             if locked.status == NumberStatus.INACTIVE:
                 raise ValidationError({"agent_id": "This number is inactive and cannot be assigned."})
             if agent.kind == AgentKind.AI and not ProviderAccount.objects.filter(

@@ -114,20 +114,22 @@ def phone_number_add(*, organization: Organization, actor, provider: str, phone_
         attrs["friendly_name"] = friendly_name[:100]
     with transaction.atomic():
         number = _create_number(organization=organization, account=account, phone_number=e164, client=client,
-                                source="added", remote=remote, attrs=attrs)
+                                source="added", attrs=attrs, previous_sms_url=remote.sms_url,
+                                previous_voice_url=remote.voice_url)
         audit(organization=organization, actor=actor, verb="phone_number.added", target=number,
               data={"account": account.friendly_name})
         _configure_after_commit(organization, number)
     return number
 
 
-def _create_number(*, organization, account, phone_number, client, source, remote, attrs) -> PhoneNumber:
+def _create_number(*, organization, account, phone_number, client, source, attrs, previous_sms_url="",
+                   previous_voice_url="") -> PhoneNumber:
     try:
         with transaction.atomic():
             return PhoneNumber.objects.create(
                 organization=organization, provider_account=account, provider=account.provider,
                 phone_number=phone_number, client=client or account.client, source=source,
-                previous_sms_url=remote.sms_url[:500], previous_voice_url=remote.voice_url[:500],
+                previous_sms_url=previous_sms_url[:500], previous_voice_url=previous_voice_url[:500],
                 last_verified_at=timezone.now(), **attrs,
             )
     except IntegrityError:
@@ -151,7 +153,13 @@ def phone_number_configure(*, organization: Organization, number: PhoneNumber, a
     if account.webhook_mode == WebhookMode.GLOBAL:
         return number
     ours = webhook_urls()
-    remote = providers.for_account(account).configure_webhooks(number.provider_sid, ours, voice=_takes_voice(number))
+    try:
+        remote = providers.for_account(account).configure_webhooks(number.provider_sid, ours,
+                                                                   voice=_takes_voice(number))
+    except ProviderError as exc:
+        PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
+            webhook_drift=f"Could not set our webhooks: {exc.message}", updated_at=timezone.now())
+        raise
     fields = {"webhook_configured": True, "sms_url": ours.sms_url, "status_callback_url": ours.status_callback,
               "webhook_drift": "", "last_verified_at": timezone.now(), "updated_at": timezone.now()}
     if _takes_voice(number):
@@ -358,6 +366,30 @@ def job_fail(*, organization: Organization, job_id, reason: str) -> None:
         errors=[{"item": "", "error": reason}])
 
 
+# Reads from the provider (one call each; a page never waits for more) ---------------------------
+
+
+def available_numbers_search(*, account: ProviderAccount | None = None, account_sid: str = "",
+                             auth_token: str = "", country: str = "US", number_type: str = "local",
+                             area_code: str = "", contains: str = "", capabilities: tuple[str, ...] = ()):
+    """Numbers the provider offers, with a stored account or with credentials given once."""
+    adapter = (providers.for_account(account) if account is not None
+               else providers.for_credentials(Provider.TWILIO, account_sid=account_sid, auth_token=auth_token))
+    try:
+        return adapter.search_available(country=country, number_type=number_type, area_code=area_code or "",
+                                        contains=contains or "", capabilities=capabilities)
+    except ProviderError as exc:
+        raise ValidationError(exc.message) from None
+
+
+def account_numbers_page(*, account: ProviderAccount, cursor: str | None = None):
+    """One page of the numbers the account owns at the provider, for choosing what to import."""
+    try:
+        return providers.for_account(account).incoming_numbers_page(cursor or None, page_size=100)
+    except ProviderError as exc:
+        raise ValidationError(exc.message) from None
+
+
 # Buy --------------------------------------------------------------------------------------------
 
 
@@ -372,10 +404,9 @@ def phone_number_buy(*, organization: Organization, actor, account: ProviderAcco
         raise ValidationError({"phone_number": exc.message}) from None
     attrs = _attrs_from_remote(remote, e164)
     with transaction.atomic():
+        # A bought number had no URLs before ours.
         number = _create_number(organization=organization, account=account, phone_number=e164, client=client,
-                                source="bought", remote=IncomingNumber(sid=remote.sid, phone_number=e164,
-                                                                       friendly_name="", capabilities=remote.capabilities),
-                                attrs=attrs)
+                                source="bought", attrs=attrs)
         if ours is not None:
             PhoneNumber.objects.filter(pk=number.pk).update(
                 webhook_configured=True, sms_url=ours.sms_url, status_callback_url=ours.status_callback,
@@ -450,6 +481,8 @@ def phone_number_finish_removal(*, organization: Organization, number: PhoneNumb
             )
         except ProviderError as exc:
             if exc.status != 404:  # gone at Twilio already: nothing to give back
+                PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
+                    status_reason=f"Removal failed: {exc.message}", updated_at=timezone.now())
                 raise
     with transaction.atomic():
         audit(organization=organization, actor=None, verb="phone_number.removed", target=number,

@@ -23,10 +23,6 @@ from tenants.services import audit
 logger = logging.getLogger(__name__)
 
 
-class PlatformNotConfigured(Exception):
-    pass
-
-
 def _vapi(organization: Organization) -> VapiClient:
     account = ProviderAccount.objects.filter(organization=organization, provider=Provider.VAPI).order_by(
         "created_at").first()

@@ -265,3 +265,11 @@ def test_if_the_broker_is_down_the_message_is_kept_and_sent_later(owner_client, 
         Message.objects.filter(pk=response.json()["id"]).update(updated_at=timezone.now() - timedelta(minutes=5))
         outbound.messages_sweep(organization=org)
     assert [m["body"] for m in twilio.messages(ACME_SID)] == ["kept"]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("a" * 160, 1), ("a" * 161, 2), ("{" * 80, 1), ("{" * 81, 2),  # GSM-7, extension chars count twice
+    ("é" * 160, 1), ("你" * 70, 1), ("你" * 71, 2), ("👋" * 35, 1), ("👋" * 36, 2),  # UCS-2 past GSM-7
+])
+def test_sms_segments_follow_gsm7_and_ucs2(body, expected):
+    assert outbound.segments(body) == expected
