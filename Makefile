@@ -9,9 +9,15 @@ UV := var/tools/bin/uv
 endif
 PY := .venv/bin/python
 
-.PHONY: install run test bench lint db-stop clean
+.PHONY: install run test bench lint db-stop clean browser
 
-install: .venv/.installed
+# Third-party browser code comes from npm at the exact versions in package-lock.json, and is copied
+# to static/vendor/ (ignored by git; served by staticfiles like the rest of static/).
+VENDOR := static/vendor/htmx.min.js static/vendor/axe.min.js
+CHROMIUM := /usr/bin/chromium
+NPM ?= npm
+
+install: .venv/.installed $(VENDOR)
 
 # uv itself, when the machine has none: a small virtualenv of its own under var/tools.
 var/tools/bin/uv:
@@ -25,7 +31,36 @@ var/tools/bin/uv:
 run: install
 	$(PY) -m softphone.launcher
 
-test: install
+# Re-run only when the lock (or package.json) changes; the stamp is written after a successful `npm ci`.
+node_modules/.installed: package.json package-lock.json
+	@command -v $(NPM) >/dev/null 2>&1 || { echo "error: npm not found ($(NPM)). Install Node.js (20 or newer) and npm, e.g. 'apt-get install nodejs npm', then run 'make install' again." >&2; exit 1; }
+	$(NPM) ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+static/vendor/htmx.min.js: node_modules/.installed
+	@mkdir -p $(@D)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+static/vendor/axe.min.js: node_modules/.installed
+	@mkdir -p $(@D)
+	cp node_modules/axe-core/axe.min.js $@
+
+# The browser tests (tests/browser, marker `browser`) drive Debian's chromium through Playwright;
+# `playwright install` is never used. Installed only when missing.
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@set -e; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else echo "error: $(CHROMIUM) is missing and neither root nor sudo is available: install Debian's 'chromium' package (apt-get install chromium)." >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "error: $(CHROMIUM) is missing and apt-get is not available: install Chromium so that $(CHROMIUM) exists." >&2; exit 1; fi; \
+	echo "Installing Debian's chromium for the browser tests..."; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+	  || { echo "error: could not install chromium with apt-get: install Debian's 'chromium' package by hand." >&2; exit 1; }; \
+	test -x $(CHROMIUM) || { echo "error: the chromium package did not provide $(CHROMIUM)." >&2; exit 1; }
+
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (not part of the test suite); results go to docs/benchmarks.md.
@@ -39,4 +74,4 @@ db-stop: install
 	$(PY) -c "from softphone import embedded; print('stopped' if embedded.stop_database() else 'not running')"
 
 clean:
-	rm -rf .venv var/tools var/staticfiles
+	rm -rf .venv var/tools var/staticfiles node_modules static/vendor
