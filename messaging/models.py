@@ -14,7 +14,7 @@ from fernet_fields import EncryptedTextField
 
 from crm.models import Channel, Contact
 from telephony.models import PhoneNumber
-from tenants.models import Agent, TenantModel
+from tenants.models import Agent, Organization, TenantModel
 
 
 class WhatsAppSender(TenantModel):
@@ -189,18 +189,31 @@ class InboundEvent(TenantModel):
     out, and the row means nothing is lost if the worker or the broker is down meanwhile.
     """
 
+    # A write-once log on the webhook's hot path, so it carries no foreign-key constraints and no
+    # index beyond the three below: a foreign-key check takes a share lock on the organization's and
+    # the number's rows, and every concurrent webhook of one organization would queue on the same
+    # two rows. The ids come from our own lookup, never from the request; the organization is
+    # still enforced by row-level security, and deleting an organization still deletes its events.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False,
+                                     db_index=False)
     provider = models.CharField(max_length=20)
-    provider_sid = models.CharField(max_length=128, unique=True)
-    phone_number = models.ForeignKey(PhoneNumber, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    provider_sid = models.CharField(max_length=128)
+    # The number may be removed before the event is processed; processing then skips it.
+    phone_number = models.ForeignKey(PhoneNumber, null=True, blank=True, on_delete=models.DO_NOTHING,
+                                     related_name="+", db_constraint=False, db_index=False)
     payload = models.JSONField()
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at"]
+        constraints = [
+            # Duplicate webhooks are harmless: one row per provider id (no LIKE index beside it).
+            models.UniqueConstraint(fields=["provider_sid"], name="inbound_event_provider_sid_unique"),
+        ]
         indexes = [
-            # Sweeper: processed_at is null and received_at < ?
-            models.Index(fields=["received_at"], condition=Q(processed_at__isnull=True),
+            # Drain and sweeper: organization_id = ? and processed_at is null order by received_at
+            models.Index(fields=["organization", "received_at"], condition=Q(processed_at__isnull=True),
                          name="inbound_event_unprocessed_idx"),
         ]
 
