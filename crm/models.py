@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 
 from tenants.models import TenantModel
@@ -27,13 +29,24 @@ class Contact(TenantModel):
     sms_opt_out_source = models.CharField(max_length=100, blank=True)
     whatsapp_opted_out_at = models.DateTimeField(null=True, blank=True)
     whatsapp_opt_out_source = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True, help_text="The team's notes about this customer.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Inbox search by name, WhatsApp profile name or email, word prefixes ('simple': names as typed).
+    search_vector = models.GeneratedField(
+        expression=SearchVector("name", "whatsapp_profile_name", "email", config="simple"),
+        output_field=SearchVectorField(), db_persist=True)
 
     class Meta:
         ordering = ["name", "phone_number"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "phone_number"], name="contact_phone_unique_per_org"),
+        ]
+        indexes = [
+            # Inbox search: organization_id = ? and search_vector @@ to_tsquery(?)
+            GinIndex(fields=["search_vector"], name="contact_search_idx"),
+            # Inbox search by any part of the number: phone_number like '%5550142%' (trigrams)
+            GinIndex(fields=["phone_number"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from softphone.admin import SecretFieldsAdminMixin
 
-from .models import Conversation, InboundEvent, Message, WhatsAppSender
+from .models import CannedReply, Conversation, InboundEvent, Message, WhatsAppSender
 
 
 @admin.register(WhatsAppSender)
@@ -37,3 +37,11 @@ class InboundEventAdmin(admin.ModelAdmin):
     search_fields = ["provider_sid"]
     readonly_fields = ["organization", "provider", "provider_sid", "phone_number", "payload", "received_at",
                        "processed_at"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "title", "organization", "updated_at"]
+    list_filter = ["organization"]
+    search_fields = ["shortcut", "title", "body"]
+    raw_id_fields = ["created_by"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 from fernet_fields import EncryptedTextField
@@ -88,6 +90,15 @@ class Conversation(TenantModel):
                          name="conv_assignee_recent_idx"),
             # Filter by our number: organization_id = ? and phone_number_id = ? order by last_message_at desc
             models.Index(fields=["organization", "phone_number", "-last_message_at"], name="conv_number_recent_idx"),
+            # Every status (search): organization_id = ? order by last_message_at desc
+            models.Index(fields=["organization", "-last_message_at"], name="conv_org_recent_idx"),
+            # Live inbox: organization_id = ? and updated_at > ? (what changed since the tab last looked)
+            models.Index(fields=["organization", "updated_at"], name="conv_org_updated_idx"),
+            # Unread total and the unread filter: organization_id = ? and unread_count > 0
+            models.Index(fields=["organization", "-last_message_at"], condition=Q(unread_count__gt=0),
+                         name="conv_unread_recent_idx"),
+            # Label filter: organization_id = ? and labels @> array[?]
+            GinIndex(fields=["labels"], name="conv_labels_idx"),
         ]
 
     def __str__(self) -> str:
@@ -101,6 +112,9 @@ class Conversation(TenantModel):
 class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound"
     OUTBOUND = "outbound", "Outbound"
+    # A private note of the team's in the thread: stored like a message, never sent (nothing that
+    # sends looks at anything but outbound rows).
+    NOTE = "note", "Private note"
 
 
 class MessageChannel(models.TextChoices):
@@ -160,6 +174,10 @@ class Message(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Full-text search of the inbox ('simple': no stemming, so names, order numbers and any
+    # language match as typed).
+    search_vector = models.GeneratedField(expression=SearchVector("body", config="simple"),
+                                          output_field=SearchVectorField(), db_persist=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -175,6 +193,8 @@ class Message(TenantModel):
             # Sweeper: status in ('pending', 'sending') and updated_at < ?
             models.Index(fields=["status", "updated_at"], condition=Q(status__in=["pending", "sending"]),
                          name="message_unsettled_idx"),
+            # Inbox search: organization_id = ? and search_vector @@ to_tsquery(?)
+            GinIndex(fields=["search_vector"], name="message_search_idx"),
         ]
 
     def __str__(self) -> str:
@@ -219,3 +239,25 @@ class InboundEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.provider_sid}"
+
+
+class CannedReply(TenantModel):
+    """An organization-wide snippet agents insert by typing /shortcut in the composer."""
+
+    shortcut = models.SlugField(max_length=50, help_text="Typed after a slash in the composer, e.g. /hours.")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        verbose_name_plural = "canned replies"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "shortcut"], name="canned_reply_shortcut_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

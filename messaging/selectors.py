@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import re
+from dataclasses import dataclass, field
+
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Q, QuerySet, Subquery
 
 from crm.models import Contact
+from telephony.models import PhoneNumber
 from tenants.models import Organization
 from tenants.scoping import get_for_org
 
-from .models import Conversation, Message
+from .models import CannedReply, Conversation, ConversationStatus, Message, WhatsAppSender
 
 
 def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:
@@ -57,3 +62,144 @@ def message_page(*, organization: Organization, conversation: Conversation, befo
     page = list(qs.order_by("-created_at", "-id")[: limit + 1])
     has_more = len(page) > limit
     return list(reversed(page[:limit])), has_more
+
+
+# The inbox ------------------------------------------------------------------------------------------
+
+INBOX_PAGE = 50
+INBOX_VIEWS = ("mine", "unassigned", "all")
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What an inbox list shows. Search looks through every status."""
+
+    view: str = "all"
+    status: str = ConversationStatus.OPEN
+    line: str = ""  # "n:<phone number id>" or "w:<whatsapp sender id>"
+    channel: str = ""
+    label: str = ""
+    unread: bool = False
+    q: str = ""
+
+
+def _search_query(text: str) -> SearchQuery | None:
+    """Every word typed must match, each as a prefix: "ord 1042" finds "order 1042"."""
+    words = re.findall(r"\w+", text.lower())[:8]
+    if not words:
+        return None
+    return SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
+
+
+def inbox_conversations(*, organization: Organization, agent, filters: InboxFilters, after: tuple | None = None,
+                        limit: int = INBOX_PAGE) -> QuerySet[Conversation]:
+    """The conversations of an inbox view, newest activity first; `after` is the (last_message_at, id)
+    of the last row already shown (keyset paging: page 2,000 costs what page 1 does)."""
+    qs = inbox_filtered(organization=organization, agent=agent, filters=filters)
+    if after is not None:
+        at, pk = after
+        qs = qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, pk__lt=pk))
+    return qs.order_by("-last_message_at", "-id")[:limit]
+
+
+def inbox_filtered(*, organization: Organization, agent, filters: InboxFilters) -> QuerySet[Conversation]:
+    qs = Conversation.objects.filter(organization=organization).select_related(
+        "contact", "assignee", "phone_number", "whatsapp_sender")
+    if filters.view == "mine":
+        qs = qs.filter(assignee=agent) if agent is not None else qs.none()
+    elif filters.view == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    query = _search_query(filters.q) if filters.q else None
+    if filters.q:
+        if query is None:
+            return qs.none()
+        digits = re.sub(r"\D", "", filters.q)
+        matches = Q(contact__in=Contact.objects.filter(organization=organization, search_vector=query).values("pk"))
+        if len(digits) >= 3:
+            matches |= Q(contact__in=Contact.objects.filter(organization=organization,
+                                                            phone_number__contains=digits).values("pk"))
+        matches |= Q(pk__in=Message.objects.filter(organization=organization, search_vector=query)
+                     .values("conversation_id"))
+        qs = qs.filter(matches)
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.line.startswith("n:"):
+        qs = qs.filter(phone_number_id=filters.line[2:])
+    elif filters.line.startswith("w:"):
+        qs = qs.filter(whatsapp_sender_id=filters.line[2:])
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.label:
+        qs = qs.filter(labels__contains=[filters.label])
+    if filters.unread:
+        qs = qs.filter(unread_count__gt=0)
+    return qs
+
+
+def inbox_unread_total(*, organization: Organization) -> int:
+    """Conversations with unread messages, whatever their status (the top bar's figure)."""
+    return Conversation.objects.filter(organization=organization, unread_count__gt=0).count()
+
+
+def inbox_labels(*, organization: Organization) -> list[str]:
+    """Labels in use, for the filter; distinct over the GIN-indexed array."""
+    from django.db.models import Func
+
+    labels = (Conversation.objects.filter(organization=organization, labels__len__gt=0)
+              .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True).distinct())
+    return sorted(labels[:200])
+
+
+def inbox_lines(*, organization: Organization) -> list[tuple[str, str]]:
+    """Our numbers and WhatsApp senders, as (filter value, label), for the filter."""
+    numbers = PhoneNumber.objects.filter(organization=organization).order_by("phone_number")
+    senders = WhatsAppSender.objects.filter(organization=organization).order_by("name")
+    return ([(f"n:{n.pk}", f"{n.phone_number}{f' · {n.friendly_name}' if n.friendly_name else ''}") for n in numbers]
+            + [(f"w:{s.pk}", f"WhatsApp · {s.name}") for s in senders])
+
+
+def thread_messages(*, organization: Organization, conversation: Conversation, before=None, limit: int = 50):
+    """The thread's newest `limit` messages before a message id, oldest first, and whether there are
+    older ones. One query (the cursor's time is read in a subquery)."""
+    qs = Message.objects.filter(organization=organization, conversation=conversation).select_related("created_by")
+    if before is not None:
+        anchor = Message.objects.filter(organization=organization, conversation=conversation, pk=before)
+        qs = qs.filter(Q(created_at__lt=Subquery(anchor.values("created_at")))
+                       | Q(created_at=Subquery(anchor.values("created_at")), pk__lt=before))
+    page = list(qs.order_by("-created_at", "-id")[: limit + 1])
+    return list(reversed(page[:limit])), len(page) > limit
+
+
+def contact_conversations(*, organization: Organization, contact: Contact) -> list[Conversation]:
+    return list(Conversation.objects.filter(organization=organization, contact=contact)
+                .select_related("phone_number", "whatsapp_sender").order_by("-last_message_at")[:20])
+
+
+def canned_reply_list(*, organization: Organization) -> QuerySet[CannedReply]:
+    return CannedReply.objects.filter(organization=organization).order_by("shortcut")
+
+
+@dataclass
+class InboxChanges:
+    rows: list[Conversation]  # changed and still in this view
+    gone: list = field(default_factory=list)  # changed and no longer in this view
+    messages: list[Message] = field(default_factory=list)  # of the open conversation
+    conversation: Conversation | None = None  # the open conversation, when it changed
+
+
+def inbox_changes(*, organization: Organization, agent, filters: InboxFilters, since, open_conversation=None,
+                  limit: int = 100) -> InboxChanges:
+    """What changed since a cursor, for a tab showing `filters` (and perhaps one conversation)."""
+    changed = Conversation.objects.filter(organization=organization, updated_at__gt=since)
+    rows = list(inbox_filtered(organization=organization, agent=agent, filters=filters)
+                .filter(updated_at__gt=since).order_by("-last_message_at", "-id")[:limit])
+    shown = {row.pk for row in rows}
+    gone = [pk for pk in changed.order_by("-updated_at").values_list("pk", flat=True)[:limit] if pk not in shown]
+    result = InboxChanges(rows=rows, gone=gone)
+    if open_conversation is not None:
+        result.messages = list(Message.objects.filter(organization=organization, conversation=open_conversation,
+                                                      updated_at__gt=since)
+                               .select_related("created_by").order_by("created_at", "id")[:200])
+        if open_conversation.pk in shown or open_conversation.pk in gone:
+            result.conversation = get_conversation_for_org(organization, open_conversation.pk)
+    return result

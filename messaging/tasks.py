@@ -10,10 +10,8 @@ from tenants.models import Organization
 from tenants.scoping import tenant_scope
 from tenants.tasks import TenantTask
 
-from .models import Direction, Message
 from .providers.base import ProviderError
-from .services import events, outbound
-from .services.sentiment import message_sentiment
+from .services import events, outbound, sentiment
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +38,7 @@ def inbound_events_drain(*, organization_id: str):
 
 @shared_task(base=TenantTask, name="messaging.message_analyse")
 def message_analyse(*, organization_id: str, message_id: str):
-    message = Message.objects.filter(pk=message_id, direction=Direction.INBOUND).first()
-    if message is not None and message.body and message.sentiment is None:
-        Message.objects.filter(pk=message.pk).update(sentiment=message_sentiment(message.body))
+    sentiment.message_analyse(organization=Organization.objects.get(pk=organization_id), message_id=message_id)
 
 
 @shared_task(name="messaging.messages_sweep")

@@ -8,8 +8,25 @@ webhook_patterns = [
     path("whatsapp/", webhooks.whatsapp, name="whatsapp"),
 ]
 
+# Mounted under /o/<org_slug>/ (HTML).
 html_patterns = [
     path("media/<uuid:message_id>/<int:index>/", views.message_media, name="message-media"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/list/", views.inbox_list, name="inbox-list"),
+    path("inbox/poll/", views.inbox_poll, name="inbox-poll"),
+    path("inbox/availability/", views.availability, name="availability"),
+    path("inbox/c/<uuid:conversation_id>/", views.conversation_open, name="conversation-open"),
+    path("inbox/c/<uuid:conversation_id>/older/", views.conversation_older, name="conversation-older"),
+    path("inbox/c/<uuid:conversation_id>/send/", views.conversation_send, name="conversation-send"),
+    path("inbox/c/<uuid:conversation_id>/update/", views.conversation_update, name="conversation-update"),
+    path("inbox/contacts/<uuid:contact_id>/notes/", views.contact_notes, name="contact-notes"),
+    path("canned-replies/", views.canned_replies, name="canned-replies"),
+    path("canned-replies/<uuid:canned_reply_id>/delete/", views.canned_reply_delete, name="canned-reply-delete"),
+]
+
+# Public: the provider fetches outbound attachments from a signed, expiring link.
+public_patterns = [
+    path("attachments/<str:token>/", views.attachment_public, name="attachment-public"),
 ]
 
 api_patterns = [

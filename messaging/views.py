@@ -1,12 +1,39 @@
-"""HTML-side views of `messaging` (the inbox itself is its own issue)."""
+"""HTML views of `messaging`: the agent inbox, canned replies, and media."""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from dataclasses import replace
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.models import Channel
+from tenants import selectors as tenant_selectors
+from tenants.permissions import require_manager
+from tenants.scoping import get_for_org, parse_public_id
 
 from . import selectors
-from .services import media
+from .forms import (
+    CannedReplyForm,
+    ContactNotesForm,
+    ConversationUpdateForm,
+    InboxFilterForm,
+    SendForm,
+    format_cursor,
+    parse_cursor,
+)
+from .models import ConversationStatus
+from .services import conversations as services
+from .services import inbox as inbox_services
+from .services import live, media, outbound, policy
 
 
 @require_GET
@@ -24,3 +51,314 @@ def message_media(request: HttpRequest, org_slug: str, message_id, index: int):
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = "inline" if response["Content-Type"].startswith("image/") else "attachment"
     return response
+
+
+# The inbox ------------------------------------------------------------------------------------------
+# Three panes (list, thread, contact) rendered by the server; htmx swaps the panes and a small script
+# (static/js/inbox.js) adds the keyboard, the composer's helpers and the live updates, which poll
+# `inbox_poll` with a cursor (see services/live.py and docs/architecture.md for why not SSE).
+
+LIVE_OVERLAP = timedelta(seconds=5)  # a transaction may commit a little after it stamped updated_at
+
+
+def _bad_request(request, message: str) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    return render(request, "messaging/inbox_error.html", {"error": message}, status=400)
+
+
+def _first_error(form) -> str:
+    errors = form.errors.get_json_data()
+    for field_errors in errors.values():
+        for error in field_errors:
+            return error["message"]
+    return "Check what you entered."
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return " ".join(exc.messages) or "That cannot be done."
+
+
+def _filters(request) -> tuple[selectors.InboxFilters | None, str, object]:
+    agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
+    form = InboxFilterForm(request.GET)
+    if not form.is_valid():
+        return None, _first_error(form), agent
+    filters = form.filters()
+    if not request.GET.get("view") and agent is None:
+        filters = replace(filters, view="all")  # people who are not agents start with everything
+    return filters, "", agent
+
+
+def _list_context(request, filters, agent, after=None) -> dict:
+    rows = list(selectors.inbox_conversations(organization=request.organization, agent=agent, filters=filters,
+                                              after=after, limit=selectors.INBOX_PAGE + 1))
+    has_more = len(rows) > selectors.INBOX_PAGE
+    rows = rows[: selectors.INBOX_PAGE]
+    query = request.GET.copy()
+    query.pop("after", None)
+    query.pop("c", None)
+    return {"rows": rows, "has_more": has_more, "next_cursor": format_cursor(rows[-1]) if rows else "",
+            "filters": filters, "filter_query": query.urlencode()}
+
+
+def _head_context(request, conversation, agent) -> dict:
+    """What the thread's header needs: the conversation, who may be assigned, and who is asking."""
+    return {"conversation": conversation, "me": agent, "statuses": ConversationStatus.choices,
+            "agents": list(tenant_selectors.agent_list(organization=request.organization).filter(kind="human"))}
+
+
+def _thread_context(request, conversation, agent) -> dict:
+    organization = request.organization
+    services.conversation_mark_read(organization=organization, conversation=conversation)
+    conversation.unread_count = 0
+    messages, has_older = selectors.thread_messages(organization=organization, conversation=conversation)
+    return {**_head_context(request, conversation, agent), "messages": messages, "has_older": has_older,
+            "verdict": policy.may_send(conversation),
+            "canned_replies": list(selectors.canned_reply_list(organization=organization)),
+            "contact_conversations": selectors.contact_conversations(organization=organization,
+                                                                     contact=conversation.contact)}
+
+
+@require_GET
+def inbox(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = request.organization
+    filters, error, agent = _filters(request)
+    if filters is None:
+        return _bad_request(request, error)
+    context = {
+        **_list_context(request, filters, agent),
+        "agent": agent, "lines": selectors.inbox_lines(organization=organization),
+        "labels": selectors.inbox_labels(organization=organization),
+        "unread_total": selectors.inbox_unread_total(organization=organization),
+        "version": live.inbox_version(organization),
+        "cursor": (timezone.now() - LIVE_OVERLAP).isoformat(),
+        "views": [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")],
+        "statuses": ConversationStatus.choices, "channels": Channel.choices,
+    }
+    if request.GET.get("c"):
+        conversation = selectors.get_conversation_for_org(organization, request.GET["c"])
+        context.update(_thread_context(request, conversation, agent))
+    return render(request, "messaging/inbox.html", context)
+
+
+@require_GET
+def inbox_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The list pane for other filters, or its next page (`after`)."""
+    filters, error, agent = _filters(request)
+    if filters is None:
+        return _bad_request(request, error)
+    after = None
+    if request.GET.get("after"):
+        after = parse_cursor(request.GET["after"])
+        if after is None:
+            return _bad_request(request, "That page of the list does not exist; reload the inbox.")
+    template = "messaging/_inbox_rows.html" if after else "messaging/_inbox_list.html"
+    return render(request, template, {**_list_context(request, filters, agent, after),
+                                      "open_id": request.GET.get("c", "")})
+
+
+@require_GET
+def conversation_open(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
+    """The thread and contact panes of one conversation (opening it marks it read for the team)."""
+    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
+    if not request.htmx:  # a link opened in a new tab: the whole inbox with this conversation open
+        return redirect(f"{reverse('messaging:inbox', kwargs={'org_slug': org_slug})}?c={conversation.pk}")
+    agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
+    return render(request, "messaging/_thread.html", {**_thread_context(request, conversation, agent), "oob": True})
+
+
+@require_GET
+def conversation_older(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
+    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
+    before = request.GET.get("before")
+    if not before:
+        return _bad_request(request, "Say which message to load the older ones before.")
+    messages, has_older = selectors.thread_messages(organization=request.organization, conversation=conversation,
+                                                    before=parse_public_id(before))
+    return render(request, "messaging/_messages_older.html",
+                  {"conversation": conversation, "messages": messages, "has_older": has_older})
+
+
+@require_POST
+def conversation_send(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
+    """Send a reply (or keep a private note). Answers with the new bubble; 400 with the reason."""
+    organization = request.organization
+    conversation = selectors.get_conversation_for_org(organization, conversation_id)
+    form = SendForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _bad_request(request, _first_error(form))
+    data = form.cleaned_data
+    try:
+        if data["note"]:
+            message = inbox_services.note_add(organization=organization, actor=request.user,
+                                              conversation=conversation, body=data["body"])
+        else:
+            upload = data["attachment"]
+            # Check first, so a refused message leaves no file behind.
+            verdict = policy.may_send(conversation, has_media=upload is not None)
+            if not verdict:
+                return _bad_request(request, verdict.reason)
+            urls = [inbox_services.attachment_store(organization=organization, upload=upload)] if upload else []
+            message = outbound.message_send(organization=organization, actor=request.user, conversation=conversation,
+                                            body=data["body"], media_urls=urls,
+                                            media_content_type=upload.content_type if upload else "")
+    except ValidationError as exc:
+        return _bad_request(request, _validation_message(exc))
+    return render(request, "messaging/_bubble.html", {"message": message, "conversation": conversation},
+                  status=201)
+
+
+@require_POST
+def conversation_update(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
+    """Assign, change status (snooze until a time), label, mark unread. Answers with the thread head."""
+    organization = request.organization
+    conversation = selectors.get_conversation_for_org(organization, conversation_id)
+    form = ConversationUpdateForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(request, _first_error(form))
+    data = form.cleaned_data
+    changes = {}
+    if data["status"]:
+        changes.update(status=data["status"], snoozed_until=data["snooze_until"])
+    if data["assignee"]:
+        if data["assignee"] == "me":
+            me = tenant_selectors.agent_for_user(organization=organization, user=request.user)
+            if me is None:
+                return _bad_request(request, "You are not an agent of this organization, so nothing can be "
+                                             "assigned to you.")
+            changes["assignee"] = me
+        elif data["assignee"] == "none":
+            changes["assignee"] = None
+        else:
+            changes["assignee"] = tenant_selectors.get_agent_for_org(organization, data["assignee"])
+    if data["add_label"] or data["remove_label"]:
+        labels = [label for label in conversation.labels if label != data["remove_label"]]
+        if data["add_label"]:
+            labels.append(data["add_label"])
+        changes["labels"] = labels
+    try:
+        conversation = services.conversation_update(organization=organization, actor=request.user,
+                                                    conversation=conversation, **changes)
+    except ValidationError as exc:
+        return _bad_request(request, _validation_message(exc))
+    if data["unread"]:
+        services.conversation_mark_unread(organization=organization, conversation=conversation)
+    conversation = selectors.get_conversation_for_org(organization, conversation.pk)
+    agent = tenant_selectors.agent_for_user(organization=organization, user=request.user)
+    return render(request, "messaging/_thread_head.html", _head_context(request, conversation, agent))
+
+
+@require_POST
+def contact_notes(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
+    organization = request.organization
+    contact = selectors.get_contact_for_org(organization, contact_id)
+    form = ContactNotesForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(request, _first_error(form))
+    try:
+        services.contact_update_notes(organization=organization, actor=request.user, contact=contact,
+                                      notes=form.cleaned_data["notes"])
+    except ValidationError as exc:
+        return _bad_request(request, _validation_message(exc))
+    return HttpResponse("Saved.", content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+def availability(request: HttpRequest, org_slug: str) -> HttpResponse:
+    agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
+    if agent is None:
+        return _bad_request(request, "Only agents have an availability.")
+    try:
+        inbox_services.agent_set_availability(organization=request.organization, agent=agent,
+                                              availability=request.POST.get("availability", ""))
+    except ValidationError as exc:
+        return _bad_request(request, _validation_message(exc))
+    return render(request, "messaging/_availability.html", {"agent": agent})
+
+
+@require_GET
+def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """What changed since the tab's cursor. 204 when the organization's change counter has not moved
+    (answered from Redis alone); otherwise the changed rows and messages, rendered, as JSON."""
+    organization = request.organization
+    cursor = parse_datetime(request.GET.get("cursor", "") or "")
+    if cursor is None:
+        return _bad_request(request, "The live view lost its place; reload the inbox.")
+    version = live.inbox_version(organization)
+    fresh = timezone.now() - cursor < timedelta(seconds=live.RECHECK_SECONDS)
+    if version and version == request.GET.get("v") and fresh:
+        return HttpResponse(status=204)
+    filters, error, agent = _filters(request)
+    if filters is None:
+        return _bad_request(request, error)
+    open_conversation = None
+    if request.GET.get("c"):
+        open_conversation = selectors.get_conversation_for_org(organization, request.GET["c"])
+    now = timezone.now()
+    changes = selectors.inbox_changes(organization=organization, agent=agent, filters=filters, since=cursor,
+                                      open_conversation=open_conversation)
+    if open_conversation is not None and any(m.direction == "inbound" and m.created_at > cursor
+                                             for m in changes.messages):
+        services.conversation_mark_read(organization=organization, conversation=open_conversation)
+    open_id = str(open_conversation.pk) if open_conversation else ""
+    payload = {
+        "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(),
+        "unread": selectors.inbox_unread_total(organization=organization),
+        "rows": [{"id": str(row.pk), "sort": format_cursor(row),
+                  "html": render_to_string("messaging/_inbox_row.html", {"row": row, "open_id": open_id},
+                                           request=request)} for row in changes.rows],
+        "gone": [str(pk) for pk in changes.gone],
+        "messages": [{"id": str(m.pk), "created": m.created_at.isoformat(),
+                      "html": render_to_string("messaging/_bubble.html", {"message": m}, request=request)}
+                     for m in changes.messages],
+    }
+    if changes.conversation is not None:
+        conversation = changes.conversation
+        payload["head"] = render_to_string("messaging/_thread_head.html",
+                                           _head_context(request, conversation, agent), request=request)
+        payload["verdict"] = render_to_string("messaging/_verdict.html", {"verdict": policy.may_send(conversation)})
+    return JsonResponse(payload)
+
+
+def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
+    """An outbound attachment, for the provider to fetch (a signed, expiring link: no login)."""
+    opened = inbox_services.attachment_open(token)
+    if opened is None:
+        raise Http404("This attachment link is not valid or has expired.")
+    handle, content_type = opened
+    response = FileResponse(handle, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# Canned replies (managers) -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def canned_replies(request: HttpRequest, org_slug: str) -> HttpResponse:
+    organization = request.organization
+    form = CannedReplyForm(request.POST or None)
+    if request.method == "POST":
+        require_manager(request)
+        if form.is_valid():
+            try:
+                inbox_services.canned_reply_create(organization=organization, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error("shortcut", exc.message_dict.get("shortcut"))
+            else:
+                messages.success(request, f"Canned reply /{form.cleaned_data['shortcut']} added.")
+                return redirect("messaging:canned-replies", org_slug=org_slug)
+    return render(request, "messaging/canned_replies.html", {
+        "replies": selectors.canned_reply_list(organization=organization), "form": form},
+        status=400 if form.errors else 200)
+
+
+@require_POST
+def canned_reply_delete(request: HttpRequest, org_slug: str, canned_reply_id) -> HttpResponse:
+    require_manager(request)
+    reply = get_for_org(selectors.canned_reply_list(organization=request.organization), request.organization, canned_reply_id)
+    inbox_services.canned_reply_delete(organization=request.organization, actor=request.user, reply=reply)
+    messages.success(request, f"Canned reply /{reply.shortcut} deleted.")
+    return redirect("messaging:canned-replies", org_slug=org_slug)

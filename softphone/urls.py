@@ -28,6 +28,7 @@ org_api = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/", include((messaging_urls.webhook_patterns, "webhooks"))),
+    *messaging_urls.public_patterns,
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -133,6 +133,11 @@ class AgentKind(models.TextChoices):
     AI = "ai", "AI voice agent (VAPI)"
 
 
+class Availability(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    AWAY = "away", "Away"
+
+
 class Agent(TenantModel):
     """Who answers a number: a person working in the browser, or an AI assistant on VAPI.
 
@@ -146,6 +151,8 @@ class Agent(TenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="agents"
     )
     assistant_id = models.CharField("VAPI assistant id", max_length=100, blank=True)
+    # A person's presence in the inbox (set from its top bar); AI agents are always available.
+    availability = models.CharField(max_length=10, choices=Availability.choices, default=Availability.AVAILABLE)
     client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="agents")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

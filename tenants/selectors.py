@@ -49,6 +49,13 @@ def agent_list(*, organization: Organization, filters: dict | None = None) -> Qu
     return qs.order_by("name")
 
 
+def agent_for_user(*, organization: Organization, user) -> Agent | None:
+    """The person's own agent in this organization, if they are one."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Agent.objects.filter(organization=organization, user=user).first()
+
+
 def get_agent_for_org(organization: Organization, public_id) -> Agent:
     return get_for_org(Agent.objects.select_related("user", "client"), organization, public_id)
 

@@ -11,6 +11,8 @@ from softphone.phones import canonical_contact_number
 from tenants.models import Organization
 from tenants.services import audit
 
+from .live import inbox_changed
+
 
 def contact_for(*, organization: Organization, phone: str, profile_name: str = "", wa_id: str = "") -> Contact:
     number = canonical_contact_number(phone)
@@ -42,7 +44,8 @@ def conversation_for(*, organization: Organization, contact: Contact, channel: s
     if conversation is None:
         try:
             with transaction.atomic():
-                conversation = Conversation.objects.create(**lookup, assignee=getattr(phone_number, "agent", None))
+                conversation = Conversation.objects.create(**lookup, assignee=getattr(phone_number, "agent", None),
+                                                           last_message_at=timezone.now())
         except IntegrityError:
             conversation = Conversation.objects.get(**lookup)
     return conversation
@@ -61,6 +64,7 @@ def conversation_touch(*, conversation: Conversation, preview: str, inbound: boo
                                                                    ConversationStatus.SNOOZED]).update(
             status=ConversationStatus.OPEN, snoozed_until=None)
     Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    inbox_changed(conversation.organization_id)
 
 
 @transaction.atomic
@@ -83,11 +87,31 @@ def conversation_update(*, organization: Organization, actor, conversation: Conv
     if changes:
         locked.save()
         audit(organization=organization, actor=actor, verb="conversation.updated", target=locked, data=changes)
+        inbox_changed(organization)
     return locked
 
 
 def conversation_mark_read(*, organization: Organization, conversation: Conversation) -> None:
-    Conversation.objects.filter(organization=organization, pk=conversation.pk).update(unread_count=0)
+    """Read for the whole team: one agent opening it clears the badge for everyone."""
+    if Conversation.objects.filter(organization=organization, pk=conversation.pk, unread_count__gt=0).update(
+            unread_count=0, updated_at=timezone.now()):
+        inbox_changed(organization)
+
+
+def conversation_mark_unread(*, organization: Organization, conversation: Conversation) -> None:
+    Conversation.objects.filter(organization=organization, pk=conversation.pk, unread_count=0).update(
+        unread_count=1, updated_at=timezone.now())
+    inbox_changed(organization)
+
+
+def conversations_wake(*, organization: Organization) -> int:
+    """Snoozed conversations whose time has come are open again."""
+    woken = Conversation.objects.filter(organization=organization, status=ConversationStatus.SNOOZED,
+                                        snoozed_until__lte=timezone.now()).update(
+        status=ConversationStatus.OPEN, snoozed_until=None, updated_at=timezone.now())
+    if woken:
+        inbox_changed(organization)
+    return woken
 
 
 def contact_set_opt_out(*, contact: Contact, channel: str, opted_out: bool, source: str) -> None:
@@ -97,3 +121,21 @@ def contact_set_opt_out(*, contact: Contact, channel: str, opted_out: bool, sour
     else:
         contact.sms_opted_out_at, contact.sms_opt_out_source = (now, source) if opted_out else (None, source)
     contact.save()
+    # The composer's verdict changes: open tabs re-read this contact's conversations.
+    contact.conversations.update(updated_at=now)
+    inbox_changed(contact.organization_id)
+
+
+def contact_update_notes(*, organization: Organization, actor, contact: Contact, notes: str) -> Contact:
+    notes = notes.strip()
+    if len(notes) > 5000:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"notes": "Notes can be at most 5,000 characters."})
+    if notes != contact.notes:
+        contact.notes = notes
+        contact.save(update_fields=["notes", "updated_at"])
+        audit(organization=organization, actor=actor, verb="contact.notes_updated", target=contact)
+        contact.conversations.update(updated_at=timezone.now())
+        inbox_changed(organization)
+    return contact

@@ -23,6 +23,7 @@ from messaging.providers.base import readable_error
 from tenants.models import Organization
 
 from .conversations import contact_for, contact_set_opt_out, conversation_for, conversation_touch
+from .live import inbox_changed
 
 logger = logging.getLogger(__name__)
 
@@ -118,4 +119,6 @@ def status_update(*, organization: Organization, provider_sid: str, status: str,
         fields["sent_at"] = timezone.now()
     changed = Message.objects.filter(organization=organization, provider_sid=provider_sid,
                                      direction=Direction.OUTBOUND, status__in=lower).update(**fields)
+    if changed:
+        inbox_changed(organization)
     return changed > 0

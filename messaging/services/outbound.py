@@ -22,6 +22,7 @@ from tenants.models import Organization
 
 from .conversations import conversation_touch
 from .inbound import enqueue_for
+from .live import inbox_changed
 from .policy import may_send
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,9 @@ def segments(body: str) -> int:
 
 
 def message_send(*, organization: Organization, actor, conversation: Conversation, body: str = "",
-                 media_urls: list[str] | None = None) -> Message:
+                 media_urls: list[str] | None = None, media_content_type: str = "") -> Message:
     """Queue a message for sending. Refused (ValidationError with the reason) when it may not go."""
-    body = (body or "").strip("\n")
+    body = (body or "").replace("\r\n", "\n").strip("\n")  # browsers send CRLF; SMS counts each character
     media_urls = [u for u in (media_urls or []) if u]
     if not body and not media_urls:
         raise ValidationError({"body": "Write a message or attach a file."})
@@ -70,8 +71,9 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
     with transaction.atomic():
         message = Message.objects.create(
             organization=organization, conversation=conversation, direction=Direction.OUTBOUND, channel=channel,
-            body=body, media=[{"url": u} for u in media_urls],
-            media_type=MediaType.IMAGE if media_urls else MediaType.NONE, status=MessageStatus.PENDING,
+            body=body, media=[{"url": u, "content_type": media_content_type} if media_content_type else {"url": u}
+                              for u in media_urls],
+            media_type=_media_type(media_content_type) if media_urls else MediaType.NONE, status=MessageStatus.PENDING,
             num_segments=segments(body) if body else 1, created_by=actor,
         )
         conversation_touch(conversation=conversation, preview=body or "[attachment]", inbound=False)
@@ -79,6 +81,12 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
 
         transaction.on_commit(lambda: enqueue_for(message_deliver, organization, message))
     return message
+
+
+def _media_type(content_type: str) -> str:
+    """What an outbound attachment is; a bare URL (the API) is taken for a picture, as MMS mostly are."""
+    kind = (content_type or "image/").split("/")[0]
+    return {"image": MediaType.IMAGE, "video": MediaType.VIDEO, "audio": MediaType.AUDIO}.get(kind, MediaType.DOCUMENT)
 
 
 # Delivery (the worker's side) ------------------------------------------------------------------------
@@ -162,6 +170,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         raise
     Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         provider_sid=result.sid, status=result.status, num_segments=result.num_segments, updated_at=timezone.now())
+    inbox_changed(organization)
     return "sent"
 
 
@@ -173,6 +182,7 @@ def _release(message: Message) -> None:
 def _fail(message: Message, code: str, reason: str) -> None:
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error_code=code[:20],
                                                  error_message=reason, updated_at=timezone.now())
+    inbox_changed(message.organization_id)
 
 
 def messages_sweep(*, organization: Organization) -> dict:
@@ -199,4 +209,9 @@ def messages_sweep(*, organization: Organization) -> dict:
         error_message="Sending was interrupted and could not be confirmed; it was not retried so the customer "
                       "does not get it twice. Send it again if needed.",
         updated_at=timezone.now())
-    return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued}
+    if failed:
+        inbox_changed(organization)
+    from .conversations import conversations_wake
+
+    woken = conversations_wake(organization=organization)
+    return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued, "woken": woken}

@@ -14,3 +14,18 @@ def _analyzer():
 
 def message_sentiment(text: str) -> float:
     return round(_analyzer().polarity_scores(text)["compound"], 4)
+
+
+def message_analyse(*, organization, message_id) -> None:
+    """Score an inbound message's text once; open inbox tabs then show its indicator."""
+    from django.utils import timezone
+
+    from messaging.models import Direction, Message
+
+    from .live import inbox_changed
+
+    message = Message.objects.filter(organization=organization, pk=message_id, direction=Direction.INBOUND).first()
+    if message is not None and message.body and message.sentiment is None:
+        Message.objects.filter(pk=message.pk).update(sentiment=message_sentiment(message.body),
+                                                     updated_at=timezone.now())
+        inbox_changed(organization)

@@ -230,7 +230,7 @@ def test_the_sweeper_requeues_lost_pending_messages_and_fails_unconfirmed_ones(o
         Message.objects.filter(pk=lost.pk).update(updated_at=long_ago)
         Message.objects.filter(pk=stuck.pk).update(status=MessageStatus.SENDING, updated_at=long_ago)
         result = outbound.messages_sweep(organization=org)
-    assert result == {"requeued": 1, "failed": 1, "events_requeued": 0}
+    assert result == {"requeued": 1, "failed": 1, "events_requeued": 0, "woken": 0}
     assert message(org, lost.pk).status == "queued"  # tasks run inline here: re-queued and sent
     unconfirmed = message(org, stuck.pk)
     assert unconfirmed.status == "failed"

@@ -194,6 +194,9 @@ PUBLIC_ROUTES = {
     "webhooks/twilio/messages/",
     "webhooks/twilio/messages/status/",
     "webhooks/whatsapp/",
+    # Outbound attachments, fetched by the provider: a signed, expiring token or 404
+    # (tests/messaging/test_inbox.py).
+    "attachments/<str:token>/",
 }
 
 

@@ -47,4 +47,78 @@ class Command(BaseCommand):
             if not Agent.objects.filter(organization=organization, user=agent_user).exists():
                 services.agent_create(organization=organization, actor=people[Role.OWNER],
                                       name=agent_user.display_name, kind=AgentKind.HUMAN, user=agent_user)
+            if not organization_has_inbox(organization):
+                seed_inbox(organization, owner=people[Role.OWNER],
+                           agent=Agent.objects.get(organization=organization, user=agent_user))
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{DEMO_SLUG}' is ready."))
+
+
+# The demo inbox: a Twilio account matching README's simulated Twilio, one number answered by the
+# demo agent, a few customers with history, and canned replies.
+DEMO_ACCOUNT_SID, DEMO_TOKEN, DEMO_NUMBER = "AC00000000000000000000000000000001", "demo-token", "+14155550100"
+DEMO_CUSTOMERS = [
+    # phone, name, minutes ago, [(direction, body)], labels
+    ("+14155550123", "Maria Lopez", 3, [("inbound", "Hi! Where is my order 1042? It said Tuesday."),
+                                         ("outbound", "Hi Maria, let me check that for you."),
+                                         ("inbound", "Thanks, I really need it by Friday 🙏")], ["orders"]),
+    ("+14155550124", "Kenji Watanabe", 25, [("inbound", "Can I change the delivery address for order 1043?")], []),
+    ("+14155550125", "Aisha Bello", 90, [("inbound", "This is the third time the package is late. Very disappointed."),
+                                          ("outbound", "I'm sorry, Aisha. I've escalated it to our carrier.")],
+     ["complaint"]),
+    ("+14155550126", "", 240, [("inbound", "Do you deliver on Sundays?")], []),
+    ("+14155550127", "Tom Becker", 60 * 26, [("inbound", "Great service, thank you!"),
+                                              ("outbound", "Thank you, Tom! Have a nice day.")], ["vip"]),
+]
+DEMO_CANNED = [
+    ("hours", "Opening hours", "We are open Monday to Friday, 9:00 to 17:00."),
+    ("thanks", "Thank you", "Thank you for your message! We will get back to you shortly."),
+    ("tracking", "Tracking link", "You can track your order at https://example.com/track with your order number."),
+]
+
+
+def organization_has_inbox(organization) -> bool:
+    from messaging.models import CannedReply
+
+    return CannedReply.objects.filter(organization=organization).exists()
+
+
+def seed_inbox(organization, *, owner, agent) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.models import CannedReply, Conversation, Message, MessageStatus
+    from messaging.services.conversations import contact_for, conversation_for
+    from telephony.models import PhoneNumber, Provider, ProviderAccount
+
+    account, _ = ProviderAccount.objects.get_or_create(
+        organization=organization, provider=Provider.TWILIO, account_sid=DEMO_ACCOUNT_SID,
+        defaults={"friendly_name": "Demo Twilio (simulated)", "auth_token": DEMO_TOKEN})
+    number, _ = PhoneNumber.objects.get_or_create(
+        organization=organization, phone_number=DEMO_NUMBER,
+        defaults={"provider_account": account, "provider": Provider.TWILIO, "provider_sid": "PN" + "0" * 31 + "1",
+                  "friendly_name": "Support line", "agent": agent,
+                  "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False}})
+    now = timezone.now()
+    for index, (phone, name, minutes, messages, labels) in enumerate(DEMO_CUSTOMERS):
+        contact = contact_for(organization=organization, phone=phone)
+        if name and not contact.name:
+            contact.name = name
+            contact.save(update_fields=["name", "updated_at"])
+        conversation = conversation_for(organization=organization, contact=contact, channel="sms", phone_number=number)
+        at = now - timedelta(minutes=minutes)
+        for position, (direction, body) in enumerate(messages):
+            message = Message.objects.create(
+                organization=organization, conversation=conversation, direction=direction, channel="sms", body=body,
+                status=MessageStatus.RECEIVED if direction == "inbound" else MessageStatus.DELIVERED,
+                provider_sid=f"SMdemo{index:02d}{position:02d}" + "0" * 22,
+                created_by=agent.user if direction == "outbound" else None)
+            Message.objects.filter(pk=message.pk).update(created_at=at - timedelta(minutes=len(messages) - 1 - position))
+        unread = 1 if messages[-1][0] == "inbound" else 0
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=at, last_inbound_at=at, last_message_preview=messages[-1][1][:200], unread_count=unread,
+            labels=labels, status="done" if minutes > 24 * 60 else "open",
+            assignee=agent if index % 2 == 0 else None)
+    for shortcut, title, body in DEMO_CANNED:
+        CannedReply.objects.get_or_create(organization=organization, shortcut=shortcut,
+                                          defaults={"title": title, "body": body, "created_by": owner})

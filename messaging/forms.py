@@ -1,0 +1,99 @@
+"""Forms of the inbox: they check what a browser sent; services decide what may happen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from crm.models import Channel
+
+from .models import ConversationStatus
+from .selectors import INBOX_VIEWS, InboxFilters
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024  # Twilio's limit for one MMS
+ATTACHMENT_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "video/mp4",
+                    "audio/mpeg", "audio/ogg", "text/vcard", "text/plain"}
+
+
+class InboxFilterForm(forms.Form):
+    view = forms.ChoiceField(choices=[(v, v) for v in INBOX_VIEWS], required=False)
+    status = forms.ChoiceField(choices=[("", "Any"), *ConversationStatus.choices], required=False)
+    line = forms.RegexField(regex=r"^[nw]:[0-9a-f-]{36}$", required=False,
+                            error_messages={"invalid": "Unknown number or sender."})
+    channel = forms.ChoiceField(choices=[("", "Any"), *Channel.choices], required=False)
+    label = forms.CharField(max_length=50, required=False)
+    unread = forms.BooleanField(required=False)
+    q = forms.CharField(max_length=200, required=False, strip=True)
+
+    def filters(self) -> InboxFilters:
+        data = self.cleaned_data
+        # Absent means the defaults (Mine is where an agent starts; Open is what needs work).
+        status = data["status"] if "status" in self.data else ConversationStatus.OPEN
+        return InboxFilters(view=data["view"] or "mine", status=status, line=data["line"], channel=data["channel"],
+                            label=data["label"].strip(), unread=data["unread"], q=data["q"])
+
+
+def parse_cursor(value: str) -> tuple[datetime, str] | None:
+    """A list cursor "2026-11-22T10:00:00.123456+00:00|<id>"; None when malformed."""
+    at, _, pk = (value or "").partition("|")
+    moment = parse_datetime(at) if at else None
+    if moment is None or len(pk) != 36:
+        return None
+    return moment, pk
+
+
+def format_cursor(conversation) -> str:
+    return f"{conversation.last_message_at.isoformat()}|{conversation.pk}" if conversation.last_message_at else ""
+
+
+class SendForm(forms.Form):
+    body = forms.CharField(required=False, strip=False, max_length=1600,
+                           error_messages={"max_length": "A message can be at most 1,600 characters."})
+    note = forms.BooleanField(required=False)
+    attachment = forms.FileField(required=False)
+
+    def clean_attachment(self):
+        upload = self.cleaned_data.get("attachment")
+        if upload is None:
+            return None
+        if upload.size > MAX_ATTACHMENT_BYTES:
+            raise forms.ValidationError("Attachments can be at most 5 MB (the carriers' limit for MMS).")
+        if upload.content_type not in ATTACHMENT_TYPES:
+            raise forms.ValidationError("This kind of file cannot be sent: use a picture, a PDF, a short video or "
+                                        "audio clip, or a contact card.")
+        return upload
+
+
+class ConversationUpdateForm(forms.Form):
+    status = forms.ChoiceField(choices=ConversationStatus.choices, required=False)
+    snooze_until = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    assignee = forms.CharField(required=False)  # "me", "none" or an agent id
+    add_label = forms.CharField(max_length=50, required=False)
+    remove_label = forms.CharField(max_length=50, required=False)
+    unread = forms.BooleanField(required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("status") == ConversationStatus.SNOOZED:
+            until = data.get("snooze_until")
+            if until is None:
+                raise forms.ValidationError("Choose until when to snooze.")
+            if timezone.is_naive(until):
+                until = timezone.make_aware(until)
+            if until <= timezone.now():
+                raise forms.ValidationError("Snooze until a time in the future.")
+            data["snooze_until"] = until
+        return data
+
+
+class ContactNotesForm(forms.Form):
+    notes = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
+
+
+class CannedReplyForm(forms.Form):
+    shortcut = forms.SlugField(max_length=50)
+    title = forms.CharField(max_length=200)
+    body = forms.CharField(max_length=1600, widget=forms.Textarea)

@@ -1,0 +1,85 @@
+"""What an agent does from the inbox besides sending: notes, attachments, canned replies, presence."""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import CannedReply, Conversation, Direction, Message, MessageStatus
+from tenants.models import Agent, Availability, Organization
+from tenants.services import audit
+
+from .live import inbox_changed
+
+# Outbound attachments are fetched by the provider from a signed link of ours, valid this long
+# (Twilio fetches at once; WhatsApp within minutes; a week covers retries and the sweeper).
+ATTACHMENT_LINK_SECONDS = 7 * 24 * 3600
+_SIGNER_SALT = "softphone.outbound-attachment"
+
+
+def note_add(*, organization: Organization, actor, conversation: Conversation, body: str) -> Message:
+    """A private note in the thread: seen by the team, never sent to the customer."""
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise ValidationError({"body": "Write the note first."})
+    with transaction.atomic():
+        note = Message.objects.create(organization=organization, conversation=conversation, direction=Direction.NOTE,
+                                      channel=conversation.channel,
+                                      body=body, status=MessageStatus.RECEIVED, created_by=actor)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+        inbox_changed(organization)
+    return note
+
+
+def attachment_store(*, organization: Organization, upload) -> str:
+    """Keep an uploaded file and return the public, signed, expiring URL the provider fetches it from."""
+    extension = mimetypes.guess_extension(upload.content_type) or ""
+    name = default_storage.save(f"outbound/{organization.pk}/{uuid.uuid4().hex}{extension}", upload)
+    token = signing.dumps({"path": name, "type": upload.content_type}, salt=_SIGNER_SALT, compress=True)
+    return settings.PUBLIC_BASE_URL + reverse("attachment-public", kwargs={"token": token})
+
+
+def attachment_open(token: str):
+    """The stored file behind a signed link, or None when the link is forged or expired."""
+    try:
+        data = signing.loads(token, salt=_SIGNER_SALT, max_age=ATTACHMENT_LINK_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not default_storage.exists(data["path"]):
+        return None
+    return default_storage.open(data["path"], "rb"), data["type"]
+
+
+def canned_reply_create(*, organization: Organization, actor, shortcut: str, title: str, body: str) -> CannedReply:
+    try:
+        with transaction.atomic():
+            reply = CannedReply.objects.create(organization=organization, shortcut=shortcut.lower(), title=title,
+                                               body=body, created_by=actor)
+    except IntegrityError:
+        raise ValidationError({"shortcut": f"/{shortcut} is already used by another canned reply."}) from None
+    audit(organization=organization, actor=actor, verb="canned_reply.created", target=reply)
+    return reply
+
+
+def canned_reply_delete(*, organization: Organization, actor, reply: CannedReply) -> None:
+    audit(organization=organization, actor=actor, verb="canned_reply.deleted", target=reply,
+          data={"shortcut": reply.shortcut})
+    reply.delete()
+
+
+def agent_set_availability(*, organization: Organization, agent: Agent, availability: str) -> Agent:
+    if availability not in Availability.values:
+        raise ValidationError({"availability": "Choose available or away."})
+    if agent.availability != availability:
+        agent.availability = availability
+        agent.save(update_fields=["availability", "updated_at"])
+    return agent
+

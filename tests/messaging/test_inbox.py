@@ -1,0 +1,367 @@
+"""The agent inbox, through its pages: what an agent sees and does (the browser tests drive the same
+pages in Chromium; these check rows, queries and refusals quickly)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from messaging.models import CannedReply, Conversation, ConversationStatus, Direction, Message, MessageStatus
+from messaging.services import conversations, outbound
+from messaging.services import live as live_service
+from tenants.scoping import tenant_scope
+from tests.messaging.conftest import CUSTOMER
+from tests.vendor_fixtures import ACME_SID
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def make_conversation(org, number, phone, *, name="", messages=1, body="Hello there", at=None, assignee=None,
+                      status=ConversationStatus.OPEN, labels=()):
+    at = at or timezone.now()
+    with tenant_scope(org):
+        contact = conversations.contact_for(organization=org, phone=phone)
+        if name:
+            contact.name = name
+            contact.save()
+        conversation = conversations.conversation_for(organization=org, contact=contact, channel="sms",
+                                                      phone_number=number)
+        for i in range(messages):
+            Message.objects.create(organization=org, conversation=conversation, direction=Direction.INBOUND,
+                                   channel="sms", body=f"{body} {i}", status=MessageStatus.RECEIVED,
+                                   provider_sid=f"SM{conversation.pk.hex[:16]}{i:016d}")
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=at, last_message_preview=f"{body} {messages - 1}", unread_count=messages,
+            assignee=assignee, status=status, labels=list(labels))
+        conversation.refresh_from_db()
+        return conversation
+
+
+def inbox_url(org, **params):
+    from urllib.parse import urlencode
+
+    return f"/o/{org.slug}/inbox/" + (f"?{urlencode(params)}" if params else "")
+
+
+def test_the_inbox_lists_newest_activity_first_with_previews_and_badges(agent_client, org, our_number, agent):
+    now = timezone.now()
+    older = make_conversation(org, our_number, "+14155550101", name="Olga Older", at=now - timedelta(hours=2))
+    newer = make_conversation(org, our_number, "+14155550102", name="Nina Newer", at=now, messages=3)
+    page = agent_client.get(inbox_url(org, view="all")).content.decode()
+    assert page.index("Nina Newer") < page.index("Olga Older")
+    assert f'id="row-{newer.pk}"' in page and f'id="row-{older.pk}"' in page
+    assert 'aria-label="3 unread"' in page
+    assert "Hello there 2" in page  # the last message's preview
+    assert '<span id="unread-total">2</span>' in page
+
+
+def test_views_and_filters(agent_client, org, our_number, agent):
+    mine = make_conversation(org, our_number, "+14155550103", name="Mine Person", assignee=agent)
+    free = make_conversation(org, our_number, "+14155550104", name="Free Person")
+    done = make_conversation(org, our_number, "+14155550105", name="Done Person", status=ConversationStatus.DONE,
+                             labels=["vip"])
+    default = agent_client.get(inbox_url(org)).content.decode()  # an agent starts on Mine, Open
+    assert "Mine Person" in default and "Free Person" not in default
+    unassigned = agent_client.get(inbox_url(org, view="unassigned")).content.decode()
+    assert "Free Person" in unassigned and "Mine Person" not in unassigned and "Done Person" not in unassigned
+    finished = agent_client.get(inbox_url(org, view="all", status="done")).content.decode()
+    assert "Done Person" in finished and "Free Person" not in finished
+    labelled = agent_client.get(inbox_url(org, view="all", status="", label="vip")).content.decode()
+    assert "Done Person" in labelled and "Mine Person" not in labelled
+    with tenant_scope(org):
+        Conversation.objects.filter(pk=free.pk).update(unread_count=0)
+    unread = agent_client.get(inbox_url(org, view="all", unread="on")).content.decode()
+    assert "Mine Person" in unread and "Free Person" not in unread
+    line = agent_client.get(inbox_url(org, view="all", line=f"n:{our_number.pk}")).content.decode()
+    assert "Mine Person" in line
+    assert mine and done
+
+
+def test_search_finds_names_numbers_and_message_text_in_every_status(agent_client, org, our_number):
+    make_conversation(org, our_number, "+14155550106", name="Maria Lopez", body="Where is my order 1042")
+    make_conversation(org, our_number, "+14155550107", name="Bob Stone", body="Thanks", status=ConversationStatus.DONE)
+    by_name = agent_client.get(inbox_url(org, view="all", q="mar")).content.decode()
+    assert "Maria Lopez" in by_name and "Bob Stone" not in by_name
+    by_text = agent_client.get(inbox_url(org, view="all", q="ord 1042")).content.decode()
+    assert "Maria Lopez" in by_text and "Bob Stone" not in by_text
+    by_number = agent_client.get(inbox_url(org, view="all", q="555-0107")).content.decode()
+    assert "Bob Stone" in by_number and "Maria Lopez" not in by_number  # found although Done
+    nothing = agent_client.get(inbox_url(org, view="all", q="zzzz")).content.decode()
+    assert "No conversations here." in nothing
+
+
+def test_paging_is_by_cursor_and_shows_every_row_once(agent_client, org, our_number):
+    now = timezone.now()
+    for i in range(55):
+        make_conversation(org, our_number, f"+1415555{1000 + i:04d}", name=f"Person {i:02d}",
+                          at=now - timedelta(minutes=i))
+    first = agent_client.get(inbox_url(org, view="all")).content.decode()
+    assert first.count('class="row-item') == 50
+    after = re.search(r'after=([^"]+)"', first).group(1)  # as the "Load more" button asks for it
+    rest = agent_client.get(f"/o/{org.slug}/inbox/list/?view=all&after={after}")
+    assert rest.status_code == 200
+    names = re.findall(r'row-name">(Person \d+)<', first) + re.findall(r'row-name">(Person \d+)<', rest.content.decode())
+    assert names == [f"Person {i:02d}" for i in range(55)]
+
+
+def test_bad_filters_and_cursors_are_400_with_a_reason(agent_client, org):
+    response = agent_client.get(inbox_url(org, status="sleeping"))
+    assert response.status_code == 400 and "sleeping" in response.content.decode()
+    response = agent_client.get(f"/o/{org.slug}/inbox/list/?after=yesterday")
+    assert response.status_code == 400 and "reload the inbox" in response.content.decode()
+    response = agent_client.get(f"/o/{org.slug}/inbox/poll/?cursor=nope")
+    assert response.status_code == 400
+
+
+def test_opening_a_conversation_marks_it_read_for_the_team(agent_client, owner_client, org, our_number):
+    conversation = make_conversation(org, our_number, CUSTOMER, name="Reader", messages=2)
+    response = agent_client.get(f"/o/{org.slug}/inbox/c/{conversation.pk}/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Hello there 0" in body and "Hello there 1" in body
+    assert 'hx-swap-oob="true"' in body  # the contact pane comes along
+    with tenant_scope(org):
+        conversation.refresh_from_db()
+    assert conversation.unread_count == 0
+    assert f'id="row-{conversation.pk}" class="row-item"' in owner_client.get(inbox_url(org, view="all")).content.decode()
+
+
+def test_stored_markup_is_shown_as_text_everywhere(agent_client, org, our_number):
+    conversation = make_conversation(org, our_number, CUSTOMER, name=XSS, body=XSS)
+    with tenant_scope(org):
+        Message.objects.create(organization=org, conversation=conversation, direction=Direction.INBOUND, channel="mms",
+                               body="", status=MessageStatus.RECEIVED, provider_sid="SMxssmedia",
+                               media=[{"url": "https://api.twilio.com/x.jpg", "content_type": "image/jpeg",
+                                       "type": "image", "caption": XSS}], media_type="image")
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "onerror=alert(1)&gt;" in page
+
+
+def test_list_and_thread_run_a_constant_number_of_queries(agent_client, org, our_number, agent):
+    def count(url):
+        with CaptureQueriesContext(connection) as queries:
+            assert agent_client.get(url).status_code == 200
+        return len(queries)
+
+    first = make_conversation(org, our_number, "+14155550110", messages=2, assignee=agent, labels=["a"])
+    small_list, small_thread = count(inbox_url(org, view="all")), count(inbox_url(org, view="all", c=first.pk))
+    for i in range(20):
+        make_conversation(org, our_number, f"+1415555{2000 + i:04d}", messages=1, assignee=agent, labels=["b"])
+    with tenant_scope(org):
+        for i in range(40):
+            Message.objects.create(organization=org, conversation=first, direction=Direction.OUTBOUND, channel="sms",
+                                   body=f"reply {i}", status=MessageStatus.DELIVERED, created_by=agent.user)
+    assert count(inbox_url(org, view="all")) == small_list
+    assert count(inbox_url(org, view="all", c=first.pk)) == small_thread
+
+
+def test_replying_queues_the_message_and_shows_the_bubble(agent_client, org, our_number, twilio,
+                                                         django_capture_on_commit_callbacks):
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/",
+                                     {"body": "On its way <b>now</b>"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 201
+    assert "On its way &lt;b&gt;now&lt;/b&gt;" in response.content.decode()
+    assert "Pending" in response.content.decode()  # the bubble starts pending; the worker sends it
+    sent = twilio.messages(ACME_SID)
+    assert [m["body"] for m in sent] == ["On its way <b>now</b>"]
+    with tenant_scope(org):
+        message = Message.objects.get(conversation=conversation, direction=Direction.OUTBOUND)
+    assert message.status == MessageStatus.QUEUED and message.created_by.username == "dana"
+
+
+def test_a_private_note_is_kept_and_never_sent(agent_client, org, our_number, twilio,
+                                               django_capture_on_commit_callbacks):
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/",
+                                     {"body": "Customer is a VIP", "note": "on"}, HTTP_HX_REQUEST="true")
+        with tenant_scope(org):
+            outbound.messages_sweep(organization=org)  # nor does the sweeper pick it up
+    assert response.status_code == 201 and "Private note" in response.content.decode()
+    assert twilio.messages(ACME_SID) == []
+    with tenant_scope(org):
+        assert Message.objects.get(conversation=conversation, direction=Direction.NOTE).body == "Customer is a VIP"
+
+
+def test_refused_replies_say_why_and_store_nothing(agent_client, org, our_number, twilio):
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    with tenant_scope(org):
+        conversations.contact_set_opt_out(contact=conversation.contact, channel="sms", opted_out=True, source="STOP")
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    assert "opted out of SMS" in page  # the verdict, before anything is typed
+    response = agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/", {"body": "Hi"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and "opted out" in response.content.decode()
+    empty = agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/", {"body": ""}, HTTP_HX_REQUEST="true")
+    assert empty.status_code == 400
+    with tenant_scope(org):
+        assert not Message.objects.filter(conversation=conversation, direction=Direction.OUTBOUND).exists()
+    assert twilio.messages(ACME_SID) == []
+
+
+def test_an_attachment_is_sent_by_a_signed_link_the_provider_can_fetch(agent_client, org, our_number, twilio,
+                                                                       settings, tmp_path, client,
+                                                                       django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    picture = SimpleUploadedFile("p.png", b"\x89PNG\r\n\x1a\nfake", content_type="image/png")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/",
+                                     {"body": "", "attachment": picture}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 201
+    media_url = [r.form for r in twilio.requests if r.path.endswith("/Messages.json")][0]["MediaUrl"]
+    media_url = media_url[0] if isinstance(media_url, list) else media_url
+    assert media_url.startswith(settings.PUBLIC_BASE_URL + "/attachments/")
+    fetched = client.get(media_url.removeprefix(settings.PUBLIC_BASE_URL))  # no login, as Twilio fetches
+    assert fetched.status_code == 200 and b"".join(fetched.streaming_content).endswith(b"fake")
+    assert client.get("/attachments/forged-token/").status_code == 404
+    too_big = SimpleUploadedFile("big.png", b"0" * (5 * 1024 * 1024 + 1), content_type="image/png")
+    response = agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/", {"attachment": too_big},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 400 and "5 MB" in response.content.decode()
+
+
+def test_actions_assign_snooze_label_and_mark_unread(agent_client, org, our_number, agent):
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    url = f"/o/{org.slug}/inbox/c/{conversation.pk}/update/"
+    assert agent_client.post(url, {"assignee": "me"}, HTTP_HX_REQUEST="true").status_code == 200
+    assert agent_client.post(url, {"add_label": "refund"}, HTTP_HX_REQUEST="true").status_code == 200
+    later = (timezone.localtime() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    head = agent_client.post(url, {"status": "snoozed", "snooze_until": later}, HTTP_HX_REQUEST="true")
+    assert "Snoozed until" in head.content.decode()
+    past = agent_client.post(url, {"status": "snoozed", "snooze_until": "2020-01-01T10:00"}, HTTP_HX_REQUEST="true")
+    assert past.status_code == 400 and "future" in past.content.decode()
+    with tenant_scope(org):
+        Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+    agent_client.post(url, {"unread": "on"}, HTTP_HX_REQUEST="true")
+    with tenant_scope(org):
+        conversation.refresh_from_db()
+    assert (conversation.assignee_id, conversation.labels, conversation.status, conversation.unread_count) == (
+        agent.pk, ["refund"], "snoozed", 1)
+    with tenant_scope(org):
+        Conversation.objects.filter(pk=conversation.pk).update(snoozed_until=timezone.now() - timedelta(minutes=1))
+        conversations.conversations_wake(organization=org)
+        conversation.refresh_from_db()
+    assert conversation.status == "open"
+
+
+def test_the_live_poll_is_empty_until_something_changes(agent_client, org, our_number, twilio_posts):
+    from tests.vendor_fixtures import ACME_TOKEN
+
+    conversation = make_conversation(org, our_number, CUSTOMER, name="Live Person")
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    version = re.search(r'data-version="([^"]*)"', page).group(1)
+    cursor = re.search(r'data-cursor="([^"]*)"', page).group(1)
+    poll = f"/o/{org.slug}/inbox/poll/"
+    first = agent_client.get(poll, {"v": version, "cursor": cursor, "view": "all", "c": conversation.pk})
+    assert first.status_code in (200, 204)
+    if first.status_code == 200:  # the page's own mark-as-read moved the counter; take the new place
+        version, cursor = first.json()["version"], first.json()["cursor"]
+    with CaptureQueriesContext(connection) as queries:
+        quiet = agent_client.get(poll, {"v": version, "cursor": cursor, "view": "all", "c": conversation.pk})
+    assert quiet.status_code == 204
+    assert not [q for q in queries if "messaging_" in q["sql"]]  # answered without reading messages
+    twilio_posts.inbound(ACME_TOKEN, body="Is anyone there?", message_sid="SM" + "7" * 32)
+    changed = agent_client.get(poll, {"v": version, "cursor": cursor, "view": "all", "c": conversation.pk})
+    assert changed.status_code == 200
+    data = changed.json()
+    assert data["version"] != version
+    assert [row["id"] for row in data["rows"]] == [str(conversation.pk)]
+    assert any("Is anyone there?" in m["html"] for m in data["messages"])
+
+
+def test_the_live_poll_reports_delivery_and_rows_leaving_the_view(agent_client, org, our_number, twilio,
+                                                                  twilio_posts, django_capture_on_commit_callbacks):
+    from tests.vendor_fixtures import ACME_TOKEN
+
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/send/", {"body": "Sent"}, HTTP_HX_REQUEST="true")
+    sid = twilio.messages(ACME_SID)[0]["sid"]
+    cursor = (timezone.now() - timedelta(seconds=1)).isoformat()
+    twilio_posts.status(ACME_TOKEN, message_sid=sid, status="delivered")
+    data = agent_client.get(f"/o/{org.slug}/inbox/poll/",
+                            {"v": "x", "cursor": cursor, "view": "all", "c": conversation.pk}).json()
+    assert any("Delivered" in m["html"] for m in data["messages"])
+    agent_client.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/update/", {"status": "done"}, HTTP_HX_REQUEST="true")
+    data = agent_client.get(f"/o/{org.slug}/inbox/poll/", {"v": "x", "cursor": cursor, "view": "all",
+                                                            "status": "open"}).json()
+    assert str(conversation.pk) in data["gone"]
+
+
+def test_redis_down_the_poll_reads_the_database(agent_client, org, our_number, monkeypatch):
+    conversation = make_conversation(org, our_number, CUSTOMER)
+
+    class Down:
+        def get(self, *a, **k):
+            raise ConnectionError("redis down")
+
+        def incr(self, *a, **k):
+            raise ConnectionError("redis down")
+
+    monkeypatch.setattr("messaging.services.events._redis", Down())
+    assert live_service.inbox_version(org) == ""
+    cursor = (timezone.now() - timedelta(minutes=1)).isoformat()
+    response = agent_client.get(f"/o/{org.slug}/inbox/poll/", {"v": "", "cursor": cursor, "view": "all"})
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["rows"]] == [str(conversation.pk)]
+
+
+def test_canned_replies_are_offered_in_the_composer(owner_client, agent_client, org, our_number):
+    response = owner_client.post(f"/o/{org.slug}/canned-replies/", {"shortcut": "hours", "title": "Opening hours",
+                                                                   "body": "We are open 9 to 5."})
+    assert response.status_code == 302
+    duplicate = owner_client.post(f"/o/{org.slug}/canned-replies/", {"shortcut": "hours", "title": "Again",
+                                                                    "body": "x"})
+    assert duplicate.status_code == 400 and "already used" in duplicate.content.decode()
+    refused = agent_client.post(f"/o/{org.slug}/canned-replies/", {"shortcut": "x", "title": "x", "body": "x"})
+    assert refused.status_code == 403
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    assert 'data-shortcut="hours" data-body="We are open 9 to 5."' in page
+    with tenant_scope(org):
+        assert CannedReply.objects.count() == 1
+
+
+def test_availability_and_contact_notes(agent_client, org, our_number, agent):
+    response = agent_client.post(f"/o/{org.slug}/inbox/availability/", {"availability": "away"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    with tenant_scope(org):
+        agent.refresh_from_db()
+    assert agent.availability == "away"
+    assert agent_client.post(f"/o/{org.slug}/inbox/availability/", {"availability": "asleep"},
+                             HTTP_HX_REQUEST="true").status_code == 400
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    response = agent_client.post(f"/o/{org.slug}/inbox/contacts/{conversation.contact_id}/notes/",
+                                 {"notes": "Prefers mornings"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    with tenant_scope(org):
+        conversation.contact.refresh_from_db()
+    assert conversation.contact.notes == "Prefers mornings"
+
+
+def test_the_inbox_page_has_a_csp_without_inline_scripts(agent_client, org):
+    response = agent_client.get(inbox_url(org))
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "<script>" not in response.content.decode()  # every script is a file
+
+
+def test_sentiment_and_inbound_through_the_webhook_show_up(agent_client, org, our_number, twilio_posts):
+    from tests.vendor_fixtures import ACME_TOKEN
+
+    twilio_posts.inbound(ACME_TOKEN, body="This is terrible, I am very angry", message_sid="SM" + "8" * 32)
+    with tenant_scope(org):
+        conversation = Conversation.objects.get()
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    assert "Sentiment: </span>negative" in page
