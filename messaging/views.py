@@ -115,6 +115,7 @@ def _thread_context(request, conversation, agent) -> dict:
     messages, has_older = selectors.thread_messages(organization=organization, conversation=conversation)
     return {**_head_context(request, conversation, agent), "messages": messages, "has_older": has_older,
             "verdict": policy.may_send(conversation),
+            "media_verdict": policy.may_send(conversation, has_media=True),
             "canned_replies": list(selectors.canned_reply_list(organization=organization)),
             "contact_conversations": selectors.contact_conversations(organization=organization,
                                                                      contact=conversation.contact)}

@@ -309,6 +309,17 @@
   document.addEventListener("input", function (event) {
     if (event.target.id === "composer-body") { countSegments(); cannedMatches(event.target); }
   });
+  // An attachment on a line that cannot send MMS: say so before the agent presses Send.
+  document.addEventListener("change", function (event) {
+    if (event.target.id !== "composer-file") return;
+    const composer = document.getElementById("composer");
+    const verdict = document.getElementById("verdict");
+    const refusal = composer.dataset.mediaRefusal;
+    if (!refusal || !verdict) return;
+    const attached = event.target.files.length > 0;
+    verdict.textContent = attached ? refusal : "";
+    verdict.classList.toggle("refused", attached);
+  });
   document.addEventListener("click", function (event) {
     const li = event.target.closest("#canned-suggestions li");
     if (li) useCanned(li);

@@ -365,3 +365,32 @@ def test_sentiment_and_inbound_through_the_webhook_show_up(agent_client, org, ou
         conversation = Conversation.objects.get()
     page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
     assert "Sentiment: </span>negative" in page
+
+
+def test_posts_without_the_csrf_token_are_refused(agent_user, org, our_number):
+    from django.test import Client
+
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(agent_user)
+    for path, data in [("send/", {"body": "hi"}), ("update/", {"status": "done"})]:
+        response = browser.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/{path}", data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 403, path
+    page = browser.get(inbox_url(org, view="all"))
+    token = page.cookies["csrftoken"].value
+    response = browser.post(f"/o/{org.slug}/inbox/c/{conversation.pk}/update/", {"status": "done"},
+                            HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200  # the header htmx sends from <body hx-headers>
+    with tenant_scope(org):
+        assert not Message.objects.filter(conversation=conversation, direction=Direction.OUTBOUND).exists()
+        conversation.refresh_from_db()
+    assert conversation.status == "done"
+
+
+def test_a_number_without_mms_says_so_when_a_file_is_attached(agent_client, org, our_number):
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    with tenant_scope(org):
+        our_number.capabilities = {"sms": True, "mms": False, "voice": True}
+        our_number.save()
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    assert 'data-media-refusal="+14155550142 cannot send MMS (pictures or files); send text only."' in page
