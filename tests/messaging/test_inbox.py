@@ -394,3 +394,13 @@ def test_a_number_without_mms_says_so_when_a_file_is_attached(agent_client, org,
         our_number.save()
     page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
     assert 'data-media-refusal="+14155550142 cannot send MMS (pictures or files); send text only."' in page
+
+
+def test_the_rows_links_are_the_routes_urls(agent_client, org, our_number):
+    from django.urls import reverse
+
+    conversation = make_conversation(org, our_number, CUSTOMER)
+    page = agent_client.get(inbox_url(org, view="all")).content.decode()
+    opened = reverse("messaging:conversation-open", kwargs={"org_slug": org.slug, "conversation_id": conversation.pk})
+    assert f'hx-get="{opened}"' in page
+    assert f'href="{reverse("messaging:inbox", kwargs={"org_slug": org.slug})}?c={conversation.pk}"' in page
