@@ -27,6 +27,8 @@ html_patterns = [
 # Public: the provider fetches outbound attachments from a signed, expiring link.
 public_patterns = [
     path("attachments/<str:token>/", views.attachment_public, name="attachment-public"),
+    # The live inbox's "anything new?": a signed, short-lived token of the authenticated poll's.
+    path("live/<str:token>/", views.inbox_live, name="inbox-live"),
 ]
 
 api_patterns = [

@@ -132,7 +132,7 @@ def inbox(request: HttpRequest, org_slug: str) -> HttpResponse:
         "agent": agent, "lines": selectors.inbox_lines(organization=organization),
         "labels": selectors.inbox_labels(organization=organization),
         "unread_total": selectors.inbox_unread_total(organization=organization),
-        "version": live.inbox_version(organization),
+        "version": live.inbox_version(organization), "live_token": live.live_token(organization),
         "cursor": (timezone.now() - LIVE_OVERLAP).isoformat(),
         "views": [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")],
         "statuses": ConversationStatus.choices, "channels": Channel.choices,
@@ -304,7 +304,7 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
         services.conversation_mark_read(organization=organization, conversation=open_conversation)
     open_id = str(open_conversation.pk) if open_conversation else ""
     payload = {
-        "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(),
+        "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(), "token": live.live_token(organization),
         "unread": selectors.inbox_unread_total(organization=organization),
         "rows": [{"id": str(row.pk), "sort": format_cursor(row),
                   "html": render_to_string("messaging/_inbox_row.html", {"row": row, "open_id": open_id},
@@ -320,6 +320,22 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
                                            _head_context(request, conversation, agent), request=request)
         payload["verdict"] = render_to_string("messaging/_verdict.html", {"verdict": policy.may_send(conversation)})
     return JsonResponse(payload)
+
+
+@require_GET
+def inbox_live(request: HttpRequest, token: str) -> HttpResponse:
+    """The quiet path of the live inbox (see services/live.py): 204 while the organization's change
+    counter is the one the tab has and its cursor is fresh; 409 to send the tab to the authenticated
+    poll; 404 for a forged or expired token. Touches neither the session nor the database."""
+    organization_id = live.live_token_organization(token)
+    if organization_id is None:
+        raise Http404("This live link is not valid or has expired.")
+    cursor = parse_datetime(request.GET.get("cursor", "") or "")
+    version = live.version_for(organization_id)
+    fresh = cursor is not None and timezone.now() - cursor < timedelta(seconds=live.RECHECK_SECONDS)
+    if version and version == request.GET.get("v") and fresh:
+        return HttpResponse(status=204)
+    return HttpResponse("Changed: ask the inbox poll.", status=409, content_type="text/plain")
 
 
 def attachment_public(request: HttpRequest, token: str) -> HttpResponse:

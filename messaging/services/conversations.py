@@ -56,7 +56,9 @@ def conversation_touch(*, conversation: Conversation, preview: str, inbound: boo
     from django.db.models import F
 
     at = at or timezone.now()
-    fields = {"last_message_at": at, "last_message_preview": preview[:200], "updated_at": at}
+    # updated_at is when the row changed (the live inbox's cursor), not when the message was received:
+    # an event drained late must still count as a change after the tabs' cursors.
+    fields = {"last_message_at": at, "last_message_preview": preview[:200], "updated_at": timezone.now()}
     if inbound:
         fields.update(unread_count=F("unread_count") + 1, last_inbound_at=at)
         # A customer writing again reopens a finished or snoozed conversation.

@@ -41,10 +41,40 @@ def _bump(organization_id) -> None:
 
 def inbox_version(organization) -> str:
     """The organization's change counter, or "" when Redis cannot say."""
+    return version_for(organization.pk)
+
+
+# The quiet path. A tab asks "anything new?" every 1.5 s; answering that through the session, the
+# user and the membership costs about 10 ms of CPU (docs/benchmarks.md), most of a core for 200
+# tabs. So the authenticated poll hands the tab a signed, short-lived token naming its
+# organization, and the tab asks `live/<token>/` first: one signature check and one Redis GET, no
+# database. It tells only whether the organization's counter moved; anything more, the tab fetches
+# through the authenticated poll, which checks the membership as every page does.
+LIVE_TOKEN_SECONDS = 600
+_LIVE_SALT = "softphone.inbox-live"
+
+
+def live_token(organization) -> str:
+    from django.core import signing
+
+    return signing.dumps(str(organization.pk), salt=_LIVE_SALT)
+
+
+def live_token_organization(token: str) -> str | None:
+    """The organization id a token was issued for, or None if it is forged or expired."""
+    from django.core import signing
+
+    try:
+        return signing.loads(token, salt=_LIVE_SALT, max_age=LIVE_TOKEN_SECONDS)
+    except signing.BadSignature:
+        return None
+
+
+def version_for(organization_id: str) -> str:
     from .events import redis_client
 
     try:
-        value = redis_client().get(_key(organization.pk))
+        value = redis_client().get(_key(organization_id))
     except Exception:
         return ""
     return (value or b"0").decode()

@@ -82,9 +82,10 @@
   function placeRow(item) {
     const list = document.querySelector("#conversation-list ul.rows");
     if (!list) return;
-    const old = document.getElementById("row-" + item.id);
-    if (old) old.remove();
     const row = fragment(item.html);
+    const old = document.getElementById("row-" + item.id);
+    if (old && newer(old, row)) return;  // a poll that started before the last change: keep what is shown
+    if (old) old.remove();
     const rows = Array.from(list.querySelectorAll("li.row-item"));
     const before = rows.find(function (other) { return other.dataset.sort < item.sort; });
     if (before) {
@@ -95,6 +96,12 @@
       return;  // older than everything shown: paging brings it
     }
     if (item.id === openId()) row.querySelector("a").setAttribute("aria-current", "true");
+  }
+
+  // Rows and headers carry their conversation's updated_at (seconds.microseconds): an answer that
+  // was computed before an action the agent just took must not undo what that action showed.
+  function newer(shown, incoming) {
+    return Number(shown.dataset.updated || 0) > Number(incoming.dataset.updated || 0);
   }
 
   function placeMessage(item) {
@@ -112,6 +119,7 @@
   function apply(data) {
     inbox.dataset.version = data.version || "";
     inbox.dataset.cursor = data.cursor;
+    if (data.token) inbox.dataset.liveUrl = inbox.dataset.liveUrl.replace(/live\/[^/]+\/$/, "live/" + data.token + "/");
     const total = document.getElementById("unread-total");
     if (total) total.textContent = data.unread;
     (data.gone || []).forEach(function (id) {
@@ -125,7 +133,11 @@
     (data.messages || []).forEach(placeMessage);
     if (data.head) {
       const head = document.getElementById("thread-head");
-      if (head) { head.replaceWith(fragment(data.head)); htmx.process(document.getElementById("thread-head")); }
+      const incoming = fragment(data.head);
+      if (head && !newer(head, incoming) && head.dataset.conversation === incoming.dataset.conversation) {
+        head.replaceWith(incoming);
+        htmx.process(document.getElementById("thread-head"));
+      }
     }
     if (data.verdict) {
       const verdict = document.getElementById("verdict");
@@ -142,6 +154,10 @@
     if (polling) return;
     polling = true;
     try {
+      // First the quiet path: one Redis read on the server while nothing has changed.
+      const quiet = new URLSearchParams({ v: inbox.dataset.version || "", cursor: inbox.dataset.cursor || "" });
+      const probe = await fetch(inbox.dataset.liveUrl + "?" + quiet.toString(), { credentials: "omit" });
+      if (probe.status === 204) return;
       const params = new URLSearchParams(filterQuery());
       params.set("v", inbox.dataset.version || "");
       params.set("cursor", inbox.dataset.cursor || "");

@@ -404,3 +404,28 @@ def test_the_rows_links_are_the_routes_urls(agent_client, org, our_number):
     opened = reverse("messaging:conversation-open", kwargs={"org_slug": org.slug, "conversation_id": conversation.pk})
     assert f'hx-get="{opened}"' in page
     assert f'href="{reverse("messaging:inbox", kwargs={"org_slug": org.slug})}?c={conversation.pk}"' in page
+
+
+def test_the_quiet_path_answers_from_redis_without_the_session_or_the_database(agent_client, org, our_number,
+                                                                               twilio_posts):
+    from django.test import Client
+
+    from tests.vendor_fixtures import ACME_TOKEN
+
+    make_conversation(org, our_number, CUSTOMER)
+    page = agent_client.get(inbox_url(org, view="all")).content.decode()
+    live_url = re.search(r'data-live-url="([^"]+)"', page).group(1)
+    version = re.search(r'data-version="([^"]*)"', page).group(1)
+    cursor = re.search(r'data-cursor="([^"]*)"', page).group(1)
+    anonymous = Client()  # the tab sends no cookies on this path
+    with CaptureQueriesContext(connection) as queries:
+        quiet = anonymous.get(live_url, {"v": version, "cursor": cursor})
+    assert quiet.status_code == 204 and len(queries) == 0
+    twilio_posts.inbound(ACME_TOKEN, body="News?", message_sid="SM" + "9" * 32)
+    assert anonymous.get(live_url, {"v": version, "cursor": cursor}).status_code == 409  # ask the real poll
+    stale = (timezone.now() - timedelta(minutes=5)).isoformat()
+    assert anonymous.get(live_url, {"v": version, "cursor": stale}).status_code == 409  # recheck the database
+    forged = live_url.replace("/live/", "/live/x")
+    assert anonymous.get(forged, {"v": version, "cursor": cursor}).status_code == 404
+    data = agent_client.get(f"/o/{org.slug}/inbox/poll/", {"v": version, "cursor": cursor, "view": "all"}).json()
+    assert data["token"] and any("News?" in row["html"] for row in data["rows"])

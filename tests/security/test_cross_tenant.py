@@ -197,6 +197,9 @@ PUBLIC_ROUTES = {
     # Outbound attachments, fetched by the provider: a signed, expiring token or 404
     # (tests/messaging/test_inbox.py).
     "attachments/<str:token>/",
+    # The live inbox's quiet path: a signed, expiring token says only whether the organization's
+    # change counter moved (tests/messaging/test_inbox.py).
+    "live/<str:token>/",
 }
 
 
