@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import django
 
-from bench.common import prepare_database, use_bench_database
+from bench.common import cpu_times, prepare_database, stolen, use_bench_database
 
 use_bench_database()
 django.setup()
@@ -92,18 +92,6 @@ def start_server(env: dict) -> subprocess.Popen:
             time.sleep(0.3)
     server.kill()
     raise RuntimeError("gunicorn did not start")
-
-
-def cpu_times() -> list[int]:
-    """The machine's CPU counters (user, nice, system, idle, iowait, irq, softirq, steal)."""
-    with open("/proc/stat") as stat:
-        return [int(x) for x in stat.readline().split()[1:9]]
-
-
-def stolen(before: list[int], after: list[int]) -> float:
-    """The share of CPU time the hypervisor gave to other guests between two readings."""
-    delta = [b - a for a, b in zip(before, after, strict=True)]
-    return delta[7] / max(1, sum(delta))
 
 
 def wrk(path: str, *, script: str | None = None, env: dict | None = None) -> dict:

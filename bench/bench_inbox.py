@@ -46,7 +46,7 @@ from urllib.parse import quote, urlencode
 
 import django
 
-from bench.common import prepare_database, use_bench_database
+from bench.common import cpu_times, prepare_database, stolen, use_bench_database
 
 os.environ["DEBUG"] = "false"
 # A Redis database of its own: the inbox change counter and the tasks the live test enqueues.
@@ -85,18 +85,6 @@ EXPLAIN = "--explain" in sys.argv
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
-
-
-def cpu_times() -> list[int]:
-    """The machine's CPU counters (user, nice, system, idle, iowait, irq, softirq, steal)."""
-    with open("/proc/stat") as stat:
-        return [int(x) for x in stat.readline().split()[1:9]]
-
-
-def stolen(before: list[int], after: list[int]) -> float:
-    """The share of CPU time the hypervisor gave to other guests between two readings."""
-    delta = [b - a for a, b in zip(before, after, strict=True)]
-    return delta[7] / max(1, sum(delta))
 
 
 def busy(before: list[int], after: list[int]) -> float:

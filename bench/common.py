@@ -23,3 +23,15 @@ def prepare_database() -> None:
         if not admin.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
             admin.execute(f'create database "{name}"')
     call_command("migrate", verbosity=0)
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU counters (user, nice, system, idle, iowait, irq, softirq, steal)."""
+    with open("/proc/stat") as stat:
+        return [int(x) for x in stat.readline().split()[1:9]]
+
+
+def stolen(before: list[int], after: list[int]) -> float:
+    """The share of CPU time the hypervisor gave to other guests between two readings."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return delta[7] / max(1, sum(delta))

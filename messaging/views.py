@@ -219,16 +219,16 @@ def conversation_update(request: HttpRequest, org_slug: str, conversation_id) ->
     if not form.is_valid():
         return _bad_request(request, _first_error(form))
     data = form.cleaned_data
+    agent = tenant_selectors.agent_for_user(organization=organization, user=request.user)
     changes = {}
     if data["status"]:
         changes.update(status=data["status"], snoozed_until=data["snooze_until"])
     if data["assignee"]:
         if data["assignee"] == "me":
-            me = tenant_selectors.agent_for_user(organization=organization, user=request.user)
-            if me is None:
+            if agent is None:
                 return _bad_request(request, "You are not an agent of this organization, so nothing can be "
                                              "assigned to you.")
-            changes["assignee"] = me
+            changes["assignee"] = agent
         elif data["assignee"] == "none":
             changes["assignee"] = None
         else:
@@ -246,7 +246,6 @@ def conversation_update(request: HttpRequest, org_slug: str, conversation_id) ->
     if data["unread"]:
         services.conversation_mark_unread(organization=organization, conversation=conversation)
     conversation = selectors.get_conversation_for_org(organization, conversation.pk)
-    agent = tenant_selectors.agent_for_user(organization=organization, user=request.user)
     return render(request, "messaging/_thread_head.html", _head_context(request, conversation, agent))
 
 
