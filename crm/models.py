@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django_scopes import ScopedManager
 
-from tenants.models import TenantModel
+from tenants.models import TenantModel, WithoutSearchVectorManager
 
 
 class Channel(models.TextChoices):
@@ -36,6 +37,8 @@ class Contact(TenantModel):
     search_vector = models.GeneratedField(
         expression=SearchVector("name", "whatsapp_profile_name", "email", config="simple"),
         output_field=SearchVectorField(), db_persist=True)
+
+    objects = ScopedManager(WithoutSearchVectorManager, organization="organization")
 
     class Meta:
         ordering = ["name", "phone_number"]

@@ -12,11 +12,12 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django_scopes import ScopedManager
 from fernet_fields import EncryptedTextField
 
 from crm.models import Channel, Contact
 from telephony.models import PhoneNumber
-from tenants.models import Agent, Organization, TenantModel
+from tenants.models import Agent, Organization, TenantModel, WithoutSearchVectorManager
 
 
 class WhatsAppSender(TenantModel):
@@ -178,6 +179,8 @@ class Message(TenantModel):
     # language match as typed).
     search_vector = models.GeneratedField(expression=SearchVector("body", config="simple"),
                                           output_field=SearchVectorField(), db_persist=True)
+
+    objects = ScopedManager(WithoutSearchVectorManager, organization="organization")
 
     class Meta:
         ordering = ["created_at"]

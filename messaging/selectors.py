@@ -42,9 +42,20 @@ def conversation_list(*, organization: Organization, filters: dict | None = None
     return qs.order_by("-last_message_at", "-id")
 
 
+# Columns of the joined rows that no view of a conversation reads: the number's provider settings and
+# the sender's secrets (decrypted on load) stay in the database unless something asks for them.
+_CONVERSATION_DEFERRED = (
+    "phone_number__metadata", "phone_number__status_reason", "phone_number__sms_url",
+    "phone_number__status_callback_url", "phone_number__voice_url", "phone_number__previous_sms_url",
+    "phone_number__previous_voice_url", "phone_number__webhook_drift", "phone_number__platform_id",
+    "phone_number__platform_state", "phone_number__platform_error",
+    "whatsapp_sender__access_token", "whatsapp_sender__app_secret", "whatsapp_sender__verify_token",
+)
+
+
 def get_conversation_for_org(organization: Organization, public_id) -> Conversation:
-    return get_for_org(Conversation.objects.select_related("contact", "phone_number", "whatsapp_sender", "assignee"),
-                       organization, public_id)
+    return get_for_org(Conversation.objects.select_related("contact", "phone_number", "whatsapp_sender", "assignee")
+                       .defer(*_CONVERSATION_DEFERRED), organization, public_id)
 
 
 def get_message_for_org(organization: Organization, public_id) -> Message:
@@ -91,6 +102,17 @@ def _search_query(text: str) -> SearchQuery | None:
     return SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
 
 
+# What a row of the list shows (templates/messaging/_inbox_row.html): loading only these columns halves
+# the time to build 50 rows (the contact's search vector, the number's provider settings, ... stay in
+# the database).
+ROW_FIELDS = ("id", "organization_id", "channel", "status", "unread_count", "last_message_at",
+              "last_message_preview", "labels", "updated_at",
+              "contact__id", "contact__name", "contact__whatsapp_profile_name", "contact__phone_number",
+              "assignee__id", "assignee__name",
+              "phone_number__id", "phone_number__phone_number",
+              "whatsapp_sender__id", "whatsapp_sender__name", "whatsapp_sender__display_phone_number")
+
+
 def inbox_conversations(*, organization: Organization, agent, filters: InboxFilters, after: tuple | None = None,
                         limit: int = INBOX_PAGE) -> list[Conversation]:
     """The conversations of an inbox view, newest activity first; `after` is the (last_message_at, id)
@@ -98,7 +120,7 @@ def inbox_conversations(*, organization: Organization, agent, filters: InboxFilt
     if filters.q:
         return _search_page(organization=organization, agent=agent, filters=filters, after=after, limit=limit)
     qs = _after(inbox_filtered(organization=organization, agent=agent, filters=filters), after)
-    return list(qs.order_by("-last_message_at", "-id")[:limit])
+    return list(qs.only(*ROW_FIELDS).order_by("-last_message_at", "-id")[:limit])
 
 
 def _after(qs, after):
@@ -139,8 +161,8 @@ def _search_page(*, organization, agent, filters, after, limit) -> list[Conversa
     found = sorted(set(branches[0].union(*branches[1:], all=True)), key=lambda row: (row[0], row[1]),
                    reverse=True)[:limit]
     rows = {row.pk: row for row in inbox_filtered(organization=organization, agent=agent,
-                                                  filters=replace(filters, q="", status="")).filter(
-        pk__in=[pk for _, pk in found])}
+                                                  filters=replace(filters, q="", status="")).only(*ROW_FIELDS)
+            .filter(pk__in=[pk for _, pk in found])}
     return [rows[pk] for _, pk in found if pk in rows]
 
 
@@ -211,7 +233,11 @@ def thread_messages(*, organization: Organization, conversation: Conversation, b
 
 def contact_conversations(*, organization: Organization, contact: Contact) -> list[Conversation]:
     return list(Conversation.objects.filter(organization=organization, contact=contact)
-                .select_related("phone_number", "whatsapp_sender").order_by("-last_message_at")[:20])
+                .select_related("phone_number", "whatsapp_sender")
+                .only("id", "organization_id", "contact_id", "channel", "status", "last_message_at",
+                      "phone_number__id", "phone_number__phone_number",
+                      "whatsapp_sender__id", "whatsapp_sender__name", "whatsapp_sender__display_phone_number")
+                .order_by("-last_message_at")[:20])
 
 
 def canned_reply_list(*, organization: Organization) -> QuerySet[CannedReply]:

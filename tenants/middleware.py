@@ -67,28 +67,23 @@ class TenantMiddleware:
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
 
-        organization, membership = self._membership(user, slug)
+        organization = Organization.objects.filter(slug=slug).first()
         if organization is None:
-            if is_api:
-                return _api_json(404, "Not found.")
-            raise Http404("No such organization.")
-
-        request.organization = organization
-        request.membership = membership
+            return self._not_found(is_api)
+        # One scope for the membership check and the request: the check runs as that organization
+        # (row-level security shows its memberships only), and no setting is sent twice.
         with tenant_scope(organization):
+            membership = Membership.objects.filter(user=user).select_related("user").first()
+            if membership is None and user.is_staff:
+                membership = Membership(organization=organization, user=user, role=Role.OWNER)
+            if membership is None:
+                return self._not_found(is_api)
+            request.organization = organization
+            request.membership = membership
             return self.get_response(request)
 
     @staticmethod
-    def _membership(user, slug):
-        organization = Organization.objects.filter(slug=slug).first()
-        if organization is None:
-            return None, None
-        # The membership check happens before a scope exists: look the row up by the pair that
-        # identifies it, inside that organization's scope.
-        with tenant_scope(organization):
-            membership = Membership.objects.filter(user=user).select_related("user").first()
-        if membership is None and user.is_staff:
-            membership = Membership(organization=organization, user=user, role=Role.OWNER)
-        if membership is None:
-            return None, None
-        return organization, membership
+    def _not_found(is_api: bool):
+        if is_api:
+            return _api_json(404, "Not found.")
+        raise Http404("No such organization.")

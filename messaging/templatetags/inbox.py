@@ -1,0 +1,39 @@
+"""Filters for the inbox's hot templates (a list page renders 50 rows, a thread 50 bubbles).
+
+Django's `date` filter looks its format up through the localisation machinery on every call; these
+fixed formats cost a strftime. The times are only a fallback: static/js/inbox.js rewrites them in
+the agent's own time zone and language (`data-relative`, `data-clock`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter(expects_localtime=True)
+def clock(value: datetime | None) -> str:
+    """14:05"""
+    return value.strftime("%H:%M") if value else ""
+
+
+@register.filter(expects_localtime=True)
+def day(value: datetime | None) -> str:
+    """2026-11-22 (the thread's day separators group bubbles by it)"""
+    return value.strftime("%Y-%m-%d") if value else ""
+
+
+@register.filter(expects_localtime=True)
+def when(value: datetime | None) -> str:
+    """Nov 22, 14:05"""
+    return f"{value.strftime('%b')} {value.day}, {value.strftime('%H:%M')}" if value else ""
+
+
+@register.filter
+def stamp(value: datetime | None) -> str:
+    """Seconds since the epoch with microseconds: a row's or header's `updated_at`, which the page
+    compares to ignore an answer older than what it shows."""
+    return f"{value.timestamp():.6f}" if value else ""
