@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from django.contrib.postgres.search import SearchQuery
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet, Subquery
 
 from crm.models import Contact
@@ -158,8 +159,13 @@ def _search_page(*, organization, agent, filters, after, limit) -> list[Conversa
                   after)
     branches = [base.filter(match).order_by("-last_message_at", "-id").values_list("last_message_at", "pk")[:limit]
                 for match in matches]
-    found = sorted(set(branches[0].union(*branches[1:], all=True)), key=lambda row: (row[0], row[1]),
-                   reverse=True)[:limit]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A branch for a common term walks the conversations newest first and stops at `limit`
+        # matches. Split over parallel workers, each walked much further than needed, waiting for
+        # the others to merge: a first name shared by 500 customers took a second instead of 100 ms.
+        cursor.execute("set local max_parallel_workers_per_gather = 0")
+        found = sorted(set(branches[0].union(*branches[1:], all=True)), key=lambda row: (row[0], row[1]),
+                       reverse=True)[:limit]
     rows = {row.pk: row for row in inbox_filtered(organization=organization, agent=agent,
                                                   filters=replace(filters, q="", status="")).only(*ROW_FIELDS)
             .filter(pk__in=[pk for _, pk in found])}
