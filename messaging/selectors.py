@@ -212,9 +212,12 @@ def inbox_labels(*, organization: Organization) -> list[str]:
     """Labels in use, for the filter; distinct over the GIN-indexed array."""
     from django.db.models import Func
 
+    # order_by("label") also replaces the model's default ordering, which DISTINCT would otherwise
+    # include (one row per label and time, so a label could be listed twice and others cut off).
     labels = (Conversation.objects.filter(organization=organization, labels__len__gt=0)
-              .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True).distinct())
-    return sorted(labels[:200])
+              .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True)
+              .order_by("label").distinct())
+    return list(labels[:200])
 
 
 def inbox_lines(*, organization: Organization) -> list[tuple[str, str]]:

@@ -429,3 +429,13 @@ def test_the_quiet_path_answers_from_redis_without_the_session_or_the_database(a
     assert anonymous.get(forged, {"v": version, "cursor": cursor}).status_code == 404
     data = agent_client.get(f"/o/{org.slug}/inbox/poll/", {"v": version, "cursor": cursor, "view": "all"}).json()
     assert data["token"] and any("News?" in row["html"] for row in data["rows"])
+
+
+def test_the_label_filter_offers_each_label_in_use_once(agent_client, org, our_number, agent):
+    now = timezone.now()
+    make_conversation(org, our_number, "+14155550161", labels=["vip", "refund"], at=now)
+    make_conversation(org, our_number, "+14155550162", labels=["vip"], at=now - timedelta(hours=1))
+    make_conversation(org, our_number, "+14155550163", labels=["b2b"], at=now - timedelta(hours=2))
+    page = agent_client.get(inbox_url(org, view="all")).content.decode()
+    offered = re.findall(r'<option value="([^"]*)" >', page.split('name="label"', 1)[1].split("</select>", 1)[0])
+    assert offered == ["b2b", "refund", "vip"]
