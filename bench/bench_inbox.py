@@ -15,12 +15,15 @@ messages) each answer in under 50 ms server time at p95; search in under 200 ms.
    "python cpu" the median CPU time of this process per request, "machine busy" the non-idle share
    of all cores meanwhile (this process alone is 50 % of two cores), "steal" from /proc/stat.
 3. Open inbox tabs: gunicorn as in production (2 workers x 8 threads, DEBUG off), BENCH_TABS (200)
-   sessions and as many simulated tabs polling inbox/poll/ every 1.5 s as static/js/inbox.js does
-   (one keep-alive connection each, all in one asyncio thread), while a separate client times the
-   list view once a second; BENCH_TAB_SECONDS (30) for a quiet organization (nothing changes), then
-   as long with a customer message arriving every 2 s through the real service (message_receive),
-   which moves the organization's change counter. Reported: poll latency, 204 vs 200, the list
-   view's latency, CPU of gunicorn (per worker), of PostgreSQL's backends and of this client.
+   sessions of the 5 agents and as many simulated tabs doing what static/js/inbox.js does every
+   1.5 s: ask the quiet path `live/<token>/` (no cookie), and when it answers "changed" the authenticated inbox/poll/
+   (one keep-alive connection each, all in one asyncio thread). 8 tabs in 10 show Mine (an agent's
+   default view), 1 Unassigned, 1 All. Meanwhile a separate client times the list view once a
+   second. BENCH_TAB_SECONDS (30) for a quiet organization (nothing changes), then as long with a
+   customer message arriving every 2 s through the real service (message_receive) in a recent open
+   conversation, which raises the change counters of its audience (services/live.py). Reported:
+   poll latency (quiet path plus poll when needed), answered 204 vs 200, the list view's latency,
+   CPU of gunicorn (per worker), of PostgreSQL's backends and of this client.
 
 Run: `.venv/bin/python -m bench.bench_inbox`. Knobs: BENCH_PARTS=inprocess,tabs, BENCH_TABS,
 BENCH_TAB_SECONDS, BENCH_WORKERS / BENCH_THREADS (gunicorn), BENCH_INBOX_PORT, BENCH_SEARCH_SECONDS;
@@ -76,6 +79,8 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))  # docs/operations.md: 2 wor
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 POLL_EVERY = 1.5  # static/js/inbox.js POLL_VISIBLE_MS
 CHANGE_EVERY = 2.0
+# The views of the simulated tabs, in turn: 8 in 10 on Mine (an agent's default), 1 on Unassigned, 1 on All.
+TAB_VIEWS = ["mine"] * 8 + ["unassigned", "all"]
 LIST_TARGET_MS, THREAD_TARGET_MS, SEARCH_TARGET_MS = 50, 50, 200
 PARTS = os.environ.get("BENCH_PARTS", "inprocess,tabs").split(",")
 SEARCH_BUDGET = float(os.environ.get("BENCH_SEARCH_SECONDS", "40"))
@@ -400,17 +405,23 @@ def tabs_test(organization, agents) -> list[dict]:
     import asyncio
     import json
 
-    sessions = []
+    sessions, tab_agents = [], []
     for index in range(TABS + 1):
         tab_client = Client()
         tab_client.force_login(agents[index % len(agents)].user)
         sessions.append(tab_client.cookies[settings.SESSION_COOKIE_NAME].value)
+        tab_agents.append(agents[index % len(agents)])
     list_session = sessions.pop()
+    tab_agents.pop()
+    # Agents open the inbox on Mine (its default for them); some watch Unassigned or All.
+    views = [TAB_VIEWS[index % len(TAB_VIEWS)] for index in range(len(sessions))]
     host = f"127.0.0.1:{PORT}"
 
     async def get(conn, path, session):
-        """One GET on a keep-alive connection (reopened if the server closed it)."""
-        request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {settings.SESSION_COOKIE_NAME}={session}\r\n"
+        """One GET on a keep-alive connection (reopened if the server closed it); no cookie when
+        `session` is empty (the quiet path is fetched with credentials omitted)."""
+        cookie = f"Cookie: {settings.SESSION_COOKIE_NAME}={session}\r\n" if session else ""
+        request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{cookie}"
                    f"Accept: application/json\r\n\r\n").encode()
         for _attempt in (0, 1):
             if conn[0] is None:
@@ -435,16 +446,20 @@ def tabs_test(organization, agents) -> list[dict]:
             conn[0] = None
         return int(status_line.split()[1]), body
 
-    async def tab(session, version, cursor, end, polls, failures):
-        """static/js/inbox.js: poll, apply, wait POLL_EVERY, poll again."""
+    async def tab(session, view, token, version, cursor, end, polls, failures):
+        """static/js/inbox.js: ask the quiet path (no cookie); when it answers "changed", the authenticated poll, and apply
+        its answer; wait POLL_EVERY; again. A poll is timed from the first request to the last."""
         loop = asyncio.get_running_loop()
         conn = [None]
         await asyncio.sleep(random.random() * POLL_EVERY)
         while loop.time() < end:
-            path = f"{BASE_PATH}/poll/?view=all&v={version}&cursor={quote(cursor)}"
             started = loop.time()
             try:
-                status, body = await get(conn, path, session)
+                quiet = urlencode({"v": version, "cursor": cursor, "view": view, "c": ""})
+                status, body = await get(conn, f"/live/{token}/?{quiet}", "")
+                if status == 200:  # "changed"
+                    query = urlencode({"view": view, "v": version, "cursor": cursor})
+                    status, body = await get(conn, f"{BASE_PATH}/poll/?{query}", session)
             except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
                 failures.append(type(exc).__name__)
                 conn[0] = None
@@ -452,7 +467,7 @@ def tabs_test(organization, agents) -> list[dict]:
                 polls.append((status, (loop.time() - started) * 1000))
                 if status == 200:
                     data = json.loads(body)
-                    version, cursor = data["version"], data["cursor"]
+                    version, cursor, token = data["version"], data["cursor"], data["token"]
                 elif status != 204:
                     failures.append(str(status))
             await asyncio.sleep(POLL_EVERY)
@@ -494,13 +509,15 @@ def tabs_test(organization, agents) -> list[dict]:
     async def run(polls, list_times, failures):
         # What the tabs' pages carried: the current counter, and a cursor from when each was loaded or
         # last read the database (spread over the 30-second recheck, as tabs opened at different times).
-        version = live.inbox_version(organization)
         now = timezone.now()
-        cursors = [(now - timedelta(seconds=5 + random.random() * (live.RECHECK_SECONDS - 5))).isoformat()
-                   for _ in sessions]
         end = asyncio.get_running_loop().time() + TAB_SECONDS
-        await asyncio.gather(list_client(end, list_times, failures),
-                             *(tab(s, version, c, end, polls, failures) for s, c in zip(sessions, cursors, strict=True)))
+        tabs = []
+        for session, view, agent in zip(sessions, views, tab_agents, strict=True):
+            cursor = (now - timedelta(seconds=5 + random.random() * (live.RECHECK_SECONDS - 5))).isoformat()
+            version = live.inbox_version(organization, live.watched(view=view, agent_id=agent.pk))
+            tabs.append(tab(session, view, live.live_token(organization, agent), version, cursor, end, polls,
+                            failures))
+        await asyncio.gather(list_client(end, list_times, failures), *tabs)
 
     def scenario(name: str, busy_org: bool) -> dict:
         polls: list[tuple[int, float]] = []

@@ -66,13 +66,14 @@ def conversation_touch(*, conversation: Conversation, preview: str, inbound: boo
                                                                    ConversationStatus.SNOOZED]).update(
             status=ConversationStatus.OPEN, snoozed_until=None)
     Conversation.objects.filter(pk=conversation.pk).update(**fields)
-    inbox_changed(conversation.organization_id)
+    inbox_changed(conversation.organization_id, conversation)
 
 
 @transaction.atomic
 def conversation_update(*, organization: Organization, actor, conversation: Conversation, status=None,
                         snoozed_until=None, assignee=..., labels=None) -> Conversation:
     locked = Conversation.objects.select_for_update(of=("self",)).get(organization=organization, pk=conversation.pk)
+    assigned_before = locked.assignee_id
     changes = {}
     if status is not None and status != locked.status:
         changes["status"] = status
@@ -89,7 +90,7 @@ def conversation_update(*, organization: Organization, actor, conversation: Conv
     if changes:
         locked.save()
         audit(organization=organization, actor=actor, verb="conversation.updated", target=locked, data=changes)
-        inbox_changed(organization)
+        inbox_changed(organization, locked, assignees=[assigned_before, locked.assignee_id])
     return locked
 
 
@@ -97,13 +98,13 @@ def conversation_mark_read(*, organization: Organization, conversation: Conversa
     """Read for the whole team: one agent opening it clears the badge for everyone."""
     if Conversation.objects.filter(organization=organization, pk=conversation.pk, unread_count__gt=0).update(
             unread_count=0, updated_at=timezone.now()):
-        inbox_changed(organization)
+        inbox_changed(organization, conversation)
 
 
 def conversation_mark_unread(*, organization: Organization, conversation: Conversation) -> None:
     Conversation.objects.filter(organization=organization, pk=conversation.pk, unread_count=0).update(
         unread_count=1, updated_at=timezone.now())
-    inbox_changed(organization)
+    inbox_changed(organization, conversation)
 
 
 def conversations_wake(*, organization: Organization) -> int:

@@ -120,5 +120,9 @@ def status_update(*, organization: Organization, provider_sid: str, status: str,
     changed = Message.objects.filter(organization=organization, provider_sid=provider_sid,
                                      direction=Direction.OUTBOUND, status__in=lower).update(**fields)
     if changed:
-        inbox_changed(organization)
+        # Tell the tabs that can show it: the conversation's own and its assignee's.
+        found = (Message.objects.filter(organization=organization, provider_sid=provider_sid)
+                 .values_list("conversation_id", "conversation__assignee_id").first())
+        if found:
+            inbox_changed(organization, found[0], assignees=[found[1]])
     return changed > 0

@@ -35,7 +35,7 @@ def note_add(*, organization: Organization, actor, conversation: Conversation, b
                                       channel=conversation.channel,
                                       body=body, status=MessageStatus.RECEIVED, created_by=actor)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
-        inbox_changed(organization)
+        inbox_changed(organization, conversation)
     return note
 
 

@@ -170,7 +170,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         raise
     Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
         provider_sid=result.sid, status=result.status, num_segments=result.num_segments, updated_at=timezone.now())
-    inbox_changed(organization)
+    inbox_changed(organization, conversation)
     return "sent"
 
 
@@ -182,7 +182,7 @@ def _release(message: Message) -> None:
 def _fail(message: Message, code: str, reason: str) -> None:
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error_code=code[:20],
                                                  error_message=reason, updated_at=timezone.now())
-    inbox_changed(message.organization_id)
+    inbox_changed(message.organization_id, message.conversation_id)
 
 
 def messages_sweep(*, organization: Organization) -> dict:

@@ -20,7 +20,7 @@ def message_analyse(*, organization, message_id) -> None:
     """Score an inbound message's text once; open inbox tabs then show its indicator."""
     from django.utils import timezone
 
-    from messaging.models import Direction, Message
+    from messaging.models import Conversation, Direction, Message
 
     from .live import inbox_changed
 
@@ -28,4 +28,6 @@ def message_analyse(*, organization, message_id) -> None:
     if message is not None and message.body and message.sentiment is None:
         Message.objects.filter(pk=message.pk).update(sentiment=message_sentiment(message.body),
                                                      updated_at=timezone.now())
-        inbox_changed(organization)
+        inbox_changed(organization, message.conversation_id, assignees=list(
+            Conversation.objects.filter(organization=organization, pk=message.conversation_id)
+            .values_list("assignee_id", flat=True)))

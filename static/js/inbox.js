@@ -155,7 +155,11 @@
     polling = true;
     try {
       // First the quiet path: one Redis read on the server while nothing has changed.
-      const quiet = new URLSearchParams({ v: inbox.dataset.version || "", cursor: inbox.dataset.cursor || "" });
+      // The view and the open conversation say which change counters this tab watches.
+      const quiet = new URLSearchParams({
+        v: inbox.dataset.version || "", cursor: inbox.dataset.cursor || "",
+        view: new URLSearchParams(filterQuery()).get("view") || "", c: openId() || "",
+      });
       const probe = await fetch(inbox.dataset.liveUrl + "?" + quiet.toString(), { credentials: "omit" });
       if (probe.status === 204) return;
       const params = new URLSearchParams(filterQuery());
