@@ -18,20 +18,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
 import django
 
-from bench.common import cpu_times, prepare_database, stolen, use_bench_database
+from bench.common import cpu_times, percentile, prepare_database, start_gunicorn, stolen, use_bench_database
 
 use_bench_database()
 django.setup()
 
-from django.conf import settings  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from telephony.models import PhoneNumber, Provider, ProviderAccount  # noqa: E402
@@ -75,23 +72,6 @@ def signed_requests(count: int) -> list[tuple[str, str]]:
                   "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
         out.append((validator.compute_signature(url, params), urlencode(params)))
     return out
-
-
-def start_server(env: dict) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "softphone.wsgi", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", os.environ.get("BENCH_WORKERS", "2"), "--threads", os.environ.get("BENCH_THREADS", "8"),
-         "--log-level", "warning"],
-        cwd=settings.BASE_DIR, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(BASE + "/bench/bare", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 def wrk(path: str, *, script: str | None = None, env: dict | None = None) -> dict:
@@ -159,13 +139,9 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
             writer.close()
 
     asyncio.run(run())
-    latencies.sort()
-
-    def pct(p):
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
-
-    return {"sent": len(latencies) + len(failures), "failed": len(failures), "p50": pct(0.50), "p95": pct(0.95),
-            "p99": pct(0.99), "max": latencies[-1] * 1000, "mean": statistics.mean(latencies) * 1000}
+    ms = [seconds * 1000 for seconds in latencies]
+    return {"sent": len(ms) + len(failures), "failed": len(failures), "p50": percentile(ms, 0.50),
+            "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99), "max": max(ms), "mean": statistics.mean(ms)}
 
 
 def main() -> int:
@@ -184,7 +160,8 @@ def main() -> int:
         files.append(handle.name)
     steady = signed_requests(20000)
     script = str(Path(__file__).with_name("webhook_requests.lua"))
-    server = start_server(env)
+    server = start_gunicorn(port=PORT, env=env, workers=int(os.environ.get("BENCH_WORKERS", "2")),
+                            threads=int(os.environ.get("BENCH_THREADS", "8")))
     rounds = []
     try:
         wrk("/bench/bare")  # warm-up

@@ -41,7 +41,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -49,7 +48,7 @@ from urllib.parse import quote, urlencode
 
 import django
 
-from bench.common import cpu_times, prepare_database, stolen, use_bench_database
+from bench.common import cpu_times, percentile, prepare_database, start_gunicorn, stolen, use_bench_database
 
 os.environ["DEBUG"] = "false"
 # A Redis database of its own: the inbox change counter and the tasks the live test enqueues.
@@ -85,11 +84,6 @@ LIST_TARGET_MS, THREAD_TARGET_MS, SEARCH_TARGET_MS = 50, 50, 200
 PARTS = os.environ.get("BENCH_PARTS", "inprocess,tabs").split(",")
 SEARCH_BUDGET = float(os.environ.get("BENCH_SEARCH_SECONDS", "40"))
 EXPLAIN = "--explain" in sys.argv
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 def busy(before: list[int], after: list[int]) -> float:
@@ -182,8 +176,8 @@ def measure(name: str, requests: list, *, client: Client, warmup: int = 10, targ
         db.append(TIMER.seconds * 1000)
         queries.append(TIMER.count)
     after = cpu_times()
-    result = {"name": name, "n": len(times), "p50": pct(times, 0.5), "p95": pct(times, 0.95),
-              "p99": pct(times, 0.99), "max": max(times), "db": statistics.median(db),
+    result = {"name": name, "n": len(times), "p50": percentile(times, 0.5), "p95": percentile(times, 0.95),
+              "p99": percentile(times, 0.99), "max": max(times), "db": statistics.median(db),
               "q": statistics.median(queries), "cpu": statistics.median(cpu), "steal": stolen(before, after),
               "busy": busy(before, after), "target": target, "group": group, "times": times}
     RESULTS.append(result)
@@ -290,8 +284,9 @@ def in_process(organization, agents) -> None:
                 budget=SEARCH_BUDGET)
     searches = [r for r in RESULTS if r["group"] == "search"]
     every = [t for r in searches for t in r["times"]]
-    RESULTS.append({"name": "search: all of the above", "n": len(every), "p50": pct(every, 0.5),
-                    "p95": pct(every, 0.95), "p99": pct(every, 0.99), "max": max(every), "db": None, "q": None,
+    RESULTS.append({"name": "search: all of the above", "n": len(every), "p50": percentile(every, 0.5),
+                    "p95": percentile(every, 0.95), "p99": percentile(every, 0.99), "max": max(every),
+                    "db": None, "q": None,
                     "cpu": None, "busy": statistics.mean(r["busy"] for r in searches),
                     "steal": statistics.mean(r["steal"] for r in searches), "target": SEARCH_TARGET_MS,
                     "group": "search-all", "times": every})
@@ -308,22 +303,10 @@ def in_process(organization, agents) -> None:
 # 200 tabs against gunicorn ---------------------------------------------------------------------
 
 
-def start_gunicorn() -> subprocess.Popen:
+def start_server() -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.inbox_settings", "DEBUG": "false",
            "REDIS_URL": REDIS_URL, "DATABASE_NAME": os.environ["DATABASE_NAME"]}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "softphone.wsgi", "--bind", f"127.0.0.1:{PORT}",
-         "--workers", str(WORKERS), "--threads", str(THREADS), "--log-level", "warning"],
-        cwd=settings.BASE_DIR, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/bench/bare", timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("gunicorn did not start")
+    return start_gunicorn(port=PORT, env=env, workers=WORKERS, threads=THREADS)
 
 
 def postgres_backends() -> list[psutil.Process]:
@@ -542,7 +525,7 @@ def tabs_test(organization, agents) -> list[dict]:
         by_status = {code: [ms for st, ms in polls if st == code] for code in (204, 200)}
 
         def p(values, q):
-            return pct(values, q) if values else 0.0
+            return percentile(values, q) if values else 0.0
 
         return {
             "name": name, "tabs": len(sessions), "seconds": TAB_SECONDS, "polls": len(polls),
@@ -559,7 +542,7 @@ def tabs_test(organization, agents) -> list[dict]:
             "machine_busy": busy(before[0], after[0]), "steal": stolen(before[0], after[0]),
         }
 
-    server = start_gunicorn()
+    server = start_server()
     try:
         asyncio.run(warm_up())
         results = [scenario("quiet organization (nothing changes)", False),

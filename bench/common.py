@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 
 def use_bench_database() -> None:
@@ -35,3 +40,29 @@ def stolen(before: list[int], after: list[int]) -> float:
     """The share of CPU time the hypervisor gave to other guests between two readings."""
     delta = [b - a for a, b in zip(before, after, strict=True)]
     return delta[7] / max(1, sum(delta))
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The value below which a share `p` of `values` lies (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def start_gunicorn(*, port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
+    """The production server (softphone.wsgi under gunicorn) on `port`, once it answers /bench/bare
+    (bench/bench_urls.py)."""
+    from django.conf import settings
+
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "softphone.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+        cwd=settings.BASE_DIR, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")

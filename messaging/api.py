@@ -102,7 +102,7 @@ class ConversationMessagesApi(TenantAPIView):
     def get(self, request, org_slug, conversation_id):
         conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
         before = request.query_params.get("before")
-        page, has_more = selectors.message_page(organization=self.organization, conversation=conversation,
+        page, has_more = selectors.thread_messages(organization=self.organization, conversation=conversation,
                                                 before=parse_public_id(before) if before else None)
         return Response({
             "results": MessageOutputSerializer(page, many=True, context={"org_slug": org_slug}).data,

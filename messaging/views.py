@@ -17,8 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.models import Channel
 from tenants import selectors as tenant_selectors
+from tenants import services as tenant_services
+from tenants.models import AgentKind
 from tenants.permissions import require_manager
-from tenants.scoping import get_for_org, parse_public_id
+from tenants.scoping import parse_public_id
 
 from . import selectors
 from .forms import (
@@ -33,7 +35,7 @@ from .forms import (
 from .models import ConversationStatus
 from .services import conversations as services
 from .services import inbox as inbox_services
-from .services import live, media, outbound, policy
+from .services import live, media, policy
 
 
 @require_GET
@@ -105,7 +107,8 @@ def _list_context(request, filters, agent, after=None) -> dict:
 def _head_context(request, conversation, agent) -> dict:
     """What the thread's header needs: the conversation, who may be assigned, and who is asking."""
     return {"conversation": conversation, "me": agent, "statuses": ConversationStatus.choices,
-            "agents": list(tenant_selectors.agent_list(organization=request.organization).filter(kind="human"))}
+            "agents": list(tenant_selectors.agent_list(organization=request.organization,
+                                                       filters={"kind": AgentKind.HUMAN}))}
 
 
 def _thread_context(request, conversation, agent) -> dict:
@@ -141,13 +144,13 @@ def inbox(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.GET.get("c"):
         conversation = selectors.get_conversation_for_org(organization, request.GET["c"])
         context.update(_thread_context(request, conversation, agent))
-    context["version"] = live.inbox_version(organization, _watched(filters, agent, conversation))
+    open_id = conversation.pk if conversation else ""
+    context["version"] = live.inbox_version(organization, _watched(filters, agent, open_id))
     return render(request, "messaging/inbox.html", context)
 
 
-def _watched(filters, agent, conversation) -> list[str]:
-    return live.watched(view=filters.view, agent_id=agent.pk if agent else None,
-                        conversation_id=conversation.pk if conversation else None)
+def _watched(filters, agent, conversation_id) -> list[str]:
+    return live.watched(view=filters.view, agent_id=agent.pk if agent else None, conversation_id=conversation_id)
 
 
 @require_GET
@@ -198,19 +201,8 @@ def conversation_send(request: HttpRequest, org_slug: str, conversation_id) -> H
         return _bad_request(request, _first_error(form))
     data = form.cleaned_data
     try:
-        if data["note"]:
-            message = inbox_services.note_add(organization=organization, actor=request.user,
-                                              conversation=conversation, body=data["body"])
-        else:
-            upload = data["attachment"]
-            # Check first, so a refused message leaves no file behind.
-            verdict = policy.may_send(conversation, has_media=upload is not None)
-            if not verdict:
-                return _bad_request(request, verdict.reason)
-            urls = [inbox_services.attachment_store(organization=organization, upload=upload)] if upload else []
-            message = outbound.message_send(organization=organization, actor=request.user, conversation=conversation,
-                                            body=data["body"], media_urls=urls,
-                                            media_content_type=upload.content_type if upload else "")
+        message = inbox_services.reply_send(organization=organization, actor=request.user, conversation=conversation,
+                                            body=data["body"], upload=data["attachment"], note=data["note"])
     except ValidationError as exc:
         return _bad_request(request, _validation_message(exc))
     return render(request, "messaging/_bubble.html", {"message": message, "conversation": conversation},
@@ -240,14 +232,10 @@ def conversation_update(request: HttpRequest, org_slug: str, conversation_id) ->
             changes["assignee"] = None
         else:
             changes["assignee"] = tenant_selectors.get_agent_for_org(organization, data["assignee"])
-    if data["add_label"] or data["remove_label"]:
-        labels = [label for label in conversation.labels if label != data["remove_label"]]
-        if data["add_label"]:
-            labels.append(data["add_label"])
-        changes["labels"] = labels
     try:
         conversation = services.conversation_update(organization=organization, actor=request.user,
-                                                    conversation=conversation, **changes)
+                                                    conversation=conversation, add_label=data["add_label"],
+                                                    remove_label=data["remove_label"], **changes)
     except ValidationError as exc:
         return _bad_request(request, _validation_message(exc))
     if data["unread"]:
@@ -277,7 +265,7 @@ def availability(request: HttpRequest, org_slug: str) -> HttpResponse:
     if agent is None:
         return _bad_request(request, "Only agents have an availability.")
     try:
-        inbox_services.agent_set_availability(organization=request.organization, agent=agent,
+        tenant_services.agent_set_availability(organization=request.organization, agent=agent,
                                               availability=request.POST.get("availability", ""))
     except ValidationError as exc:
         return _bad_request(request, _validation_message(exc))
@@ -296,10 +284,8 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
     if filters is None:
         return _bad_request(request, error)
     open_id = request.GET.get("c", "")
-    version = live.inbox_version(organization, live.watched(view=filters.view, agent_id=agent.pk if agent else None,
-                                                            conversation_id=open_id))
-    fresh = timezone.now() - cursor < timedelta(seconds=live.RECHECK_SECONDS)
-    if version and version == request.GET.get("v") and fresh:
+    version = live.inbox_version(organization, _watched(filters, agent, open_id))
+    if live.unchanged(version, request.GET.get("v"), cursor):
         return HttpResponse(status=204)
     open_conversation = None
     if open_id:
@@ -307,9 +293,9 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
     now = timezone.now()
     changes = selectors.inbox_changes(organization=organization, agent=agent, filters=filters, since=cursor,
                                       open_conversation=open_conversation)
-    if open_conversation is not None and any(m.direction == "inbound" and m.created_at > cursor
-                                             for m in changes.messages):
-        services.conversation_mark_read(organization=organization, conversation=open_conversation)
+    if open_conversation is not None:
+        services.conversation_read_by_open_tab(organization=organization, conversation=open_conversation,
+                                               messages=changes.messages, since=cursor)
     open_id = str(open_conversation.pk) if open_conversation else ""
     payload = {
         "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(), "token": live.live_token(organization, agent),
@@ -342,8 +328,7 @@ def inbox_live(request: HttpRequest, token: str) -> HttpResponse:
     cursor = parse_datetime(request.GET.get("cursor", "") or "")
     version = live.version_for(organization_id, live.watched(view=request.GET.get("view", ""), agent_id=agent_id,
                                                              conversation_id=request.GET.get("c", "")))
-    fresh = cursor is not None and timezone.now() - cursor < timedelta(seconds=live.RECHECK_SECONDS)
-    if version and version == request.GET.get("v") and fresh:
+    if live.unchanged(version, request.GET.get("v"), cursor):
         return HttpResponse(status=204)
     # A 200, not a 409: Django logs every 4xx answer as a warning, and this one is routine (a tab
     # learning that something changed), several times a second with many tabs open.
@@ -387,7 +372,7 @@ def canned_replies(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 def canned_reply_delete(request: HttpRequest, org_slug: str, canned_reply_id) -> HttpResponse:
     require_manager(request)
-    reply = get_for_org(selectors.canned_reply_list(organization=request.organization), request.organization, canned_reply_id)
+    reply = selectors.get_canned_reply_for_org(request.organization, canned_reply_id)
     inbox_services.canned_reply_delete(organization=request.organization, actor=request.user, reply=reply)
     messages.success(request, f"Canned reply /{reply.shortcut} deleted.")
     return redirect("messaging:canned-replies", org_slug=org_slug)

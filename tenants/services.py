@@ -18,6 +18,7 @@ from .models import (
     Agent,
     AgentKind,
     AuditEvent,
+    Availability,
     Client,
     Invitation,
     Membership,
@@ -313,6 +314,16 @@ def agent_delete(*, organization: Organization, actor, agent: Agent) -> None:
     audit(organization=organization, actor=actor, verb="agent.deleted", target=agent,
           data={"name": agent.name, "kind": agent.kind})
     Agent.objects.filter(organization=organization, pk=agent.pk).delete()
+
+
+def agent_set_availability(*, organization: Organization, agent: Agent, availability: str) -> Agent:
+    """A person's own switch in the inbox's top bar: available or away."""
+    if availability not in Availability.values:
+        raise ValidationError({"availability": "Choose available or away."})
+    if agent.availability != availability:
+        agent.availability = availability
+        agent.save(update_fields=["availability", "updated_at"])
+    return agent
 
 
 # Clients ----------------------------------------------------------------------------------------

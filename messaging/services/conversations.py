@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.models import Channel, Contact
-from messaging.models import Conversation, ConversationStatus
+from messaging.models import Conversation, ConversationStatus, Direction
 from softphone.phones import canonical_contact_number
 from tenants.models import Organization
 from tenants.services import audit
@@ -71,7 +72,11 @@ def conversation_touch(*, conversation: Conversation, preview: str, inbound: boo
 
 @transaction.atomic
 def conversation_update(*, organization: Organization, actor, conversation: Conversation, status=None,
-                        snoozed_until=None, assignee=..., labels=None) -> Conversation:
+                        snoozed_until=None, assignee=..., labels=None, add_label: str = "",
+                        remove_label: str = "") -> Conversation:
+    """Status (snoozed until a time), assignee and labels. `labels` replaces them all (the API);
+    `add_label` / `remove_label` change one, on the locked row, so two agents labelling at once both
+    count (the inbox)."""
     locked = Conversation.objects.select_for_update(of=("self",)).get(organization=organization, pk=conversation.pk)
     assigned_before = locked.assignee_id
     changes = {}
@@ -82,6 +87,9 @@ def conversation_update(*, organization: Organization, actor, conversation: Conv
     if assignee is not ... and getattr(assignee, "pk", None) != locked.assignee_id:
         changes["assignee"] = assignee.name if assignee else None
         locked.assignee = assignee
+    if add_label or remove_label:
+        labels = [label for label in (labels if labels is not None else locked.labels) if label != remove_label]
+        labels += [add_label] if add_label else []
     if labels is not None:
         clean = sorted({label.strip()[:50] for label in labels if label.strip()})
         if clean != locked.labels:
@@ -102,9 +110,15 @@ def conversation_mark_read(*, organization: Organization, conversation: Conversa
 
 
 def conversation_mark_unread(*, organization: Organization, conversation: Conversation) -> None:
-    Conversation.objects.filter(organization=organization, pk=conversation.pk, unread_count=0).update(
-        unread_count=1, updated_at=timezone.now())
-    inbox_changed(organization, conversation)
+    if Conversation.objects.filter(organization=organization, pk=conversation.pk, unread_count=0).update(
+            unread_count=1, updated_at=timezone.now()):
+        inbox_changed(organization, conversation)
+
+
+def conversation_read_by_open_tab(*, organization: Organization, conversation: Conversation, messages, since) -> None:
+    """A tab that has the conversation open reads what the customer writes while it is open."""
+    if any(m.direction == Direction.INBOUND and m.created_at > since for m in messages):
+        conversation_mark_read(organization=organization, conversation=conversation)
 
 
 def conversations_wake(*, organization: Organization) -> int:
@@ -132,8 +146,6 @@ def contact_set_opt_out(*, contact: Contact, channel: str, opted_out: bool, sour
 def contact_update_notes(*, organization: Organization, actor, contact: Contact, notes: str) -> Contact:
     notes = notes.strip()
     if len(notes) > 5000:
-        from django.core.exceptions import ValidationError
-
         raise ValidationError({"notes": "Notes can be at most 5,000 characters."})
     if notes != contact.notes:
         contact.notes = notes

@@ -1,4 +1,4 @@
-"""What an agent does from the inbox besides sending: notes, attachments, canned replies, presence."""
+"""What an agent does from the inbox: replies and notes, attachments, canned replies."""
 
 from __future__ import annotations
 
@@ -14,15 +14,32 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import CannedReply, Conversation, Direction, Message, MessageStatus
-from tenants.models import Agent, Availability, Organization
+from tenants.models import Organization
 from tenants.services import audit
 
 from .live import inbox_changed
+from .outbound import message_send
+from .policy import may_send
 
 # Outbound attachments are fetched by the provider from a signed link of ours, valid this long
 # (Twilio fetches at once; WhatsApp within minutes; a week covers retries and the sweeper).
 ATTACHMENT_LINK_SECONDS = 7 * 24 * 3600
 _SIGNER_SALT = "softphone.outbound-attachment"
+
+
+def reply_send(*, organization: Organization, actor, conversation: Conversation, body: str, upload=None,
+               note: bool = False) -> Message:
+    """What the composer sends: a private note, or a reply (perhaps with an attachment) to the
+    customer. A refused reply (ValidationError with the reason) is refused before its attachment is
+    stored, so it leaves no file behind."""
+    if note:
+        return note_add(organization=organization, actor=actor, conversation=conversation, body=body)
+    verdict = may_send(conversation, has_media=upload is not None)
+    if not verdict:
+        raise ValidationError(verdict.reason)
+    urls = [attachment_store(organization=organization, upload=upload)] if upload else []
+    return message_send(organization=organization, actor=actor, conversation=conversation, body=body,
+                        media_urls=urls, media_content_type=upload.content_type if upload else "")
 
 
 def note_add(*, organization: Organization, actor, conversation: Conversation, body: str) -> Message:
@@ -73,13 +90,3 @@ def canned_reply_delete(*, organization: Organization, actor, reply: CannedReply
     audit(organization=organization, actor=actor, verb="canned_reply.deleted", target=reply,
           data={"shortcut": reply.shortcut})
     reply.delete()
-
-
-def agent_set_availability(*, organization: Organization, agent: Agent, availability: str) -> Agent:
-    if availability not in Availability.values:
-        raise ValidationError({"availability": "Choose available or away."})
-    if agent.availability != availability:
-        agent.availability = availability
-        agent.save(update_fields=["availability", "updated_at"])
-    return agent
-

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
+from django.core import signing
 from django.db import transaction
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +98,13 @@ def watched(*, view: str, agent_id=None, conversation_id=None) -> list[str]:
     return audiences
 
 
+def unchanged(version: str, seen: str | None, cursor: datetime | None) -> bool:
+    """Whether a tab can be told "nothing new": Redis knows the version, it is the one the tab has
+    seen, and the tab read the database less than RECHECK_SECONDS ago."""
+    return (bool(version) and version == seen and cursor is not None
+            and timezone.now() - cursor < timedelta(seconds=RECHECK_SECONDS))
+
+
 def inbox_version(organization, audiences: list[str] | None = None) -> str:
     """The version of what a tab watches (by default every change), or "" when Redis cannot say."""
     return version_for(organization.pk, audiences or [ALL])
@@ -112,15 +122,11 @@ _LIVE_SALT = "softphone.inbox-live"
 
 def live_token(organization, agent=None) -> str:
     """A signed token naming the organization and the agent the tab belongs to (for Mine)."""
-    from django.core import signing
-
     return signing.dumps([str(organization.pk), str(agent.pk) if agent is not None else ""], salt=_LIVE_SALT)
 
 
 def live_token_audience(token: str) -> tuple[str, str] | None:
     """(organization id, agent id or "") of a token, or None if it is forged or expired."""
-    from django.core import signing
-
     try:
         value = signing.loads(token, salt=_LIVE_SALT, max_age=LIVE_TOKEN_SECONDS)
     except signing.BadSignature:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from django.utils import timezone
+
+from messaging.models import Direction, Message
+
+from .live import inbox_changed
+
 
 @lru_cache(maxsize=1)
 def _analyzer():
@@ -18,16 +24,9 @@ def message_sentiment(text: str) -> float:
 
 def message_analyse(*, organization, message_id) -> None:
     """Score an inbound message's text once; open inbox tabs then show its indicator."""
-    from django.utils import timezone
-
-    from messaging.models import Conversation, Direction, Message
-
-    from .live import inbox_changed
-
-    message = Message.objects.filter(organization=organization, pk=message_id, direction=Direction.INBOUND).first()
+    message = (Message.objects.filter(organization=organization, pk=message_id, direction=Direction.INBOUND)
+               .select_related("conversation").first())
     if message is not None and message.body and message.sentiment is None:
         Message.objects.filter(pk=message.pk).update(sentiment=message_sentiment(message.body),
                                                      updated_at=timezone.now())
-        inbox_changed(organization, message.conversation_id, assignees=list(
-            Conversation.objects.filter(organization=organization, pk=message.conversation_id)
-            .values_list("assignee_id", flat=True)))
+        inbox_changed(organization, message.conversation)

@@ -54,6 +54,12 @@
     });
   }
 
+  // Server-rendered times in the reader's own clock, and a separator before each new day.
+  function dress(root) {
+    localTimes(root);
+    daySeparators();
+  }
+
   function nearBottom(box) {
     return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
@@ -144,8 +150,7 @@
       if (verdict) verdict.replaceWith(fragment(data.verdict));
     }
     if ((data.rows || []).length) htmx.process(document.getElementById("conversation-list"));
-    localTimes(box);
-    daySeparators();
+    dress(box);
     if (stick && (data.messages || []).length) scrollToBottom();
   }
 
@@ -191,8 +196,7 @@
       url.searchParams.set("c", openId());
       window.history.replaceState({}, "", url);
       markCurrent();
-      localTimes(target);
-      daySeparators();
+      dress(target);
       scrollToBottom();
       watchOlder();
       const row = document.getElementById("row-" + openId());
@@ -219,8 +223,7 @@
     countSegments();
     document.getElementById("composer-error").textContent = "";
     const box = document.getElementById("messages");
-    localTimes(box);
-    daySeparators();
+    dress(box);
     scrollToBottom();
   });
 
@@ -270,8 +273,7 @@
     if (box && box.dataset.keep) {
       box.scrollTop = box.scrollHeight - Number(box.dataset.keep);
       delete box.dataset.keep;
-      localTimes(box);
-      daySeparators();
+      dress(box);
       watchOlder();
     }
   });
@@ -392,8 +394,7 @@
   });
 
   // The first page ------------------------------------------------------------------------------------
-  localTimes(document);
-  daySeparators();
+  dress(document);
   scrollToBottom();
   watchOlder();
 })();

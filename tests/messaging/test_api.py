@@ -48,7 +48,7 @@ def test_messages_newest_last_with_a_cursor(owner_client, org, inbox):
     from messaging import selectors
 
     with tenant_scope(org):
-        older, has_more = selectors.message_page(organization=org, conversation=one, limit=2)
+        older, has_more = selectors.thread_messages(organization=org, conversation=one, limit=2)
     assert [m.body for m in older] == ["message 1", "message 2"] and has_more
     earlier = owner_client.get(f"/api/acme/conversations/{one.pk}/messages?before={older[0].pk}").json()
     assert [m["body"] for m in earlier["results"]] == ["message 0"]

@@ -1,7 +1,18 @@
+"""The demo organization of `make run`: people, an agent, and an inbox with history.
+
+It lives in the project package, not in `tenants`, because it seeds every app (tenants depends on
+nothing of ours)."""
+
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from messaging.models import CannedReply, Conversation, Message, MessageStatus
+from messaging.services.conversations import contact_for, conversation_for
+from telephony.models import PhoneNumber, Provider, ProviderAccount
 from tenants import services
 from tenants.models import Agent, AgentKind, Membership, Organization, Role
 from tenants.scoping import tenant_scope
@@ -77,20 +88,10 @@ DEMO_CANNED = [
 
 
 def organization_has_inbox(organization) -> bool:
-    from messaging.models import CannedReply
-
     return CannedReply.objects.filter(organization=organization).exists()
 
 
 def seed_inbox(organization, *, owner, agent) -> None:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from messaging.models import CannedReply, Conversation, Message, MessageStatus
-    from messaging.services.conversations import contact_for, conversation_for
-    from telephony.models import PhoneNumber, Provider, ProviderAccount
-
     account, _ = ProviderAccount.objects.get_or_create(
         organization=organization, provider=Provider.TWILIO, account_sid=DEMO_ACCOUNT_SID,
         defaults={"friendly_name": "Demo Twilio (simulated)", "auth_token": DEMO_TOKEN})
