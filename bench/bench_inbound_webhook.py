@@ -24,7 +24,8 @@ from urllib.parse import urlencode
 
 import django
 
-from bench.common import cpu_times, percentile, prepare_database, start_gunicorn, stolen, use_bench_database
+from bench.common import (DiskFlushProbe, cpu_times, percentile, prepare_database, start_gunicorn, stolen,
+                          use_bench_database, wait_until_quiet)
 
 use_bench_database()
 django.setup()
@@ -96,6 +97,7 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
     interval = 1.0 / rate
     latencies: list[float] = []
     failures: list[float] = []
+    spans: list[tuple[float, float]] = []  # (due, answered) on the monotonic clock, for each success
 
     async def run():
         idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
@@ -127,6 +129,8 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
             except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 ok = False
             (latencies if ok else failures).append(loop.time() - due)
+            if ok:
+                spans.append((due, loop.time()))
 
         tasks = []
         for index in range(total):
@@ -141,7 +145,21 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
     asyncio.run(run())
     ms = [seconds * 1000 for seconds in latencies]
     return {"sent": len(ms) + len(failures), "failed": len(failures), "p50": percentile(ms, 0.50),
-            "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99), "max": max(ms), "mean": statistics.mean(ms)}
+            "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99), "max": max(ms), "mean": statistics.mean(ms),
+            "spans": spans}
+
+
+def clear_of(spans: list[tuple[float, float]], stalls: list[tuple[float, float]]) -> list[float]:
+    """Latencies (ms) of the requests that were not in flight while the disk stalled."""
+    return [(answered - due) * 1000 for due, answered in spans
+            if not any(start < answered and start + seconds > due for start, seconds in stalls)]
+
+
+def disk_of_database() -> Path:
+    """var/: the disk of the embedded database (var/pgdata) and of its write-ahead log."""
+    from django.conf import settings
+
+    return Path(settings.BASE_DIR) / "var"
 
 
 def main() -> int:
@@ -165,9 +183,12 @@ def main() -> int:
     rounds = []
     try:
         wrk("/bench/bare")  # warm-up
-        # The two measures alternate, so a slow spell of this shared machine hits both alike.
+        # The two measures alternate, so a slow spell of this shared machine hits both alike, and each
+        # starts on a quiet machine: the vacuum after a round of inserts is not charged to the next.
         for name in files:
+            wait_until_quiet()
             bare = wrk("/bench/bare")
+            wait_until_quiet()
             webhook = wrk("/webhooks/twilio/messages/", script=script, env={**os.environ, "WEBHOOK_REQUESTS": name})
             rounds.append((bare, webhook))
             print(f"round {len(rounds)}: trivial view {bare['rate']:.0f} req/s (steal {bare['steal']:.0%}), "
@@ -176,9 +197,12 @@ def main() -> int:
         bare_rate = statistics.median(b["rate"] for b, _ in rounds)
         webhook_rate = statistics.median(w["rate"] for _, w in rounds)
         half = webhook_rate / 2
+        wait_until_quiet()
         before = cpu_times()
-        latency = open_loop(steady, half, DURATION)
+        with DiskFlushProbe(disk_of_database()) as disk:
+            latency = open_loop(steady, half, DURATION)
         latency["steal"] = stolen(before, cpu_times())
+        clear = clear_of(latency["spans"], disk.stalls(0.02))
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -190,11 +214,18 @@ def main() -> int:
         stored = InboundEvent.objects.count()
     non_2xx = sum(w["non_2xx"] for _, w in rounds)
     ratio = webhook_rate / bare_rate
+    per_round = statistics.median(w["rate"] / b["rate"] for b, w in rounds)
     print(f"trivial view:    median {bare_rate:.0f} req/s over {ROUNDS} rounds (wrk -t2 -c16 -d{DURATION}s)")
-    print(f"inbound webhook: median {webhook_rate:.0f} req/s, non-2xx {non_2xx}, ratio of medians {ratio:.2f}")
+    print(f"inbound webhook: median {webhook_rate:.0f} req/s, non-2xx {non_2xx}, ratio of medians {ratio:.2f} "
+          f"(median of the rounds' ratios {per_round:.2f})")
     print(f"at half load ({half:.0f} req/s, open loop, {latency['sent']} requests, {latency['failed']} failed): "
           f"p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, p99 {latency['p99']:.1f} ms, "
           f"max {latency['max']:.1f} ms (steal {latency['steal']:.0%})")
+    print(f"the database's disk meanwhile (write + fdatasync every 5 ms): {disk.summary()}")
+    if clear:
+        print(f"requests not in flight during a disk stall over 20 ms ({len(clear)} of {len(latency['spans'])}): "
+              f"p50 {percentile(clear, 0.5):.1f} ms, p95 {percentile(clear, 0.95):.1f} ms, "
+              f"p99 {percentile(clear, 0.99):.1f} ms")
     print(f"inbound events stored: {stored} (each one waiting for the worker, which is not running)")
     import redis
 

@@ -66,3 +66,78 @@ def start_gunicorn(*, port: int, env: dict, workers: int, threads: int) -> subpr
             time.sleep(0.3)
     server.kill()
     raise RuntimeError("gunicorn did not start")
+
+
+def busy(before: list[int], after: list[int]) -> float:
+    """The share of CPU time spent working (not idle, not waiting for I/O) between two readings."""
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return 1 - (delta[3] + delta[4]) / max(1, sum(delta))
+
+
+def wait_until_quiet(*, threshold: float = 0.10, timeout: float = 60.0) -> float:
+    """Wait until the machine is idle (below `threshold` busy over half a second) and no autovacuum
+    runs, so that what the last measure left behind (vacuum, checkpoint writes, a process winding
+    down) is not charged to the next one. Returns the seconds waited."""
+    from django.db import connection
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = cpu_times()
+        time.sleep(0.5)
+        with connection.cursor() as cursor:
+            cursor.execute("select count(*) from pg_stat_activity where backend_type = 'autovacuum worker'")
+            vacuuming = cursor.fetchone()[0]
+        if busy(before, cpu_times()) < threshold and not vacuuming:
+            break
+    return time.monotonic() - started
+
+
+class DiskFlushProbe:
+    """Times a small write + fdatasync every few milliseconds on the database's disk, in a thread,
+    while a measure runs. A commit cannot be faster than the disk's flush, so stalls seen here
+    (the storage of a virtual machine stalls for hundreds of milliseconds at times, idle or not)
+    bound the latency of anything that commits; the benchmarks print them beside their figures."""
+
+    def __init__(self, directory: str | os.PathLike, interval: float = 0.005):
+        import threading
+
+        self.path = Path(directory) / f".flush-probe-{os.getpid()}"
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []  # (monotonic start, seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        block = b"\0" * 8192
+        try:
+            index = 0
+            while not self._stop.is_set():
+                start = time.monotonic()
+                os.pwrite(fd, block, (index % 128) * 8192)
+                os.fdatasync(fd)
+                self.samples.append((start, time.monotonic() - start))
+                index += 1
+                time.sleep(self.interval)
+        finally:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def stalls(self, longer_than: float = 0.05) -> list[tuple[float, float]]:
+        return [(start, seconds) for start, seconds in self.samples if seconds > longer_than]
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "no flushes timed"
+        ms = sorted(seconds * 1000 for _, seconds in self.samples)
+        stalls = self.stalls()
+        return (f"{len(ms)} flushes, p50 {percentile(ms, 0.5):.2f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
+                f"max {ms[-1]:.0f} ms, {len(stalls)} over 50 ms ({sum(s for _, s in stalls) * 1000:.0f} ms stalled)")

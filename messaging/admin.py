@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from softphone.admin import SecretFieldsAdminMixin
 
-from .models import CannedReply, Conversation, InboundEvent, Message, WhatsAppSender
+from .models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
 
 
 @admin.register(WhatsAppSender)
@@ -37,6 +37,19 @@ class InboundEventAdmin(admin.ModelAdmin):
     search_fields = ["provider_sid"]
     readonly_fields = ["organization", "provider", "provider_sid", "phone_number", "payload", "received_at",
                        "processed_at"]
+
+
+@admin.register(InboundDrain)
+class InboundDrainAdmin(admin.ModelAdmin):
+    """Read-only: whether a worker has been asked to process an organization's events. An admin
+    who sees events waiting can clear a stuck request by deleting the row (the next webhook or the
+    sweeper asks again)."""
+
+    list_display = ["organization", "requested_until"]
+    readonly_fields = ["organization", "requested_until"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(CannedReply)

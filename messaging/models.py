@@ -244,6 +244,24 @@ class InboundEvent(TenantModel):
         return f"{self.provider} {self.provider_sid}"
 
 
+class InboundDrain(TenantModel):
+    """Whether a worker has been asked to process the organization's stored events, and until when
+    that request stands (one row per organization).
+
+    Under load one drain task serves many events: a webhook asks for a drain only when no request
+    stands. It reads this row in the same round trip as its insert, right after the commit, and the
+    drain marks the row spent before its last look for work; so an event stored while a request
+    stood is seen by that drain, and one stored after the drain's last look finds no request standing
+    and asks for a new one. A request that no drain honours (a lost task) lapses at ``requested_until``.
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    requested_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"drain requested until {self.requested_until:%H:%M:%S}"
+
+
 class CannedReply(TenantModel):
     """An organization-wide snippet agents insert by typing /shortcut in the composer."""
 

@@ -118,6 +118,37 @@ def execute_in_tenant(organization_id, sql: str, params: list) -> list[tuple]:
     return rows
 
 
+def call_committing(procedure: str, params: list) -> tuple:
+    """CALL a procedure that sets the tenant itself and commits part of its work (see
+    messaging_inbound_event_store), in one round trip, outside any transaction. The procedure's last
+    two parameters receive what the session must hold when it returns (this code's own scope), and it
+    sets them before returning. Returns the row of its INOUT parameters.
+
+    For hot paths: the procedure's statements are planned once per connection, not per call."""
+    import re
+
+    import psycopg
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", procedure):
+        raise ValueError(f"not a procedure name: {procedure!r}")
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block:
+        raise RuntimeError(f"{procedure} commits: it cannot be called inside a transaction")
+    connection.ensure_connection()
+    after_org, after_bypass = _state.get()
+    placeholders = ", ".join(["%s"] * (len(params) + 2))
+    try:
+        # Client-side binding sends one simple query: a top-level CALL, in which COMMIT is allowed.
+        with connection.wrap_database_errors, psycopg.ClientCursor(connection.connection) as cursor:
+            cursor.execute(f"call {procedure}({placeholders})", [*params, after_org, "on" if after_bypass else "off"])
+            row = cursor.fetchone()
+    except Exception:
+        setattr(connection, _KNOWN, None)  # whatever the session holds now, set it again before use
+        raise
+    setattr(connection, _KNOWN, (after_org, after_bypass))
+    return row
+
+
 def current_state() -> tuple[str, bool]:
     return _state.get()
 

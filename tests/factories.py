@@ -61,7 +61,7 @@ def build_world(organization: Organization, owner) -> dict:
     from django.utils import timezone
 
     from crm.models import Contact
-    from messaging.models import CannedReply, Conversation, InboundEvent, Message, WhatsAppSender
+    from messaging.models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
     from telephony.models import PhoneNumber, Provider, ProviderAccount
     from tenants.models import AuditEvent, Client, Invitation, Job
 
@@ -102,6 +102,7 @@ def build_world(organization: Organization, owner) -> dict:
         world["inboundevent"] = InboundEvent.objects.create(
             organization=organization, provider="twilio", provider_sid="SMev" + organization.pk.hex,
             phone_number=world["phonenumber"], payload={"Body": "hi"}, received_at=timezone.now())
+        world["inbounddrain"] = InboundDrain.objects.create(organization=organization, requested_until=timezone.now())
         world["cannedreply"] = CannedReply.objects.create(organization=organization, shortcut="hello",
                                                           title="Hello", body="Hello! How can we help?",
                                                           created_by=owner)

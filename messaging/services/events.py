@@ -9,58 +9,81 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from messaging.models import InboundEvent
+from messaging.models import InboundDrain, InboundEvent
 from softphone.ids import uuid7
 from telephony.models import PhoneNumber
 from tenants.models import Organization
-from tenants.rls import execute_in_tenant
+from tenants.rls import call_committing, execute_in_tenant
 
 from .inbound import message_receive
 
 logger = logging.getLogger(__name__)
 
 
+_INSERT_EVENT = (
+    "insert into messaging_inboundevent (id, organization_id, provider, provider_sid, phone_number_id, "
+    "payload, received_at) values (%s, %s, %s, %s, %s, %s, now()) "
+    "on conflict (provider_sid) do nothing returning id"
+)
+
+
 def inbound_event_store(*, organization: Organization, provider: str, provider_sid: str, payload: dict,
                         phone_number_id=None) -> bool:
     """Store what the provider sent, once per provider id, and ask for its processing.
 
-    One INSERT … ON CONFLICT DO NOTHING, as the organization (row-level security checks it), in one
-    round trip: a repeated or concurrent duplicate inserts nothing and asks for nothing. Returns
-    True when this call stored it."""
-    rows = execute_in_tenant(
-        organization.pk,
-        "insert into messaging_inboundevent (id, organization_id, provider, provider_sid, phone_number_id, "
-        "payload, received_at) values (%s, %s, %s, %s, %s, %s, now()) "
-        "on conflict (provider_sid) do nothing returning id",
-        [uuid7(), organization.pk, provider, provider_sid, phone_number_id, json.dumps(payload)],
-    )
-    if not rows:
+    One INSERT … ON CONFLICT DO NOTHING, as the organization (row-level security checks it): a
+    repeated or concurrent duplicate inserts nothing and asks for nothing. Outside a transaction (a
+    webhook) one round trip does it all: the procedure messaging_inbound_event_store inserts,
+    commits, and then claims a drain request unless one stands (see InboundDrain); the broker is
+    called only by the webhook that claimed it. Returns True when this call stored the event."""
+    event_id, document = uuid7(), json.dumps(payload)
+    if transaction.get_connection().in_atomic_block:
+        if execute_in_tenant(organization.pk, _INSERT_EVENT,
+                             [event_id, organization.pk, provider, provider_sid, phone_number_id, document]):
+            transaction.on_commit(lambda: drain_request(organization))
+            return True
         return False
-    transaction.on_commit(lambda: drain_request(organization))
-    return True
+    stored, claimed = call_committing("messaging_inbound_event_store", [
+        organization.pk, event_id, provider, provider_sid, phone_number_id, document, uuid7(),
+        DRAIN_REQUEST_SECONDS])
+    if claimed:
+        _drain_enqueue(organization)
+    return stored
 
 
-# Coalescing: under load one drain task serves many events. A webhook asks for a drain only if none
-# was asked for in the last DRAIN_KEY_MS (one Redis SET instead of a task per message); the drain
-# clears the key when it runs out of work and then looks once more, so an event that arrived while
-# the key was set is never left behind.
-DRAIN_KEY_MS = 2000
+# Coalescing: under load one drain task serves many events. A request for a drain stands for
+# DRAIN_REQUEST_SECONDS (or until the drain runs out of work); while it stands, webhooks ask for
+# nothing. The drain marks it spent before its last look for work, so an event committed while it
+# stood is seen by that look, and one committed later finds no request standing and makes one.
+DRAIN_REQUEST_SECONDS = 2
 
-
-def _drain_key(organization) -> str:
-    return f"softphone:drain:{organization.pk}"
+_CLAIM_DRAIN = (
+    "insert into messaging_inbounddrain (id, organization_id, requested_until) "
+    "values (%s, %s, now() + make_interval(secs => %s)) "
+    "on conflict (organization_id) do update set requested_until = excluded.requested_until "
+    "where messaging_inbounddrain.requested_until <= now() returning 1"
+)
 
 
 def drain_request(organization: Organization) -> None:
+    """Ask a worker to process the organization's events, unless a request stands already."""
+    if execute_in_tenant(organization.pk, _CLAIM_DRAIN, [uuid7(), organization.pk, DRAIN_REQUEST_SECONDS]):
+        _drain_enqueue(organization)
+
+
+def _drain_enqueue(organization: Organization) -> None:
     from messaging.tasks import inbound_events_drain
 
     try:
-        if not redis_client().set(_drain_key(organization), "1", nx=True, px=DRAIN_KEY_MS):
-            return  # a drain is already on its way
         inbound_events_drain.delay(organization_id=str(organization.pk))
-    except Exception as exc:  # Redis or the broker is down: the event is stored; the sweeper drains it
+    except Exception as exc:  # the broker is down: the event is stored; the sweeper drains it
+        # The claimed request lapses by itself, so a webhook asks again once the broker is back.
         logger.warning("could not request a drain for %s (%s: %s); the sweeper will", organization.pk,
                        type(exc).__name__, exc)
+
+
+def _drain_request_spent(organization: Organization) -> None:
+    InboundDrain.objects.filter(organization=organization).update(requested_until=timezone.now() - timedelta(days=1))
 
 
 def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int:
@@ -76,7 +99,7 @@ def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int
             continue
         if cleared:
             return done
-        redis_client().delete(_drain_key(organization))
+        _drain_request_spent(organization)
         cleared = True  # look once more: an event may have come in while the key was still set
 
 

@@ -66,11 +66,8 @@ def twilio_posts(django_capture_on_commit_callbacks):
 def _fresh_line_cache():
     """Each test builds its organizations anew: forget which tenant owned which number."""
     from messaging import webhooks
-    from messaging.services import events
 
     webhooks.forget_lines()
-    for key in events.redis_client().scan_iter("softphone:drain:*"):
-        events.redis_client().delete(key)
     yield
     webhooks.forget_lines()
 

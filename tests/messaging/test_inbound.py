@@ -84,6 +84,35 @@ def test_the_signature_is_checked_against_the_public_url(org, our_number, twilio
 
 
 @pytest.mark.django_db
+def test_a_signature_over_the_url_with_its_default_port_is_accepted_too(org, our_number, twilio_posts, settings):
+    """Twilio has signed with and without the default port; the SDK's full check is the fallback."""
+    from tests.fakes import twilio_webhooks
+
+    params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
+                                             from_=CUSTOMER, body="port 443")
+    settings.PUBLIC_BASE_URL = "https://softphone.example.com"
+    with_port = twilio_webhooks.signature("https://softphone.example.com:443/webhooks/twilio/messages/", params,
+                                          ACME_TOKEN)
+    assert twilio_posts.post("/webhooks/twilio/messages/", params, token=None, signature=with_port).status_code == 200
+    assert [body for _, _, body, _ in messages_of(org)] == ["port 443"]
+
+
+@pytest.mark.django_db
+def test_a_body_that_is_not_a_readable_form_is_400_and_stores_nothing(org, our_number, client):
+    from tests.fakes import twilio_webhooks
+
+    params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
+                                             from_=CUSTOMER, body="x")
+    body = "&".join(f"{k}={v}" for k, v in params.items()).encode() + b"&Body=\xff\xfe"
+    for path in ("/webhooks/twilio/messages/", "/webhooks/twilio/messages/status/"):
+        response = client.post(path, body, content_type="application/x-www-form-urlencoded",
+                               HTTP_X_TWILIO_SIGNATURE="c2lnbmVk")
+        assert response.status_code == 400
+        assert response.content == b"The body is not a form this webhook can read."
+    assert messages_of(org) == []
+
+
+@pytest.mark.django_db
 def test_the_same_message_sid_twice_is_stored_once(org, our_number, twilio_posts):
     first, params = twilio_posts.inbound(ACME_TOKEN, body="hello")
     again = twilio_posts.post("/webhooks/twilio/messages/", params, token=ACME_TOKEN)
@@ -201,3 +230,71 @@ def test_an_event_nobody_processed_is_processed_by_the_sweeper(org, our_number, 
         assert result["events_requeued"] == 1
         assert InboundEvent.objects.get().processed_at is not None
     assert messages_of(org) == [(params["MessageSid"], "inbound", "anyone there?", "received")]
+
+
+@pytest.fixture
+def parked_tasks():
+    """Tasks go to the real broker (Redis), to a queue no worker reads. Yields a function listing
+    the names of the tasks waiting there."""
+    import json
+    import uuid
+
+    import redis
+    from django.conf import settings
+
+    from softphone import celery_app
+    from tests.conftest import _route_every_task_to
+
+    queue = f"parked-{uuid.uuid4().hex[:12]}"
+    saved = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    _route_every_task_to(queue)
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        yield lambda: [json.loads(item)["headers"]["task"] for item in broker.lrange(queue, 0, -1)]
+    finally:
+        _route_every_task_to(None)
+        celery_app.conf.task_always_eager = saved
+        broker.delete(queue)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_messages_asks_a_worker_once_and_none_is_left_behind(org, our_number, parked_tasks):
+    """Webhooks outside a transaction, as in production: each stores its event and commits in one
+    round trip, and only the first asks for a drain while that request stands."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.models import InboundDrain, InboundEvent
+    from messaging.services import events
+    from tests.messaging.conftest import TwilioPoster
+
+    def drains():
+        return parked_tasks().count("messaging.inbound_events_drain")
+
+    poster = TwilioPoster()
+    for i in range(5):
+        response, _ = poster.inbound(ACME_TOKEN, body=f"burst {i}")
+        assert response.status_code == 200
+    assert parked_tasks() == ["messaging.inbound_events_drain"]  # five events, one drain asked for
+    with tenant_scope(org):
+        assert InboundEvent.objects.filter(processed_at=None).count() == 5
+
+    # The drain runs (as the worker would): every event becomes a message, and the request is spent,
+    # so the next message, stored after the drain's last look, asks for a drain of its own.
+    with tenant_scope(org):
+        assert events.inbound_events_drain(organization=org) == 5
+    assert [body for _, _, body, _ in messages_of(org)] == [f"burst {i}" for i in range(5)]
+    assert parked_tasks().count("messaging.message_analyse") == 5  # the slow work, one task per message
+    poster.inbound(ACME_TOKEN, body="after the drain")
+    assert drains() == 2
+
+    # A request nobody honoured (the task was lost) lapses, and the next message asks again.
+    with tenant_scope(org):
+        InboundDrain.objects.update(requested_until=timezone.now() - timedelta(seconds=1))
+    poster.inbound(ACME_TOKEN, body="after a lost task")
+    assert drains() == 3
+    with tenant_scope(org):
+        assert events.inbound_events_drain(organization=org) == 2
+    assert len(messages_of(org)) == 7

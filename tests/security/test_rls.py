@@ -172,3 +172,50 @@ def test_the_one_round_trip_fast_path_is_held_to_the_same_policy(org, other_org,
         from tenants.models import Client
 
         assert Client.objects.filter(pk=created, name="legit").exists()
+
+
+def _store_committed(organization, sid: str, payload: str = '{"Body": "hi"}'):
+    """The webhook's committing procedure, called as messaging.services.events calls it."""
+    import uuid
+
+    from softphone.ids import uuid7
+    from tenants.rls import call_committing
+
+    return call_committing("messaging_inbound_event_store",
+                           [organization.pk, uuid7(), "twilio", sid, uuid.uuid4(), payload, uuid7(), 2])
+
+
+def _current_settings():
+    with connection.cursor() as cursor:
+        cursor.execute("select current_setting(%s, true), current_setting(%s, true)", [ORG_SETTING, BYPASS_SETTING])
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_committing_webhook_procedure_leaves_the_connection_as_it_found_it(org, other_org):
+    """It sets the tenant itself and commits half-way; afterwards the session holds what the calling
+    code's scope holds, on success and on error, and the row went to the tenant it was stored for."""
+    assert _store_committed(org, "SMrls1") == (True, True)  # stored, and the first asks for a drain
+    assert _current_settings() in {("", "off"), (None, None), ("", None), (None, "off")}
+    assert raw_count("messaging_inboundevent") == 0  # no tenant on the connection: no rows visible
+
+    with tenant_scope(other_org):
+        assert _store_committed(org, "SMrls2") == (True, False)  # stored; a drain is already requested
+        assert _current_settings() == (str(other_org.pk), "off")
+        assert raw_count("messaging_inboundevent") == 0  # Globex's view: Acme's events are not in it
+
+    with tenant_scope(org):
+        with pytest.raises(DatabaseError, match="json"):
+            _store_committed(org, "SMrls3", payload="{not json")
+        # The failed call rolled back (nothing stored) and the connection still works, in this scope.
+        assert _current_settings() == (str(org.pk), "off")
+        with connection.cursor() as cursor:
+            cursor.execute("select provider_sid from messaging_inboundevent order by provider_sid")
+            assert [row[0] for row in cursor.fetchall()] == ["SMrls1", "SMrls2"]
+    assert raw_count("messaging_inboundevent") == 0
+
+
+@pytest.mark.django_db
+def test_the_committing_procedure_refuses_to_run_inside_a_transaction(org):
+    with pytest.raises(RuntimeError, match="cannot be called inside a transaction"):
+        _store_committed(org, "SMrls4")

@@ -34,3 +34,17 @@ def test_production_refuses_to_start_without_its_secrets():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "FERNET_KEYS must be set when SOFTPHONE_ENV=production" in result.stderr
+
+
+def test_a_web_process_loads_every_view_and_freezes_it_out_of_the_garbage_collectors_way():
+    """softphone.wsgi (what gunicorn loads) imports every view at start and freezes what it loaded,
+    so a full collection in a busy worker does not walk the whole framework (docs/benchmarks.md)."""
+    script = ("import gc, sys, softphone.wsgi; "
+              "print(gc.get_freeze_count(), 'messaging.webhooks' in sys.modules, 'messaging.views' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    result = subprocess.run([sys.executable, "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    frozen, webhooks_loaded, views_loaded = result.stdout.split()
+    assert int(frozen) > 100_000
+    assert (webhooks_loaded, views_loaded) == ("True", "True")
