@@ -24,8 +24,16 @@ from urllib.parse import urlencode
 
 import django
 
-from bench.common import (DiskFlushProbe, cpu_times, percentile, prepare_database, start_gunicorn, stolen,
-                          use_bench_database, wait_until_quiet)
+from bench.common import (
+    DiskFlushProbe,
+    cpu_times,
+    percentile,
+    prepare_database,
+    start_gunicorn,
+    stolen,
+    use_bench_database,
+    wait_until_quiet,
+)
 
 use_bench_database()
 django.setup()

@@ -61,7 +61,14 @@ def build_world(organization: Organization, owner) -> dict:
     from django.utils import timezone
 
     from crm.models import Contact
-    from messaging.models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
+    from messaging.models import (
+        CannedReply,
+        Conversation,
+        InboundDrain,
+        InboundEvent,
+        Message,
+        WhatsAppSender,
+    )
     from telephony.models import PhoneNumber, Provider, ProviderAccount
     from tenants.models import AuditEvent, Client, Invitation, Job
 
