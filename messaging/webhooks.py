@@ -92,6 +92,14 @@ def forget_lines() -> None:
     _lines.clear()
 
 
+class _Form(dict):
+    """Form parameters, one value per name. `getall` is what the SDK's signature code asks a form
+    for first; without it, it tries two methods and catches two exceptions per parameter."""
+
+    def getall(self, name: str) -> list[str]:
+        return [self[name]]
+
+
 def _form(request: HttpRequest) -> dict[str, str] | None:
     """Twilio's form parameters as a plain dict, or None when the body cannot be read as a form.
 
@@ -101,8 +109,8 @@ def _form(request: HttpRequest) -> dict[str, str] | None:
     if request.content_type != "application/x-www-form-urlencoded":
         return request.POST.dict()
     try:
-        return dict(parse_qsl(request.body.decode(), keep_blank_values=True,
-                              max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+        return _Form(parse_qsl(request.body.decode(), keep_blank_values=True,
+                               max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
     except ValueError:  # not UTF-8, or more fields than any Twilio request has
         return None
 
