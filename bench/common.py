@@ -36,9 +36,13 @@ def cpu_times() -> list[int]:
         return [int(x) for x in stat.readline().split()[1:9]]
 
 
+def _delta(before: list[int], after: list[int]) -> list[int]:
+    return [b - a for a, b in zip(before, after, strict=True)]
+
+
 def stolen(before: list[int], after: list[int]) -> float:
     """The share of CPU time the hypervisor gave to other guests between two readings."""
-    delta = [b - a for a, b in zip(before, after, strict=True)]
+    delta = _delta(before, after)
     return delta[7] / max(1, sum(delta))
 
 
@@ -70,7 +74,7 @@ def start_gunicorn(*, port: int, env: dict, workers: int, threads: int) -> subpr
 
 def busy(before: list[int], after: list[int]) -> float:
     """The share of CPU time spent working (not idle, not waiting for I/O) between two readings."""
-    delta = [b - a for a, b in zip(before, after, strict=True)]
+    delta = _delta(before, after)
     return 1 - (delta[3] + delta[4]) / max(1, sum(delta))
 
 

@@ -20,13 +20,6 @@ from .inbound import message_receive
 logger = logging.getLogger(__name__)
 
 
-_INSERT_EVENT = (
-    "insert into messaging_inboundevent (id, organization_id, provider, provider_sid, phone_number_id, "
-    "payload, received_at) values (%s, %s, %s, %s, %s, %s, now()) "
-    "on conflict (provider_sid) do nothing returning id"
-)
-
-
 def inbound_event_store(*, organization: Organization, provider: str, provider_sid: str, payload: dict,
                         phone_number_id=None) -> bool:
     """Store what the provider sent, once per provider id, and ask for its processing.
@@ -35,17 +28,16 @@ def inbound_event_store(*, organization: Organization, provider: str, provider_s
     repeated or concurrent duplicate inserts nothing and asks for nothing. Outside a transaction (a
     webhook) one round trip does it all: the procedure messaging_inbound_event_store inserts,
     commits, and then claims a drain request unless one stands (see InboundDrain); the broker is
-    called only by the webhook that claimed it. Returns True when this call stored the event."""
-    event_id, document = uuid7(), json.dumps(payload)
+    called only by the webhook that claimed it. Inside a transaction the same insert runs, and the
+    claim after the commit. Returns True when this call stored the event."""
+    event = [organization.pk, uuid7(), provider, provider_sid, phone_number_id, json.dumps(payload)]
     if transaction.get_connection().in_atomic_block:
-        if execute_in_tenant(organization.pk, _INSERT_EVENT,
-                             [event_id, organization.pk, provider, provider_sid, phone_number_id, document]):
+        [(stored,)] = execute_in_tenant(organization.pk,
+                                        "select messaging_inbound_event_insert(%s, %s, %s, %s, %s, %s)", event)
+        if stored:
             transaction.on_commit(lambda: drain_request(organization))
-            return True
-        return False
-    stored, claimed = call_committing("messaging_inbound_event_store", [
-        organization.pk, event_id, provider, provider_sid, phone_number_id, document, uuid7(),
-        DRAIN_REQUEST_SECONDS])
+        return stored
+    stored, claimed = call_committing("messaging_inbound_event_store", [*event, uuid7(), DRAIN_REQUEST_SECONDS])
     if claimed:
         _drain_enqueue(organization)
     return stored
@@ -57,17 +49,12 @@ def inbound_event_store(*, organization: Organization, provider: str, provider_s
 # stood is seen by that look, and one committed later finds no request standing and makes one.
 DRAIN_REQUEST_SECONDS = 2
 
-_CLAIM_DRAIN = (
-    "insert into messaging_inbounddrain (id, organization_id, requested_until) "
-    "values (%s, %s, now() + make_interval(secs => %s)) "
-    "on conflict (organization_id) do update set requested_until = excluded.requested_until "
-    "where messaging_inbounddrain.requested_until <= now() returning 1"
-)
-
 
 def drain_request(organization: Organization) -> None:
     """Ask a worker to process the organization's events, unless a request stands already."""
-    if execute_in_tenant(organization.pk, _CLAIM_DRAIN, [uuid7(), organization.pk, DRAIN_REQUEST_SECONDS]):
+    [(claimed,)] = execute_in_tenant(organization.pk, "select messaging_inbound_drain_claim(%s, %s, %s)",
+                                     [organization.pk, uuid7(), DRAIN_REQUEST_SECONDS])
+    if claimed:
         _drain_enqueue(organization)
 
 
@@ -100,7 +87,7 @@ def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int
         if cleared:
             return done
         _drain_request_spent(organization)
-        cleared = True  # look once more: an event may have come in while the key was still set
+        cleared = True  # look once more: an event may have come in while the request still stood
 
 
 _redis = None
