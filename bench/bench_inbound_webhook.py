@@ -127,13 +127,19 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
                     reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
                     writer.write(payload)
                     status_line = await asyncio.wait_for(reader.readline(), 10)
-                length = 0
+                length, keep = 0, True
                 while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
+                    name, _, value = line.partition(b":")
+                    if name.lower() == b"content-length":
+                        length = int(value)
+                    elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                        keep = False
                 await reader.readexactly(length)
                 ok = status_line.split()[1] == b"200"
-                idle.append((reader, writer))
+                if keep:
+                    idle.append((reader, writer))
+                else:
+                    writer.close()
             except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 ok = False
             (latencies if ok else failures).append(loop.time() - due)
