@@ -120,7 +120,7 @@ def execute_in_tenant(organization_id, sql: str, params: list) -> list[tuple]:
 
 def call_committing(procedure: str, params: list) -> tuple:
     """CALL a procedure that sets the tenant itself and commits part of its work (see
-    messaging_inbound_event_store), in one round trip, outside any transaction. The procedure's last
+    messaging_inbound_events_store), in one round trip, outside any transaction. The procedure's last
     two parameters receive what the session must hold when it returns (this code's own scope), and it
     sets them before returning. Returns the row of its INOUT parameters.
 

@@ -298,3 +298,125 @@ def test_a_burst_of_messages_asks_a_worker_once_and_none_is_left_behind(org, our
     with tenant_scope(org):
         assert events.inbound_events_drain(organization=org) == 2
     assert len(messages_of(org)) == 7
+
+
+class _HeldSid:
+    """Another session inserts an event with this sid and keeps its transaction open: a webhook
+    storing the same sid waits for it inside PostgreSQL (the unique index), as long as we like."""
+
+    def __init__(self, org, sid: str):
+        import psycopg
+
+        self.connection = psycopg.connect(**connection.get_connection_params())
+        self.connection.execute("select set_config('app.organization_id', %s, false)", [str(org.pk)])
+        self.connection.execute("select messaging_inbound_event_insert(%s, gen_random_uuid(), 'twilio', %s, null, "
+                                "'{}'::jsonb)", [org.pk, sid])
+
+    def release(self):
+        self.connection.rollback()  # the held row never existed: the waiting insert goes ahead
+        self.connection.close()
+
+
+def _store_in_threads(org, sids: list[str], started: list) -> dict:
+    """Each sid stored by a webhook thread of its own, outside any transaction, as in production."""
+    from messaging.services import events
+
+    outcomes = {}
+
+    def store(sid):
+        try:
+            outcomes[sid] = events.inbound_event_store(organization=org, provider="twilio", provider_sid=sid,
+                                                       payload={"MessageSid": sid, "Body": f"hi {sid}"})
+        except Exception as exc:
+            outcomes[sid] = exc
+        finally:
+            connection.close()
+
+    for sid in sids:
+        thread = threading.Thread(target=store, args=(sid,))
+        thread.start()
+        started.append(thread)
+    return outcomes
+
+
+def _wait_for(condition, what: str):
+    import time
+
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def _wait_until_waiting(count: int):
+    from messaging.services import events
+
+    _wait_for(lambda: len(events._group_commit._pending) == count, f"{count} events wait")
+
+
+def _stored(org) -> dict[str, int]:
+    """provider_sid -> the id of the transaction that stored it."""
+    with tenant_scope(org), connection.cursor() as cursor:
+        cursor.execute("select provider_sid, xmin::text::bigint from messaging_inboundevent")
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_arriving_while_one_is_stored_are_stored_together_each_once(org, our_number, parked_tasks):
+    """Group commit: the webhooks of a process that arrive while an event is being stored wait, then
+    go to the database together, in one transaction (one flush of the log); each caller learns
+    whether its own event was stored, and a MessageSid posted twice among them is stored once."""
+    from messaging.services import events
+
+    held = _HeldSid(org, "SMfirst")
+    threads = []
+    first = _store_in_threads(org, ["SMfirst"], threads)
+    _wait_for(lambda: events._group_commit._storing, "the first event is being stored")
+    later = ["SMa", "SMb", "SMc", "SMb", "SMd"]  # SMb twice: Twilio retrying, or a duplicate
+    outcomes = {}
+    for sid in later:
+        outcomes.setdefault(sid, [])
+        result = _store_in_threads(org, [sid], threads)
+        _wait_until_waiting(len(threads) - 1)
+        outcomes[sid].append(result)
+    held.release()
+    for thread in threads:
+        thread.join(10)
+
+    assert first == {"SMfirst": True}
+    results = {sid: sorted(r[sid] for r in rs) for sid, rs in outcomes.items()}
+    assert results == {"SMa": [True], "SMb": [False, True], "SMc": [True], "SMd": [True]}
+    stored = _stored(org)
+    assert sorted(stored) == ["SMa", "SMb", "SMc", "SMd", "SMfirst"]
+    assert len({stored[sid] for sid in ["SMa", "SMb", "SMc", "SMd"]}) == 1  # one transaction for the four
+    assert stored["SMfirst"] != stored["SMa"]
+    assert parked_tasks().count("messaging.inbound_events_drain") == 1  # one drain asked for all five
+    assert not events._group_commit._storing and not events._group_commit._pending
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_message_among_others_stored_together_fails_alone(org, our_number, parked_tasks):
+    """The batch fails as a whole in PostgreSQL; its events are then stored one by one, so the bad
+    one's webhook gets its own error and every other event is stored, once."""
+    from django.db import DataError
+
+    from messaging.services import events
+
+    held = _HeldSid(org, "SMfirst")
+    threads = []
+    _store_in_threads(org, ["SMfirst"], threads)
+    _wait_for(lambda: events._group_commit._storing, "the first event is being stored")
+    too_long = "SM" + "x" * 200  # longer than any provider id the column holds
+    results = []
+    for sid in ["SMa", too_long, "SMb"]:
+        results.append(_store_in_threads(org, [sid], threads))
+        _wait_until_waiting(len(threads) - 1)
+    held.release()
+    for thread in threads:
+        thread.join(10)
+    outcomes = {sid: outcome for result in results for sid, outcome in result.items()}
+
+    assert outcomes["SMa"] is True and outcomes["SMb"] is True
+    assert isinstance(outcomes[too_long], DataError)
+    assert sorted(_stored(org)) == ["SMa", "SMb", "SMfirst"]
+    assert not events._group_commit._storing and not events._group_commit._pending

@@ -181,8 +181,10 @@ def _store_committed(organization, sid: str, payload: str = '{"Body": "hi"}'):
     from softphone.ids import uuid7
     from tenants.rls import call_committing
 
-    return call_committing("messaging_inbound_event_store",
-                           [organization.pk, uuid7(), "twilio", sid, uuid.uuid4(), payload, uuid7(), 2])
+    stored, claimed = call_committing("messaging_inbound_events_store",
+                                      [[organization.pk], [uuid7()], ["twilio"], [sid], [uuid.uuid4()], f"[{payload}]",
+                                       [uuid7()], 2])
+    return stored[0], claimed[0]
 
 
 def _current_settings():
@@ -219,3 +221,24 @@ def test_the_committing_webhook_procedure_leaves_the_connection_as_it_found_it(o
 def test_the_committing_procedure_refuses_to_run_inside_a_transaction(org):
     with pytest.raises(RuntimeError, match="cannot be called inside a transaction"):
         _store_committed(org, "SMrls4")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_two_tenants_stored_together_each_go_to_their_own_tenant(org, other_org):
+    """Group commit stores the webhooks of several tenants in one call: each row is inserted as its
+    own organization (RLS checks each), and each tenant sees only its own."""
+    import uuid
+
+    from softphone.ids import uuid7
+    from tenants.rls import call_committing
+
+    stored, claimed = call_committing("messaging_inbound_events_store", [
+        [org.pk, other_org.pk, org.pk], [uuid7(), uuid7(), uuid7()], ["twilio"] * 3, ["SMacme1", "SMglobex", "SMacme2"],
+        [uuid.uuid4()] * 3, '[{"Body": "a1"}, {"Body": "g"}, {"Body": "a2"}]', [uuid7(), uuid7(), uuid7()], 2])
+    assert stored == [True, True, True]
+    assert claimed == [True, True, False]  # one drain request per tenant
+    assert _current_settings() == ("", "off")
+    for tenant, expected in [(org, [("SMacme1", "a1"), ("SMacme2", "a2")]), (other_org, [("SMglobex", "g")])]:
+        with tenant_scope(tenant), connection.cursor() as cursor:
+            cursor.execute("select provider_sid, payload->>'Body' from messaging_inboundevent order by provider_sid")
+            assert cursor.fetchall() == expected
