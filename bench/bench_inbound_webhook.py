@@ -4,8 +4,12 @@ Serves the product with gunicorn exactly as docs/operations.md runs a web proces
 threads here, DEBUG off, WhiteNoise, every middleware), then, in the same run:
 1. `wrk -t2 -c16 -d10s` against a trivial view served by the same processes: the ceiling;
 2. the same against POST /webhooks/twilio/messages/ with pre-signed requests, each a new MessageSid
-   (signature verified with the account's token, message stored, sentiment task enqueued to Redis);
+   (signature verified with the account's token, event stored, a drain task asked of Redis when
+   none is pending);
 3. an open-loop client at half of the webhook's maximum rate for 10 s, measuring latency.
+A measure during which the hypervisor took more than STEAL_LIMIT of the CPU (a neighbour of this
+shared virtual machine) is printed, set aside and measured again (at most ROUNDS times for the
+rounds, three times for the latency run).
 Targets (issue: messaging): webhook throughput >= 0.25 of the trivial view; p99 < 100 ms at half load.
 """
 
@@ -53,6 +57,7 @@ OUR_NUMBER = "+14155550142"
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own: the enqueued tasks are thrown away
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+STEAL_LIMIT = 0.05  # the share of CPU time the hypervisor may take from a measure before it is repeated
 
 
 def seed():
@@ -184,44 +189,54 @@ def main() -> int:
     org = seed()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.bench_settings", "DEBUG": "false",
            "PUBLIC_BASE_URL": BASE, "REDIS_URL": REDIS_URL, "DATABASE_NAME": os.environ["DATABASE_NAME"]}
-    # Each round replays requests of its own: a MessageSid seen before would be a cheaper duplicate.
-    files = []
-    for _ in range(ROUNDS):
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-            handle.write("".join(f"{s}\t{b}\n" for s, b in signed_requests(40000)))
-        files.append(handle.name)
-    steady = signed_requests(20000)
     script = str(Path(__file__).with_name("webhook_requests.lua"))
     server = start_gunicorn(port=PORT, env=env, workers=int(os.environ.get("BENCH_WORKERS", "2")),
                             threads=int(os.environ.get("BENCH_THREADS", "8")))
-    rounds = []
+    rounds, disturbed = [], 0
     try:
         wrk("/bench/bare")  # warm-up
         # The two measures alternate, so a slow spell of this shared machine hits both alike, and each
         # starts on a quiet machine: the vacuum after a round of inserts is not charged to the next.
-        for name in files:
-            wait_until_quiet()
-            bare = wrk("/bench/bare")
-            wait_until_quiet()
-            webhook = wrk("/webhooks/twilio/messages/", script=script, env={**os.environ, "WEBHOOK_REQUESTS": name})
+        # A round in which the hypervisor took more than STEAL_LIMIT of the CPU measured the
+        # neighbours, not us: it is printed, set aside and measured again (at most ROUNDS times).
+        while len(rounds) < ROUNDS:
+            # Each round replays requests of its own: a MessageSid seen before is a cheaper duplicate.
+            with tempfile.NamedTemporaryFile("w", suffix=".txt") as handle:
+                handle.write("".join(f"{s}\t{b}\n" for s, b in signed_requests(40000)))
+                handle.flush()
+                wait_until_quiet()
+                bare = wrk("/bench/bare")
+                wait_until_quiet()
+                webhook = wrk("/webhooks/twilio/messages/", script=script,
+                              env={**os.environ, "WEBHOOK_REQUESTS": handle.name})
+            line = (f"trivial view {bare['rate']:.0f} req/s (steal {bare['steal']:.0%}), webhook {webhook['rate']:.0f} "
+                    f"req/s (steal {webhook['steal']:.0%}, non-2xx {webhook['non_2xx']}), "
+                    f"ratio {webhook['rate'] / bare['rate']:.2f}")
+            if max(bare["steal"], webhook["steal"]) > STEAL_LIMIT and disturbed < ROUNDS:
+                disturbed += 1
+                print(f"set aside: {line}: the hypervisor took over {STEAL_LIMIT:.0%}; measured again", flush=True)
+                continue
             rounds.append((bare, webhook))
-            print(f"round {len(rounds)}: trivial view {bare['rate']:.0f} req/s (steal {bare['steal']:.0%}), "
-                  f"webhook {webhook['rate']:.0f} req/s (steal {webhook['steal']:.0%}, non-2xx {webhook['non_2xx']}), "
-                  f"ratio {webhook['rate'] / bare['rate']:.2f}", flush=True)
+            print(f"round {len(rounds)}: {line}", flush=True)
         bare_rate = statistics.median(b["rate"] for b, _ in rounds)
         webhook_rate = statistics.median(w["rate"] for _, w in rounds)
         half = webhook_rate / 2
-        wait_until_quiet()
-        before = cpu_times()
-        with DiskFlushProbe(disk_of_database()) as disk:
-            latency = open_loop(steady, half, DURATION)
-        latency["steal"] = stolen(before, cpu_times())
+        # The same for the latency run: up to three tries, the first undisturbed one counts.
+        for attempt in range(1, 4):
+            steady = signed_requests(int(half * DURATION) + 1)
+            wait_until_quiet()
+            before = cpu_times()
+            with DiskFlushProbe(disk_of_database()) as disk:
+                latency = open_loop(steady, half, DURATION)
+            latency["steal"] = stolen(before, cpu_times())
+            if latency["steal"] <= STEAL_LIMIT or attempt == 3:
+                break
+            print(f"set aside: a latency run with p99 {latency['p99']:.1f} ms: the hypervisor took "
+                  f"{latency['steal']:.0%}; measured again", flush=True)
         clear = clear_of(latency["spans"], disk.stalls(0.02))
     finally:
         server.terminate()
         server.wait(timeout=20)
-        for name in files:
-            os.unlink(name)
     with tenant_scope(org):
         from messaging.models import InboundEvent
 
@@ -229,7 +244,7 @@ def main() -> int:
     non_2xx = sum(w["non_2xx"] for _, w in rounds)
     ratio = webhook_rate / bare_rate
     per_round = statistics.median(w["rate"] / b["rate"] for b, w in rounds)
-    print(f"trivial view:    median {bare_rate:.0f} req/s over {ROUNDS} rounds (wrk -t2 -c16 -d{DURATION}s)")
+    print(f"trivial view:    median {bare_rate:.0f} req/s over {len(rounds)} rounds (wrk -t2 -c16 -d{DURATION}s)")
     print(f"inbound webhook: median {webhook_rate:.0f} req/s, non-2xx {non_2xx}, ratio of medians {ratio:.2f} "
           f"(median of the rounds' ratios {per_round:.2f})")
     print(f"at half load ({half:.0f} req/s, open loop, {latency['sent']} requests, {latency['failed']} failed): "
