@@ -76,7 +76,7 @@ class _GroupCommit:
             self._pending.append(mine)
             while self._storing and not mine.done:
                 self._condition.wait()
-            if not mine.done:  # nobody is storing: this thread stores what waits, its own event first among them
+            if not mine.done:  # nobody is storing: this thread stores every event waiting, its own among them
                 batch, self._pending, self._storing = self._pending, [], True
         if not mine.done:
             try:
