@@ -380,7 +380,11 @@
     const submit = function (id) {
       const form = document.getElementById(id);
       const button = form && form.querySelector("button");
-      if (button && !button.disabled) htmx.trigger(form, "submit");
+      if (!button || button.disabled) return;
+      // htmx wires up swapped content when it settles, a moment after it shows: a key pressed in
+      // between would find the form not yet listening. Processing it again later changes nothing.
+      htmx.process(form);
+      htmx.trigger(form, "submit");
     };
     switch (event.key) {
       case "j": moveSelection(1); break;
