@@ -31,6 +31,7 @@ from .services import events, inbound
 logger = logging.getLogger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+SID_LONGEST = 64  # Twilio's message ids are 34 characters; the column holds 128
 
 
 def _twiml() -> HttpResponse:
@@ -115,6 +116,18 @@ def _form(request: HttpRequest) -> dict[str, str] | None:
         return None
 
 
+def _without_nul(value):
+    """PostgreSQL stores no U+0000 in text or JSON, and a customer's message must not be lost for
+    one: it becomes U+FFFD. Applied to what was parsed; signatures cover the bytes as sent."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(name): _without_nul(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
 def _unreadable() -> HttpResponse:
     return HttpResponse("The body is not a form this webhook can read.", status=400, content_type="text/plain")
 
@@ -147,6 +160,10 @@ def twilio_message(request: HttpRequest) -> HttpResponse:
     sid = data.get("MessageSid") or data.get("SmsMessageSid") or ""
     if not sid:
         return HttpResponse("MessageSid is missing.", status=400, content_type="text/plain")
+    if len(sid) > SID_LONGEST:
+        return HttpResponse("MessageSid is not a Twilio message id.", status=400, content_type="text/plain")
+    if any("\x00" in name or "\x00" in value for name, value in data.items()):
+        data = _without_nul(data)
     # One statement, run as the number's organization (see events.inbound_event_store).
     events.inbound_event_store(organization=line.organization, provider="twilio", provider_sid=sid,
                                payload=data, phone_number_id=line.number_id)
@@ -207,6 +224,8 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Verification failed.", status=403, content_type="text/plain")
     try:
         payload = json.loads(request.body)
+        if b"\\u0000" in request.body:  # a NUL character, escaped (JSON has no other way to carry one)
+            payload = _without_nul(payload)
         changes = [(entry, change) for entry in payload.get("entry", []) for change in entry.get("changes", [])]
         phone_number_ids = {change["value"]["metadata"]["phone_number_id"] for _, change in changes}
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -420,3 +420,21 @@ def test_a_bad_message_among_others_stored_together_fails_alone(org, our_number,
     assert isinstance(outcomes[too_long], DataError)
     assert sorted(_stored(org)) == ["SMa", "SMb", "SMfirst"]
     assert not events._group_commit._storing and not events._group_commit._pending
+
+
+@pytest.mark.django_db
+def test_a_body_with_a_nul_character_is_kept_with_the_character_replaced(org, our_number, twilio_posts):
+    """PostgreSQL cannot store U+0000 in text or JSON: the message is kept, the character shown as
+    U+FFFD, instead of the webhook failing and the message being lost. The signature is checked
+    over what Twilio sent."""
+    response, _ = twilio_posts.inbound(ACME_TOKEN, body="before\x00after")
+    assert response.status_code == 200
+    assert [m[2] for m in messages_of(org)] == ["before\ufffdafter"]
+
+
+@pytest.mark.django_db
+def test_a_message_sid_no_twilio_message_has_is_refused_with_a_reason(org, our_number, twilio_posts):
+    response, _ = twilio_posts.inbound(ACME_TOKEN, body="hi", message_sid="SM" + "x" * 200)
+    assert response.status_code == 400
+    assert response.content.decode() == "MessageSid is not a Twilio message id."
+    assert messages_of(org) == []

@@ -150,3 +150,11 @@ def test_inbound_media_is_served_through_our_view_with_the_token_kept_server_sid
     assert api["results"][0]["media"][0]["url"] == f"/o/acme/media/{message.pk}/0/"
     assert ACCESS_TOKEN not in str(api)
     assert outsider_client.get(f"/o/acme/media/{message.pk}/0/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_message_with_a_nul_character_is_kept_with_the_character_replaced(org, sender):
+    """PostgreSQL cannot store U+0000: the message is kept with U+FFFD in its place, instead of
+    failing every time Meta retries it. The signature covers the body as sent."""
+    assert post(inbound_text(body="before\x00after")).status_code == 200
+    assert messages_of(org) == [("inbound", "before\ufffdafter", "received")]
