@@ -46,9 +46,8 @@ end
 $$;
 """
 
-
-def _previous():
-    return importlib.import_module("messaging.migrations.0006_inbound_event_store_procedure").CREATE
+# Undone: this procedure dropped, 0006's created again.
+PREVIOUS = importlib.import_module("messaging.migrations.0006_inbound_event_store_procedure").CREATE
 
 
 class Migration(migrations.Migration):
@@ -57,4 +56,4 @@ class Migration(migrations.Migration):
         ("messaging", "0006_inbound_event_store_procedure"),
     ]
 
-    operations = [migrations.RunSQL(CREATE, "drop procedure if exists messaging_inbound_events_store;\n" + _previous())]
+    operations = [migrations.RunSQL(CREATE, "drop procedure if exists messaging_inbound_events_store;\n" + PREVIOUS)]

@@ -83,35 +83,33 @@ class _GroupCommit:
                 self._write(batch)
             finally:
                 with self._condition:
-                    for waiting in batch:  # only if _write itself was interrupted
-                        if not waiting.done:
-                            waiting.error = waiting.error or RuntimeError("storing the event was interrupted")
-                            waiting.done = True
+                    for waiting in batch:
+                        if waiting.outcome is None and waiting.error is None:  # _write was interrupted
+                            waiting.error = RuntimeError("storing the event was interrupted")
+                        waiting.done = True
                     self._storing = False
                     self._condition.notify_all()
         if mine.error is not None:
             raise mine.error
         return mine.outcome
 
-    def _write(self, batch: list[_Waiting]) -> None:
+    @staticmethod
+    def _write(batch: list[_Waiting]) -> None:
+        """Set each waiting event's outcome or error."""
         try:
             outcomes = _events_store([waiting.event for waiting in batch])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
-            else:
-                for waiting in batch:
-                    try:
-                        [waiting.outcome] = _events_store([waiting.event])
-                    except Exception as alone:
-                        waiting.error = alone
-                    waiting.done = True
                 return
-        else:
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                waiting.outcome = outcome
-        for waiting in batch:
-            waiting.done = True
+            for waiting in batch:
+                try:
+                    [waiting.outcome] = _events_store([waiting.event])
+                except Exception as alone:
+                    waiting.error = alone
+            return
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            waiting.outcome = outcome
 
 
 def _events_store(events: list[tuple]) -> list[tuple[bool, bool]]:

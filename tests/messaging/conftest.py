@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -11,6 +13,17 @@ from tests.vendor_fixtures import ACME_SID, GLOBEX_SID
 
 OUR_NUMBER = "+14155550142"
 CUSTOMER = "+14155550199"
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "the condition"):
+    """Poll `predicate` until it returns something true (which is returned), or fail the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -72,4 +85,4 @@ def _fresh_line_cache():
     webhooks.forget_lines()
 
 
-__all__ = ["ACME_SID", "GLOBEX_SID", "OUR_NUMBER", "CUSTOMER"]
+__all__ = ["ACME_SID", "GLOBEX_SID", "OUR_NUMBER", "CUSTOMER", "wait_for"]

@@ -8,7 +8,7 @@ from django.db import connection
 from crm.models import Contact
 from messaging.models import Conversation, Message
 from tenants.scoping import tenant_scope
-from tests.messaging.conftest import CUSTOMER, OUR_NUMBER
+from tests.messaging.conftest import CUSTOMER, OUR_NUMBER, wait_for
 from tests.vendor_fixtures import ACME_TOKEN, GLOBEX_SID, GLOBEX_TOKEN
 
 
@@ -317,41 +317,37 @@ class _HeldSid:
         self.connection.close()
 
 
-def _store_in_threads(org, sids: list[str], started: list) -> dict:
-    """Each sid stored by a webhook thread of its own, outside any transaction, as in production."""
+def _stored_while_held(org, sids: list[str]) -> list[tuple[str, object]]:
+    """Store "SMfirst", held inside PostgreSQL by another session, then each of `sids`, each by a
+    webhook thread of its own outside any transaction (as in production), once the one before it is
+    waiting for the first; then let the first go. Returns (sid, True/False or the error) per call."""
     from messaging.services import events
 
-    outcomes = {}
+    outcomes: list[tuple[str, object]] = []
 
     def store(sid):
         try:
-            outcomes[sid] = events.inbound_event_store(organization=org, provider="twilio", provider_sid=sid,
-                                                       payload={"MessageSid": sid, "Body": f"hi {sid}"})
+            stored = events.inbound_event_store(organization=org, provider="twilio", provider_sid=sid,
+                                                payload={"MessageSid": sid, "Body": f"hi {sid}"})
+            outcomes.append((sid, stored))
         except Exception as exc:
-            outcomes[sid] = exc
+            outcomes.append((sid, exc))
         finally:
             connection.close()
 
+    held = _HeldSid(org, "SMfirst")
+    threads = [threading.Thread(target=store, args=("SMfirst",))]
+    threads[0].start()
+    wait_for(lambda: events._group_commit._storing, 10, "the first event to be stored")
     for sid in sids:
-        thread = threading.Thread(target=store, args=(sid,))
-        thread.start()
-        started.append(thread)
+        threads.append(threading.Thread(target=store, args=(sid,)))
+        threads[-1].start()
+        wait_for(lambda: len(events._group_commit._pending) == len(threads) - 1, 10, "the event to wait")
+    held.release()
+    for thread in threads:
+        thread.join(10)
+    assert not events._group_commit._storing and not events._group_commit._pending
     return outcomes
-
-
-def _wait_for(condition, what: str):
-    import time
-
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
-
-
-def _wait_until_waiting(count: int):
-    from messaging.services import events
-
-    _wait_for(lambda: len(events._group_commit._pending) == count, f"{count} events wait")
 
 
 def _stored(org) -> dict[str, int]:
@@ -366,32 +362,15 @@ def test_messages_arriving_while_one_is_stored_are_stored_together_each_once(org
     """Group commit: the webhooks of a process that arrive while an event is being stored wait, then
     go to the database together, in one transaction (one flush of the log); each caller learns
     whether its own event was stored, and a MessageSid posted twice among them is stored once."""
-    from messaging.services import events
+    outcomes = _stored_while_held(org, ["SMa", "SMb", "SMc", "SMb", "SMd"])  # SMb twice: a retry, or a duplicate
 
-    held = _HeldSid(org, "SMfirst")
-    threads = []
-    first = _store_in_threads(org, ["SMfirst"], threads)
-    _wait_for(lambda: events._group_commit._storing, "the first event is being stored")
-    later = ["SMa", "SMb", "SMc", "SMb", "SMd"]  # SMb twice: Twilio retrying, or a duplicate
-    outcomes = {}
-    for sid in later:
-        outcomes.setdefault(sid, [])
-        result = _store_in_threads(org, [sid], threads)
-        _wait_until_waiting(len(threads) - 1)
-        outcomes[sid].append(result)
-    held.release()
-    for thread in threads:
-        thread.join(10)
-
-    assert first == {"SMfirst": True}
-    results = {sid: sorted(r[sid] for r in rs) for sid, rs in outcomes.items()}
-    assert results == {"SMa": [True], "SMb": [False, True], "SMc": [True], "SMd": [True]}
+    assert sorted(outcomes) == [("SMa", True), ("SMb", False), ("SMb", True), ("SMc", True), ("SMd", True),
+                                ("SMfirst", True)]
     stored = _stored(org)
     assert sorted(stored) == ["SMa", "SMb", "SMc", "SMd", "SMfirst"]
     assert len({stored[sid] for sid in ["SMa", "SMb", "SMc", "SMd"]}) == 1  # one transaction for the four
     assert stored["SMfirst"] != stored["SMa"]
     assert parked_tasks().count("messaging.inbound_events_drain") == 1  # one drain asked for all five
-    assert not events._group_commit._storing and not events._group_commit._pending
 
 
 @pytest.mark.django_db(transaction=True)
@@ -400,26 +379,12 @@ def test_a_bad_message_among_others_stored_together_fails_alone(org, our_number,
     one's webhook gets its own error and every other event is stored, once."""
     from django.db import DataError
 
-    from messaging.services import events
-
-    held = _HeldSid(org, "SMfirst")
-    threads = []
-    _store_in_threads(org, ["SMfirst"], threads)
-    _wait_for(lambda: events._group_commit._storing, "the first event is being stored")
     too_long = "SM" + "x" * 200  # longer than any provider id the column holds
-    results = []
-    for sid in ["SMa", too_long, "SMb"]:
-        results.append(_store_in_threads(org, [sid], threads))
-        _wait_until_waiting(len(threads) - 1)
-    held.release()
-    for thread in threads:
-        thread.join(10)
-    outcomes = {sid: outcome for result in results for sid, outcome in result.items()}
+    outcomes = dict(_stored_while_held(org, ["SMa", too_long, "SMb"]))
 
-    assert outcomes["SMa"] is True and outcomes["SMb"] is True
+    assert (outcomes["SMfirst"], outcomes["SMa"], outcomes["SMb"]) == (True, True, True)
     assert isinstance(outcomes[too_long], DataError)
     assert sorted(_stored(org)) == ["SMa", "SMb", "SMfirst"]
-    assert not events._group_commit._storing and not events._group_commit._pending
 
 
 @pytest.mark.django_db

@@ -10,23 +10,13 @@ from django.conf import settings
 from messaging.models import Message
 from messaging.services import conversations, outbound
 from tenants.scoping import tenant_scope
-from tests.messaging.conftest import CUSTOMER
+from tests.messaging.conftest import CUSTOMER, wait_for
 from tests.vendor_fixtures import ACME_SID
 
 
 @pytest.fixture
 def worker_env(twilio):
     return {"TWILIO_API_BASE_URL": settings.TWILIO_API_BASE_URL, "PUBLIC_BASE_URL": settings.PUBLIC_BASE_URL}
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def status_of(org, pk):
