@@ -260,11 +260,13 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
     require_manager(request)
     organization = request.organization
     twilio_accounts = selectors.twilio_accounts(organization=organization)
-    account, page, error = None, None, None
+    account, page, error, status = None, None, None, 200
     if request.GET.get("account"):
         account = selectors.get_provider_account_for_org(organization, request.GET["account"])
         try:
-            page = numbers.account_numbers_page(account=account, cursor=request.GET.get("cursor"))
+            page = numbers.account_numbers_page(account=account, page_token=request.GET.get("cursor"))
+        except numbers.InvalidPageToken as exc:
+            error, status = _errors(exc), 400
         except ValidationError as exc:
             error = _errors(exc)
     known = set()
@@ -273,7 +275,7 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
             phone_number__in=[n.phone_number for n in page.numbers]).values_list("phone_number", flat=True))
     return render(request, "telephony/number_import.html", {
         "accounts": twilio_accounts, "account": account, "page": page, "error": error, "known": known,
-    })
+    }, status=status)
 
 
 @require_POST
