@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants import selectors as tenant_selectors
@@ -28,6 +29,16 @@ from .services import accounts, assignment, numbers, platform, sync
 
 def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
+
+
+def _page_of_this_organization(request: HttpRequest, target: str | None, org_slug: str) -> str | None:
+    """``target`` if it is a path of this organization's pages on this site, else None: a `next`
+    from a form must never send anyone to another site (an open redirect)."""
+    if (not target or not target.startswith(f"/o/{org_slug}/") or any(ord(c) < 32 or ord(c) == 127 for c in target)
+            or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure())):
+        return None
+    return target
 
 
 def _agents(request):
@@ -73,7 +84,8 @@ def number_bulk_assign(request: HttpRequest, org_slug: str) -> HttpResponse:
     messages.success(request, text + ".")
     for error in result["errors"]:
         messages.error(request, f"{error['item']}: {error['error']}")
-    return redirect(request.POST.get("next") or f"/o/{org_slug}/numbers/")
+    return redirect(_page_of_this_organization(request, request.POST.get("next"), org_slug)
+                    or f"/o/{org_slug}/numbers/")
 
 
 @require_GET
