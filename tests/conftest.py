@@ -17,11 +17,27 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from softphone import celery_app
+from softphone import celery_app, embedded
 from tenants.models import Role
 from tests import factories
 
 pytest_plugins = ["tests.vendor_fixtures"]
+
+
+# The embedded PostgreSQL (no DATABASE_URL): a test session that started it stops it at its end,
+# unless a `make run` or another test session registered as its user is still running.
+def pytest_sessionstart(session):
+    if not os.environ.get("DATABASE_URL"):
+        embedded.register_database_user()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not os.environ.get("DATABASE_URL"):
+        connection.close()
+        outcome = embedded.release_database(started_here=embedded.started_in_this_process())
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"\nembedded PostgreSQL: {outcome}")
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
@@ -39,8 +40,8 @@ ALL, ANY, UNASSIGNED = "all", "any", "u"
 
 def _key(organization_id, audience: str = ALL) -> str:
     if audience == ALL:
-        return f"softphone:inbox:{organization_id}:version"
-    return f"softphone:inbox:{organization_id}:{audience}"
+        return f"{settings.REDIS_KEY_PREFIX}softphone:inbox:{organization_id}:version"
+    return f"{settings.REDIS_KEY_PREFIX}softphone:inbox:{organization_id}:{audience}"
 
 
 def inbox_changed(organization, conversation=None, *, assignees=None) -> None:

@@ -105,7 +105,7 @@ def _redis():
 
 
 def _pace_key(number) -> str:
-    return f"softphone:pace:{number.pk}"
+    return f"{settings.REDIS_KEY_PREFIX}softphone:pace:{number.pk}"
 
 
 def _take_pace_slot(number, message: Message) -> None:

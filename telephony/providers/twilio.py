@@ -2,7 +2,9 @@
 
 The SDK talks to ``settings.TWILIO_API_BASE_URL`` (Twilio's host by default; tests and simulations
 point it at a local fake) through an HTTP client that rewrites the host, with timeouts, and with
-429 (code 20429, "too many concurrent requests", never processed) retried with backoff.
+429 (code 20429, "too many concurrent requests", never processed) retried with backoff. That client
+sends the account's credentials to that one host only: any other URL is refused before a
+connection is made.
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ class _BaseUrlHttpClient(TwilioHttpClient):
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):
-        if url.startswith(TWILIO_HOST) and self.base_url != TWILIO_HOST:
+        if url.startswith(TWILIO_HOST + "/") and self.base_url != TWILIO_HOST:
             url = self.base_url + url[len(TWILIO_HOST):]
+        if not url.startswith(self.base_url + "/"):
+            # Every request carries the account SID and auth token: never to another host.
+            raise ProviderError("Refused to send the account's credentials outside Twilio's API.", permanent=True)
         delay = 0.5
         for attempt in range(self.retries_on_429 + 1):
             response = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
@@ -157,7 +162,7 @@ class TwilioProvider(TelephonyProvider):
     def incoming_numbers_page(self, cursor: str | None = None, page_size: int = 100) -> NumberPage:
         numbers = self.client.api.v2010.accounts(self.account_sid).incoming_phone_numbers
         if cursor:
-            page = self._call(numbers.get_page, cursor)
+            page = self._call(numbers.get_page, self._own_page_url(cursor))
         else:
             page = self._call(numbers.page, page_size=page_size)
         items = [_incoming(instance) for instance in page]
@@ -167,6 +172,16 @@ class TwilioProvider(TelephonyProvider):
             parts = urlsplit(next_url)
             next_url = TWILIO_HOST + parts.path + (f"?{parts.query}" if parts.query else "")
         return NumberPage(numbers=items, next_cursor=next_url)
+
+    def _own_page_url(self, cursor: str) -> str:
+        """A cursor is a next-page URL Twilio gave us: a page of this account's numbers on Twilio's
+        host. Anything else (another host, another account, another resource) is refused."""
+        parts = urlsplit(cursor)
+        listing = f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        if (f"{parts.scheme}://{parts.netloc}" != TWILIO_HOST or parts.path != listing or parts.fragment
+                or "\\" in cursor or any(ord(c) < 32 for c in cursor)):
+            raise ProviderError("That is not a page of this account's numbers at Twilio.", permanent=True)
+        return cursor
 
     def find_incoming_number(self, phone_number: str) -> IncomingNumber | None:
         found = self._call(self.client.incoming_phone_numbers.list, phone_number=phone_number, limit=1)

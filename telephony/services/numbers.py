@@ -3,11 +3,13 @@ their webhooks pointed at us."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -23,7 +25,7 @@ from telephony.models import (
     ProviderAccount,
     WebhookMode,
 )
-from telephony.providers.base import IncomingNumber, ProviderError, WebhookUrls
+from telephony.providers.base import IncomingNumber, NumberPage, ProviderError, WebhookUrls
 from tenants.models import Job, JobStatus, Organization
 from tenants.services import audit, audit_many
 
@@ -382,12 +384,46 @@ def available_numbers_search(*, account: ProviderAccount | None = None, account_
         raise ValidationError(exc.message) from None
 
 
-def account_numbers_page(*, account: ProviderAccount, cursor: str | None = None):
-    """One page of the numbers the account owns at the provider, for choosing what to import."""
+# The import page's "next page" links carry the provider's cursor inside a token we sign, bound to
+# the organization and the account: a link cannot point the account's credentials at another URL,
+# nor show one organization's (or account's) numbers with another's. Tokens last a day.
+PAGE_TOKEN_SALT = "telephony.number-import-page"
+PAGE_TOKEN_SECONDS = 24 * 3600
+
+
+class InvalidPageToken(ValidationError):
+    """A page link we did not issue for this account (changed, expired, or another account's)."""
+
+
+def _page_token(account: ProviderAccount, cursor: str) -> str:
+    return signing.dumps({"org": str(account.organization_id), "account": str(account.pk), "cursor": cursor},
+                         salt=PAGE_TOKEN_SALT, compress=True)
+
+
+def _page_cursor(account: ProviderAccount, token: str) -> str:
     try:
-        return providers.for_account(account).incoming_numbers_page(cursor or None, page_size=100)
+        value = signing.loads(token, salt=PAGE_TOKEN_SALT, max_age=PAGE_TOKEN_SECONDS)
+    except signing.BadSignature:  # also SignatureExpired
+        value = None
+    if (not isinstance(value, dict) or value.get("org") != str(account.organization_id)
+            or value.get("account") != str(account.pk) or not isinstance(value.get("cursor"), str)):
+        raise InvalidPageToken("This page link is not valid for this account (it was changed, has expired, or "
+                               "belongs to another account). Start again from the first page.")
+    return value["cursor"]
+
+
+def account_numbers_page(*, account: ProviderAccount, page_token: str | None = None) -> NumberPage:
+    """One page of the numbers the account owns at the provider, for choosing what to import.
+
+    ``page_token`` is the ``next_cursor`` of the page before, as returned here: a token we signed,
+    never a URL. A token we did not issue for this account raises ``InvalidPageToken``."""
+    cursor = _page_cursor(account, page_token) if page_token else None
+    try:
+        page = providers.for_account(account).incoming_numbers_page(cursor, page_size=100)
     except ProviderError as exc:
         raise ValidationError(exc.message) from None
+    next_token = _page_token(account, page.next_cursor) if page.next_cursor else None
+    return dataclasses.replace(page, next_cursor=next_token)
 
 
 # Buy --------------------------------------------------------------------------------------------

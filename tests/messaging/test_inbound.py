@@ -251,11 +251,12 @@ def parked_tasks():
     _route_every_task_to(queue)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
-        yield lambda: [json.loads(item)["headers"]["task"] for item in broker.lrange(queue, 0, -1)]
+        yield lambda: [json.loads(item)["headers"]["task"]
+                       for item in broker.lrange(settings.REDIS_KEY_PREFIX + queue, 0, -1)]
     finally:
         _route_every_task_to(None)
         celery_app.conf.task_always_eager = saved
-        broker.delete(queue)
+        broker.delete(settings.REDIS_KEY_PREFIX + queue)
 
 
 @pytest.mark.django_db(transaction=True)

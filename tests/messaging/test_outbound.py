@@ -28,7 +28,7 @@ def _no_pacing_leftovers():
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.REDIS_URL)
-    for key in client.scan_iter("softphone:pace:*"):
+    for key in client.scan_iter(f"{settings.REDIS_KEY_PREFIX}softphone:pace:*"):
         client.delete(key)
     yield
 
