@@ -235,6 +235,29 @@ def test_an_event_that_fails_once_is_processed_when_its_retry_comes(org, our_num
     assert event(org, params["MessageSid"]).state == "processed"
 
 
+
+@pytest.mark.django_db
+def test_the_sweeper_retries_due_events_whose_drain_was_lost_and_leaves_failed_ones_alone(org, our_number,
+                                                                                        twilio_posts, monkeypatch):
+    from messaging.services import outbound
+
+    real = events.message_receive
+
+    def restarting(**kwargs):
+        raise OperationalError("the database system is shutting down")
+
+    monkeypatch.setattr(events, "message_receive", restarting)
+    response, params = twilio_posts.inbound(ACME_TOKEN, body="its delayed drain was lost")
+    monkeypatch.setattr(events, "message_receive", real)
+    missing = post_without_sender(twilio_posts, "no sender")
+    long_ago = timezone.now() - timedelta(minutes=5)
+    with tenant_scope(org):
+        InboundEvent.objects.update(received_at=long_ago, next_attempt_at=timezone.now() - timedelta(seconds=1))
+        InboundEvent.objects.filter(provider_sid=missing).update(failed_at=timezone.now(), next_attempt_at=None)
+        assert outbound.messages_sweep(organization=org)["events_requeued"] == 1
+    assert bodies(org) == ["its delayed drain was lost"]
+    assert (event(org, missing).state, event(org, missing).attempts) == ("failed", 1)
+
 # Admin and health ----------------------------------------------------------------------------------
 
 
