@@ -7,6 +7,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django_scopes import ScopedManager
 
+from softphone import phones
 from tenants.models import TenantModel, WithoutSearchVectorManager
 
 
@@ -15,11 +16,27 @@ class Channel(models.TextChoices):
     WHATSAPP = "whatsapp", "WhatsApp"
 
 
-class Contact(TenantModel):
-    """A person who reaches the organization. One per phone number per organization: numbers are
-    stored in one canonical E.164 form (see softphone.phones.canonical_contact_number)."""
+class AddressKind(models.TextChoices):
+    """What a contact's address is (softphone.phones.contact_address)."""
 
-    phone_number = models.CharField(max_length=20)
+    PHONE = phones.PHONE, "Phone number"
+    SHORT_CODE = phones.SHORT_CODE, "Short code"
+    ALPHANUMERIC = phones.ALPHANUMERIC, "Alphanumeric sender"
+    UNRECOGNISED = phones.UNRECOGNISED, "Unrecognised number"
+
+
+# Senders that can send to us but never receive: carriers refuse messages to them.
+NO_REPLIES = {AddressKind.SHORT_CODE, AddressKind.ALPHANUMERIC}
+
+
+class Contact(TenantModel):
+    """A person (or a sender) who reaches the organization. One per address per organization:
+    phone numbers are stored in one canonical E.164 form (see softphone.phones.canonical_contact_number);
+    short codes, alphanumeric sender ids and numbers libphonenumber rejects are kept as they arrived,
+    and `address_kind` says which it is."""
+
+    phone_number = models.CharField(max_length=phones.ADDRESS_LONGEST)
+    address_kind = models.CharField(max_length=12, choices=AddressKind.choices, default=AddressKind.PHONE)
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
     whatsapp_profile_name = models.CharField(max_length=200, blank=True)
@@ -58,6 +75,15 @@ class Contact(TenantModel):
     @property
     def display_name(self) -> str:
         return str(self)
+
+    @property
+    def takes_replies(self) -> bool:
+        return self.address_kind not in NO_REPLIES
+
+    @property
+    def odd_address(self) -> bool:
+        """Shown with its kind: anything but a number libphonenumber accepts."""
+        return self.address_kind != AddressKind.PHONE
 
     def opted_out(self, channel: str) -> bool:
         return bool(self.whatsapp_opted_out_at if channel == Channel.WHATSAPP else self.sms_opted_out_at)

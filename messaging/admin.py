@@ -1,8 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils.text import Truncator
 
 from softphone.admin import SecretFieldsAdminMixin
 
 from .models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
+from .services import events
 
 
 @admin.register(WhatsAppSender)
@@ -30,13 +32,54 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = ["provider_sid", "sentiment", "attempts", "created_at", "updated_at", "sent_at"]
 
 
+class InboundEventStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("failed", "Failed (set aside)"), ("retrying", "Waiting for a retry"), ("waiting", "Not processed yet"),
+                ("processed", "Processed")]
+
+    def queryset(self, request, queryset):
+        pending = queryset.filter(processed_at__isnull=True, failed_at__isnull=True)
+        return {
+            "failed": queryset.filter(failed_at__isnull=False),
+            "retrying": pending.filter(attempts__gt=0),
+            "waiting": pending.filter(attempts=0),
+            "processed": queryset.filter(processed_at__isnull=False),
+        }.get(self.value(), queryset)
+
+
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "organization", "provider", "provider_sid", "processed_at"]
-    list_filter = ["provider", "organization"]
-    search_fields = ["provider_sid"]
+    """What providers sent us. An event whose processing failed INBOUND_EVENT_ATTEMPTS times is set
+    aside as failed, with its error; once the cause is fixed, "retry" puts it back in line."""
+
+    list_display = ["received_at", "organization", "provider", "provider_sid", "state", "attempts", "error",
+                    "processed_at", "failed_at"]
+    list_filter = [InboundEventStateFilter, "provider", "organization"]
+    search_fields = ["provider_sid", "last_error"]
     readonly_fields = ["organization", "provider", "provider_sid", "phone_number", "payload", "received_at",
-                       "processed_at"]
+                       "processed_at", "attempts", "last_error", "next_attempt_at", "failed_at"]
+    actions = ["retry"]
+
+    @admin.display(description="error")
+    def error(self, event: InboundEvent) -> str:
+        return Truncator(event.last_error).chars(120)
+
+    @admin.action(description="Retry the selected failed events")
+    def retry(self, request, queryset):
+        retried = 0
+        by_organization = {}
+        for event in queryset.filter(failed_at__isnull=False).select_related("organization"):
+            by_organization.setdefault(event.organization_id, (event.organization, []))[1].append(event.pk)
+        for organization, ids in by_organization.values():
+            retried += events.inbound_events_retry(organization=organization, actor=request.user, event_ids=ids)
+        if retried:
+            self.message_user(request, f"{retried} failed event(s) put back in line; they are processed in a moment.",
+                              messages.SUCCESS)
+        else:
+            self.message_user(request, "None of the selected events had failed: nothing to retry.", messages.WARNING)
 
 
 @admin.register(InboundDrain)
@@ -45,8 +88,8 @@ class InboundDrainAdmin(admin.ModelAdmin):
     who sees events waiting can clear a stuck request by deleting the row (the next webhook or the
     sweeper asks again)."""
 
-    list_display = ["organization", "requested_until"]
-    readonly_fields = ["organization", "requested_until"]
+    list_display = ["organization", "requested_until", "retry_at"]
+    readonly_fields = ["organization", "requested_until", "retry_at"]
 
     def has_add_permission(self, request):
         return False

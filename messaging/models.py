@@ -227,6 +227,14 @@ class InboundEvent(TenantModel):
     payload = models.JSONField()
     received_at = models.DateTimeField()
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Processing that failed (docs/architecture.md, "An event that fails"): how many times it was
+    # tried, the last error, when it is tried again, and when it was set aside for good. The webhook's
+    # insert (messaging_inbound_event_insert) names none of these columns: the database's defaults
+    # fill them.
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    last_error = models.TextField(blank=True, default="", db_default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at"]
@@ -235,13 +243,25 @@ class InboundEvent(TenantModel):
             models.UniqueConstraint(fields=["provider_sid"], name="inbound_event_provider_sid_unique"),
         ]
         indexes = [
-            # Drain and sweeper: organization_id = ? and processed_at is null order by received_at
-            models.Index(fields=["organization", "received_at"], condition=Q(processed_at__isnull=True),
-                         name="inbound_event_unprocessed_idx"),
+            # Drain and sweeper: organization_id = ? and processed_at is null and failed_at is null
+            # [and (next_attempt_at is null or next_attempt_at <= ?)] order by received_at
+            models.Index(fields=["organization", "received_at"],
+                         condition=Q(processed_at__isnull=True, failed_at__isnull=True),
+                         name="inbound_event_pending_idx"),
+            # /healthz and the admin: failed_at is not null (an empty index while all is well)
+            models.Index(fields=["failed_at"], condition=Q(failed_at__isnull=False), name="inbound_event_failed_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.provider_sid}"
+
+    @property
+    def state(self) -> str:
+        if self.processed_at:
+            return "processed"
+        if self.failed_at:
+            return "failed"
+        return "retrying" if self.attempts else "waiting"
 
 
 class InboundDrain(TenantModel):
@@ -257,6 +277,9 @@ class InboundDrain(TenantModel):
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
     requested_until = models.DateTimeField()
+    # When a delayed drain is queued for the organization's next retry of a failed event, so that one
+    # delayed drain serves every event due by then, however many drains ran meanwhile.
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"drain requested until {self.requested_until:%H:%M:%S}"

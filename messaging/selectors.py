@@ -12,9 +12,9 @@ from django.db.models import Q, QuerySet, Subquery
 from crm.models import Contact
 from telephony.models import PhoneNumber
 from tenants.models import Organization
-from tenants.scoping import get_for_org
+from tenants.scoping import get_for_org, platform_scope
 
-from .models import CannedReply, Conversation, ConversationStatus, Message, WhatsAppSender
+from .models import CannedReply, Conversation, ConversationStatus, InboundEvent, Message, WhatsAppSender
 
 
 def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:
@@ -26,6 +26,13 @@ def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Co
 
 def get_contact_for_org(organization: Organization, public_id) -> Contact:
     return get_for_org(Contact.objects.all(), organization, public_id)
+
+
+def inbound_events_failed_count() -> int:
+    """Inbound events set aside as failed, on the whole platform (/healthz): a number, nothing else.
+    Served by inbound_event_failed_idx, which is empty while all is well."""
+    with platform_scope():
+        return InboundEvent.objects.filter(failed_at__isnull=False).count()
 
 
 def conversation_list(*, organization: Organization, filters: dict | None = None) -> QuerySet[Conversation]:
@@ -97,6 +104,7 @@ def _search_query(text: str) -> SearchQuery | None:
 ROW_FIELDS = ("id", "organization_id", "channel", "status", "unread_count", "last_message_at",
               "last_message_preview", "labels", "updated_at",
               "contact__id", "contact__name", "contact__whatsapp_profile_name", "contact__phone_number",
+              "contact__address_kind",
               "assignee__id", "assignee__name",
               "phone_number__id", "phone_number__phone_number",
               "whatsapp_sender__id", "whatsapp_sender__name", "whatsapp_sender__display_phone_number")

@@ -31,9 +31,17 @@ def message_deliver(self, *, organization_id: str, message_id: str):
         raise self.retry(exc=exc, countdown=min(300, 2 ** (self.request.retries + 1))) from None
 
 
-@shared_task(base=TenantTask, name="messaging.inbound_events_drain")
-def inbound_events_drain(*, organization_id: str):
-    events.inbound_events_drain(organization=Organization.objects.get(pk=organization_id))
+@shared_task(base=TenantTask, bind=True, name="messaging.inbound_events_drain")
+def inbound_events_drain(self, *, organization_id: str):
+    organization = Organization.objects.get(pk=organization_id)
+    events.inbound_events_drain(organization=organization)
+    # An event that failed waits for its retry without holding up the others; a delayed drain tries it
+    # then (the sweeper would, later, if this one were lost), on the queue this drain came from.
+    wait = events.inbound_events_retry_wait(organization=organization)
+    if wait is not None:
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        inbound_events_drain.apply_async(kwargs={"organization_id": organization_id}, countdown=wait,
+                                         **({"queue": queue} if queue else {}))
 
 
 @shared_task(base=TenantTask, name="messaging.message_analyse")

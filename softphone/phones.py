@@ -65,3 +65,34 @@ def canonical_contact_number(value: str, *, default_region: str | None = None) -
     elif international and not raw.startswith("+"):
         raw = "+" + digits  # WhatsApp ids are E.164 digits without the plus
     return to_e164(raw, default_region=default_region)
+
+
+# What a sender's address is, when it is not a number libphonenumber accepts. Carriers deliver
+# messages from short codes (3 to 8 digits: banks, delivery services, one-time codes), from
+# alphanumeric sender ids ("ACMEBANK") and from numbers whose range libphonenumber does not know (or
+# not yet): all of them are real senders, kept exactly as they arrived. The values are
+# crm.models.AddressKind's.
+PHONE, SHORT_CODE, ALPHANUMERIC, UNRECOGNISED = "phone", "short_code", "alphanumeric", "unrecognised"
+ADDRESS_LONGEST = 20  # crm.Contact.phone_number
+
+
+def contact_address(value: str) -> tuple[str, str]:
+    """(address, kind) for whoever sent us a message: the canonical E.164 form of a valid number
+    (see canonical_contact_number), or the address as given with what kind of sender it is. Raises
+    a ValidationError only when there is no address at all, or one too long to be any sender's."""
+    raw = (value or "").strip().removeprefix("whatsapp:").strip()
+    if not raw:
+        raise ValidationError({"phone_number": "The sender's address is missing."})
+    try:
+        return canonical_contact_number(raw), PHONE
+    except ValidationError:
+        pass
+    if len(raw) > ADDRESS_LONGEST:
+        raise ValidationError({"phone_number": f"The sender's address is longer than {ADDRESS_LONGEST} "
+                                               f"characters: {raw[:40]!r}."})
+    digits = raw.removeprefix("+")
+    if any(ch.isalpha() for ch in raw):
+        return raw, ALPHANUMERIC
+    if digits.isdigit() and 3 <= len(digits) <= 8:
+        return raw, SHORT_CODE
+    return raw, UNRECOGNISED

@@ -261,6 +261,11 @@ WHATSAPP_GRAPH_VERSION = env.str("WHATSAPP_GRAPH_VERSION", default="v21.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=10.0)
 # Messages left `pending` (broker down) or `sending` (worker died) longer than this are swept.
 MESSAGE_SWEEP_AFTER_SECONDS = env.int("MESSAGE_SWEEP_AFTER_SECONDS", default=60)
+# An inbound event whose processing fails is tried this many times in all, waiting
+# INBOUND_EVENT_RETRY_SECONDS, then twice as long after each failure, then set aside as failed
+# (the admin lists it, with a retry action; /healthz counts it).
+INBOUND_EVENT_ATTEMPTS = env.int("INBOUND_EVENT_ATTEMPTS", default=5)
+INBOUND_EVENT_RETRY_SECONDS = env.float("INBOUND_EVENT_RETRY_SECONDS", default=5.0)
 # Concurrent webhook updates while importing numbers (Twilio allows far more concurrent requests).
 NUMBER_IMPORT_CONCURRENCY = env.int("NUMBER_IMPORT_CONCURRENCY", default=8)
 

@@ -7,6 +7,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
 
+from messaging.selectors import inbound_events_failed_count
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,6 +32,14 @@ def _broker_ok() -> bool:
         return False
 
 
+def _inbound_events_failed() -> int | None:
+    try:
+        return inbound_events_failed_count()
+    except Exception:  # e.g. during a deploy, before the migration: unknown, which is not "unavailable"
+        logger.exception("health check: could not count failed inbound events")
+        return None
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -38,4 +48,8 @@ def healthz(request):
     body = {"status": "ok" if not failed else "unavailable", "checks": {k: "ok" if v else "failed" for k, v in checks.items()}}
     if failed:
         body["failed"] = failed
+    if checks["database"]:
+        # Not a failure of the service (it goes on with every other event), but someone must look:
+        # the admin lists them, with their errors and a retry action.
+        body["inbound_events_failed"] = _inbound_events_failed()
     return JsonResponse(body, status=503 if failed else 200)

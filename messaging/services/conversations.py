@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.models import Channel, Contact
 from messaging.models import Conversation, ConversationStatus, Direction
-from softphone.phones import canonical_contact_number
+from softphone.phones import contact_address
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -16,16 +16,22 @@ from .live import inbox_changed
 
 
 def contact_for(*, organization: Organization, phone: str, profile_name: str = "", wa_id: str = "") -> Contact:
-    number = canonical_contact_number(phone)
+    """The contact of an address, created once. A valid number is kept in its canonical form; a short
+    code, an alphanumeric sender id or a number libphonenumber rejects is kept as given, with its kind
+    (softphone.phones.contact_address). ValidationError only when there is no usable address."""
+    number, kind = contact_address(phone)
     contact = Contact.objects.filter(organization=organization, phone_number=number).first()
     if contact is None:
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(organization=organization, phone_number=number,
+                contact = Contact.objects.create(organization=organization, phone_number=number, address_kind=kind,
                                                  whatsapp_profile_name=profile_name[:200], wa_id=wa_id)
         except IntegrityError:  # created concurrently by a duplicate webhook
             contact = Contact.objects.get(organization=organization, phone_number=number)
     changed = []
+    if contact.address_kind != kind:  # e.g. a range libphonenumber did not know when we first saw the number
+        contact.address_kind = kind
+        changed.append("address_kind")
     if profile_name and contact.whatsapp_profile_name != profile_name[:200]:
         contact.whatsapp_profile_name = profile_name[:200]
         changed.append("whatsapp_profile_name")

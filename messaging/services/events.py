@@ -7,7 +7,10 @@ import logging
 import threading
 from datetime import timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from messaging.models import InboundDrain, InboundEvent
@@ -15,6 +18,7 @@ from softphone.ids import uuid7
 from telephony.models import PhoneNumber
 from tenants.models import Organization
 from tenants.rls import call_committing, execute_in_tenant
+from tenants.services import audit
 
 from .inbound import message_receive
 
@@ -156,12 +160,13 @@ def _drain_request_spent(organization: Organization) -> None:
 
 
 def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int:
-    """Process every unprocessed event of the organization, oldest first. Returns how many."""
+    """Process every pending event of the organization that is due, oldest first. Returns how many
+    were processed. An event that fails is put back to wait for its retry (or set aside as failed)
+    and the drain goes on with the next one: one bad event never holds up the others."""
     done = 0
     cleared = False
     while True:
-        ids = list(InboundEvent.objects.filter(organization=organization, processed_at__isnull=True)
-                   .order_by("received_at").values_list("pk", flat=True)[:batch])
+        ids = list(_due(organization).order_by("received_at").values_list("pk", flat=True)[:batch])
         for event_id in ids:
             done += inbound_event_process(organization=organization, event_id=event_id)
         if len(ids) == batch:
@@ -172,6 +177,119 @@ def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int
         cleared = True  # look once more: an event may have come in while the request still stood
 
 
+def _pending(organization: Organization):
+    return InboundEvent.objects.filter(organization=organization, processed_at__isnull=True, failed_at__isnull=True)
+
+
+def _due(organization: Organization, now=None):
+    now = now or timezone.now()
+    return _pending(organization).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+def inbound_events_retry_wait(*, organization: Organization) -> float | None:
+    """Seconds until the organization's next retry of a failed event is due, when a delayed drain
+    must be queued for it; None when none is needed (nothing waits for a retry, or a delayed drain
+    queued earlier comes soon enough). Claims the queued drain's time on InboundDrain, so however
+    many drains run meanwhile, one delayed drain serves each due time."""
+    now = timezone.now()
+    due = (_pending(organization).filter(next_attempt_at__gt=now).order_by("next_attempt_at")
+           .values_list("next_attempt_at", flat=True).first())
+    if due is None:
+        return None
+    unclaimed = Q(retry_at__isnull=True) | Q(retry_at__lte=now) | Q(retry_at__gt=due)
+    if not InboundDrain.objects.filter(organization=organization).filter(unclaimed).update(retry_at=due):
+        if InboundDrain.objects.filter(organization=organization).exists():
+            return None  # a delayed drain is queued for this time or before
+        try:
+            with transaction.atomic():
+                InboundDrain.objects.create(organization=organization, requested_until=now, retry_at=due)
+        except IntegrityError:  # created meanwhile by a webhook: the next drain looks again
+            return None
+    # A little late rather than early: a drain that ran before the retry was due would find nothing.
+    return (due - now).total_seconds() + 0.05
+
+
+def inbound_events_unprocessed(*, organization: Organization, older_than: timedelta):
+    """Events due for processing that nobody processed for `older_than` (the sweeper's)."""
+    return _due(organization).filter(received_at__lt=timezone.now() - older_than)
+
+
+def inbound_event_process(*, organization: Organization, event_id) -> bool:
+    """Turn a stored event into contact, conversation and message (once, whoever runs it).
+
+    True when it was processed. When processing raises, whatever it wrote is rolled back and the
+    event records the attempt and its error: it is tried again after a backoff
+    (INBOUND_EVENT_RETRY_SECONDS, doubled after each failure), and after INBOUND_EVENT_ATTEMPTS it is
+    set aside as failed, for an admin to see and retry (inbound_events_retry)."""
+    with transaction.atomic():
+        event = _due(organization).select_for_update(skip_locked=True).filter(pk=event_id).first()
+        if event is None:
+            return False  # done already, waiting for its retry, or being done by another worker right now
+        try:
+            with transaction.atomic():
+                _event_apply(organization, event)
+        except Exception as exc:  # whatever it is, it must not stop the events after this one
+            _event_failed(event, exc)
+            return False
+        event.processed_at = timezone.now()
+        event.next_attempt_at = None
+        event.save(update_fields=["processed_at", "next_attempt_at"])
+    return True
+
+
+def _event_apply(organization: Organization, event: InboundEvent) -> None:
+    number = PhoneNumber.objects.select_related("agent").filter(pk=event.phone_number_id).first()
+    if event.provider == "twilio" and number is not None:
+        from messaging.webhooks import twilio_inbound
+
+        message = twilio_inbound(event.payload)
+        message.received_at = event.received_at
+        message_receive(organization=organization, inbound=message, phone_number=number)
+
+
+ERROR_LONGEST = 2000
+
+
+def _described(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return f"ValidationError: {' '.join(exc.messages)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _event_failed(event: InboundEvent, exc: Exception) -> None:
+    """Record a failed attempt on the locked row: retry later, or set aside for good."""
+    now = timezone.now()
+    event.attempts += 1
+    event.last_error = _described(exc)[:ERROR_LONGEST]
+    if event.attempts >= settings.INBOUND_EVENT_ATTEMPTS:
+        event.failed_at, event.next_attempt_at = now, None
+        logger.error("inbound event %s failed %d times and is set aside (%s)", event.pk, event.attempts,
+                     type(exc).__name__)
+    else:
+        wait = settings.INBOUND_EVENT_RETRY_SECONDS * 2 ** (event.attempts - 1)
+        event.next_attempt_at = now + timedelta(seconds=wait)
+        logger.warning("inbound event %s failed (attempt %d, %s); tried again in %.1f s", event.pk,
+                       event.attempts, type(exc).__name__, wait)
+    event.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
+
+
+def inbound_events_retry(*, organization: Organization, actor, event_ids) -> int:
+    """Put failed events of the organization back in line, with a full set of attempts, and ask for
+    a drain. Returns how many. For platform admins (the Django admin's "retry" action)."""
+    with transaction.atomic():
+        events = list(InboundEvent.objects.select_for_update()
+                      .filter(organization=organization, pk__in=event_ids, failed_at__isnull=False,
+                              processed_at__isnull=True))
+        for event in events:
+            audit(organization=organization, actor=actor, verb="inbound_event.retried", target=event,
+                  data={"attempts": event.attempts, "last_error": event.last_error[:200]})
+        InboundEvent.objects.filter(pk__in=[event.pk for event in events]).update(
+            failed_at=None, next_attempt_at=None, attempts=0)
+        if events:
+            transaction.on_commit(lambda: drain_request(organization))
+    return len(events)
+
+
 _redis = None
 
 
@@ -179,31 +297,6 @@ def redis_client():
     global _redis
     if _redis is None:
         import redis
-        from django.conf import settings
 
         _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     return _redis
-
-
-def inbound_event_process(*, organization: Organization, event_id) -> bool:
-    """Turn a stored event into contact, conversation and message (once, whoever runs it)."""
-    from messaging.webhooks import twilio_inbound
-
-    with transaction.atomic():
-        event = (InboundEvent.objects.select_for_update(skip_locked=True)
-                 .filter(organization=organization, pk=event_id, processed_at__isnull=True).first())
-        if event is None:
-            return False  # done already, or being done by another worker right now
-        number = PhoneNumber.objects.select_related("agent").filter(pk=event.phone_number_id).first()
-        if event.provider == "twilio" and number is not None:
-            message = twilio_inbound(event.payload)
-            message.received_at = event.received_at
-            message_receive(organization=organization, inbound=message, phone_number=number)
-        event.processed_at = timezone.now()
-        event.save(update_fields=["processed_at"])
-    return True
-
-
-def inbound_events_unprocessed(*, organization: Organization, older_than: timedelta):
-    return InboundEvent.objects.filter(organization=organization, processed_at__isnull=True,
-                                       received_at__lt=timezone.now() - older_than)

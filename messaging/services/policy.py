@@ -24,6 +24,10 @@ class Verdict:
         return self.allowed
 
 
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def whatsapp_window_open(conversation: Conversation, now=None) -> bool:
     now = now or timezone.now()
     return bool(conversation.last_inbound_at and now - conversation.last_inbound_at < WHATSAPP_WINDOW)
@@ -31,6 +35,10 @@ def whatsapp_window_open(conversation: Conversation, now=None) -> bool:
 
 def may_send(conversation: Conversation, *, has_media: bool = False, is_template: bool = False) -> Verdict:
     contact = conversation.contact
+    if not contact.takes_replies:
+        return Verdict(False, f"{contact.phone_number} is {_a(contact.get_address_kind_display().lower())}: it can "
+                              f"send messages but cannot receive them, so no reply can be sent.",
+                       contact.address_kind)
     if contact.opted_out(conversation.channel):
         how = contact.whatsapp_opt_out_source if conversation.channel == Channel.WHATSAPP else contact.sms_opt_out_source
         return Verdict(False, f"{contact} opted out of {conversation.get_channel_display()}"
