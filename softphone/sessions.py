@@ -19,6 +19,12 @@ SESSION_KEY = "_softphone_seen"
 WRITE_EVERY_SECONDS = 60
 
 
+def session_started(sender, request, user, **kwargs) -> None:
+    """At login (user_logged_in): the idle clock starts now."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_KEY] = [str(user.pk), int(time.time())]
+
+
 class IdleTimeoutMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
