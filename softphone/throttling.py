@@ -11,11 +11,15 @@ not come through that many proxies, or whose entry is not an address, is keyed o
 from __future__ import annotations
 
 import ipaddress
+import logging
 
+import redis
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request) -> str:
@@ -32,8 +36,25 @@ def client_ip(request) -> str:
 
 
 class _ByClientAddress:
+    """Keys on client_ip; and when the cache (Redis) cannot answer, lets the request through with a
+    logged error rather than failing it: a limit is a brake, not a reason for a 500."""
+
     def get_ident(self, request):
         return client_ip(request)
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except redis.RedisError as exc:
+            logger.error("rate limit %s not checked: the cache is unreachable (%s)", self.scope, type(exc).__name__)
+            return True
+
+
+class AddressRateThrottle(_ByClientAddress, SimpleRateThrottle):
+    """A limit per client address for any view: DEFAULT_THROTTLE_RATES[scope]."""
+
+    def get_cache_key(self, request, view=None):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class ApiUserRateThrottle(_ByClientAddress, UserRateThrottle):
@@ -44,7 +65,7 @@ class ApiAnonRateThrottle(_ByClientAddress, AnonRateThrottle):
     """Anonymous callers of the API, per address: DEFAULT_THROTTLE_RATES["anon"]."""
 
 
-class TokenFailureThrottle(_ByClientAddress, SimpleRateThrottle):
+class TokenFailureThrottle(AddressRateThrottle):
     """Wrong API tokens, per address: DEFAULT_THROTTLE_RATES["token_failures"].
 
     DRF runs throttles after authentication, so a request with a wrong token is refused (401)
@@ -54,9 +75,6 @@ class TokenFailureThrottle(_ByClientAddress, SimpleRateThrottle):
 
     scope = "token_failures"
 
-    def get_cache_key(self, request, view=None):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
     def _load(self, request) -> None:
         self.key = self.get_cache_key(request)
         self.now = self.timer()
@@ -64,15 +82,22 @@ class TokenFailureThrottle(_ByClientAddress, SimpleRateThrottle):
 
     def seconds_to_wait(self, request) -> float | None:
         """None while the address may still try; else how long it must wait."""
-        self._load(request)
+        try:
+            self._load(request)
+        except redis.RedisError as exc:
+            logger.error("wrong-token limit not checked: the cache is unreachable (%s)", type(exc).__name__)
+            return None
         if len(self.history) < self.num_requests:
             return None
         return max(self.wait() or 1.0, 1.0)
 
     def record_failure(self, request) -> None:
-        self._load(request)
-        self.history.insert(0, self.now)
-        self.cache.set(self.key, self.history[: self.num_requests], self.duration)
+        try:
+            self._load(request)
+            self.history.insert(0, self.now)
+            self.cache.set(self.key, self.history[: self.num_requests], self.duration)
+        except redis.RedisError as exc:
+            logger.error("wrong token not counted: the cache is unreachable (%s)", type(exc).__name__)
 
 
 class LimitedTokenAuthentication(TokenAuthentication):

@@ -17,9 +17,8 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from rest_framework.throttling import SimpleRateThrottle
 
-from softphone.throttling import client_ip
+from softphone.throttling import AddressRateThrottle
 
 from .tasks import password_reset_send
 
@@ -43,11 +42,8 @@ class PasswordResetRequestForm(PasswordResetForm):
             password_reset_send.delay(user_id=str(user.pk))
 
 
-class _ResetRequests(SimpleRateThrottle):
+class _ResetRequests(AddressRateThrottle):
     scope = "password_reset"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_ip(request)}
 
 
 class PasswordResetView(auth_views.PasswordResetView):

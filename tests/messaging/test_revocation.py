@@ -13,10 +13,13 @@ import sys
 import textwrap
 
 import pytest
+import redis
 from django.db import connection
 from django.test import Client
 
 from messaging.models import InboundEvent
+from softphone import stamps
+from telephony.services import accounts
 from tenants.models import Membership
 from tenants.scoping import platform_scope, tenant_scope
 from tests.conftest import BASE_DIR
@@ -138,3 +141,17 @@ def test_a_live_token_without_a_membership_stamp_is_refused(agent_client, org, a
     old_kind = signing.dumps([str(org.pk), str(agent.pk)], salt="softphone.inbox-live")
     assert live.live_token_audience(old_kind) is None
     assert Client().get(f"/live/{old_kind}/").status_code == 404
+
+
+def test_without_redis_the_webhook_reads_the_database_and_refuses_an_old_token(org, owner, our_number,
+                                                                               twilio_account, twilio, twilio_posts,
+                                                                               monkeypatch,
+                                                                               django_capture_on_commit_callbacks):
+    """A stamp Redis cannot read never makes a cached token valid: each webhook reads the database."""
+    monkeypatch.setattr(stamps, "_client", redis.Redis(port=1, socket_connect_timeout=0.2))
+    assert twilio_posts.inbound(ACME_TOKEN, body="Hi", message_sid="SM" + "a" * 32)[0].status_code == 200
+    twilio.add_account(ACME_SID, NEW_TOKEN, friendly_name="Acme Twilio")
+    with tenant_scope(org), django_capture_on_commit_callbacks(execute=True):
+        accounts.provider_account_update(organization=org, actor=owner, account=twilio_account, auth_token=NEW_TOKEN)
+    assert twilio_posts.inbound(ACME_TOKEN, body="Hi", message_sid="SM" + "b" * 32)[0].status_code == 403
+    assert twilio_posts.inbound(NEW_TOKEN, body="Hi", message_sid="SM" + "c" * 32)[0].status_code == 200

@@ -76,3 +76,14 @@ def test_the_client_address_trusts_only_our_own_proxies(settings, proxies, forwa
     settings.TRUSTED_PROXY_COUNT = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
+
+
+def test_an_unreachable_cache_lets_requests_through_instead_of_failing(owner, org, settings):
+    """Limits live in Redis; when it cannot answer, requests are served (and the error logged), not 500."""
+    token = Token.objects.create(user=owner)
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0", "KEY_PREFIX": "softphone-cache"}}
+    url = f"/api/{org.slug}/members"
+    assert _token_client(token.key).get(url).status_code == 200
+    assert _token_client("0" * 40).get(url).status_code == 401
+    assert Client().post("/accounts/password-reset/", {"email": "alice@example.com"}).status_code == 302
