@@ -44,11 +44,6 @@ def _local_secret(name: str, make) -> str:
 
 
 DEBUG = env.bool("DEBUG", default=False)
-# How many proxies of ours stand in front of the application and append the client's address to
-# X-Forwarded-For (docs/operations.md: 1, the load balancer). 0: the TCP peer is the client. Login
-# lockout and API limits key on the address this gives (softphone/throttling.py); set it higher
-# than the real number and clients choose their own address.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when SOFTPHONE_ENV=production")
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret("SECRET_KEY", lambda: secrets.token_urlsafe(50))
@@ -61,6 +56,11 @@ FERNET_KEYS = env.list("FERNET_KEYS", default=[]) or [
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
+# How many proxies of ours stand in front of the application and append the client's address to
+# X-Forwarded-For (docs/operations.md: 1, the load balancer). 0: the TCP peer is the client. Login
+# lockout and API limits key on the address this gives (softphone/throttling.py); set it higher
+# than the real number and clients choose their own address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -277,6 +277,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 X_FRAME_OPTIONS = "DENY"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # Login lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is refused (429, registration/locked_out.html) for LOGIN_COOLOFF_MINUTES, the
@@ -289,7 +290,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenants.signin.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "softphone.throttling.client_ip"
 AXES_VERBOSE = False
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
 
