@@ -498,8 +498,8 @@ def tabs_test(organization, agents) -> list[dict]:
         for session, view, agent in zip(sessions, views, tab_agents, strict=True):
             cursor = (now - timedelta(seconds=5 + random.random() * (live.RECHECK_SECONDS - 5))).isoformat()
             version = live.inbox_version(organization, live.watched(view=view, agent_id=agent.pk))
-            tabs.append(tab(session, view, live.live_token(organization, agent), version, cursor, end, polls,
-                            failures))
+            tabs.append(tab(session, view, live.live_token(organization, agent, user=agent.user), version, cursor,
+                            end, polls, failures))
         await asyncio.gather(list_client(end, list_times, failures), *tabs)
 
     def scenario(name: str, busy_org: bool) -> dict:

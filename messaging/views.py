@@ -135,7 +135,7 @@ def inbox(request: HttpRequest, org_slug: str) -> HttpResponse:
         "agent": agent, "lines": selectors.inbox_lines(organization=organization),
         "labels": selectors.inbox_labels(organization=organization),
         "unread_total": selectors.inbox_unread_total(organization=organization),
-        "live_token": live.live_token(organization, agent),
+        "live_token": live.live_token(organization, agent, user=request.user),
         "cursor": (timezone.now() - LIVE_OVERLAP).isoformat(),
         "views": [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")],
         "statuses": ConversationStatus.choices, "channels": Channel.choices,
@@ -298,7 +298,8 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
                                                messages=changes.messages, since=cursor)
     open_id = str(open_conversation.pk) if open_conversation else ""
     payload = {
-        "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(), "token": live.live_token(organization, agent),
+        "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(),
+        "token": live.live_token(organization, agent, user=request.user),
         "unread": selectors.inbox_unread_total(organization=organization),
         "rows": [{"id": str(row.pk), "sort": format_cursor(row),
                   "html": render_to_string("messaging/_inbox_row.html", {"row": row, "open_id": open_id},
@@ -324,10 +325,11 @@ def inbox_live(request: HttpRequest, token: str) -> HttpResponse:
     audience = live.live_token_audience(token)
     if audience is None:
         raise Http404("This live link is not valid or has expired.")
-    organization_id, agent_id = audience
     cursor = parse_datetime(request.GET.get("cursor", "") or "")
-    version = live.version_for(organization_id, live.watched(view=request.GET.get("view", ""), agent_id=agent_id,
-                                                             conversation_id=request.GET.get("c", "")))
+    version = live.live_version(audience, live.watched(view=request.GET.get("view", ""), agent_id=audience.agent_id,
+                                                       conversation_id=request.GET.get("c", "")))
+    if version is None:  # the member was removed (or Redis lost the stamp): the tab asks the real poll
+        raise Http404("This live link is not valid or has expired.")
     if live.unchanged(version, request.GET.get("v"), cursor):
         return HttpResponse(status=204)
     # A 200, not a 409: Django logs every 4xx answer as a warning, and this one is routine (a tab

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from twilio.request_validator import RequestValidator
 
 from crm.models import Channel
+from telephony.lines import lines_stamp
 from telephony.models import NumberStatus, PhoneNumber
 from tenants.scoping import platform_scope, tenant_scope
 
@@ -66,26 +67,33 @@ class _Line:
 
 
 # Which tenant owns a number changes rarely; Twilio calls for it many times a second when busy.
-# Entries live LINE_CACHE_SECONDS, so a number removed or moved is honoured within that time (and a
-# request signed with a token other than the cached account's is refused meanwhile, never misfiled).
+# Each process keeps the answer, with the account's auth token, under the account's lines stamp
+# (telephony/lines.py): a rotated token, a deleted account or a removed number bumps the stamp, and
+# the next webhook in every process sees a stamp other than its entry's and reads the database
+# again, so an old token stops working at once. One Redis GET per request; when Redis cannot answer,
+# nothing cached is used. Entries still live at most LINE_CACHE_SECONDS, for changes no service
+# makes (an edit in the database by hand).
 LINE_CACHE_SECONDS = 30
-_lines: dict[tuple[str, str], tuple[float, _Line]] = {}
+_lines: dict[tuple[str, str], tuple[float, bytes, _Line]] = {}
 
 
 def _line(account_sid: str, *addresses: str) -> _Line | None:
     now = time.monotonic()
-    for address in addresses:
-        hit = _lines.get((account_sid, _bare(address)))
-        if hit is not None and hit[0] > now:
-            return hit[1]
+    stamp = lines_stamp(account_sid)
+    if stamp is not None:
+        for address in addresses:
+            hit = _lines.get((account_sid, _bare(address)))
+            if hit is not None and hit[0] > now and hit[1] == stamp:
+                return hit[2]
     number = _find_number(account_sid, *addresses)
     if number is None:
         return None
     line = _Line(organization=number.organization, number_id=number.pk,
                  auth_token=number.provider_account.auth_token or "")
-    if len(_lines) > 10000:
-        _lines.clear()
-    _lines[(account_sid, number.phone_number)] = (now + LINE_CACHE_SECONDS, line)
+    if stamp is not None:  # read before the database: a change made meanwhile moves it on again
+        if len(_lines) > 10000:
+            _lines.clear()
+        _lines[(account_sid, number.phone_number)] = (now + LINE_CACHE_SECONDS, stamp, line)
     return line
 
 

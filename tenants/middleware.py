@@ -11,7 +11,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+
+from softphone.throttling import LimitedTokenAuthentication
 
 from .models import Membership, Organization, Role
 from .rls import reset_connection
@@ -56,7 +57,9 @@ class TenantMiddleware:
         user = request.user
         if is_api and not user.is_authenticated:
             try:
-                result = TokenAuthentication().authenticate(request)
+                result = LimitedTokenAuthentication().authenticate(request)
+            except exceptions.Throttled as exc:
+                return _api_json(429, str(exc.detail), **{"Retry-After": str(exc.wait)})
             except exceptions.AuthenticationFailed as exc:
                 return _api_json(401, str(exc.detail), **{"WWW-Authenticate": "Token"})
             if result is None:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from .membership_stamps import membership_stamp_revoke
 from .models import (
     RESERVED_SLUGS,
     Agent,
@@ -125,6 +126,7 @@ def membership_remove(*, organization: Organization, actor, membership: Membersh
           data={"user": locked.user.username, "role": locked.role})
     Agent.objects.filter(organization=organization, user_id=locked.user_id).delete()
     locked.delete()
+    membership_stamp_revoke(organization.pk, locked.user_id)  # their live inbox tokens stop at once
 
 
 # Invitations ------------------------------------------------------------------------------------

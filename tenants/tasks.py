@@ -6,9 +6,13 @@ import logging
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from .models import Organization
 from .rls import reset_connection
@@ -59,5 +63,24 @@ def invitation_send(self, *, organization_id: str, invitation_id: str) -> None:
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[invitation.email],
         )
+    except OSError as exc:  # SMTP down: try again later
+        raise self.retry(exc=exc) from None
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=30)
+def password_reset_send(self, *, user_id: str) -> None:
+    """Email a one-use link to choose a new password. The link is made here, from the user's id, so
+    it never travels in the task's arguments (the broker keeps those)."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email or not user.has_usable_password():
+        return
+    path = reverse("password_reset_confirm", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                                                     "token": default_token_generator.make_token(user)})
+    context = {"user": user, "link": settings.PUBLIC_BASE_URL + path,
+               "timeout_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600)}
+    try:
+        send_mail(subject="Reset your Softphone password",
+                  message=render_to_string("registration/password_reset_email.txt", context),
+                  from_email=settings.DEFAULT_FROM_EMAIL, recipient_list=[user.email])
     except OSError as exc:  # SMTP down: try again later
         raise self.retry(exc=exc) from None

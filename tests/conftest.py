@@ -60,6 +60,16 @@ def _celery_eager(request):
     celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Throttle counters live in the shared cache (Redis): each test starts with none."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match="softphone-cache:*", count=1000):
+        client.delete(key)
+
+
 @pytest.fixture
 def owner(db):
     return factories.make_user("alice", first_name="Alice", last_name="Owner")

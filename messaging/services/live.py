@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+
+from softphone import stamps
+from tenants.membership_stamps import membership_stamp, membership_stamp_key
 
 logger = logging.getLogger(__name__)
 
@@ -114,27 +118,56 @@ def inbox_version(organization, audiences: list[str] | None = None) -> str:
 # The quiet path. A tab asks "anything new?" every 1.5 s; answering that through the session, the
 # user and the membership costs about 10 ms of CPU (docs/benchmarks.md), most of a core for 200
 # tabs. So the authenticated poll hands the tab a signed, short-lived token naming its
-# organization and agent, and the tab asks `live/<token>/` first: one signature check and one Redis
-# MGET, no database. It tells only whether a counter the tab watches moved; anything more, the tab
-# fetches through the authenticated poll, which checks the membership as every page does.
+# organization, agent and user, and the tab asks `live/<token>/` first: one signature check and one
+# Redis MGET, no database. It tells only whether a counter the tab watches moved; anything more, the
+# tab fetches through the authenticated poll, which checks the membership as every page does.
+# The token also carries the membership's stamp (tenants/membership_stamps.py), read in the same
+# MGET: removing the member deletes the stamp, and their tokens stop working at once.
 LIVE_TOKEN_SECONDS = 600
 _LIVE_SALT = "softphone.inbox-live"
 
 
-def live_token(organization, agent=None) -> str:
-    """A signed token naming the organization and the agent the tab belongs to (for Mine)."""
-    return signing.dumps([str(organization.pk), str(agent.pk) if agent is not None else ""], salt=_LIVE_SALT)
+@dataclass(frozen=True)
+class LiveAudience:
+    organization_id: str
+    agent_id: str  # "" when the tab's user is no agent
+    user_id: str
+    stamp: str
 
 
-def live_token_audience(token: str) -> tuple[str, str] | None:
-    """(organization id, agent id or "") of a token, or None if it is forged or expired."""
+def live_token(organization, agent=None, *, user) -> str:
+    """A signed token naming the organization, the agent the tab belongs to (for Mine), the user and
+    the user's membership stamp."""
+    stamp = membership_stamp(organization.pk, user.pk)
+    return signing.dumps([str(organization.pk), str(agent.pk) if agent is not None else "", str(user.pk), stamp],
+                         salt=_LIVE_SALT)
+
+
+def live_token_audience(token: str) -> LiveAudience | None:
+    """Whom a token was issued to, or None if it is forged, expired, or of an older kind."""
     try:
         value = signing.loads(token, salt=_LIVE_SALT, max_age=LIVE_TOKEN_SECONDS)
     except signing.BadSignature:
         return None
-    if isinstance(value, str):  # issued before tokens named the agent
-        return value, ""
-    return value[0], value[1]
+    if not (isinstance(value, list) and len(value) == 4 and all(isinstance(part, str) for part in value)):
+        return None  # issued before tokens carried a membership stamp: the tab asks the real poll
+    if not value[3]:
+        return None  # issued while Redis could not answer
+    return LiveAudience(*value)
+
+
+def live_version(audience: LiveAudience, audiences: list[str]) -> str | None:
+    """The version of what the tab watches; "" when Redis cannot say; None when the token's
+    membership stamp is no longer the member's (removed, or Redis lost it)."""
+    keys = [_key(audience.organization_id, name) for name in audiences]
+    keys.append(membership_stamp_key(audience.organization_id, audience.user_id))
+    try:
+        values = stamps.redis_client().mget(keys)
+    except Exception:
+        return ""
+    if (values[-1] or b"").decode() != audience.stamp:
+        return None
+    return _joined(values[:-1])
 
 
 def version_for(organization_id: str, audiences: list[str]) -> str:
@@ -144,4 +177,8 @@ def version_for(organization_id: str, audiences: list[str]) -> str:
         values = redis_client().mget([_key(organization_id, audience) for audience in audiences])
     except Exception:
         return ""
+    return _joined(values)
+
+
+def _joined(values) -> str:
     return ".".join((value or b"0").decode() for value in values)

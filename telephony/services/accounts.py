@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from telephony import providers
+from telephony.lines import lines_changed
 from telephony.models import AccountStatus, NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
 from telephony.platforms.vapi import VapiClient
 from telephony.providers.base import ProviderError
@@ -89,6 +90,8 @@ def provider_account_update(*, organization: Organization, actor, account: Provi
             raise ValidationError({"webhook_mode": "Choose per_number or global."})
         if changed:
             locked.save()
+            if auth_token:
+                lines_changed(locked.account_sid)  # webhooks signed with the old token fail at once
             # Field names only: the values of secrets never reach the history.
             audit(organization=organization, actor=actor, verb="provider_account.updated", target=locked,
                   data={"fields": changed})
@@ -106,6 +109,7 @@ def provider_account_delete(*, organization: Organization, actor, account: Provi
     audit(organization=organization, actor=actor, verb="provider_account.deleted", target=account,
           data={"provider": account.provider, "friendly_name": account.friendly_name})
     ProviderAccount.objects.filter(organization=organization, pk=account.pk).delete()
+    lines_changed(account.account_sid)
 
 
 def provider_account_verify(*, organization: Organization, account: ProviderAccount) -> bool:

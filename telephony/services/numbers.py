@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from softphone.phones import describe, to_e164
 from telephony import providers
+from telephony.lines import lines_changed
 from telephony.models import (
     NumberStatus,
     PhoneNumber,
@@ -485,6 +486,7 @@ def phone_number_mark_released(organization: Organization, number: PhoneNumber, 
             status=NumberStatus.INACTIVE, status_reason="Released in Twilio (no longer in the account).",
             webhook_configured=False, updated_at=timezone.now())
         audit(organization=organization, actor=actor, verb="phone_number.released_at_provider", target=number)
+        lines_changed(number.provider_account.account_sid)
 
 
 @transaction.atomic
@@ -497,6 +499,7 @@ def phone_number_remove(*, organization: Organization, actor, number: PhoneNumbe
     locked.agent = None
     locked.platform_state = PlatformState.PENDING if locked.platform_id else PlatformState.NONE
     locked.save(update_fields=["status", "status_reason", "agent", "platform_state", "updated_at"])
+    lines_changed(locked.provider_account.account_sid)
     from telephony.tasks import phone_number_finish_removal
 
     transaction.on_commit(lambda: phone_number_finish_removal.delay(organization_id=str(organization.pk),

@@ -186,6 +186,12 @@ PUBLIC_ROUTES = {
     "healthz",
     "accounts/login/",
     "accounts/logout/",
+    # Password reset by email: a form, a notice, a one-use link from the email, a notice; limited
+    # per address (tests/tenants/test_signin.py).
+    "accounts/password-reset/",
+    "accounts/password-reset/sent/",
+    "accounts/reset/<uidb64>/<token>/",
+    "accounts/reset/done/",
     "invite/<str:token>/",
     "api/schema/",
     "api/docs/",

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
 from tenants.models import Agent, Membership, Organization
@@ -18,9 +19,10 @@ def test_seed_demo_is_idempotent_and_its_logins_work():
         agents = list(Agent.objects.values_list("name", "kind"))
     assert roles == [("agent", "agent"), ("owner", "owner")]
     assert agents == [("Adam Agent", "human")]
-    assert authenticate(username="owner", password="demo-owner-pass") is not None
-    assert authenticate(username="agent", password="demo-agent-pass") is not None
-    assert authenticate(username="admin", password="demo-admin-pass").is_staff
+    login = RequestFactory().post("/accounts/login/")  # django-axes needs the request a login comes with
+    assert authenticate(login, username="owner", password="demo-owner-pass") is not None
+    assert authenticate(login, username="agent", password="demo-agent-pass") is not None
+    assert authenticate(login, username="admin", password="demo-admin-pass").is_staff
 
 
 @pytest.mark.django_db
