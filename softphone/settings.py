@@ -214,7 +214,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "softphone-cache",
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}softphone-cache",
         "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }
 }

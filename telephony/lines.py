@@ -10,11 +10,13 @@ at once (see softphone/stamps.py).
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from softphone import stamps
 
 
 def lines_stamp_key(account_sid: str) -> str:
-    return f"softphone:lines:{account_sid}"
+    return f"{settings.REDIS_KEY_PREFIX}softphone:lines:{account_sid}"
 
 
 def lines_stamp(account_sid: str) -> bytes | None:

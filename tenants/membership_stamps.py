@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 
 import redis
+from django.conf import settings
 
 from softphone import stamps
 
@@ -22,7 +23,7 @@ STAMP_SECONDS = 3600
 
 
 def membership_stamp_key(organization_id, user_id) -> str:
-    return f"softphone:member:{organization_id}:{user_id}"
+    return f"{settings.REDIS_KEY_PREFIX}softphone:member:{organization_id}:{user_id}"
 
 
 def membership_stamp(organization_id, user_id) -> str:

@@ -19,6 +19,8 @@ import pytest
 import redis
 
 from messaging.services import live, outbound
+from telephony.lines import lines_stamp_key
+from tenants.membership_stamps import membership_stamp_key
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -26,7 +28,8 @@ SHOW_SETTINGS = (
     "import json; from django.conf import settings as s; print(json.dumps({"
     "'url': s.REDIS_URL, 'namespace': getattr(s, 'REDIS_NAMESPACE', ''), 'prefix': getattr(s, 'REDIS_KEY_PREFIX', ''), "
     "'broker': s.CELERY_BROKER_TRANSPORT_OPTIONS, "
-    "'results': getattr(s, 'CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS', {})}))"
+    "'results': getattr(s, 'CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS', {}), "
+    "'cache': s.CACHES['default']['KEY_PREFIX']}))"
 )
 
 
@@ -69,6 +72,7 @@ def test_two_checkouts_derive_two_namespaces_used_by_every_redis_client(other_ch
         assert derived["prefix"] == derived["namespace"] + ":"
         assert derived["broker"]["global_keyprefix"] == derived["prefix"]  # Celery's queues (kombu)
         assert derived["results"]["global_keyprefix"] == derived["prefix"]  # Celery's results
+        assert derived["cache"].startswith(derived["prefix"])  # the cache (rate limits)
     assert settings_of(BASE_DIR) == mine  # stable: the same checkout always gets the same one
 
     # The test suite of a checkout is apart from its `make run` (it holds other organizations).
@@ -90,14 +94,16 @@ def test_two_checkouts_derive_two_namespaces_used_by_every_redis_client(other_ch
 
 
 def test_the_apps_own_redis_keys_carry_the_namespace(settings):
-    """Inbox counters and pacing slots: every key the app writes itself starts with the prefix."""
+    """Inbox counters, pacing slots and revocation stamps: every key the app writes itself starts with
+    the prefix (the cache's keys are checked below)."""
     settings.REDIS_KEY_PREFIX = "softphone-0123456789ab-test:"
     organization_id = uuid.uuid4()
 
     class Number:
         pk = uuid.uuid4()
 
-    keys = [live._key(organization_id), live._key(organization_id, "c:1"), outbound._pace_key(Number)]
+    keys = [live._key(organization_id), live._key(organization_id, "c:1"), outbound._pace_key(Number),
+            lines_stamp_key("AC" + "0" * 32), membership_stamp_key(organization_id, 1)]
     assert all(key.startswith("softphone-0123456789ab-test:softphone:") for key in keys)
 
 
