@@ -86,8 +86,12 @@ def invitation_create(request: HttpRequest, org_slug: str) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, org_slug: str, invitation_id) -> HttpResponse:
     require_manager(request)
     invitation = selectors.get_invitation_for_org(request.organization, invitation_id)
-    services.invitation_revoke(organization=request.organization, actor=request.user, invitation=invitation)
-    messages.success(request, f"Invitation for {invitation.email} revoked.")
+    try:
+        services.invitation_revoke(organization=request.organization, actor=request.user, invitation=invitation)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
     return redirect("tenants:team", org_slug=org_slug)
 
 
