@@ -38,6 +38,9 @@ class InboundEventAdmin(admin.ModelAdmin):
     readonly_fields = ["organization", "provider", "provider_sid", "phone_number", "payload", "received_at",
                        "processed_at"]
 
+    def has_add_permission(self, request):
+        return False  # events come from webhooks; a hand-made one has no organization or payload
+
 
 @admin.register(InboundDrain)
 class InboundDrainAdmin(admin.ModelAdmin):

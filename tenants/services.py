@@ -221,6 +221,12 @@ def invitation_accept(*, token: str, user=None, password: str | None = None, ful
     ``password``. The link works once."""
     invitation = invitation_lookup(token)
     organization = invitation.organization
+    # Whether the link is this person's is decided before the row is touched.
+    if user is None:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise InvitationInvalid("An account with this email exists: log in first, then open the link again.")
+    elif user.email.lower() != invitation.email.lower():
+        raise InvitationInvalid(f"This invitation is for {invitation.email}; you are logged in as {user.email}.")
     with tenant_scope(organization):
         # The claim repeats every check of the lookup in one conditional update: a revoke, a newer
         # invitation or the deadline that lands between the lookup and here wins, and a claim that
@@ -232,14 +238,10 @@ def invitation_accept(*, token: str, user=None, password: str | None = None, ful
         if claimed != 1:
             raise InvitationInvalid("This invitation link is not valid any more. Ask for a new one.")
         if user is None:
-            if User.objects.filter(email__iexact=invitation.email).exists():
-                raise InvitationInvalid("An account with this email exists: log in first, then open the link again.")
             first, _, last = full_name.strip().partition(" ")
             user = User(username=invitation.email, email=invitation.email, first_name=first[:150], last_name=last[:150])
             user.set_password(password)
             user.save()
-        elif user.email.lower() != invitation.email.lower():
-            raise InvitationInvalid(f"This invitation is for {invitation.email}; you are logged in as {user.email}.")
         try:
             with transaction.atomic():
                 membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
