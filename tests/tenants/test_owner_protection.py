@@ -65,6 +65,18 @@ def test_an_admin_cannot_demote_or_remove_an_owner(admin_client_org, org, owner,
 
 
 @pytest.mark.django_db
+def test_the_team_page_offers_the_owner_role_to_owners_only(admin_client_org, owner_client, org, owner, admin):
+    owner_row = _membership(org, owner).pk
+    page = admin_client_org.get("/o/acme/team/").content.decode()
+    assert '<option value="owner"' not in page  # neither for a member's role nor for an invitation
+    assert f"/team/members/{owner_row}/role/" not in page and f"/team/members/{owner_row}/remove/" not in page
+    assert f"/team/members/{_membership(org, admin).pk}/role/" in page  # the admin still manages the others
+    page = owner_client.get("/o/acme/team/").content.decode()
+    assert page.count('<option value="owner"') == 3  # two members' roles and the invitation
+    assert f"/team/members/{owner_row}/role/" in page
+
+
+@pytest.mark.django_db
 def test_an_owner_can_make_an_owner_and_then_step_down(owner_client, org, owner, admin):
     assert owner_client.post(f"/o/acme/team/members/{_membership(org, admin).pk}/role/",
                              {"role": "owner"}).status_code == 302
