@@ -234,6 +234,16 @@ def test_an_invitation_replaced_by_a_new_one_while_being_accepted_is_not_claimed
     _assert_not_claimed(org, invitation)
 
 
+def test_a_link_submitted_twice_at_the_same_moment_makes_one_account(pending_invitation):
+    org, owner, invitation, token = pending_invitation
+    second = race(_accept(token), _accept(token))
+    assert isinstance(second.error, services.InvitationInvalid), second.error
+    with tenant_scope(org):
+        assert Membership.objects.filter(user__email="erin@example.com").count() == 1
+        invitation.refresh_from_db()
+        assert invitation.accepted_at is not None
+
+
 def test_revoking_an_invitation_that_was_just_accepted_says_so_and_changes_nothing(pending_invitation):
     org, owner, invitation, token = pending_invitation
     second = race(_accept(token), _in(org, lambda: services.invitation_revoke(organization=org, actor=owner,
