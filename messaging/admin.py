@@ -81,6 +81,9 @@ class InboundEventAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, "None of the selected events had failed: nothing to retry.", messages.WARNING)
 
+    def has_add_permission(self, request):
+        return False  # events come from webhooks; a hand-made one has no organization or payload
+
 
 @admin.register(InboundDrain)
 class InboundDrainAdmin(admin.ModelAdmin):

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from crm.models import Channel
 from tenants import selectors as tenant_selectors
@@ -337,6 +337,7 @@ def inbox_live(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse("changed", content_type="text/plain")
 
 
+@require_safe
 def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
     """An outbound attachment, for the provider to fetch (a signed, expiring link: no login)."""
     opened = inbox_services.attachment_open(token)

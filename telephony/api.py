@@ -252,6 +252,8 @@ class ImportNumbersApi(TenantAPIView):
 
 
 class JobDetailApi(TenantAPIView):
+    permission_classes = [IsManager]  # jobs are number imports: the managers' business
+
     @extend_schema(responses=JobSerializer, operation_id="jobs_retrieve")
     def get(self, request, org_slug, job_id):
         return Response(JobSerializer(selectors.get_job_for_org(self.organization, parse_public_id(job_id))).data)

@@ -306,5 +306,6 @@ def number_import_start(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @require_GET
 def job_detail(request: HttpRequest, org_slug: str, job_id) -> HttpResponse:
+    require_manager(request)  # jobs are number imports: the managers' business
     job = selectors.get_job_for_org(request.organization, job_id)
     return render(request, "telephony/job_detail.html", {"job": job})

@@ -77,3 +77,6 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "organization"]
     readonly_fields = ["organization", "kind", "status", "done", "total", "created_count", "errors", "params", "cursor",
                        "created_by", "created_at", "started_at", "finished_at", "heartbeat_at"]
+
+    def has_add_permission(self, request):
+        return False  # jobs are started by the product (imports); a hand-made one has no organization

@@ -8,6 +8,11 @@ class InvitationForm(forms.Form):
     email = forms.EmailField(label="Email address")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.AGENT)
 
+    def __init__(self, *args, role_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if role_choices is not None:
+            self.fields["role"].choices = role_choices
+
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)

@@ -84,20 +84,41 @@ def organization_create(*, name: str, owner, slug: str | None = None) -> Organiz
     return organization
 
 
-def _owner_count(organization: Organization) -> int:
-    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+def _lock_owners(organization: Organization) -> list[Membership]:
+    """Lock the organization's owner memberships, always in the same order, before any change that
+    could take an owner away or rests on who is an owner. Two owners demoting or removing each other
+    at the same moment then run one after the other, and the second sees what the first did (under
+    READ COMMITTED, a row another transaction took out of the owner role drops out of this lock's
+    result once that transaction commits)."""
+    return list(Membership.objects.select_for_update().filter(organization=organization, role=Role.OWNER)
+                .order_by("pk"))
+
+
+def _lock_membership(organization: Organization, membership: Membership) -> Membership:
+    locked = Membership.objects.select_for_update().filter(organization=organization, pk=membership.pk).first()
+    if locked is None:  # removed by someone else a moment ago
+        raise ValidationError(f"{membership.user.display_name} is no longer a member of {organization.name}.")
+    return locked
+
+
+def _require_owner(owners: list[Membership], actor) -> None:
+    if actor.is_staff:
+        return
+    if not any(m.user_id == actor.pk for m in owners):
+        raise PermissionDenied("Only an owner can grant or take away the owner role.")
 
 
 @transaction.atomic
 def membership_change_role(*, organization: Organization, actor, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role '{role}'."})
-    locked = Membership.objects.select_for_update().get(organization=organization, pk=membership.pk)
+    owners = _lock_owners(organization)
+    locked = _lock_membership(organization, membership)
     if locked.role == role:
         return locked
     if role == Role.OWNER or locked.role == Role.OWNER:
-        _require_owner(organization, actor)
-    if locked.role == Role.OWNER and _owner_count(organization) <= 1:
+        _require_owner(owners, actor)
+    if locked.role == Role.OWNER and len(owners) <= 1:
         raise ValidationError("An organization needs at least one owner: make someone else owner first.")
     previous = locked.role
     locked.role = role
@@ -107,20 +128,14 @@ def membership_change_role(*, organization: Organization, actor, membership: Mem
     return locked
 
 
-def _require_owner(organization: Organization, actor) -> None:
-    if actor.is_staff:
-        return
-    if not Membership.objects.filter(organization=organization, user=actor, role=Role.OWNER).exists():
-        raise PermissionDenied("Only an owner can grant or take away the owner role.")
-
-
 @transaction.atomic
 def membership_remove(*, organization: Organization, actor, membership: Membership) -> None:
     """Remove a person from the organization, and the agent that was them."""
-    locked = Membership.objects.select_for_update().get(organization=organization, pk=membership.pk)
+    owners = _lock_owners(organization)
+    locked = _lock_membership(organization, membership)
     if locked.role == Role.OWNER:
-        _require_owner(organization, actor)
-        if _owner_count(organization) <= 1:
+        _require_owner(owners, actor)
+        if len(owners) <= 1:
             raise ValidationError("You cannot remove the last owner of an organization.")
     audit(organization=organization, actor=actor, verb="membership.removed", target=locked,
           data={"user": locked.user.username, "role": locked.role})
@@ -147,7 +162,7 @@ def invitation_create(*, organization: Organization, actor, email: str, role: st
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role '{role}'."})
     if role == Role.OWNER:
-        _require_owner(organization, actor)
+        _require_owner(_lock_owners(organization), actor)
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {organization.name}."})
     # A new invitation replaces any pending one for the same address.
@@ -176,9 +191,16 @@ def invitation_create(*, organization: Organization, actor, email: str, role: st
 
 @transaction.atomic
 def invitation_revoke(*, organization: Organization, actor, invitation: Invitation) -> None:
-    Invitation.objects.filter(organization=organization, pk=invitation.pk, accepted_at__isnull=True).update(
-        revoked_at=timezone.now(), token=None
-    )
+    """Revoke a pending invitation. The conditional update and the claim in ``invitation_accept`` touch
+    the same row, so of a revoke and an accept at the same moment exactly one wins."""
+    revoked = Invitation.objects.filter(
+        organization=organization, pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now(), token=None)
+    if revoked != 1:
+        current = Invitation.objects.filter(organization=organization, pk=invitation.pk).first()
+        if current is not None and current.accepted_at is not None:
+            raise ValidationError(f"The invitation for {invitation.email} was already accepted.")
+        return  # already revoked: nothing to do, nothing to record
     audit(organization=organization, actor=actor, verb="invitation.revoked", target=invitation)
 
 
@@ -201,21 +223,27 @@ def invitation_accept(*, token: str, user=None, password: str | None = None, ful
     ``password``. The link works once."""
     invitation = invitation_lookup(token)
     organization = invitation.organization
+    # Whether the link is this person's is decided before the row is touched.
+    if user is None:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise InvitationInvalid("An account with this email exists: log in first, then open the link again.")
+    elif user.email.lower() != invitation.email.lower():
+        raise InvitationInvalid(f"This invitation is for {invitation.email}; you are logged in as {user.email}.")
     with tenant_scope(organization):
-        claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
-            accepted_at=timezone.now()
-        )
+        # The claim repeats every check of the lookup in one conditional update: a revoke, a newer
+        # invitation or the deadline that lands between the lookup and here wins, and a claim that
+        # waited for a concurrent revoke's row lock re-reads the row before it decides.
+        now = timezone.now()
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+        ).update(accepted_at=now)
         if claimed != 1:
-            raise InvitationInvalid("This invitation link has already been used.")
+            raise InvitationInvalid("This invitation link is not valid any more. Ask for a new one.")
         if user is None:
-            if User.objects.filter(email__iexact=invitation.email).exists():
-                raise InvitationInvalid("An account with this email exists: log in first, then open the link again.")
             first, _, last = full_name.strip().partition(" ")
             user = User(username=invitation.email, email=invitation.email, first_name=first[:150], last_name=last[:150])
             user.set_password(password)
             user.save()
-        elif user.email.lower() != invitation.email.lower():
-            raise InvitationInvalid(f"This invitation is for {invitation.email}; you are logged in as {user.email}.")
         try:
             with transaction.atomic():
                 membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import selectors, services
 from .forms import AcceptInvitationForm, AgentForm, InvitationForm, RoleForm
+from .models import Role
 from .permissions import require_manager
 
 
@@ -53,13 +54,17 @@ def _agent_form(request, data=None, initial=None):
 @require_GET
 def team(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = request.organization
+    # Only owners grant, invite to or take away the owner role: admins are not offered it.
+    manages_owners = request.membership.role == Role.OWNER
+    role_choices = [(v, label) for v, label in Role.choices if manages_owners or v != Role.OWNER]
     return render(request, "tenants/team.html", {
         "members": selectors.membership_list(organization=organization),
         "invitations": selectors.invitation_pending_list(organization=organization),
         "agents": selectors.agent_list(organization=organization),
-        "invite_form": InvitationForm(),
+        "invite_form": InvitationForm(role_choices=role_choices),
         "agent_form": _agent_form(request),
-        "role_choices": RoleForm.base_fields["role"].choices,
+        "role_choices": role_choices,
+        "manages_owners": manages_owners,
     })
 
 
@@ -86,8 +91,12 @@ def invitation_create(request: HttpRequest, org_slug: str) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, org_slug: str, invitation_id) -> HttpResponse:
     require_manager(request)
     invitation = selectors.get_invitation_for_org(request.organization, invitation_id)
-    services.invitation_revoke(organization=request.organization, actor=request.user, invitation=invitation)
-    messages.success(request, f"Invitation for {invitation.email} revoked.")
+    try:
+        services.invitation_revoke(organization=request.organization, actor=request.user, invitation=invitation)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
     return redirect("tenants:team", org_slug=org_slug)
 
 
