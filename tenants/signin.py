@@ -46,8 +46,13 @@ class _ResetRequests(AddressRateThrottle):
     scope = "password_reset"
 
 
+# Django's form views treat PUT as POST; these pages answer only what a browser sends them.
+_BROWSER_METHODS = ["get", "post", "head", "options"]
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetRequestForm
+    http_method_names = _BROWSER_METHODS
 
     def post(self, request, *args, **kwargs):
         if not _ResetRequests().allow_request(request, self):
@@ -60,6 +65,13 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    http_method_names = _BROWSER_METHODS
+
+    def dispatch(self, *args, **kwargs):
+        # Django's view moves the link's token into the session before it looks at the method.
+        if self.request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(self.request, *args, **kwargs)
+        return super().dispatch(*args, **kwargs)
     def form_valid(self, form):
         response = super().form_valid(form)
         axes_reset(username=self.user.get_username())

@@ -63,11 +63,7 @@ def _celery_eager(request):
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Throttle counters live in the shared cache (Redis): each test starts with none."""
-    from django.core.cache import cache
-
-    client = cache._cache.get_client(write=True)
-    for key in client.scan_iter(match="softphone-cache:*", count=1000):
-        client.delete(key)
+    factories.clear_rate_limits()
 
 
 @pytest.fixture

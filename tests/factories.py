@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from tenants import services
 from tenants.models import Agent, AgentKind, Membership, Organization, Role
@@ -122,3 +124,10 @@ _numbers = itertools.count(1)
 def next_test_number() -> str:
     """A distinct, valid US number per call (555-01XX numbers are reserved for fiction)."""
     return f"+1415555{next(_numbers):04d}"
+
+
+def clear_rate_limits() -> None:
+    """Forget every throttle and lockout counter kept in the shared cache (Redis)."""
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match=settings.CACHES["default"]["KEY_PREFIX"] + ":*", count=1000):
+        client.delete(key)

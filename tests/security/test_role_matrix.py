@@ -38,13 +38,17 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from crm.models import Contact
@@ -99,6 +103,14 @@ MATRIX = [
     row("accounts/login/",                             "POST", "/", "/", "/", "/", "/", "/"),
     # Django's LoginView handles PUT as POST (a FormView); CSRF applies to it as to a POST.
     row("accounts/login/",                             "PUT",  200, "/", "/", "/", "/", "/"),
+    # Password reset: the same for everyone; the mail goes only to an active account's address.
+    row("accounts/password-reset/",                    "GET",  200, 200, 200, 200, 200, 200),
+    row("accounts/password-reset/",                    "POST", *["/accounts/password-reset/sent/"] * 6),
+    row("accounts/password-reset/sent/",               "GET",  200, 200, 200, 200, 200, 200),
+    # A real link for Alice: it is moved into the session, then the form asks for a new password.
+    row("accounts/reset/<uidb64>/<token>/",            "GET",  *["/accounts/reset/*"] * 6),
+    row("accounts/reset/<uidb64>/<token>/",            "POST", *["/accounts/reset/*"] * 6),
+    row("accounts/reset/done/",                        "GET",  200, 200, 200, 200, 200, 200),
     row("accounts/logout/",                            "POST", "/accounts/login/", "/accounts/login/",
         "/accounts/login/", "/accounts/login/", "/accounts/login/", "/accounts/login/"),
     row("invite/<str:token>/",                         "GET",  200, 200, 200, 200, 200, 200),
@@ -204,7 +216,7 @@ MATRIX = [
     row("admin/autocomplete/",                         "GET",  *[ADMIN_LOGIN] * 4, 403, ADMIN_LOGIN),
     row("admin/jsi18n/",                               "GET",  *[ADMIN_LOGIN] * 4, 200, ADMIN_LOGIN),
     row("admin/r/<path:content_type_id>/<path:object_id>/", "GET", *[ADMIN_LOGIN] * 4, 404, ADMIN_LOGIN),
-    row("admin/^(?P<app_label>auth|authtoken|tenants|crm|telephony|messaging)/", "GET",
+    row("admin/^(?P<app_label>auth|axes|authtoken|tenants|crm|telephony|messaging)/", "GET",
         *[ADMIN_LOGIN] * 4, 200, ADMIN_LOGIN),
     row("admin/(?P<url>.*)",                           "GET",  *[ADMIN_LOGIN] * 4, 404, ADMIN_LOGIN),
 ]
@@ -231,6 +243,11 @@ ADMIN_MODEL_EXCEPTIONS = {
     ("tenants.job", "POST", "add/"): 403, ("tenants.job", "GET", "add/"): 403,
     ("messaging.inboundevent", "POST", "add/"): 403, ("messaging.inboundevent", "GET", "add/"): 403,
     ("messaging.inbounddrain", "POST", "add/"): 403, ("messaging.inbounddrain", "GET", "add/"): 403,
+    # django-axes' records of sign-in attempts: read-only, nothing to add.
+    **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
+       for method in ("GET", "POST")},
+    **{(f"axes.{model}", "POST", "<path:object_id>/change/"): f"/admin/axes/{model}/"
+       for model in ("accessattempt", "accesslog", "accessfailurelog")},
     # Every field read-only: an empty form is a valid one, saved unchanged.
     ("tenants.job", "POST", "<path:object_id>/change/"): "/admin/tenants/job/",
     ("messaging.inboundevent", "POST", "<path:object_id>/change/"): "/admin/messaging/inboundevent/",
@@ -262,6 +279,7 @@ def full_matrix() -> list[Row]:
 # Called with the world, per request, so each can be fresh.
 PAYLOADS = {
     ("accounts/login/", "POST"): lambda w: {"username": "alice", "password": factories.PASSWORD},
+    ("accounts/password-reset/", "POST"): lambda w: {"email": "nobody@example.com"},
     ("invite/<str:token>/", "POST"): lambda w: {"full_name": "Erin Example", "password1": "a-long-new-passphrase-1",
                                                 "password2": "a-long-new-passphrase-1"},
     ("webhooks/twilio/messages/", "POST"): lambda w: {"AccountSid": w.account.account_sid, "From": "+14155550188",
@@ -354,6 +372,10 @@ class World:
             args["token"] = self.tokens["attachment"]
         elif route.startswith("live/"):
             args["token"] = self.tokens["live"]
+        elif route.startswith("accounts/reset/<uidb64>"):
+            alice = self.users["owner"]
+            args.update(uidb64=urlsafe_base64_encode(force_bytes(alice.pk)),
+                        token=default_token_generator.make_token(alice))
         elif route.startswith("admin/"):
             args.update(self.admin_ids(route))
         return args
@@ -450,7 +472,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
                                                                 email="erin@example.com")
         upload = SimpleUploadedFile("photo.png", b"\x89PNG not really", content_type="image/png")
         attachment_url = inbox_services.attachment_store(organization=org, upload=upload)
-        live_token = live.live_token(org, dana_agent)
+        live_token = live.live_token(org, dana_agent, user=dana)
 
     Group.objects.create(name="Support")
     Token.objects.create(user=alice)
@@ -483,6 +505,11 @@ def _admin_objects(org, world, alice) -> dict:
     objects["tenants.organization"] = org
     objects["auth.group"] = Group.objects.get(name="Support")
     objects["authtoken.tokenproxy"] = alice  # the token admin keys tokens by their user
+    # django-axes' records of sign-in attempts (read-only in the admin).
+    seen = {"username": "alice", "ip_address": "192.0.2.1", "user_agent": "matrix", "path_info": "/accounts/login/"}
+    objects["axes.accessattempt"] = AccessAttempt.objects.create(**seen, get_data="", post_data="", failures_since_start=1)
+    objects["axes.accesslog"] = AccessLog.objects.create(**seen)
+    objects["axes.accessfailurelog"] = AccessFailureLog.objects.create(**seen, locked_out=False)
     return objects
 
 
@@ -490,7 +517,9 @@ def _admin_objects(org, world, alice) -> dict:
 
 
 def ask(world: World, role: str, route: str, method: str):
-    """One request as ``role``, in a savepoint that is rolled back; the session survives (a logout too)."""
+    """One request as ``role``, in a savepoint that is rolled back; the session survives (a logout too).
+    Each request is a probe of its own: no rate limit carries over from the one before."""
+    factories.clear_rate_limits()
     client = world.clients[role]
     saved = SimpleCookie() if role == "anonymous" else SimpleCookie(client.cookies.output(header="", sep="\n"))
     client.cookies = SimpleCookie(saved.output(header="", sep="\n"))
