@@ -1,12 +1,13 @@
 from django.contrib import admin
 
-from softphone.admin import SecretFieldsAdminMixin
+from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
 
 
 @admin.register(WhatsAppSender)
-class WhatsAppSenderAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+class WhatsAppSenderAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
+    name_fields = ["name"]
     list_display = ["name", "display_phone_number", "organization", "phone_number_id", "is_active"]
     list_filter = ["is_active", "organization"]
     search_fields = ["name", "display_phone_number", "phone_number_id"]
@@ -53,7 +54,8 @@ class InboundDrainAdmin(admin.ModelAdmin):
 
 
 @admin.register(CannedReply)
-class CannedReplyAdmin(admin.ModelAdmin):
+class CannedReplyAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
+    name_fields = ["title"]
     list_display = ["shortcut", "title", "organization", "updated_at"]
     list_filter = ["organization"]
     search_fields = ["shortcut", "title", "body"]

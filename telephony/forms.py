@@ -1,10 +1,12 @@
 from django import forms
 
+from softphone.validators import validate_name
+
 from .models import NumberStatus, WebhookMode
 
 
 class TwilioAccountForm(forms.Form):
-    friendly_name = forms.CharField(max_length=200, required=False, label="Name",
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name],
                                     help_text="Optional; Twilio's account name is used otherwise.")
     account_sid = forms.CharField(max_length=64, label="Account SID")
     auth_token = forms.CharField(max_length=200, label="Auth token", widget=forms.PasswordInput)
@@ -22,7 +24,7 @@ class TwilioAccountForm(forms.Form):
 
 
 class VapiAccountForm(forms.Form):
-    friendly_name = forms.CharField(max_length=200, required=False, label="Name")
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name])
     api_key = forms.CharField(max_length=200, label="VAPI private API key", widget=forms.PasswordInput)
 
 
@@ -50,7 +52,8 @@ class AssignForm(forms.Form):
 
 
 class RenameForm(forms.Form):
-    friendly_name = forms.CharField(max_length=100, required=False, label="Friendly name")
+    friendly_name = forms.CharField(max_length=100, required=False, label="Friendly name",
+                                    validators=[validate_name])
 
 
 class SearchAvailableForm(forms.Form):

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from softphone.validators import validate_name
+
 from .models import NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
 
 
@@ -26,7 +28,7 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
 
 class ProviderAccountInputSerializer(serializers.Serializer):
     provider = serializers.ChoiceField(choices=Provider.choices)
-    friendly_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    friendly_name = serializers.CharField(max_length=200, required=False, allow_blank=True, validators=[validate_name])
     account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
     auth_token = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
     api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -38,7 +40,7 @@ class ProviderAccountInputSerializer(serializers.Serializer):
 
 
 class ProviderAccountPatchSerializer(serializers.Serializer):
-    friendly_name = serializers.CharField(max_length=200, required=False)
+    friendly_name = serializers.CharField(max_length=200, required=False, validators=[validate_name])
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
     auth_token = serializers.CharField(max_length=200, required=False, write_only=True)
     api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
@@ -68,7 +70,7 @@ class PhoneNumberCreateSerializer(serializers.Serializer):
 
     provider = serializers.ChoiceField(choices=Provider.choices)
     phone_number = serializers.CharField(max_length=40)
-    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True, validators=[validate_name])
     account_sid = serializers.CharField(max_length=64)
     auth_token = serializers.CharField(max_length=200, write_only=True)
     metadata = serializers.DictField(required=False)
@@ -77,7 +79,7 @@ class PhoneNumberCreateSerializer(serializers.Serializer):
 
 class PhoneNumberPatchSerializer(serializers.Serializer):
     agent_id = serializers.UUIDField(required=False, allow_null=True)
-    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True, validators=[validate_name])
 
 
 class PhoneNumberFilterSerializer(serializers.Serializer):
