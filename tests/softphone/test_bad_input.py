@@ -3,7 +3,7 @@
 import pytest
 
 from crm.models import Contact
-from messaging.models import CannedReply, Conversation
+from messaging.models import CannedReply
 from telephony.models import PhoneNumber
 from tenants.models import Agent, AuditEvent, Client, Membership, Organization
 from tenants.scoping import tenant_scope
