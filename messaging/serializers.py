@@ -79,6 +79,13 @@ class MessageOutputSerializer(serializers.ModelSerializer):
         return items
 
 
+class MessagePageSerializer(serializers.Serializer):
+    """A conversation's messages, newest page first; `previous` is the query for the older page."""
+
+    results = MessageOutputSerializer(many=True)
+    previous = serializers.CharField(allow_null=True, help_text='"?before=<message id>", or null on the oldest page')
+
+
 class MessageSendSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, max_length=1600, trim_whitespace=False)
     media_urls = serializers.ListField(child=serializers.URLField(), required=False, max_length=10)

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from messaging import urls as messaging_urls
-from softphone.views import healthz
+from softphone.views import healthz, not_found
 from telephony import urls as telephony_urls
 from tenants import urls as tenant_urls
 from tenants import views as tenant_views
@@ -39,3 +39,5 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include(org_html)),
     path("api/<slug:org_slug>/", include(org_api)),
 ]
+
+handler404 = not_found
