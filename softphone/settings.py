@@ -188,7 +188,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["djangorestframework_camel_case.parser.CamelCaseJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["softphone.api.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "softphone.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "softphone.api.Pagination",
     "EXCEPTION_HANDLER": "softphone.api.exception_handler",

@@ -58,6 +58,28 @@ def test_a_nul_in_a_page_query_or_a_form_field_is_a_400_and_stores_nothing(owner
 
 
 @pytest.mark.django_db
+def test_a_nul_anywhere_in_a_json_body_is_a_400_and_stores_nothing(owner_client, org, twilio):
+    from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
+
+    twilio.add_incoming_number(ACME_SID, "+14155550100")
+    response = owner_client.post("/api/acme/phone-numbers", {
+        "provider": "twilio", "phoneNumber": "+14155550100", "accountSid": ACME_SID, "authToken": ACME_TOKEN,
+        "metadata": {"note\x00": "x"}}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The JSON body contains a NUL character (\\u0000), which is not allowed."}
+    with tenant_scope(org):
+        assert not PhoneNumber.objects.exists()
+
+
+@pytest.mark.django_db
+def test_json_nested_deeper_than_the_parser_goes_is_a_400(owner_client, org):
+    response = owner_client.post("/api/acme/agents", b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The JSON body is nested too deeply."}
+    assert agents_in(org) == []
+
+
+@pytest.mark.django_db
 def test_a_query_without_nul_is_untouched(owner_client, org):
     response = owner_client.get("/api/acme/contacts?search=abc%2500")
     assert response.status_code == 200
