@@ -49,3 +49,15 @@ def validate_vapi_id(value) -> None:
     if value and not _UUID.match(str(value)):
         raise ValidationError("A VAPI assistant id is a UUID, e.g. 3f2b8c1e-5d4a-4f6b-9a7e-1c2d3e4f5a6b: copy it "
                               "from the assistant's page in the VAPI dashboard.", code="invalid_vapi_id")
+
+
+_CREDENTIAL = re.compile(r"^[\x21-\x7e]+$")
+
+
+def validate_credential(value) -> None:
+    """Vendor ids and secrets (SIDs, auth tokens, API keys) travel in HTTP headers (Basic or Bearer
+    authorization), which carry ASCII: anything else cannot be a real credential and would fail in
+    the HTTP client instead of at the vendor."""
+    if value and not _CREDENTIAL.match(str(value)):
+        raise ValidationError("Credentials are letters, digits and punctuation only (no spaces or other "
+                              "characters): copy them again from the provider's console.", code="invalid_credential")

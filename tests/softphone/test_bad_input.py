@@ -80,6 +80,24 @@ def test_json_nested_deeper_than_the_parser_goes_is_a_400(owner_client, org):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path, body", [
+    ("/api/acme/phone-numbers/twilio/available", {"accountSid": "\x1en", "authToken": "t\U000f1300ken"}),
+    ("/api/acme/provider-accounts", {"provider": "twilio", "accountSid": "AC" + "a" * 32, "authToken": "tök€n"}),
+    ("/api/acme/provider-accounts", {"provider": "vapi", "apiKey": "key with spaces"}),
+])
+def test_credentials_that_no_http_header_can_carry_are_a_400(owner_client, org, twilio, vapi, path, body):
+    """Found by the fuzz: a token outside Latin-1 crashed the HTTP client building Basic auth (500)."""
+    from telephony.models import ProviderAccount
+
+    response = owner_client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "Credentials are letters, digits and punctuation only" in str(response.json())
+    assert twilio.requests == []  # refused before anything was sent
+    with tenant_scope(org):
+        assert not ProviderAccount.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_query_without_nul_is_untouched(owner_client, org):
     response = owner_client.get("/api/acme/contacts?search=abc%2500")
     assert response.status_code == 200
