@@ -1,8 +1,9 @@
 """Validators for what people type, shared by forms, serializers and the admin.
 
 Names are shown to other people (lists, the inbox, notifications, exports): a control character
-in one hides or garbles what follows it, and a bidirectional override makes "evil.exe" read as
-"exe.live". Neither belongs in a name, so both are refused with a message saying which character.
+in one hides or garbles what follows it, and a right-to-left override makes "report<RLO>fdp.exe"
+read as "reportexe.pdf". Neither belongs in a name, so both are refused with a message saying which
+character and where.
 """
 
 from __future__ import annotations
