@@ -4,10 +4,12 @@ import pytest
 
 from crm.models import Contact
 from messaging.models import CannedReply
-from telephony.models import PhoneNumber
+from telephony.models import PhoneNumber, ProviderAccount
+from tenants import services
 from tenants.models import Agent, AuditEvent, Client, Membership, Organization
 from tenants.scoping import tenant_scope
 from tests import factories
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 ASSISTANT = "3f2b8c1e-5d4a-4f6b-9a7e-1c2d3e4f5a6b"
 
@@ -59,8 +61,6 @@ def test_a_nul_in_a_page_query_or_a_form_field_is_a_400_and_stores_nothing(owner
 
 @pytest.mark.django_db
 def test_a_nul_anywhere_in_a_json_body_is_a_400_and_stores_nothing(owner_client, org, twilio):
-    from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
-
     twilio.add_incoming_number(ACME_SID, "+14155550100")
     response = owner_client.post("/api/acme/phone-numbers", {
         "provider": "twilio", "phoneNumber": "+14155550100", "accountSid": ACME_SID, "authToken": ACME_TOKEN,
@@ -87,8 +87,6 @@ def test_json_nested_deeper_than_the_parser_goes_is_a_400(owner_client, org):
 ])
 def test_credentials_that_no_http_header_can_carry_are_a_400(owner_client, org, twilio, vapi, path, body):
     """Found by the fuzz: a token outside Latin-1 crashed the HTTP client building Basic auth (500)."""
-    from telephony.models import ProviderAccount
-
     response = owner_client.post(path, body, content_type="application/json")
     assert response.status_code == 400
     assert "Credentials are letters, digits and punctuation only" in str(response.json())
@@ -198,8 +196,6 @@ def test_the_admin_refuses_control_characters_in_organization_client_and_contact
 
 @pytest.mark.django_db
 def test_a_new_member_cannot_register_a_name_with_control_characters(client, org, owner):
-    from tenants import services
-
     with tenant_scope(org):
         invitation, token = services.invitation_create(organization=org, actor=owner, email="new@example.com",
                                                        role="agent")
