@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from softphone.admin import TypedNamesAdminMixin
+
 from .models import Contact
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
+    name_fields = ["name"]
     list_display = ["phone_number", "name", "organization", "whatsapp_profile_name", "sms_opted_out_at",
                     "whatsapp_opted_out_at", "created_at"]
     list_filter = ["organization"]

@@ -1,14 +1,15 @@
 from django.contrib import admin, messages
 from django.utils.text import Truncator
 
-from softphone.admin import SecretFieldsAdminMixin
+from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
 from .services import events
 
 
 @admin.register(WhatsAppSender)
-class WhatsAppSenderAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+class WhatsAppSenderAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
+    name_fields = ["name"]
     list_display = ["name", "display_phone_number", "organization", "phone_number_id", "is_active"]
     list_filter = ["is_active", "organization"]
     search_fields = ["name", "display_phone_number", "phone_number_id"]
@@ -99,7 +100,8 @@ class InboundDrainAdmin(admin.ModelAdmin):
 
 
 @admin.register(CannedReply)
-class CannedReplyAdmin(admin.ModelAdmin):
+class CannedReplyAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
+    name_fields = ["title"]
     list_display = ["shortcut", "title", "organization", "updated_at"]
     list_filter = ["organization"]
     search_fields = ["shortcut", "title", "body"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crm.models import Channel
+from softphone.api import Pagination
 from softphone.phones import canonical_contact_number
 from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
@@ -16,12 +18,14 @@ from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
 from tenants.scoping import parse_public_id
 
 from . import selectors
+from .models import ConversationStatus
 from .serializers import (
     ContactOutputSerializer,
     ConversationFilterSerializer,
     ConversationOutputSerializer,
     ConversationPatchSerializer,
     MessageOutputSerializer,
+    MessagePageSerializer,
     MessageSendSerializer,
     MessageStartSerializer,
 )
@@ -36,6 +40,8 @@ def _send(call):
 
 
 class ContactListApi(TenantAPIView):
+    pagination_class = Pagination
+
     @extend_schema(parameters=[OpenApiParameter("search", str)], responses=ContactOutputSerializer(many=True),
                    operation_id="contacts_list")
     def get(self, request, org_slug):
@@ -51,9 +57,12 @@ class ContactDetailApi(TenantAPIView):
 
 
 class ConversationListApi(TenantAPIView):
+    pagination_class = Pagination
+
     @extend_schema(
-        parameters=[OpenApiParameter("status", str), OpenApiParameter("assigneeId", str),
-                    OpenApiParameter("phoneNumberId", str), OpenApiParameter("unread", bool)],
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=ConversationStatus.values),
+                    OpenApiParameter("assigneeId", OpenApiTypes.UUID),
+                    OpenApiParameter("phoneNumberId", OpenApiTypes.UUID), OpenApiParameter("unread", bool)],
         responses=ConversationOutputSerializer(many=True), operation_id="conversations_list")
     def get(self, request, org_slug):
         raw = {"status": request.query_params.get("status"), "assignee_id": request.query_params.get("assigneeId"),
@@ -97,8 +106,9 @@ class ConversationDetailApi(TenantAPIView):
 
 
 class ConversationMessagesApi(TenantAPIView):
-    @extend_schema(parameters=[OpenApiParameter("before", str, description="a message id: the page before it")],
-                   responses=MessageOutputSerializer(many=True), operation_id="conversation_messages_list")
+    @extend_schema(parameters=[OpenApiParameter("before", OpenApiTypes.UUID,
+                                                description="a message id: the page before it")],
+                   responses=MessagePageSerializer, operation_id="conversation_messages_list")
     def get(self, request, org_slug, conversation_id):
         conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
         before = request.query_params.get("before")

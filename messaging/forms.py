@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from crm.models import Channel
+from softphone.validators import validate_name
 
 from .models import ConversationStatus
 from .selectors import INBOX_VIEWS, InboxFilters
@@ -71,7 +72,7 @@ class ConversationUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=ConversationStatus.choices, required=False)
     snooze_until = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     assignee = forms.CharField(required=False)  # "me", "none" or an agent id
-    add_label = forms.CharField(max_length=50, required=False)
+    add_label = forms.CharField(max_length=50, required=False, validators=[validate_name])
     remove_label = forms.CharField(max_length=50, required=False)
     unread = forms.BooleanField(required=False)
 
@@ -95,5 +96,5 @@ class ContactNotesForm(forms.Form):
 
 class CannedReplyForm(forms.Form):
     shortcut = forms.SlugField(max_length=50)
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=200, validators=[validate_name])
     body = forms.CharField(max_length=1600, widget=forms.Textarea)

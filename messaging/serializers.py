@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from crm.models import Contact
+from softphone.validators import validate_name
 
 from .models import Conversation, ConversationStatus, Message
 
@@ -39,7 +40,8 @@ class ConversationPatchSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ConversationStatus.choices, required=False)
     snoozed_until = serializers.DateTimeField(required=False, allow_null=True)
     assignee_id = serializers.UUIDField(required=False, allow_null=True)
-    labels = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=30)
+    labels = serializers.ListField(child=serializers.CharField(max_length=50, validators=[validate_name]),
+                                   required=False, max_length=30)
 
     def validate(self, attrs):
         if attrs.get("status") == ConversationStatus.SNOOZED and not attrs.get("snoozed_until"):
@@ -75,6 +77,13 @@ class MessageOutputSerializer(serializers.ModelSerializer):
             items.append({"url": link, "contentType": item.get("content_type", ""), "type": item.get("type", ""),
                           "caption": item.get("caption", "")})
         return items
+
+
+class MessagePageSerializer(serializers.Serializer):
+    """A conversation's messages, newest page first; `previous` is the query for the older page."""
+
+    results = MessageOutputSerializer(many=True)
+    previous = serializers.CharField(allow_null=True, help_text='"?before=<message id>", or null on the oldest page')
 
 
 class MessageSendSerializer(serializers.Serializer):

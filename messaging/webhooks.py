@@ -236,6 +236,9 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
             payload = _without_nul(payload)
         changes = [(entry, change) for entry in payload.get("entry", []) for change in entry.get("changes", [])]
         phone_number_ids = {change["value"]["metadata"]["phone_number_id"] for _, change in changes}
+    except RecursionError:  # nested deeper than the parser goes: no WhatsApp payload is
+        return JsonResponse({"detail": "The JSON body is nested too deeply to be a WhatsApp webhook payload."},
+                            status=400)
     except (ValueError, KeyError, TypeError, AttributeError):
         return JsonResponse({"detail": "Not a WhatsApp webhook payload."}, status=400)
     with platform_scope():
@@ -243,9 +246,11 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
                    .filter(phone_number_id__in=phone_number_ids, is_active=True)}
     if not senders or len(senders) != len(phone_number_ids):
         return JsonResponse({"detail": "Not found."}, status=404)
-    signature = request.headers.get("X-Hub-Signature-256", "")
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
+    signature = request.headers.get("X-Hub-Signature-256", "").encode("utf-8", "surrogateescape")
     for sender in senders.values():
-        expected = "sha256=" + hmac.new((sender.app_secret or "").encode(), request.body, hashlib.sha256).hexdigest()
+        expected = b"sha256=" + hmac.new((sender.app_secret or "").encode(), request.body,
+                                         hashlib.sha256).hexdigest().encode()
         if not sender.app_secret or not hmac.compare_digest(signature, expected):
             return JsonResponse({"detail": "Invalid signature."}, status=403)
     for _, change in changes:

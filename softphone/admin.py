@@ -2,6 +2,8 @@
 
 from django import forms
 
+from .validators import validate_name, validate_vapi_id
+
 
 class SecretInput(forms.PasswordInput):
     """Never renders the stored value; an empty submission keeps it."""
@@ -38,3 +40,20 @@ class SecretFieldsAdminMixin:
                     # Empty means "keep": reload the stored value instead of wiping it.
                     setattr(obj, name, getattr(type(obj)._base_manager.get(pk=obj.pk), name))
         super().save_model(request, obj, form, change)
+
+
+class TypedNamesAdminMixin:
+    """Names typed in the admin pass the same checks as in the product (no control characters;
+    VAPI ids are UUIDs)."""
+
+    name_fields: list[str] = []
+    vapi_id_fields: list[str] = []
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        for names, validator in ((self.name_fields, validate_name), (self.vapi_id_fields, validate_vapi_id)):
+            for name in names:
+                field = form.base_fields.get(name)
+                if field is not None and validator not in field.validators:
+                    field.validators = [*field.validators, validator]
+        return form

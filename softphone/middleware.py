@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
 
 # No inline scripts or styles anywhere: every script is a static file of ours.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -26,3 +27,40 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+def _nul_parameter(params) -> str | None:
+    for name, values in params.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name
+    return None
+
+
+class RefuseNulCharactersMiddleware:
+    """A NUL character (U+0000) in a query parameter or a form field is a 400 with a reason.
+
+    PostgreSQL cannot hold U+0000 in text: a NUL that reached a query or a row was a server error
+    wherever a view read a parameter directly (`?search=%00abc`). One check here covers every view.
+    Webhook bodies are left to the webhook views, which keep a customer's message that carries one
+    (as U+FFFD), and JSON bodies to the API's parser (softphone.api.JSONParser).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = None
+        if "%00" in request.META.get("QUERY_STRING", ""):
+            name = _nul_parameter(request.GET)
+            where = "query parameter"
+        if (name is None and request.method == "POST" and not request.path_info.startswith("/webhooks/")
+                and request.content_type == "application/x-www-form-urlencoded" and b"%00" in request.body):
+            name = _nul_parameter(request.POST)
+            where = "form field"
+        if name is None:
+            return self.get_response(request)
+        shown = name.replace("\x00", "\\x00")[:60]
+        detail = f"The {where} '{shown}' contains a NUL character (\\x00), which is not allowed."
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"detail": detail}, status=400)
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from messaging import urls as messaging_urls
-from softphone.views import healthz
+from softphone.views import healthz, not_found
 from telephony import urls as telephony_urls
 from tenants import signin
 from tenants import urls as tenant_urls
@@ -45,3 +45,5 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include(org_html)),
     path("api/<slug:org_slug>/", include(org_api)),
 ]
+
+handler404 = not_found

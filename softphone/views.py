@@ -3,6 +3,7 @@ import logging
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
@@ -53,3 +54,10 @@ def healthz(request):
         # the admin lists them, with their errors and a retry action.
         body["inbound_events_failed"] = _inbound_events_failed()
     return JsonResponse(body, status=503 if failed else 200)
+
+
+def not_found(request, exception):
+    """A path under /api/ that names no endpoint answers like every other API 404: JSON."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,12 +1,13 @@
 from django.contrib import admin
 
-from softphone.admin import SecretFieldsAdminMixin
+from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import PhoneNumber, ProviderAccount
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+class ProviderAccountAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
+    name_fields = ["friendly_name"]
     list_display = ["friendly_name", "provider", "organization", "account_sid", "status", "last_verified_at"]
     list_filter = ["provider", "status", "webhook_mode", "organization"]
     search_fields = ["friendly_name", "account_sid"]
@@ -15,7 +16,8 @@ class ProviderAccountAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(admin.ModelAdmin):
+class PhoneNumberAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
+    name_fields = ["friendly_name"]
     list_display = ["phone_number", "friendly_name", "organization", "agent", "status", "platform_state",
                     "webhook_configured"]
     list_filter = ["status", "provider", "platform", "platform_state", "webhook_configured", "organization"]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from softphone.api import Pagination
 from tenants import selectors as tenant_selectors
 from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
 from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
 from . import selectors
+from .models import NumberStatus
 from .serializers import (
     AvailableNumberSerializer,
     AvailableSearchSerializer,
@@ -59,6 +62,7 @@ def _service(call):
 
 class ProviderAccountListCreateApi(TenantAPIView):
     permission_classes = [IsManager]
+    pagination_class = Pagination
 
     @extend_schema(responses=ProviderAccountOutputSerializer(many=True), operation_id="provider_accounts_list")
     def get(self, request, org_slug):
@@ -106,7 +110,8 @@ class ProviderAccountDetailApi(TenantAPIView):
 class ProviderAccountSyncApi(TenantAPIView):
     permission_classes = [IsManager]
 
-    @extend_schema(request=None, responses={202: None}, operation_id="provider_accounts_sync")
+    @extend_schema(request=None, operation_id="provider_accounts_sync", responses={202: inline_serializer(
+        "SyncStarted", fields={"detail": serializers.CharField()})})
     def post(self, request, org_slug, provider_account_id):
         account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
         sync.provider_account_sync_request(organization=self.organization, account=account)
@@ -118,11 +123,13 @@ class ProviderAccountSyncApi(TenantAPIView):
 
 class PhoneNumberListCreateApi(TenantAPIView):
     permission_classes = [IsManagerOrReadOnly]
+    pagination_class = Pagination
 
     @extend_schema(
-        parameters=[OpenApiParameter("clientId", str), OpenApiParameter("agentId", str),
-                    OpenApiParameter("assigned", bool), OpenApiParameter("status", str),
-                    OpenApiParameter("providerAccountId", str)],
+        parameters=[OpenApiParameter("clientId", OpenApiTypes.UUID), OpenApiParameter("agentId", OpenApiTypes.UUID),
+                    OpenApiParameter("assigned", bool),
+                    OpenApiParameter("status", OpenApiTypes.STR, enum=NumberStatus.values),
+                    OpenApiParameter("providerAccountId", OpenApiTypes.UUID)],
         responses=PhoneNumberOutputSerializer(many=True), operation_id="phone_numbers_list",
     )
     def get(self, request, org_slug):

@@ -1,17 +1,22 @@
 from django import forms
 
+from softphone.validators import validate_credential, validate_name
+
 from .models import NumberStatus, WebhookMode
 
 
 class TwilioAccountForm(forms.Form):
-    friendly_name = forms.CharField(max_length=200, required=False, label="Name",
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name],
                                     help_text="Optional; Twilio's account name is used otherwise.")
-    account_sid = forms.CharField(max_length=64, label="Account SID")
-    auth_token = forms.CharField(max_length=200, label="Auth token", widget=forms.PasswordInput)
-    api_key_sid = forms.CharField(max_length=64, required=False, label="API key SID (softphone)")
+    account_sid = forms.CharField(max_length=64, label="Account SID", validators=[validate_credential])
+    auth_token = forms.CharField(max_length=200, label="Auth token", widget=forms.PasswordInput,
+                                 validators=[validate_credential])
+    api_key_sid = forms.CharField(max_length=64, required=False, label="API key SID (softphone)",
+                                  validators=[validate_credential])
     api_key_secret = forms.CharField(max_length=200, required=False, label="API key secret",
-                                     widget=forms.PasswordInput)
-    twiml_app_sid = forms.CharField(max_length=64, required=False, label="TwiML App SID (softphone)")
+                                     widget=forms.PasswordInput, validators=[validate_credential])
+    twiml_app_sid = forms.CharField(max_length=64, required=False, label="TwiML App SID (softphone)",
+                                    validators=[validate_credential])
     webhook_mode = forms.ChoiceField(choices=WebhookMode.choices, initial=WebhookMode.PER_NUMBER,
                                      label="Webhooks")
     client = forms.ModelChoiceField(queryset=None, required=False)
@@ -22,8 +27,9 @@ class TwilioAccountForm(forms.Form):
 
 
 class VapiAccountForm(forms.Form):
-    friendly_name = forms.CharField(max_length=200, required=False, label="Name")
-    api_key = forms.CharField(max_length=200, label="VAPI private API key", widget=forms.PasswordInput)
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name])
+    api_key = forms.CharField(max_length=200, label="VAPI private API key", widget=forms.PasswordInput,
+                              validators=[validate_credential])
 
 
 class NumberFilterForm(forms.Form):
@@ -50,7 +56,8 @@ class AssignForm(forms.Form):
 
 
 class RenameForm(forms.Form):
-    friendly_name = forms.CharField(max_length=100, required=False, label="Friendly name")
+    friendly_name = forms.CharField(max_length=100, required=False, label="Friendly name",
+                                    validators=[validate_name])
 
 
 class SearchAvailableForm(forms.Form):

@@ -2,6 +2,8 @@
 
 from rest_framework import serializers
 
+from softphone.validators import validate_credential, validate_name
+
 from .models import NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
 
 
@@ -26,25 +28,37 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
 
 class ProviderAccountInputSerializer(serializers.Serializer):
     provider = serializers.ChoiceField(choices=Provider.choices)
-    friendly_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    auth_token = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
-    api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    api_key_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
-    twiml_app_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    api_key = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
+    friendly_name = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                          validators=[validate_name])
+    account_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                        validators=[validate_credential])
+    auth_token = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                       validators=[validate_credential])
+    api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                        validators=[validate_credential])
+    api_key_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                           validators=[validate_credential])
+    twiml_app_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                          validators=[validate_credential])
+    api_key = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                    validators=[validate_credential])
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
 
 class ProviderAccountPatchSerializer(serializers.Serializer):
-    friendly_name = serializers.CharField(max_length=200, required=False)
+    friendly_name = serializers.CharField(max_length=200, required=False, validators=[validate_name])
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
-    auth_token = serializers.CharField(max_length=200, required=False, write_only=True)
-    api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    api_key_secret = serializers.CharField(max_length=200, required=False, write_only=True)
-    twiml_app_sid = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    api_key = serializers.CharField(max_length=200, required=False, write_only=True)
+    auth_token = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential])
+    api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                        validators=[validate_credential])
+    api_key_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                           validators=[validate_credential])
+    twiml_app_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                          validators=[validate_credential])
+    api_key = serializers.CharField(max_length=200, required=False, write_only=True,
+                                    validators=[validate_credential])
 
 
 class PhoneNumberOutputSerializer(serializers.ModelSerializer):
@@ -68,16 +82,18 @@ class PhoneNumberCreateSerializer(serializers.Serializer):
 
     provider = serializers.ChoiceField(choices=Provider.choices)
     phone_number = serializers.CharField(max_length=40)
-    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    account_sid = serializers.CharField(max_length=64)
-    auth_token = serializers.CharField(max_length=200, write_only=True)
+    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                          validators=[validate_name])
+    account_sid = serializers.CharField(max_length=64, validators=[validate_credential])
+    auth_token = serializers.CharField(max_length=200, write_only=True, validators=[validate_credential])
     metadata = serializers.DictField(required=False)
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
 
 class PhoneNumberPatchSerializer(serializers.Serializer):
     agent_id = serializers.UUIDField(required=False, allow_null=True)
-    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                          validators=[validate_name])
 
 
 class PhoneNumberFilterSerializer(serializers.Serializer):
@@ -90,8 +106,9 @@ class PhoneNumberFilterSerializer(serializers.Serializer):
 
 class AvailableSearchSerializer(serializers.Serializer):
     provider_account_id = serializers.UUIDField(required=False)
-    account_sid = serializers.CharField(max_length=64, required=False)
-    auth_token = serializers.CharField(max_length=200, required=False, write_only=True)
+    account_sid = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
+    auth_token = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential])
     country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="US")
     number_type = serializers.ChoiceField(choices=["local", "toll_free", "mobile"], required=False, default="local")
     area_code = serializers.RegexField(r"^\d{2,5}$", required=False, allow_blank=True)

@@ -128,6 +128,8 @@ def number_rename(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
         numbers.phone_number_update(organization=request.organization, actor=request.user, number=number,
                                     friendly_name=form.cleaned_data["friendly_name"])
         messages.success(request, "Saved.")
+    else:
+        messages.error(request, " ".join(form.errors.get("friendly_name", [])) or "The name was not saved.")
     return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
 
 

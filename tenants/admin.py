@@ -3,20 +3,22 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from softphone.admin import SecretFieldsAdminMixin
+from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import Agent, AuditEvent, Client, Invitation, Job, Membership, Organization, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(TypedNamesAdminMixin, BaseUserAdmin):
+    name_fields = ["first_name", "last_name"]
     list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["username", "email", "first_name", "last_name"]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(SecretFieldsAdminMixin, admin.ModelAdmin):
+class OrganizationAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
+    name_fields = ["name"]
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     readonly_fields = ["created_at", "updated_at", "created_by"]
@@ -32,14 +34,17 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
+    name_fields = ["name"]
     list_display = ["name", "organization", "email", "created_at"]
     list_filter = ["organization"]
     search_fields = ["name", "email"]
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
+    name_fields = ["name"]
+    vapi_id_fields = ["assistant_id"]
     list_display = ["name", "kind", "organization", "user", "assistant_id", "client", "created_at"]
     list_filter = ["kind", "organization"]
     search_fields = ["name", "user__username", "user__email", "assistant_id"]

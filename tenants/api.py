@@ -4,7 +4,8 @@ and entered the tenant's scope; every id in a body is resolved inside that tenan
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from softphone.api import Pagination
 
 from . import selectors, services
+from .models import AgentKind
 from .permissions import IsManagerOrReadOnly, IsOrganizationMember
 from .serializers import (
     AgentInputSerializer,
@@ -24,13 +26,16 @@ from .serializers import (
 
 class TenantAPIView(APIView):
     permission_classes = [IsOrganizationMember]
+    # Set on list views only: the schema then documents their answers as pages (drf-spectacular
+    # wraps a list response in the paginator's shape when the view has one).
+    pagination_class = None
 
     @property
     def organization(self):
         return self.request._request.organization
 
     def paginate(self, queryset, serializer_class):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -81,8 +86,10 @@ def _resolve_agent_refs(organization, data: dict) -> dict:
 
 class AgentListCreateApi(TenantAPIView):
     permission_classes = [IsManagerOrReadOnly]
+    pagination_class = Pagination
 
-    @extend_schema(responses=AgentOutputSerializer(many=True), operation_id="agents_list")
+    @extend_schema(parameters=[OpenApiParameter("kind", OpenApiTypes.STR, enum=AgentKind.values)],
+                   responses=AgentOutputSerializer(many=True), operation_id="agents_list")
     def get(self, request, org_slug):
         filters = {"kind": request.query_params.get("kind")}
         return self.paginate(selectors.agent_list(organization=self.organization, filters=filters),
@@ -128,6 +135,8 @@ class AgentDetailApi(TenantAPIView):
 
 
 class MemberListApi(TenantAPIView):
+    pagination_class = Pagination
+
     @extend_schema(responses=MemberOutputSerializer(many=True), operation_id="members_list")
     def get(self, request, org_slug):
         return self.paginate(selectors.membership_list(organization=self.organization), MemberOutputSerializer)

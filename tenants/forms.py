@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
+from softphone.validators import validate_name, validate_vapi_id
+
 from .models import AgentKind, Role
 
 
@@ -19,14 +21,15 @@ class RoleForm(forms.Form):
 
 
 class AgentForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, validators=[validate_name])
     kind = forms.ChoiceField(choices=AgentKind.choices, initial=AgentKind.HUMAN)
     user = forms.ModelChoiceField(
         queryset=get_user_model().objects.none(), required=False, label="Person",
         help_text="For a person agent: the member who answers.",
     )
     assistant_id = forms.CharField(
-        max_length=100, required=False, label="VAPI assistant id", help_text="For an AI agent."
+        max_length=100, required=False, label="VAPI assistant id", help_text="For an AI agent.",
+        validators=[validate_vapi_id],
     )
     client = forms.ModelChoiceField(queryset=None, required=False, help_text="Optional: the client it serves.")
 
@@ -38,7 +41,7 @@ class AgentForm(forms.Form):
 
 
 class AcceptInvitationForm(forms.Form):
-    full_name = forms.CharField(max_length=300, required=False, label="Your name")
+    full_name = forms.CharField(max_length=300, required=False, label="Your name", validators=[validate_name])
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
     password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
 

@@ -3,6 +3,8 @@ the wire (djangorestframework-camel-case). No serializer has a writable organiza
 
 from rest_framework import serializers
 
+from softphone.validators import validate_name, validate_vapi_id
+
 from .models import Agent, AgentKind, Membership, Role
 
 
@@ -21,15 +23,16 @@ class AgentOutputSerializer(serializers.ModelSerializer):
 class AgentInputSerializer(serializers.Serializer):
     """Ids arrive as UUIDs and are resolved inside the tenant by the view, never trusted as objects."""
 
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, validators=[validate_name])
     kind = serializers.ChoiceField(choices=AgentKind.choices)
     user_id = serializers.UUIDField(required=False, allow_null=True)
-    assistant_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    assistant_id = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                         validators=[validate_vapi_id])
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
 
 class AgentPatchSerializer(AgentInputSerializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = serializers.CharField(max_length=200, required=False, validators=[validate_name])
     kind = serializers.ChoiceField(choices=AgentKind.choices, required=False)
 
 

@@ -7,6 +7,9 @@ from tenants.models import Agent, AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
 
+ASSISTANT = "3f2b8c1e-5d4a-4f6b-9a7e-1c2d3e4f5a6b"  # VAPI names assistants by UUID
+ASSISTANT_2 = "9d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+
 
 @pytest.fixture
 def api(owner_client):
@@ -35,16 +38,16 @@ def test_list_agents_in_camel_case(api, org, agent, agent_user):
 
 @pytest.mark.django_db
 def test_create_an_ai_agent_and_a_person_agent(api, org, owner, admin):
-    response = api.post("/api/acme/agents", {"name": "Night bot", "kind": "ai", "assistantId": "asst_123"},
+    response = api.post("/api/acme/agents", {"name": "Night bot", "kind": "ai", "assistantId": ASSISTANT},
                         content_type="application/json")
     assert response.status_code == 201, response.json()
-    assert response.json()["assistantId"] == "asst_123"
+    assert response.json()["assistantId"] == ASSISTANT
     assert response.json()["createdById"] == str(owner.pk)
 
     response = api.post("/api/acme/agents", {"name": "Bob", "kind": "human", "userId": str(admin.pk)},
                         content_type="application/json")
     assert response.status_code == 201, response.json()
-    assert agents_in(org) == [("Bob", "human", admin.pk, ""), ("Night bot", "ai", None, "asst_123")]
+    assert agents_in(org) == [("Bob", "human", admin.pk, ""), ("Night bot", "ai", None, ASSISTANT)]
     with tenant_scope(org):
         assert AuditEvent.objects.filter(verb="agent.created").count() == 2
 
@@ -74,11 +77,11 @@ def test_a_person_of_another_organization_cannot_become_our_agent(api, org, outs
 
 @pytest.mark.django_db
 def test_a_writable_organization_in_the_body_is_ignored(api, org, other_org):
-    response = api.post("/api/acme/agents", {"name": "Bot", "kind": "ai", "assistantId": "a1",
+    response = api.post("/api/acme/agents", {"name": "Bot", "kind": "ai", "assistantId": ASSISTANT,
                                              "organization": str(other_org.pk), "organizationId": str(other_org.pk)},
                         content_type="application/json")
     assert response.status_code == 201
-    assert agents_in(org) == [("Bot", "ai", None, "a1")]
+    assert agents_in(org) == [("Bot", "ai", None, ASSISTANT)]
     assert agents_in(other_org) == []
 
 
@@ -87,11 +90,11 @@ def test_patch_and_delete_an_agent(api, org, agent):
     response = api.patch(f"/api/acme/agents/{agent.pk}", {"name": "Dana B."}, content_type="application/json")
     assert response.status_code == 200
     assert response.json()["name"] == "Dana B."
-    response = api.patch(f"/api/acme/agents/{agent.pk}", {"kind": "ai", "assistantId": "asst_9"},
+    response = api.patch(f"/api/acme/agents/{agent.pk}", {"kind": "ai", "assistantId": ASSISTANT_2},
                          content_type="application/json")
     assert response.status_code == 200
     assert response.json()["userId"] is None
-    assert agents_in(org) == [("Dana B.", "ai", None, "asst_9")]
+    assert agents_in(org) == [("Dana B.", "ai", None, ASSISTANT_2)]
     assert api.delete(f"/api/acme/agents/{agent.pk}").status_code == 204
     assert agents_in(org) == []
     assert api.get(f"/api/acme/agents/{agent.pk}").status_code == 404
@@ -111,7 +114,7 @@ def test_another_tenants_agent_is_404_by_id(api, org, other_org):
 @pytest.mark.django_db
 def test_agents_may_read_but_not_manage(agent_client, org, agent):
     assert agent_client.get("/api/acme/agents").status_code == 200
-    response = agent_client.post("/api/acme/agents", {"name": "Bot", "kind": "ai", "assistantId": "a"},
+    response = agent_client.post("/api/acme/agents", {"name": "Bot", "kind": "ai", "assistantId": ASSISTANT},
                                  content_type="application/json")
     assert response.status_code == 403
     assert response.json()["detail"] == "Only owners and admins of this organization can do that."
@@ -132,7 +135,7 @@ def test_token_authentication(org, owner, client):
     token = Token.objects.create(user=owner)
     response = client.get("/api/acme/agents", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 200
-    response = client.post("/api/acme/agents", {"name": "Bot", "kind": "ai", "assistantId": "a"},
+    response = client.post("/api/acme/agents", {"name": "Bot", "kind": "ai", "assistantId": ASSISTANT},
                            content_type="application/json", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 201
     response = client.get("/api/acme/agents", HTTP_AUTHORIZATION="Token wrong")

@@ -42,17 +42,17 @@ def test_team_page_lists_members_and_agents(owner_client, org, agent, admin):
 @pytest.mark.django_db
 def test_an_admin_creates_and_edits_an_ai_agent_from_the_page(admin_client_org, org):
     response = admin_client_org.post("/o/acme/agents/new/", {"name": "Night bot", "kind": "ai",
-                                                              "assistant_id": "asst_42"})
+                                                              "assistant_id": "3f2b8c1e-5d4a-4f6b-9a7e-1c2d3e4f5a6b"})
     assert response.status_code == 302
     with tenant_scope(org):
         agent = Agent.objects.get(name="Night bot")
-    assert agent.assistant_id == "asst_42"
+    assert agent.assistant_id == "3f2b8c1e-5d4a-4f6b-9a7e-1c2d3e4f5a6b"
     response = admin_client_org.post(f"/o/acme/agents/{agent.pk}/edit/", {"name": "Night bot 2", "kind": "ai",
-                                                                        "assistant_id": "asst_43"})
+                                                                        "assistant_id": "9d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"})
     assert response.status_code == 302
     with tenant_scope(org):
         agent.refresh_from_db()
-    assert (agent.name, agent.assistant_id) == ("Night bot 2", "asst_43")
+    assert (agent.name, agent.assistant_id) == ("Night bot 2", "9d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6")
     page = admin_client_org.get("/o/acme/team/").content.decode()
     assert "Night bot 2" in page
 
@@ -145,7 +145,7 @@ def test_inviting_an_existing_member_is_refused(owner_client, org, admin):
 @pytest.mark.django_db
 def test_xss_in_names_is_rendered_as_text(owner_client, org):
     owner_client.post("/o/acme/agents/new/", {"name": "<script>alert(1)</script>", "kind": "ai",
-                                              "assistant_id": "a"})
+                                              "assistant_id": "3f2b8c1e-5d4a-4f6b-9a7e-1c2d3e4f5a6b"})
     page = owner_client.get("/o/acme/team/").content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
