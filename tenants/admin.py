@@ -1,11 +1,13 @@
 """The platform's admin (staff only; the middleware lets staff cross tenants here)."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
-from .models import Agent, AuditEvent, Client, Invitation, Job, Membership, Organization, User
+from . import services
+from .models import Agent, AuditEvent, Client, Invitation, Job, Membership, Organization, Role, User
 
 
 @admin.register(User)
@@ -25,12 +27,52 @@ class OrganizationAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.Mode
     secret_fields = ["channel_automation_api_key"]
 
 
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "organization", "role"]
+
+    def clean_role(self):
+        role = self.cleaned_data["role"]
+        instance = self.instance
+        if instance.pk and instance.role == Role.OWNER and role != Role.OWNER and _is_last_owner(instance):
+            raise forms.ValidationError("An organization needs at least one owner: make someone else owner first.")
+        return role
+
+
+def _is_last_owner(membership: Membership) -> bool:
+    return (membership.role == Role.OWNER and not Membership.objects
+            .filter(organization_id=membership.organization_id, role=Role.OWNER).exclude(pk=membership.pk).exists())
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Changes and removals go through the same services as the team page, so the owner rules (and
+    their row locks), the audit trail, the member's agent and the revocation of their live tokens
+    apply to staff here too. No bulk delete: it would skip all of that."""
+
+    form = MembershipAdminForm
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "user__email", "organization__name"]
     autocomplete_fields = ["user", "organization"]
+    actions = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "organization"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj is not None and _is_last_owner(obj))
+
+    def save_model(self, request, obj, form, change):
+        if change and "role" in form.changed_data:
+            services.membership_change_role(organization=obj.organization, actor=request.user,
+                                            membership=obj, role=obj.role)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        services.membership_remove(organization=obj.organization, actor=request.user, membership=obj)
 
 
 @admin.register(Client)

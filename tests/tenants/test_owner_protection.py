@@ -309,3 +309,43 @@ def test_the_race_helper_sees_a_lock_wait(transactional_db):
     second = race(_in(org, lock), _in(org, lock))
     assert second.waited_for_a_lock
     assert second.error is None and len(second.result) == 1
+
+
+# The Django admin ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_staff_cannot_take_the_last_owner_away_in_the_django_admin(client, org, owner, agent_user, staff_user):
+    client.force_login(staff_user)
+    alice = _membership(org, owner)
+    page = f"/admin/tenants/membership/{alice.pk}/"
+
+    response = client.post(page + "change/", {"role": "admin"})
+    assert response.status_code == 200
+    assert "An organization needs at least one owner" in response.content.decode()
+    assert client.get(page + "delete/").status_code == 403
+    assert client.post(page + "delete/", {"post": "yes"}).status_code == 403
+    assert client.post("/admin/tenants/membership/", {"action": "delete_selected",
+                                                       "_selected_action": [alice.pk]}).status_code in (200, 302)
+    assert _roles(org) == {"alice": "owner", "dana": "agent"}
+
+
+@pytest.mark.django_db
+def test_the_django_admin_changes_and_removes_members_through_the_team_rules(client, org, owner, agent,
+                                                                            agent_user, staff_user):
+    client.force_login(staff_user)
+    dana = _membership(org, agent_user)
+    page = f"/admin/tenants/membership/{dana.pk}/"
+
+    assert client.post(page + "change/", {"role": "owner"}).status_code == 302
+    # With two owners, one may step down here as on the team page; the change is audited.
+    assert client.post(f"/admin/tenants/membership/{_membership(org, owner).pk}/change/",
+                       {"role": "admin"}).status_code == 302
+    assert _roles(org) == {"alice": "admin", "dana": "owner"}
+
+    assert client.post(f"/admin/tenants/membership/{_membership(org, owner).pk}/delete/",
+                       {"post": "yes"}).status_code == 302
+    with tenant_scope(org):
+        verbs = list(AuditEvent.objects.order_by("created_at").values_list("verb", flat=True))
+    assert verbs[-3:] == ["membership.role_changed", "membership.role_changed", "membership.removed"]
+    assert _roles(org) == {"dana": "owner"}
