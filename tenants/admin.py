@@ -17,6 +17,11 @@ class UserAdmin(TypedNamesAdminMixin, BaseUserAdmin):
     list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["username", "email", "first_name", "last_name"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            services.user_deactivated(user=obj)
+
 
 @admin.register(Organization)
 class OrganizationAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):

@@ -144,6 +144,15 @@ def membership_remove(*, organization: Organization, actor, membership: Membersh
     membership_stamp_revoke(organization.pk, locked.user_id)  # their live inbox tokens stop at once
 
 
+def user_deactivated(*, user) -> None:
+    """A person's account was switched off (by staff): their sessions already fail (Django refuses an
+    inactive user), and every live inbox token they hold stops too, in every organization, at once.
+    Called inside the platform scope (the admin), where a person's memberships across tenants are
+    visible."""
+    for organization_id in Membership.objects.filter(user=user).values_list("organization_id", flat=True):
+        membership_stamp_revoke(organization_id, user.pk)
+
+
 # Invitations ------------------------------------------------------------------------------------
 
 

@@ -133,6 +133,26 @@ def test_a_removed_members_live_token_stops_working_at_once(owner_client, admin_
     assert agent_client.get(f"/o/{org.slug}/inbox/poll/").status_code == 404
 
 
+def test_a_deactivated_persons_live_token_stops_working_at_once(client, staff_user, agent_client, admin_client_org,
+                                                              org, agent_user, agent, our_number,
+                                                              django_capture_on_commit_callbacks):
+    make_conversation(org, our_number, "+14155550199")
+    switched_off, colleague = _live_probe(agent_client, org), _live_probe(admin_client_org, org)
+    assert (switched_off(), colleague()) == (204, 204)
+    client.force_login(staff_user)
+    page = client.get(f"/admin/tenants/user/{agent_user.pk}/change/").content.decode()
+    form = {name: value for name, value in re.findall(r'<input type="(?:text|email)" name="(\w+)" value="([^"]*)"', page)}
+    form.update(username=agent_user.username, is_active="", date_joined_0="2026-01-01", date_joined_1="00:00:00")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/admin/tenants/user/{agent_user.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    agent_user.refresh_from_db()
+    assert agent_user.is_active is False
+    assert switched_off() == 404  # was 204 for 10 more minutes
+    assert colleague() == 204
+    assert agent_client.get(f"/o/{org.slug}/inbox/poll/").status_code == 302  # signed out
+
+
 def test_a_live_token_without_a_membership_stamp_is_refused(agent_client, org, agent, our_number):
     from django.core import signing
 
