@@ -243,7 +243,9 @@
     const source = event.detail.elt;
     const scope = source.closest("#composer") || source.closest("#thread-head") || document;
     const box = scope.querySelector("[role=alert]");
-    const text = event.detail.xhr.status === 400 ? event.detail.xhr.responseText : "Something went wrong; try again.";
+    // 400: refused, with the reason; 413: too large to send (said before the body was read).
+    const status = event.detail.xhr.status;
+    const text = status === 400 || status === 413 ? event.detail.xhr.responseText : "Something went wrong; try again.";
     if (box) box.textContent = text; else window.alert(text);
   });
 
