@@ -46,7 +46,7 @@ def limit_request_body(app, *, limit: int | None = None):
 
 
 async def _refuse(scope, send) -> None:
-    message = TOO_LARGE.format(mb=megabytes(settings.REQUEST_BODY_MAX_BYTES), attachment_mb=megabytes(settings.ATTACHMENT_MAX_BYTES))
+    message = TOO_LARGE.format(attachment_mb=megabytes(settings.ATTACHMENT_MAX_BYTES))
     if scope.get("path", "").startswith("/api/"):
         body, content_type = json.dumps({"detail": message}).encode(), b"application/json"
     else:

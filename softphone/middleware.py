@@ -30,14 +30,13 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-TOO_LARGE = ("This request is too large: at most {mb} MB can be sent at once, attachments included "
-             "(a file can be at most {attachment_mb} MB).")
+TOO_LARGE = "This is too large to accept: an attachment can be at most {attachment_mb} MB."
 
 
 def too_large_response(request) -> HttpResponse:
     """413 in the form the caller reads: JSON for the API, a sentence for htmx (the composer shows
     it), a page otherwise."""
-    message = TOO_LARGE.format(mb=megabytes(settings.REQUEST_BODY_MAX_BYTES), attachment_mb=megabytes(settings.ATTACHMENT_MAX_BYTES))
+    message = TOO_LARGE.format(attachment_mb=megabytes(settings.ATTACHMENT_MAX_BYTES))
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=413)
     if request.headers.get("HX-Request") == "true":
