@@ -71,8 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, listener: Listener, host: str) -> None:
-        super().__init__((host, 0), _Handler)
+    def __init__(self, listener: Listener, host: str, port: int) -> None:
+        super().__init__((host, port), _Handler)
         self.listener = listener
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -80,14 +80,15 @@ class _Server(ThreadingHTTPServer):
 
 
 class Listener:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.lock = threading.Lock()
         self.seen: list[Seen] = []
         self.hung_up: list[str] = []
         self.answers: dict[str, tuple[str, Any]] = {}
         self.stopping = threading.Event()
-        self._server = _Server(self, host)
+        self._server = _Server(self, host, port)
         address, port = self._server.server_address[:2]
+        self.port = port
         self.base_url = f"http://{address}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()

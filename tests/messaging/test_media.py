@@ -11,9 +11,13 @@ import time
 
 import pytest
 
-from messaging.models import Direction, Message, MessageStatus
+from messaging.models import Direction, Message, MessageStatus, WhatsAppSender
+from messaging.services import conversations, outbound
 from tenants.scoping import tenant_scope
+from tests.fakes import whatsapp_webhooks as meta
 from tests.fakes.listener import Listener
+from tests.fakes.whatsapp import FakeWhatsApp
+from tests.messaging.test_whatsapp_cloud import ACCESS_TOKEN, DISPLAY, PHONE_NUMBER_ID, post
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"picture" * 100
@@ -128,8 +132,6 @@ def test_outbound_media_is_never_fetched_by_the_proxy(owner_client, org, our_num
 
 
 def _conversation(org, number):
-    from messaging.services import conversations
-
     contact = conversations.contact_for(organization=org, phone="+14155550199")
     return conversations.conversation_for(organization=org, contact=contact, channel="sms", phone_number=number)
 
@@ -248,8 +250,6 @@ def test_a_public_https_media_url_is_sent(owner_client, org, our_number, twilio,
 def test_a_queued_media_url_is_checked_again_when_sent(org, our_number, twilio):
     """What a name resolves to can change between the API and the worker: the worker checks again
     and fails the message with the reason instead of handing the URL to the vendor."""
-    from messaging.services import outbound
-
     with tenant_scope(org):
         message = Message.objects.create(
             organization=org, conversation=_conversation(org, our_number), direction=Direction.OUTBOUND,
@@ -260,3 +260,36 @@ def test_a_queued_media_url_is_checked_again_when_sent(org, our_number, twilio):
     assert message.status == MessageStatus.FAILED
     assert "not a public internet address" in message.error_message
     assert twilio.messages(ACME_SID) == []
+
+
+# WhatsApp Cloud ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_whatsapp_token_goes_only_to_whatsapps_configured_hosts(owner_client, org, settings):
+    """The Graph API's answer names where to download the media; an address outside the Graph
+    API's configured host and Meta's media hosts is refused, and the token never goes there. Here
+    the Graph API is configured as http://localhost:<port> and its answer points at 127.0.0.1."""
+    graph = FakeWhatsApp(access_token=ACCESS_TOKEN)
+    try:
+        settings.WHATSAPP_GRAPH_BASE_URL = graph.start().replace("127.0.0.1", "localhost")
+        graph.add_phone_number(PHONE_NUMBER_ID, DISPLAY)
+        with tenant_scope(org):
+            WhatsAppSender.objects.create(organization=org, name="Acme WhatsApp", display_phone_number=DISPLAY,
+                                          phone_number_id=PHONE_NUMBER_ID, access_token=ACCESS_TOKEN,
+                                          app_secret="acme-app-secret", verify_token="acme-verify-token")
+        graph.add_media("media-9", PNG, "image/png")
+        post(meta.inbound_media(phone_number_id=PHONE_NUMBER_ID, display_phone_number=DISPLAY,
+                                from_wa_id="16505551234", media_type="image", media_id="media-9",
+                                mime_type="image/png"))
+        with tenant_scope(org):
+            message = Message.objects.get()
+        response = owner_client.get(f"/o/acme/media/{message.pk}/0/")
+        assert response.status_code == 502
+        assert [r.path for r in graph.requests if r.method == "GET"] == [f"/{settings.WHATSAPP_GRAPH_VERSION}/media-9"]
+        settings.WHATSAPP_MEDIA_ORIGINS = [graph.base_url]  # now a media host of Meta's: served, with the token
+        served = owner_client.get(f"/o/acme/media/{message.pk}/0/")
+        assert served.status_code == 200 and b"".join(served.streaming_content) == PNG
+        assert [r.token for r in graph.requests if "/media-download/" in r.path] == [ACCESS_TOKEN]
+    finally:
+        graph.stop()
