@@ -79,12 +79,29 @@ def _session_request(live_server, client, path: str, declared: int) -> bytes:
             f"Cookie: sessionid={client.cookies['sessionid'].value}; csrftoken={token}\r\n"
             f"X-CSRFToken: {token}\r\nHX-Request: true\r\n"
             f"Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: {declared}\r\n\r\n")
+    answer = b""
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(head.encode())
-        try:
-            return sock.recv(65536)
-        except TimeoutError:
-            return b""
+        while not _complete(answer):
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def _complete(answer: bytes) -> bool:
+    head, separator, body = answer.partition(b"\r\n\r\n")
+    if not separator:
+        return False
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(body) >= int(value)
+    return False
 
 
 @pytest.mark.django_db(transaction=True)
