@@ -18,6 +18,10 @@ ATTACHMENT_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "appli
                     "audio/mpeg", "audio/ogg", "text/vcard", "text/plain"}
 
 
+def attachment_limit_mb() -> str:
+    return f"{settings.ATTACHMENT_MAX_BYTES / (1024 * 1024):.1f}".removesuffix(".0")
+
+
 class InboxFilterForm(forms.Form):
     view = forms.ChoiceField(choices=[(v, v) for v in INBOX_VIEWS], required=False)
     status = forms.ChoiceField(choices=[("", "Any"), *ConversationStatus.choices], required=False)
@@ -60,8 +64,8 @@ class SendForm(forms.Form):
         if upload is None:
             return None
         if upload.size > settings.ATTACHMENT_MAX_BYTES:  # 5 MB by default: Twilio's limit for one MMS
-            limit = f"{settings.ATTACHMENT_MAX_BYTES / (1024 * 1024):.1f}".removesuffix(".0")
-            raise forms.ValidationError(f"Attachments can be at most {limit} MB (the carriers' limit for MMS).")
+            raise forms.ValidationError(f"Attachments can be at most {attachment_limit_mb()} MB (the carriers' "
+                                        "limit for MMS).")
         if upload.content_type not in ATTACHMENT_TYPES:
             raise forms.ValidationError("This kind of file cannot be sent: use a picture, a PDF, a short video or "
                                         "audio clip, or a contact card.")

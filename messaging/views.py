@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -29,6 +30,7 @@ from .forms import (
     ConversationUpdateForm,
     InboxFilterForm,
     SendForm,
+    attachment_limit_mb,
     format_cursor,
     parse_cursor,
 )
@@ -135,6 +137,8 @@ def _thread_context(request, conversation, agent) -> dict:
     return {**_head_context(request, conversation, agent), "messages": messages, "has_older": has_older,
             "verdict": policy.may_send(conversation),
             "media_verdict": policy.may_send(conversation, has_media=True),
+            "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+            "attachment_max_mb": attachment_limit_mb(),
             "canned_replies": list(selectors.canned_reply_list(organization=organization)),
             "contact_conversations": selectors.contact_conversations(organization=organization,
                                                                      contact=conversation.contact)}

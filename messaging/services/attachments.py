@@ -100,6 +100,18 @@ def hosted_attachment(url: str, *, organization: Organization) -> Attachment | N
     return attachment if attachment.path.startswith(_folder(organization.pk)) else None
 
 
+def attachment_fresh_link(url: str) -> str:
+    """For a member looking at a thread: a new link to the file behind one of our links (it may have
+    expired since the message was sent); any other URL as it is."""
+    token = _token_of(url)
+    if token is None:
+        return url
+    try:
+        return attachment_link(_decode(token, max_age=None))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return url
+
+
 def attachment_discard(url: str) -> None:
     """Delete the file behind a link just made, when the reply it was for was refused."""
     token = _token_of(url)

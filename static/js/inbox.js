@@ -333,6 +333,17 @@
   document.addEventListener("input", function (event) {
     if (event.target.id === "composer-body") { countSegments(); cannedMatches(event.target); }
   });
+  // An attachment over the size limit: say so and drop it, rather than upload it to hear 413.
+  document.addEventListener("change", function (event) {
+    if (event.target.id !== "composer-file") return;
+    const composer = document.getElementById("composer");
+    const file = event.target.files[0];
+    const limit = Number(composer.dataset.maxBytes || 0);
+    if (file && limit && file.size > limit) {
+      event.target.value = "";
+      document.getElementById("composer-error").textContent = composer.dataset.tooLarge;
+    }
+  });
   // An attachment on a line that cannot send MMS: say so before the agent presses Send.
   document.addEventListener("change", function (event) {
     if (event.target.id !== "composer-file") return;

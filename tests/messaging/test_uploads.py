@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import time
 
@@ -202,7 +203,7 @@ def test_uploads_no_message_refers_to_are_deleted_after_the_grace_period(
 
 class _SignedLongAgo(signing.TimestampSigner):
     def timestamp(self):
-        return signing.b62_encode(int(time.time()) - 2 * 24 * 3600)
+        return signing.b62_encode(int(time.time()) - 8 * 24 * 3600)
 
 
 @pytest.mark.django_db
@@ -224,3 +225,26 @@ def test_an_expired_attachment_link_is_refused_with_the_reason(client, org, medi
     forged = client.get(f"/attachments/{old[:-3]}abc/")
     assert forged.status_code == 404 and "not valid" in forged.content.decode()
     assert default_storage.exists(name)
+
+
+@pytest.mark.django_db
+def test_a_thread_shows_a_working_link_to_a_sent_attachment_whose_link_expired(agent_client, org, our_number,
+                                                                               media_root, settings):
+    conversation = _conversation(org, our_number)
+    upload = SimpleUploadedFile("p.png", PICTURE, content_type="image/png")
+    with tenant_scope(org):
+        attachments.attachment_store(organization=org, upload=upload)
+    name = next(media_root.rglob("*.png")).relative_to(media_root).as_posix()
+    old = _SignedLongAgo(salt=attachments.SIGNER_SALT).sign_object({"path": name, "type": "image/png"},
+                                                                    compress=True)
+    stored = f"{settings.PUBLIC_BASE_URL}/attachments/{old}/"
+    with tenant_scope(org):
+        Message.objects.create(organization=org, conversation=conversation, direction=Direction.OUTBOUND,
+                               channel="mms", media=[{"url": stored, "content_type": "image/png"}],
+                               media_type="image", status="delivered")
+    assert agent_client.get(stored.removeprefix(settings.PUBLIC_BASE_URL)).status_code == 410
+    page = agent_client.get(f"/o/{org.slug}/inbox/?view=all&c={conversation.pk}").content.decode()
+    links = re.findall(r'class="attachment" href="([^"]+)"', page)
+    assert len(links) == 1 and links[0] != stored
+    fresh = agent_client.get(links[0].removeprefix(settings.PUBLIC_BASE_URL))
+    assert fresh.status_code == 200 and b"".join(fresh.streaming_content) == PICTURE
