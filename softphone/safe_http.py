@@ -47,9 +47,16 @@ class FetchFailed(Exception):
         self.status = status
 
 
+def _split(url: str):
+    try:
+        return urlsplit(url)
+    except (ValueError, TypeError, AttributeError):
+        raise FetchRefused("The address is not a valid URL.") from None
+
+
 def origin_of(url: str) -> str:
     """"scheme://host[:port]" in lower case, with the default port left out: the unit of trust."""
-    parts = urlsplit(url)
+    parts = _split(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if ":" in host:
@@ -110,7 +117,7 @@ def resolve_public(host: str, port: int) -> Address:
 def check_public_https_url(url: str) -> None:
     """For URLs we hand to a vendor to fetch (outbound media): https, no user name or password in
     it, and a name that resolves to public addresses only. Raises FetchRefused with the reason."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise FetchRefused("Attachments must be https:// URLs.")
     if parts.username is not None or parts.password is not None:
@@ -144,7 +151,10 @@ def fetch(url: str, *, trusted_origins: frozenset[str] = frozenset(), credential
                                   deadline=deadline)
         try:
             if response.status in REDIRECT_STATUSES and response.headers.get("Location"):
-                url = urljoin(url, response.headers["Location"])
+                try:
+                    url = urljoin(url, response.headers["Location"])
+                except ValueError:
+                    raise FetchRefused("The upstream redirected to an invalid address.") from None
                 continue
             if response.status != 200:
                 raise FetchFailed(f"The upstream answered {response.status}.", status=response.status)
@@ -163,7 +173,7 @@ def _remaining(deadline: float) -> float:
 
 
 def _request(url: str, *, trusted_origins: frozenset[str], credentials: dict, deadline: float):
-    parts = urlsplit(url)
+    parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise FetchRefused("Only http(s) addresses can be fetched.")

@@ -40,6 +40,7 @@ def media_request(*, url: str, account_sid: str, auth_token: str) -> MediaReques
     is refused (ProviderError) rather than fetched. Twilio answers with a redirect to its CDN,
     which safe_http follows without the credentials."""
     base = settings.TWILIO_API_BASE_URL.rstrip("/")
+    url = url if isinstance(url, str) else ""
     if url.startswith(PUBLIC_API + "/"):
         url = base + url[len(PUBLIC_API):]
     try:

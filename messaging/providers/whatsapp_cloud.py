@@ -63,7 +63,7 @@ class WhatsAppCloud(MessagingProvider):
         origins = frozenset({origin_of(settings.WHATSAPP_GRAPH_BASE_URL)}
                             | {origin_of(o) for o in settings.WHATSAPP_MEDIA_ORIGINS})
         try:
-            known = origin_of(url) in origins
+            known = isinstance(url, str) and origin_of(url) in origins
         except FetchRefused:
             known = False
         if not known:

@@ -109,9 +109,9 @@ def test_a_stored_inbound_url_on_another_host_gets_no_credentials(owner_client, 
         response = owner_client.get(f"/o/acme/media/{message.pk}/0/")
         assert response.status_code == 502
         assert server.seen == []
-    # Nor a Twilio-looking URL over plain http, nor another account's media.
+    # Nor a Twilio-looking URL over plain http, nor another account's media, nor a malformed URL.
     for url in [f"http://api.twilio.com/2010-04-01/Accounts/{ACME_SID}/Messages/MM1/Media/ME1",
-                twilio.add_media("AC" + "b" * 32, PNG, "image/png")]:
+                twilio.add_media("AC" + "b" * 32, PNG, "image/png"), "https://[::1", "https://api.twilio.com:99999/"]:
         message = inbound_with_media(org, twilio_posts, url, "image/png")
         assert owner_client.get(f"/o/acme/media/{message.pk}/0/").status_code == 502
     assert media_requests(twilio) == []
