@@ -14,15 +14,18 @@ reach our own network or carry credentials where they do not belong.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import certifi
 import urllib3
+import urllib3.connection
 from django.conf import settings
 
 MAX_REDIRECTS = 3
@@ -147,9 +150,9 @@ def fetch(url: str, *, trusted_origins: frozenset[str] = frozenset(), credential
     timeout = settings.SAFE_FETCH_TIMEOUT_SECONDS if timeout is None else timeout
     deadline = time.monotonic() + timeout
     for _hop in range(MAX_REDIRECTS + 1):
-        pool, response = _request(url, trusted_origins=trusted_origins, credentials=credentials or {},
-                                  deadline=deadline)
+        exchange = _Exchange(url, trusted_origins=trusted_origins, credentials=credentials or {}, deadline=deadline)
         try:
+            response = exchange.open()
             if response.status in REDIRECT_STATUSES and response.headers.get("Location"):
                 try:
                     url = urljoin(url, response.headers["Location"])
@@ -158,11 +161,114 @@ def fetch(url: str, *, trusted_origins: frozenset[str] = frozenset(), credential
                 continue
             if response.status != 200:
                 raise FetchFailed(f"The upstream answered {response.status}.", status=response.status)
-            return _read(response, max_bytes=max_bytes, deadline=deadline)
+            return exchange.read(max_bytes=max_bytes)
         finally:
-            response.release_conn()
-            pool.close()
+            exchange.close()
     raise FetchRefused("Too many redirects.")
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"The file is larger than {max_bytes / (1024 * 1024):.1f}".removesuffix(".0") + " MB."
+
+
+class _Exchange:
+    """One request and its response on one connection, under the fetch's deadline: a watchdog
+    shuts the socket down when the deadline passes, whatever the connection is waiting for (the
+    status line, headers that trickle in, the body); each single read also has its own timeout."""
+
+    def __init__(self, url: str, *, trusted_origins: frozenset[str], credentials: dict, deadline: float):
+        self.url, self.trusted_origins, self.credentials, self.deadline = url, trusted_origins, credentials, deadline
+        self.connection = None
+        self.sock = None
+        self.response = None
+        self.watchdog = None
+
+    def _late(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def _cut(self) -> None:
+        # The socket as connected: http.client hands it over to the response (and clears the
+        # connection's) when the upstream will close, as HTTP/1.0 upstreams do.
+        sock = self.sock or getattr(self.connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def open(self):
+        parts = _split(self.url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise FetchRefused("Only http(s) addresses can be fetched.")
+        if parts.username is not None or parts.password is not None:
+            raise FetchRefused("Addresses with a user name or password are not fetched.")
+        trusted = origin_of(self.url) in self.trusted_origins
+        host = parts.hostname
+        port = parts.port or (443 if scheme == "https" else 80)
+        connect_to = host if trusted else str(resolve_public(host, port))
+        headers = {"Host": parts.netloc, "Accept-Encoding": "gzip, deflate", "User-Agent": "Softphone media fetch"}
+        if trusted:
+            headers.update(self.credentials)
+        per_read = min(_remaining(self.deadline), settings.SAFE_FETCH_READ_TIMEOUT_SECONDS)
+        if scheme == "https":
+            self.connection = urllib3.connection.HTTPSConnection(
+                connect_to, port, timeout=per_read, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                server_hostname=host, assert_hostname=host)
+        else:
+            self.connection = urllib3.connection.HTTPConnection(connect_to, port, timeout=per_read)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.watchdog = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._cut)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        try:
+            self.connection.request("GET", path, headers=headers, preload_content=False, decode_content=True)
+            self.sock = self.connection.sock
+            if self._late():  # the watchdog may have fired before there was a socket to cut
+                raise FetchRefused("The upstream took too long.")
+            self.response = self.connection.getresponse()
+        except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+            if self._late():
+                raise FetchRefused("The upstream took too long.") from None
+            raise FetchFailed(f"The upstream could not be reached ({type(exc).__name__}).") from None
+        return self.response
+
+    def read(self, *, max_bytes: int) -> Fetched:
+        response = self.response
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FetchRefused(_too_large(max_bytes))
+        spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+        size = 0
+        try:
+            while True:
+                try:
+                    chunk = response.read1(READ_CHUNK, decode_content=True)
+                except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+                    if self._late() or isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+                        raise FetchRefused("The upstream took too long.") from None
+                    raise FetchFailed(f"The upstream broke off ({type(exc).__name__}).") from None
+                if not chunk:
+                    if self._late():  # the watchdog ended the body, not the upstream
+                        raise FetchRefused("The upstream took too long.")
+                    break
+                size += len(chunk)
+                if size > max_bytes:  # also caps what a compressed body expands to
+                    raise FetchRefused(_too_large(max_bytes))
+                spool.write(chunk)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return Fetched(content_type=response.headers.get("Content-Type", ""), size=size, file=spool)
+
+    def close(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.response is not None:
+            self.response.close()
+        if self.connection is not None:
+            self.connection.close()
 
 
 def _remaining(deadline: float) -> float:
@@ -170,69 +276,3 @@ def _remaining(deadline: float) -> float:
     if left <= 0:
         raise FetchRefused("The upstream took too long.")
     return left
-
-
-def _request(url: str, *, trusted_origins: frozenset[str], credentials: dict, deadline: float):
-    parts = _split(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise FetchRefused("Only http(s) addresses can be fetched.")
-    if parts.username is not None or parts.password is not None:
-        raise FetchRefused("Addresses with a user name or password are not fetched.")
-    origin = origin_of(url)
-    host = parts.hostname
-    port = parts.port or (443 if scheme == "https" else 80)
-    trusted = origin in trusted_origins
-    connect_to = host if trusted else str(resolve_public(host, port))
-    headers = {"Host": parts.netloc.rpartition("@")[2], "Accept-Encoding": "gzip, deflate",
-               "User-Agent": "Softphone media fetch"}
-    if trusted:
-        headers.update(credentials)
-    per_read = min(_remaining(deadline), settings.SAFE_FETCH_READ_TIMEOUT_SECONDS)
-    pool_timeout = urllib3.Timeout(connect=per_read, read=per_read)
-    if scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(connect_to, port, timeout=pool_timeout, maxsize=1, retries=False,
-                                           cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
-                                           server_hostname=host, assert_hostname=host)
-    else:
-        pool = urllib3.HTTPConnectionPool(connect_to, port, timeout=pool_timeout, maxsize=1, retries=False)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    try:
-        return pool, pool.urlopen("GET", path, headers=headers, redirect=False, retries=False,
-                                  preload_content=False, assert_same_host=False)
-    except urllib3.exceptions.HTTPError as exc:
-        pool.close()
-        raise FetchFailed(f"The upstream could not be reached ({type(exc).__name__}).") from None
-
-
-def _read(response, *, max_bytes: int, deadline: float) -> Fetched:
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise FetchRefused(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
-    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
-    size = 0
-    try:
-        while True:
-            left = _remaining(deadline)
-            if response.connection is not None and response.connection.sock is not None:
-                # Each read waits at most what is left of the whole fetch's time.
-                response.connection.sock.settimeout(min(left, settings.SAFE_FETCH_READ_TIMEOUT_SECONDS))
-            try:
-                chunk = response.read1(READ_CHUNK, decode_content=True)
-            except urllib3.exceptions.ReadTimeoutError:
-                raise FetchRefused("The upstream took too long.") from None
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise FetchFailed(f"The upstream broke off ({type(exc).__name__}).") from None
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > max_bytes:  # also caps what a compressed body expands to
-                raise FetchRefused(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
-            spool.write(chunk)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return Fetched(content_type=response.headers.get("Content-Type", ""), size=size, file=spool)

@@ -60,6 +60,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self.wfile.write(b"\0")
                     self.wfile.flush()
                     time.sleep(arg)
+            elif kind == "slow_headers":  # a status line, then a header one byte at a time, for ever
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nX-Padding: ")
+                while not listener.stopping.is_set():
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    time.sleep(arg)
         except (BrokenPipeError, ConnectionResetError):
             with listener.lock:
                 listener.hung_up.append(self.path)
@@ -107,6 +113,10 @@ class Listener:
 
     def trickle(self, path: str, interval: float = 0.2) -> str:
         self.answers[path] = ("trickle", interval)
+        return self.base_url + path
+
+    def slow_headers(self, path: str, interval: float = 0.05) -> str:
+        self.answers[path] = ("slow_headers", interval)
         return self.base_url + path
 
     def authorizations(self) -> list[str]:

@@ -155,12 +155,14 @@ def test_an_oversize_upstream_is_cut_at_the_cap(owner_client, org, our_number, t
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("slow", ["body", "headers"])
 def test_a_trickling_upstream_is_cut_at_the_total_time(owner_client, org, our_number, twilio, twilio_posts, cdn,
-                                                       settings):
-    """One byte every 50 ms never trips a per-read timeout; the whole fetch still has a deadline."""
+                                                       settings, slow):
+    """One byte every 50 ms (of the body, or of the headers) never trips a per-read timeout; the
+    whole fetch still has a deadline."""
     settings.SAFE_FETCH_TIMEOUT_SECONDS = 1.0
     settings.SAFE_FETCH_READ_TIMEOUT_SECONDS = 10.0
-    target = cdn.trickle("/slow.png", interval=0.05)
+    target = cdn.trickle("/slow.png", interval=0.05) if slow == "body" else cdn.slow_headers("/slow.png")
     message = inbound_with_media(org, twilio_posts, twilio.add_media(ACME_SID, b"", "image/png", redirect=target),
                                  "image/png")
     started = time.monotonic()
