@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -14,9 +15,12 @@ from softphone.validators import validate_name
 from .models import ConversationStatus
 from .selectors import INBOX_VIEWS, InboxFilters
 
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024  # Twilio's limit for one MMS
 ATTACHMENT_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf", "video/mp4",
                     "audio/mpeg", "audio/ogg", "text/vcard", "text/plain"}
+
+
+def attachment_limit_mb() -> str:
+    return f"{settings.ATTACHMENT_MAX_BYTES / (1024 * 1024):.1f}".removesuffix(".0")
 
 
 class InboxFilterForm(forms.Form):
@@ -60,8 +64,9 @@ class SendForm(forms.Form):
         upload = self.cleaned_data.get("attachment")
         if upload is None:
             return None
-        if upload.size > MAX_ATTACHMENT_BYTES:
-            raise forms.ValidationError("Attachments can be at most 5 MB (the carriers' limit for MMS).")
+        if upload.size > settings.ATTACHMENT_MAX_BYTES:  # 5 MB by default: Twilio's limit for one MMS
+            raise forms.ValidationError(f"Attachments can be at most {attachment_limit_mb()} MB (the carriers' "
+                                        "limit for MMS).")
         if upload.content_type not in ATTACHMENT_TYPES:
             raise forms.ValidationError("This kind of file cannot be sent: use a picture, a PDF, a short video or "
                                         "audio clip, or a contact card.")

@@ -11,7 +11,7 @@ from tenants.scoping import tenant_scope
 from tenants.tasks import TenantTask
 
 from .providers.base import ProviderError
-from .services import events, outbound, sentiment
+from .services import attachments, events, outbound, sentiment
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +56,13 @@ def messages_sweep():
             result = outbound.messages_sweep(organization=organization)
         if any(result.values()):
             logger.info("swept messages of %s: %s", organization.slug, result)
+
+
+@shared_task(name="messaging.attachments_sweep")
+def attachments_sweep():
+    """Hourly (beat): delete uploaded files no message refers to, past their grace period."""
+    for organization in Organization.objects.all():
+        with tenant_scope(organization):
+            deleted = attachments.attachments_sweep(organization=organization)
+        if deleted:
+            logger.info("deleted %d unreferenced attachment(s) of %s", deleted, organization.slug)

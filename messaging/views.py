@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,29 +30,46 @@ from .forms import (
     ConversationUpdateForm,
     InboxFilterForm,
     SendForm,
+    attachment_limit_mb,
     format_cursor,
     parse_cursor,
 )
 from .models import ConversationStatus
+from .services import attachments, live, media, policy
 from .services import conversations as services
 from .services import inbox as inbox_services
-from .services import live, media, policy
+
+# What a browser may do with a served attachment: nothing (no script, no style, no plugin, a unique
+# origin if it is ever opened as a document).
+MEDIA_CSP = "sandbox; default-src 'none'"
+
+
+def _media_error(message: str, status: int) -> HttpResponse:
+    response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CSP
+    return response
 
 
 @require_GET
 def message_media(request: HttpRequest, org_slug: str, message_id, index: int):
-    """Stream a message's attachment to a member of the organization. Twilio's media URLs need the
-    account's credentials and WhatsApp's a bearer token: they stay here, never in the browser."""
+    """A customer's attachment, fetched from the provider for a member of the organization. Twilio's
+    media URLs need the account's credentials and WhatsApp's a bearer token: they stay here, never
+    in the browser. Raster images, audio and video show inline; anything else is a download."""
     message = selectors.get_message_for_org(request.organization, message_id)
     try:
-        upstream = media.media_open(message=message, index=index)
+        served = media.media_open(message=message, index=index)
     except media.MediaUnavailable as exc:
-        raise Http404(str(exc)) from None
-    response = StreamingHttpResponse(upstream.iter_content(64 * 1024),
-                                     content_type=upstream.headers.get("Content-Type", "application/octet-stream"))
+        return _media_error(str(exc), 404)
+    except media.MediaRefused as exc:
+        return _media_error(str(exc), 502)
+    response = FileResponse(served.fetched.file, content_type=served.content_type)
+    response["Content-Length"] = str(served.fetched.size)
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = "inline" if response["Content-Type"].startswith("image/") else "attachment"
+    response["Content-Security-Policy"] = MEDIA_CSP
+    disposition = "inline" if served.inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{served.filename}"'
     return response
 
 
@@ -119,6 +137,8 @@ def _thread_context(request, conversation, agent) -> dict:
     return {**_head_context(request, conversation, agent), "messages": messages, "has_older": has_older,
             "verdict": policy.may_send(conversation),
             "media_verdict": policy.may_send(conversation, has_media=True),
+            "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
+            "attachment_max_mb": attachment_limit_mb(),
             "canned_replies": list(selectors.canned_reply_list(organization=organization)),
             "contact_conversations": selectors.contact_conversations(organization=organization,
                                                                      contact=conversation.contact)}
@@ -339,13 +359,17 @@ def inbox_live(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_safe
 def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
-    """An outbound attachment, for the provider to fetch (a signed, expiring link: no login)."""
-    opened = inbox_services.attachment_open(token)
-    if opened is None:
-        raise Http404("This attachment link is not valid or has expired.")
-    handle, content_type = opened
-    response = FileResponse(handle, content_type=content_type)
+    """An outbound attachment, for the provider to fetch (a signed, expiring link: no login). An
+    expired link is 410 and a forged one 404, each with the reason in words."""
+    try:
+        attachment = attachments.attachment_for_token(token)
+    except attachments.LinkExpired as exc:
+        return _media_error(f"{exc} Send the file again from the inbox if it is still needed.", 410)
+    except attachments.LinkInvalid as exc:
+        return _media_error(str(exc), 404)
+    response = FileResponse(attachments.attachment_file(attachment), content_type=attachment.content_type)
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CSP
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -1,5 +1,6 @@
 from django.conf import settings
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.template.loader import render_to_string
 
 # No inline scripts or styles anywhere: every script is a static file of ours.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -27,6 +28,42 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+TOO_LARGE = "This is too large to accept: an attachment can be at most {attachment_mb} MB."
+
+
+def too_large_response(request) -> HttpResponse:
+    """413 in the form the caller reads: JSON for the API, a sentence for htmx (the composer shows
+    it), a page otherwise."""
+    message = TOO_LARGE.format(attachment_mb=megabytes(settings.ATTACHMENT_MAX_BYTES))
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=413)
+    if request.headers.get("HX-Request") == "true":
+        return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+    return HttpResponse(render_to_string("413.html", {"message": message}, request=request), status=413)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a body larger than REQUEST_BODY_MAX_BYTES before anything reads it, from its declared
+    Content-Length (Django's WSGI request reads no more than that: a body of unknown length is read
+    as empty; softphone/asgi.py caps the stream under ASGI)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > settings.REQUEST_BODY_MAX_BYTES:
+            return too_large_response(request)
+        return self.get_response(request)
 
 
 def _nul_parameter(params) -> str | None:

@@ -90,12 +90,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "softphone.middleware.ContentSecurityPolicyMiddleware",
-    "softphone.middleware.RefuseNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "softphone.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
+    "softphone.middleware.RefuseNulCharactersMiddleware",  # reads a form body, so after the limit
     "django.contrib.messages.middleware.MessageMiddleware",
     "softphone.sessions.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -320,6 +321,23 @@ VAPI_HTTP_TIMEOUT = env.float("VAPI_HTTP_TIMEOUT", default=10.0)
 WHATSAPP_GRAPH_BASE_URL = env.str("WHATSAPP_GRAPH_BASE_URL", default="https://graph.facebook.com")
 WHATSAPP_GRAPH_VERSION = env.str("WHATSAPP_GRAPH_VERSION", default="v21.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=10.0)
+# Fetching media from vendors and what their redirects point at (softphone/safe_http.py): a size and
+# a total-time cap for every fetch, and networks exempt from the public-address check (empty in
+# production; local development and tests put their fakes there).
+SAFE_FETCH_MAX_BYTES = env.int("SAFE_FETCH_MAX_BYTES", default=25 * 1024 * 1024)
+SAFE_FETCH_TIMEOUT_SECONDS = env.float("SAFE_FETCH_TIMEOUT_SECONDS", default=30.0)
+SAFE_FETCH_READ_TIMEOUT_SECONDS = env.float("SAFE_FETCH_READ_TIMEOUT_SECONDS", default=10.0)
+SAFE_FETCH_ALLOWED_NETWORKS = env.list("SAFE_FETCH_ALLOWED_NETWORKS", default=[])
+# Where WhatsApp Cloud serves media downloads besides the Graph API's own host (with the token).
+WHATSAPP_MEDIA_ORIGINS = env.list("WHATSAPP_MEDIA_ORIGINS", default=["https://lookaside.fbsbx.com"])
+# Uploads: one attachment (Twilio's MMS limit), and the largest request body accepted at all,
+# refused with 413 before it is read (softphone/middleware.py).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=5 * 1024 * 1024)
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=ATTACHMENT_MAX_BYTES + 256 * 1024)
+# Links to the attachments we host (the provider fetches them at once; retries and the sweeper
+# within minutes), and how long an uploaded file no message refers to is kept before it is deleted.
+ATTACHMENT_LINK_SECONDS = env.int("ATTACHMENT_LINK_SECONDS", default=24 * 3600)
+ATTACHMENT_ORPHAN_GRACE_SECONDS = env.int("ATTACHMENT_ORPHAN_GRACE_SECONDS", default=3600)
 # Messages left `pending` (broker down) or `sending` (worker died) longer than this are swept.
 MESSAGE_SWEEP_AFTER_SECONDS = env.int("MESSAGE_SWEEP_AFTER_SECONDS", default=60)
 # An inbound event whose processing fails is tried this many times in all, waiting
@@ -336,6 +354,7 @@ CELERY_BEAT_SCHEDULE = {
     "platform-sync-sweep": {"task": "telephony.platform_sync_sweep", "schedule": 60},
     "stalled-jobs-resume": {"task": "telephony.import_jobs_resume_stalled", "schedule": 120},
     "messages-sweep": {"task": "messaging.messages_sweep", "schedule": 30},
+    "attachments-sweep": {"task": "messaging.attachments_sweep", "schedule": 3600},
 }
 
 LOGGING = {

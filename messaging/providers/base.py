@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from telephony.providers.base import ProviderError
 
-__all__ = ["ProviderError", "SendResult", "MessagingProvider", "readable_error"]
+__all__ = ["ProviderError", "SendResult", "MediaRequest", "MessagingProvider", "readable_error"]
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,16 @@ class SendResult:
     sid: str
     status: str  # the vendor's initial status, mapped to ours
     num_segments: int = 1
+
+
+@dataclass(frozen=True)
+class MediaRequest:
+    """How to fetch one inbound media item: the URL, the vendor's media origins (scheme://host[:port],
+    from configuration), and the credentials, which go to those origins only."""
+
+    url: str
+    trusted_origins: frozenset[str]
+    credentials: dict[str, str]
 
 
 class MessagingProvider:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from softphone.safe_http import FetchRefused, origin_of
 from telephony.providers.twilio import call, make_client
 
-from .base import MessagingProvider, SendResult
+from .base import MediaRequest, MessagingProvider, ProviderError, SendResult
+
+# The host in the media URLs of Twilio's webhooks; fetched at TWILIO_API_BASE_URL, as the SDK is.
+PUBLIC_API = "https://api.twilio.com"
 
 INITIAL_STATUS = {"accepted": "queued", "queued": "queued", "scheduled": "queued", "sending": "sending",
                   "sent": "sent"}
@@ -23,3 +32,23 @@ class TwilioMessaging(MessagingProvider):
         message = call(self.client.messages.create, **params)
         return SendResult(sid=message.sid, status=INITIAL_STATUS.get(str(message.status), "queued"),
                           num_segments=int(message.num_segments or 1))
+
+
+def media_request(*, url: str, account_sid: str, auth_token: str) -> MediaRequest:
+    """Where and how to fetch the media of an inbound message. The account's credentials go only
+    to Twilio's configured API host and only for this account's own resources; a URL anywhere else
+    is refused (ProviderError) rather than fetched. Twilio answers with a redirect to its CDN,
+    which safe_http follows without the credentials."""
+    base = settings.TWILIO_API_BASE_URL.rstrip("/")
+    url = url if isinstance(url, str) else ""
+    if url.startswith(PUBLIC_API + "/"):
+        url = base + url[len(PUBLIC_API):]
+    try:
+        trusted = origin_of(base)
+        same_origin = origin_of(url) == trusted
+    except FetchRefused:
+        same_origin = False
+    if not same_origin or not urlsplit(url).path.startswith(f"/2010-04-01/Accounts/{account_sid}/"):
+        raise ProviderError("This attachment is not one of the account's media at Twilio.", permanent=True)
+    basic = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+    return MediaRequest(url=url, trusted_origins=frozenset({trusted}), credentials={"Authorization": f"Basic {basic}"})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import requests
 from django.conf import settings
 
-from .base import MessagingProvider, ProviderError, SendResult, readable_error
+from softphone.safe_http import FetchRefused, origin_of
+
+from .base import MediaRequest, MessagingProvider, ProviderError, SendResult, readable_error
 
 MEDIA_TYPES = {"image", "video", "audio", "document", "sticker"}
 # Meta's transient errors: temporary unavailability and throttling.
@@ -17,6 +19,7 @@ class WhatsAppCloud(MessagingProvider):
         self.phone_number_id = phone_number_id
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {access_token}"})
+        self._access_token = access_token
         self.base = f"{settings.WHATSAPP_GRAPH_BASE_URL.rstrip('/')}/{settings.WHATSAPP_GRAPH_VERSION}"
 
     def _post(self, path: str, payload: dict) -> dict:
@@ -52,6 +55,21 @@ class WhatsAppCloud(MessagingProvider):
             raise _error(response)
         body = response.json()
         return body["url"], body.get("mime_type", "application/octet-stream")
+
+    def media_request(self, media_id: str) -> MediaRequest:
+        """How to download an inbound media item: the token goes only to the Graph API's configured
+        host and Meta's media hosts (WHATSAPP_MEDIA_ORIGINS); a download URL anywhere else is refused."""
+        url, _ = self.media_url(media_id)
+        origins = frozenset({origin_of(settings.WHATSAPP_GRAPH_BASE_URL)}
+                            | {origin_of(o) for o in settings.WHATSAPP_MEDIA_ORIGINS})
+        try:
+            known = isinstance(url, str) and origin_of(url) in origins
+        except FetchRefused:
+            known = False
+        if not known:
+            raise ProviderError("WhatsApp gave a media address outside its own hosts.", permanent=True)
+        return MediaRequest(url=url, trusted_origins=origins,
+                            credentials={"Authorization": f"Bearer {self._access_token}"})
 
 
 def _error(response: requests.Response) -> ProviderError:

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import mimetypes
-import uuid
-
-from django.conf import settings
-from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import CannedReply, Conversation, Direction, Message, MessageStatus
 from tenants.models import Organization
 from tenants.services import audit
 
+from .attachments import attachment_discard, attachment_store
 from .live import inbox_changed
 from .outbound import message_send
 from .policy import may_send
-
-# Outbound attachments are fetched by the provider from a signed link of ours, valid this long
-# (Twilio fetches at once; WhatsApp within minutes; a week covers retries and the sweeper).
-ATTACHMENT_LINK_SECONDS = 7 * 24 * 3600
-_SIGNER_SALT = "softphone.outbound-attachment"
 
 
 def reply_send(*, organization: Organization, actor, conversation: Conversation, body: str, upload=None,
@@ -38,8 +27,13 @@ def reply_send(*, organization: Organization, actor, conversation: Conversation,
     if not verdict:
         raise ValidationError(verdict.reason)
     urls = [attachment_store(organization=organization, upload=upload)] if upload else []
-    return message_send(organization=organization, actor=actor, conversation=conversation, body=body,
-                        media_urls=urls, media_content_type=upload.content_type if upload else "")
+    try:
+        return message_send(organization=organization, actor=actor, conversation=conversation, body=body,
+                            media_urls=urls, media_content_type=upload.content_type if upload else "")
+    except BaseException:
+        for url in urls:  # refused or failed: the file would belong to no message
+            attachment_discard(url)
+        raise
 
 
 def note_add(*, organization: Organization, actor, conversation: Conversation, body: str) -> Message:
@@ -54,25 +48,6 @@ def note_add(*, organization: Organization, actor, conversation: Conversation, b
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
         inbox_changed(organization, conversation)
     return note
-
-
-def attachment_store(*, organization: Organization, upload) -> str:
-    """Keep an uploaded file and return the public, signed, expiring URL the provider fetches it from."""
-    extension = mimetypes.guess_extension(upload.content_type) or ""
-    name = default_storage.save(f"outbound/{organization.pk}/{uuid.uuid4().hex}{extension}", upload)
-    token = signing.dumps({"path": name, "type": upload.content_type}, salt=_SIGNER_SALT, compress=True)
-    return settings.PUBLIC_BASE_URL + reverse("attachment-public", kwargs={"token": token})
-
-
-def attachment_open(token: str):
-    """The stored file behind a signed link, or None when the link is forged or expired."""
-    try:
-        data = signing.loads(token, salt=_SIGNER_SALT, max_age=ATTACHMENT_LINK_SECONDS)
-    except signing.BadSignature:
-        return None
-    if not default_storage.exists(data["path"]):
-        return None
-    return default_storage.open(data["path"], "rb"), data["type"]
 
 
 def canned_reply_create(*, organization: Organization, actor, shortcut: str, title: str, body: str) -> CannedReply:

@@ -17,9 +17,11 @@ from messaging.models import Conversation, Direction, MediaType, Message, Messag
 from messaging.providers.base import ProviderError, readable_error
 from messaging.providers.twilio import TwilioMessaging
 from messaging.providers.whatsapp_cloud import WhatsAppCloud
+from softphone.safe_http import FetchRefused, check_public_https_url
 from telephony.services.numbers import webhook_urls
 from tenants.models import Organization
 
+from .attachments import hosted_attachment
 from .conversations import conversation_touch
 from .inbound import enqueue_for
 from .live import inbox_changed
@@ -58,12 +60,13 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
         raise ValidationError({"body": "Write a message or attach a file."})
     if len(body) > MAX_BODY:
         raise ValidationError({"body": f"A message can be at most {MAX_BODY} characters."})
-    for url in media_urls:
-        if not url.startswith(("https://", "http://")):
-            raise ValidationError({"media_urls": "Attachments must be http(s) URLs the provider can fetch."})
     verdict = may_send(conversation, has_media=bool(media_urls))
     if not verdict:
         raise ValidationError({"body": verdict.reason}, code=verdict.code)
+    for url in media_urls:
+        reason = media_url_refusal(url, organization=organization)
+        if reason:
+            raise ValidationError({"media_urls": reason})
     if conversation.channel == Channel.WHATSAPP:
         channel = MessageChannel.WHATSAPP
     else:
@@ -81,6 +84,20 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
 
         transaction.on_commit(lambda: enqueue_for(message_deliver, organization, message))
     return message
+
+
+def media_url_refusal(url: str, *, organization: Organization) -> str:
+    """Why the provider may not be given this attachment URL, or "" when it may. Allowed: a current
+    link to a file the organization uploaded, or an https URL whose name resolves to public internet
+    addresses only. Checked when the message is queued and again just before it is sent, since
+    what a name resolves to can change in between."""
+    if hosted_attachment(url, organization=organization) is not None:
+        return ""
+    try:
+        check_public_https_url(url)
+    except FetchRefused as exc:
+        return f"{exc} Attachments must be files uploaded here or https:// URLs on the public internet."
+    return ""
 
 
 def _media_type(content_type: str) -> str:
@@ -149,6 +166,11 @@ def message_deliver(*, organization: Organization, message_id) -> str:
     if not verdict:  # things changed since it was queued (an opt-out arrived, the window closed)
         _fail(message, verdict.code, verdict.reason)
         return "failed"
+    for item in message.media:
+        reason = media_url_refusal(item.get("url", ""), organization=organization)
+        if reason:
+            _fail(message, "media", reason)
+            return "failed"
     try:
         if conversation.phone_number_id:
             _take_pace_slot(conversation.phone_number, message)

@@ -11,6 +11,8 @@ from datetime import datetime
 
 from django import template
 
+from messaging.services.attachments import attachment_fresh_link
+
 register = template.Library()
 
 
@@ -37,3 +39,10 @@ def stamp(value: datetime | None) -> str:
     """Seconds since the epoch with microseconds: a row's or header's `updated_at`, which the page
     compares to ignore an answer older than what it shows."""
     return f"{value.timestamp():.6f}" if value else ""
+
+
+@register.filter
+def attachment_href(url: str) -> str:
+    """A link to an outbound attachment that works now: links to our files expire, so a thread
+    shows a freshly signed one (the stored link stays expired)."""
+    return attachment_fresh_link(url or "")

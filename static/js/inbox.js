@@ -243,7 +243,9 @@
     const source = event.detail.elt;
     const scope = source.closest("#composer") || source.closest("#thread-head") || document;
     const box = scope.querySelector("[role=alert]");
-    const text = event.detail.xhr.status === 400 ? event.detail.xhr.responseText : "Something went wrong; try again.";
+    // 400: refused, with the reason; 413: too large to send (said before the body was read).
+    const status = event.detail.xhr.status;
+    const text = status === 400 || status === 413 ? event.detail.xhr.responseText : "Something went wrong; try again.";
     if (box) box.textContent = text; else window.alert(text);
   });
 
@@ -330,6 +332,17 @@
 
   document.addEventListener("input", function (event) {
     if (event.target.id === "composer-body") { countSegments(); cannedMatches(event.target); }
+  });
+  // An attachment over the size limit: say so and drop it, rather than upload it to hear 413.
+  document.addEventListener("change", function (event) {
+    if (event.target.id !== "composer-file") return;
+    const composer = document.getElementById("composer");
+    const file = event.target.files[0];
+    const limit = Number(composer.dataset.maxBytes || 0);
+    if (file && limit && file.size > limit) {
+      event.target.value = "";
+      document.getElementById("composer-error").textContent = composer.dataset.tooLarge;
+    }
   });
   // An attachment on a line that cannot send MMS: say so before the agent presses Send.
   document.addEventListener("change", function (event) {

@@ -142,3 +142,21 @@ def test_the_inbox_passes_an_accessibility_audit(inbox, conversation):
     page.locator(f"#row-{conversation.pk} a").click()
     expect(page.locator("#thread-head h1")).to_have_text("Maria Lopez")
     assert axe_violations(page) == []
+
+
+def test_an_attachment_over_the_limit_is_refused_before_it_is_uploaded(inbox, org, conversation, twilio, settings,
+                                                                       tmp_path):
+    settings.ATTACHMENT_MAX_BYTES = 1024 * 1024
+    settings.MEDIA_ROOT = tmp_path
+    page = inbox
+    page.locator(f"#row-{conversation.pk} a").click()
+    expect(page.locator("#thread-head h1")).to_have_text("Maria Lopez")
+    page.locator("#composer-file").set_input_files(
+        files=[{"name": "big.png", "mimeType": "image/png", "buffer": b"0" * (1024 * 1024 + 1)}])
+    expect(page.locator("#composer-error")).to_have_text(
+        "Attachments can be at most 1 MB (the carriers' limit for MMS).")
+    assert page.locator("#composer-file").input_value() == ""
+    page.locator("#composer button[type=submit]").click()  # nothing left to send
+    expect(page.locator("#composer-error")).not_to_have_text("")
+    assert list(tmp_path.rglob("*.png")) == []
+    assert twilio.messages(ACME_SID) == []

@@ -186,6 +186,7 @@ class FakeTwilio(FakeServer):
         self._positions = itertools.count()
         self._messages: dict[str, list[dict]] = {}
         self._calls: dict[str, list[dict]] = {}
+        self._media: dict[str, dict] = {}  # media path -> {"content", "content_type", "redirect"}
         self._faults: deque[Response | None] = deque()  # None: answer that request normally
         self._delay = 0.0
         self.requests: list[TwilioRequest] = []
@@ -200,6 +201,8 @@ class FakeTwilio(FakeServer):
             (re.compile(account + available), {"GET": self._search_available}),
             (re.compile(account + r"/Messages\.json"), {"POST": self._create_message}),
             (re.compile(account + r"/Calls\.json"), {"POST": self._create_call}),
+            (re.compile(account + r"/Messages/(?P<message>MM[0-9a-f]{32})/Media/(?P<media>ME[0-9a-f]{32})"),
+             {"GET": self._fetch_media}),
         ]
 
     # -- set-up and inspection -------------------------------------------------------------------
@@ -289,6 +292,16 @@ class FakeTwilio(FakeServer):
         """Remove a number as if it had been released in Twilio's Console."""
         with self._lock:
             self._remove_number(account_sid, sid)
+
+    def add_media(self, account_sid: str, content: bytes, content_type: str, *, redirect: str | None = None) -> str:
+        """Media a customer sent (an inbound MMS); returns its URL as inbound webhooks carry it
+        (on https://api.twilio.com). Fetching it needs the account's credentials; with ``redirect``
+        it answers 307 to that URL (Twilio sends media from its CDN that way) instead of the bytes."""
+        path = (f"/{API_VERSION}/Accounts/{account_sid}/Messages/MM{uuid.uuid4().hex}"
+                f"/Media/ME{uuid.uuid4().hex}")
+        with self._lock:
+            self._media[path] = {"content": bytes(content), "content_type": content_type, "redirect": redirect}
+        return "https://api.twilio.com" + path
 
     def messages(self, account_sid: str) -> list[dict]:
         with self._lock:
@@ -542,6 +555,14 @@ class FakeTwilio(FakeServer):
         }
         self._messages[account_sid].append(message)
         return json_response(201, message)
+
+    def _fetch_media(self, account_sid: str, params: dict, path: str, message: str, media: str) -> Response:
+        item = self._media.get(path)
+        if item is None:
+            raise _not_found(path)
+        if item["redirect"]:
+            return Response(307, b"", {"Location": item["redirect"]})
+        return Response(200, item["content"], {"Content-Type": item["content_type"]})
 
     def _create_call(self, account_sid: str, params: dict, path: str) -> Response:
         to, sender = _single(params.get("To")), _single(params.get("From"))
