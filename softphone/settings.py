@@ -245,7 +245,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["softphone.api.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["softphone.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "softphone.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "softphone.api.Pagination",
     "EXCEPTION_HANDLER": "softphone.api.exception_handler",

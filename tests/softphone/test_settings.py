@@ -53,3 +53,24 @@ def test_a_web_process_loads_every_view_and_what_sending_a_task_needs_then_freez
     frozen, missing = result.stdout.split(" ", 1)
     assert int(frozen) > 100_000
     assert missing.strip() == "[]"
+
+
+def test_every_module_named_in_the_api_settings_imports_first_in_a_fresh_process():
+    """DRF resolves its settings' class paths while `rest_framework.views` is first imported. A module
+    named there that itself imports the views is then half-initialised whenever it is imported first,
+    as in a Celery worker, which failed to start (the parser once lived in softphone.api)."""
+    from django.conf import settings
+
+    named = set()
+    for value in settings.REST_FRAMEWORK.values():
+        for path in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(path, str) and path.count(".") >= 2 and path.split(".")[0] in ("softphone", "tenants"):
+                named.add(path.rsplit(".", 1)[0])
+    assert "softphone.api" in named  # paging and errors live there
+    for module in sorted(named):
+        code = (f"import django; django.setup(); import {module}; "
+                "from rest_framework.views import APIView; from rest_framework.generics import GenericAPIView; "
+                "print(APIView.parser_classes, GenericAPIView.pagination_class)")
+        result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True,
+                                env={**os.environ, "DJANGO_SETTINGS_MODULE": "softphone.settings"}, timeout=60)
+        assert result.returncode == 0, f"importing {module} first:\n{result.stderr[-2000:]}"
