@@ -212,18 +212,25 @@ def test_a_failing_event_is_retried_with_backoff_then_set_aside_with_its_error(o
     assert bodies(org) == []
 
 
-@pytest.mark.django_db
-def test_an_event_that_fails_once_is_processed_when_its_retry_comes(org, our_number, twilio_posts, monkeypatch):
-    """A transient failure (here the database restarting under the worker): the event is kept and
-    processed on its next attempt, after the events that came in meanwhile."""
+def _posted_while_the_database_restarts(twilio_posts, monkeypatch, *, body: str) -> dict:
+    """A message whose processing fails once (the database restarting under the worker); the
+    webhook has stored it. Returns the posted parameters."""
     real = events.message_receive
 
     def restarting(**kwargs):
         raise OperationalError("the database system is shutting down")
 
     monkeypatch.setattr(events, "message_receive", restarting)
-    response, params = twilio_posts.inbound(ACME_TOKEN, body="during the restart")
+    _, params = twilio_posts.inbound(ACME_TOKEN, body=body)
     monkeypatch.setattr(events, "message_receive", real)
+    return params
+
+
+@pytest.mark.django_db
+def test_an_event_that_fails_once_is_processed_when_its_retry_comes(org, our_number, twilio_posts, monkeypatch):
+    """A transient failure (here the database restarting under the worker): the event is kept and
+    processed on its next attempt, after the events that came in meanwhile."""
+    params = _posted_while_the_database_restarts(twilio_posts, monkeypatch, body="during the restart")
     twilio_posts.inbound(ACME_TOKEN, body="after the restart")
     assert bodies(org) == ["after the restart"]
     assert event(org, params["MessageSid"]).last_error == "OperationalError: the database system is shutting down"
@@ -241,14 +248,7 @@ def test_the_sweeper_retries_due_events_whose_drain_was_lost_and_leaves_failed_o
                                                                                         twilio_posts, monkeypatch):
     from messaging.services import outbound
 
-    real = events.message_receive
-
-    def restarting(**kwargs):
-        raise OperationalError("the database system is shutting down")
-
-    monkeypatch.setattr(events, "message_receive", restarting)
-    response, params = twilio_posts.inbound(ACME_TOKEN, body="its delayed drain was lost")
-    monkeypatch.setattr(events, "message_receive", real)
+    _posted_while_the_database_restarts(twilio_posts, monkeypatch, body="its delayed drain was lost")
     missing = post_without_sender(twilio_posts, "no sender")
     long_ago = timezone.now() - timedelta(minutes=5)
     with tenant_scope(org):
@@ -266,14 +266,7 @@ def test_platform_admins_see_failed_events_with_their_error_and_retry_them(org, 
                                                                             staff_user, client, monkeypatch,
                                                                             django_capture_on_commit_callbacks):
     settings.INBOUND_EVENT_ATTEMPTS = 1
-    real = events.message_receive
-
-    def restarting(**kwargs):
-        raise OperationalError("the database system is shutting down")
-
-    monkeypatch.setattr(events, "message_receive", restarting)
-    response, params = twilio_posts.inbound(ACME_TOKEN, body="lost for a while")
-    monkeypatch.setattr(events, "message_receive", real)
+    params = _posted_while_the_database_restarts(twilio_posts, monkeypatch, body="lost for a while")
     failed = event(org, params["MessageSid"])
     assert failed.state == "failed"
 
