@@ -54,19 +54,23 @@ def media_requests(twilio) -> list:
     return [r for r in twilio.requests if "/Media/" in r.path]
 
 
+def assert_served(response, body: bytes, content_type: str, disposition: str) -> None:
+    """What the browser receives: the bytes, their type, inline or a download, always sandboxed."""
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == body
+    assert response["Content-Type"] == content_type
+    assert response["Content-Disposition"].startswith(disposition)
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+
+
 @pytest.mark.django_db
 def test_twilio_media_is_fetched_with_the_credentials_and_the_cdn_redirect_without(
         owner_client, org, our_number, twilio, twilio_posts, cdn):
     cdn_url = cdn.serve("/media/abc.png", PNG, "image/png")
     message = inbound_with_media(org, twilio_posts, twilio.add_media(ACME_SID, b"", "image/png", redirect=cdn_url),
                                  "image/png")
-    response = owner_client.get(f"/o/acme/media/{message.pk}/0/")
-    assert response.status_code == 200
-    assert b"".join(response.streaming_content) == PNG
-    assert response["Content-Type"] == "image/png"
-    assert response["Content-Disposition"].startswith("inline")
-    assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert_served(owner_client.get(f"/o/acme/media/{message.pk}/0/"), PNG, "image/png", "inline")
     # Twilio authenticated the request as Acme's account; the CDN got no credentials.
     assert [r.account_sid for r in media_requests(twilio)] == [ACME_SID]
     assert [s.path for s in cdn.seen] == ["/media/abc.png"]
@@ -184,13 +188,7 @@ def test_a_trickling_upstream_is_cut_at_the_total_time(owner_client, org, our_nu
 def test_anything_but_raster_images_audio_and_video_is_a_sandboxed_download(
         owner_client, org, our_number, twilio, twilio_posts, content_type, body):
     message = inbound_with_media(org, twilio_posts, twilio.add_media(ACME_SID, body, content_type), content_type)
-    response = owner_client.get(f"/o/acme/media/{message.pk}/0/")
-    assert response.status_code == 200
-    assert b"".join(response.streaming_content) == body
-    assert response["Content-Type"] == "application/octet-stream"
-    assert response["Content-Disposition"].startswith("attachment")
-    assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert_served(owner_client.get(f"/o/acme/media/{message.pk}/0/"), body, "application/octet-stream", "attachment")
 
 
 @pytest.mark.django_db
