@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from softphone.admin import TypedNamesAdminMixin
+from core.admin import TypedNamesAdminMixin
 
 from .models import Contact
 

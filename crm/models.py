@@ -7,7 +7,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django_scopes import ScopedManager
 
-from softphone import phones
+from core import phones
 from tenants.models import TenantModel, WithoutSearchVectorManager
 
 
@@ -17,7 +17,7 @@ class Channel(models.TextChoices):
 
 
 class AddressKind(models.TextChoices):
-    """What a contact's address is (softphone.phones.contact_address)."""
+    """What a contact's address is (core.phones.contact_address)."""
 
     PHONE = phones.PHONE, "Phone number"
     SHORT_CODE = phones.SHORT_CODE, "Short code"
@@ -31,7 +31,7 @@ NO_REPLIES = {AddressKind.SHORT_CODE, AddressKind.ALPHANUMERIC}
 
 class Contact(TenantModel):
     """A person (or a sender) who reaches the organization. One per address per organization:
-    phone numbers are stored in one canonical E.164 form (see softphone.phones.canonical_contact_number);
+    phone numbers are stored in one canonical E.164 form (see core.phones.canonical_contact_number);
     short codes, alphanumeric sender ids and numbers libphonenumber rejects are kept as they arrived,
     and `address_kind` says which it is."""
 

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.text import Truncator
 
-from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
+from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
 from .services import events

@@ -9,9 +9,9 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from core.api import Pagination
+from core.phones import canonical_contact_number
 from crm.models import Channel
-from softphone.api import Pagination
-from softphone.phones import canonical_contact_number
 from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
 from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant

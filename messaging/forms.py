@@ -9,8 +9,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.validators import validate_name
 from crm.models import Channel
-from softphone.validators import validate_name
 
 from .models import ConversationStatus
 from .selectors import INBOX_VIEWS, InboxFilters

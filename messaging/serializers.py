@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
+from core.validators import validate_name
 from crm.models import Contact
-from softphone.validators import validate_name
 
 from .models import Conversation, ConversationStatus, Message
 

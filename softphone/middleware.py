@@ -79,7 +79,7 @@ class RefuseNulCharactersMiddleware:
     PostgreSQL cannot hold U+0000 in text: a NUL that reached a query or a row was a server error
     wherever a view read a parameter directly (`?search=%00abc`). One check here covers every view.
     Webhook bodies are left to the webhook views, which keep a customer's message that carries one
-    (as U+FFFD), and JSON bodies to the API's parser (softphone.parsers.JSONParser).
+    (as U+FFFD), and JSON bodies to the API's parser (core.parsers.JSONParser).
     """
 
     def __init__(self, get_response):

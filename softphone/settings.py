@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "core",
     "softphone",
     "tenants",
     "crm",
@@ -228,11 +229,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Softphone <noreply@s
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "softphone.throttling.LimitedTokenAuthentication",
+        "core.throttling.LimitedTokenAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "softphone.throttling.ApiUserRateThrottle",
-        "softphone.throttling.ApiAnonRateThrottle",
+        "core.throttling.ApiUserRateThrottle",
+        "core.throttling.ApiAnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_RATE_USER", default="600/minute"),
@@ -241,14 +242,14 @@ REST_FRAMEWORK = {
         # Not the API: requests for a password reset link, per address (tenants/signin.py).
         "password_reset": env.str("PASSWORD_RESET_RATE", default="5/hour"),
     },
-    # DRF's own reading of X-Forwarded-For (our throttles use softphone.throttling.client_ip).
+    # DRF's own reading of X-Forwarded-For (our throttles use core.throttling.client_ip).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["softphone.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "softphone.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "softphone.api.Pagination",
-    "EXCEPTION_HANDLER": "softphone.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -306,7 +307,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "tenants.signin.login_locked_out"
-AXES_CLIENT_IP_CALLABLE = "softphone.throttling.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_ip"
 AXES_VERBOSE = False
 
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
+from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import PhoneNumber, ProviderAccount
 

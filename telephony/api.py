@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from softphone.api import Pagination
+from core.api import Pagination
 from tenants import selectors as tenant_selectors
 from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
 from tenants.permissions import IsManager, IsManagerOrReadOnly

@@ -1,6 +1,6 @@
 from django import forms
 
-from softphone.validators import validate_credential, validate_name
+from core.validators import validate_credential, validate_name
 
 from .models import NumberStatus, WebhookMode
 

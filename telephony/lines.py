@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from softphone import stamps
+from core import stamps
 
 
 def lines_stamp_key(account_sid: str) -> str:

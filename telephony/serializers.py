@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from softphone.validators import validate_credential, validate_name
+from core.validators import validate_credential, validate_name
 
 from .models import NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
 

@@ -7,12 +7,12 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
+from core.vendors import ProviderError
 from tenants.models import Organization
 from tenants.scoping import platform_scope, tenant_scope
 from tenants.tasks import TenantTask
 
 from .models import PhoneNumber, Provider, ProviderAccount
-from .providers.base import ProviderError
 from .services import accounts, numbers, platform, sync
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from softphone.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
+from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from . import services
 from .models import Agent, AuditEvent, Client, Invitation, Job, Membership, Organization, Role, User

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 
-from softphone.validators import validate_name, validate_vapi_id
+from core.validators import validate_name, validate_vapi_id
 
 from .models import AgentKind, Role
 

@@ -15,7 +15,7 @@ import secrets
 import redis
 from django.conf import settings
 
-from softphone import stamps
+from core import stamps
 
 # A stamp outlives every token issued under it (it is refreshed at each issue); tokens that carry
 # it expire sooner (LIVE_TOKEN_SECONDS there).

@@ -12,7 +12,7 @@ from django.http import Http404, JsonResponse
 from django.urls import Resolver404, resolve
 from rest_framework import exceptions
 
-from softphone.throttling import LimitedTokenAuthentication
+from core.throttling import LimitedTokenAuthentication
 
 from .models import Membership, Organization, Role
 from .rls import reset_connection

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django_scopes import ScopedManager
 from fernet_fields import EncryptedTextField
 
-from softphone.ids import uuid7
+from core.ids import uuid7
 
 RESERVED_SLUGS = frozenset({"admin", "api", "schema", "docs", "static", "media", "webhooks", "o", "new"})
 slug_validator = RegexValidator(

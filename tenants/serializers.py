@@ -3,7 +3,7 @@ the wire (djangorestframework-camel-case). No serializer has a writable organiza
 
 from rest_framework import serializers
 
-from softphone.validators import validate_name, validate_vapi_id
+from core.validators import validate_name, validate_vapi_id
 
 from .models import Agent, AgentKind, Membership, Role
 

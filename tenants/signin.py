@@ -18,7 +18,7 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from softphone.throttling import AddressRateThrottle
+from core.throttling import AddressRateThrottle
 
 from .tasks import password_reset_send
 

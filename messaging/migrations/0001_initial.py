@@ -3,7 +3,7 @@
 import django.contrib.postgres.fields
 import django.db.models.deletion
 import fernet_fields.fields
-import softphone.ids
+import core.ids
 import tenants.rls
 from django.conf import settings
 from django.db import migrations, models
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='WhatsAppSender',
             fields=[
-                ('id', models.UUIDField(default=softphone.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=200)),
                 ('display_phone_number', models.CharField(max_length=20)),
                 ('phone_number_id', models.CharField(max_length=64, unique=True)),
@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Conversation',
             fields=[
-                ('id', models.UUIDField(default=softphone.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('channel', models.CharField(choices=[('sms', 'SMS'), ('whatsapp', 'WhatsApp')], max_length=10)),
                 ('status', models.CharField(choices=[('open', 'Open'), ('pending', 'Pending'), ('snoozed', 'Snoozed'), ('done', 'Done')], default='open', max_length=10)),
                 ('snoozed_until', models.DateTimeField(blank=True, null=True)),
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='Message',
             fields=[
-                ('id', models.UUIDField(default=softphone.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('direction', models.CharField(choices=[('inbound', 'Inbound'), ('outbound', 'Outbound')], max_length=10)),
                 ('channel', models.CharField(choices=[('sms', 'SMS'), ('mms', 'MMS'), ('whatsapp', 'WhatsApp')], max_length=10)),
                 ('body', models.TextField(blank=True)),

@@ -3,7 +3,7 @@
 import django.contrib.postgres.indexes
 import django.contrib.postgres.search
 import django.db.models.deletion
-import softphone.ids
+import core.ids
 import tenants.rls
 from django.conf import settings
 from django.db import migrations, models
@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CannedReply',
             fields=[
-                ('id', models.UUIDField(default=softphone.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('shortcut', models.SlugField(help_text='Typed after a slash in the composer, e.g. /hours.')),
                 ('title', models.CharField(max_length=200)),
                 ('body', models.TextField()),

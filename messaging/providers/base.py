@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telephony.providers.base import ProviderError
+from core.vendors import ProviderError
 
 __all__ = ["ProviderError", "SendResult", "MediaRequest", "MessagingProvider", "readable_error"]
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from softphone.safe_http import FetchRefused, origin_of
+from core.safe_http import FetchRefused, origin_of
 from telephony.providers.twilio import call, make_client
 
 from .base import MediaRequest, MessagingProvider, ProviderError, SendResult

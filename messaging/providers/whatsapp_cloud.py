@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 from django.conf import settings
 
-from softphone.safe_http import FetchRefused, origin_of
+from core.safe_http import FetchRefused, origin_of
 
 from .base import MediaRequest, MessagingProvider, ProviderError, SendResult, readable_error
 
@@ -81,4 +81,4 @@ def _error(response: requests.Response) -> ProviderError:
     details = (error.get("error_data") or {}).get("details") or error.get("message") or response.reason
     permanent = response.status_code < 500 and code not in TRANSIENT_CODES
     return ProviderError(readable_error(code, f"WhatsApp: {details}"), permanent=permanent, code=code,
-                         status=response.status_code)
+                         gone=response.status_code in (404, 410))

@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.phones import contact_address
 from crm.models import Channel, Contact
 from messaging.models import Conversation, ConversationStatus, Direction
-from softphone.phones import contact_address
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -18,7 +18,7 @@ from .live import inbox_changed
 def contact_for(*, organization: Organization, phone: str, profile_name: str = "", wa_id: str = "") -> Contact:
     """The contact of an address, created once. A valid number is kept in its canonical form; a short
     code, an alphanumeric sender id or a number libphonenumber rejects is kept as given, with its kind
-    (softphone.phones.contact_address). ValidationError only when there is no usable address."""
+    (core.phones.contact_address). ValidationError only when there is no usable address."""
     number, kind = contact_address(phone)
     contact = Contact.objects.filter(organization=organization, phone_number=number).first()
     if contact is None:

@@ -13,8 +13,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.ids import uuid7
 from messaging.models import InboundDrain, InboundEvent
-from softphone.ids import uuid7
 from telephony.models import PhoneNumber
 from tenants.models import Organization
 from tenants.rls import call_committing, execute_in_tenant

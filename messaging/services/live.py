@@ -30,7 +30,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from softphone import stamps
+from core import stamps
 from tenants.membership_stamps import membership_stamp, membership_stamp_key
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ behalf of a member (the inbox's media view).
 Only inbound media is served: outbound media are files we host or URLs an agent gave, and fetching
 those with the organization's credentials is exactly what must never happen. The adapter says where
 the vendor keeps its media (configuration, never input) and the credentials go there only;
-softphone.safe_http checks everything else (the stored URL's host, redirects) and caps size and time.
+core.safe_http checks everything else (the stored URL's host, redirects) and caps size and time.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import requests
 
+from core import safe_http
 from messaging.models import Direction, Message
 from messaging.providers import twilio
 from messaging.providers.base import ProviderError
 from messaging.providers.whatsapp_cloud import WhatsAppCloud
-from softphone import safe_http
 
 # Shown in the page (inline): raster images, audio and video a browser plays. Anything else (SVG,
 # HTML, scripts, PDFs, unknown types) is a download, so nothing from a customer runs as our origin.
@@ -78,7 +78,7 @@ def media_open(*, message: Message, index: int) -> Media:
                                        auth_token=account.auth_token or "")
         fetched = safe_http.fetch(how.url, trusted_origins=how.trusted_origins, credentials=how.credentials)
     except ProviderError as exc:
-        if exc.permanent and exc.status is None:  # refused by the adapter before any request
+        if exc.permanent and exc.code is None and not exc.gone:  # refused by the adapter before any request
             raise MediaRefused(exc.message) from None
         raise MediaUnavailable("The attachment could not be fetched from the provider.") from None
     except requests.RequestException:

@@ -12,12 +12,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.safe_http import FetchRefused, check_public_https_url
 from crm.models import Channel
 from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
 from messaging.providers.base import ProviderError, readable_error
 from messaging.providers.twilio import TwilioMessaging
 from messaging.providers.whatsapp_cloud import WhatsAppCloud
-from softphone.safe_http import FetchRefused, check_public_https_url
 from telephony.services.numbers import webhook_urls
 from tenants.models import Organization
 

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import fernet_fields.fields
-import softphone.ids
+import core.ids
 import tenants.rls
 from django.conf import settings
 from django.db import migrations, models
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='ProviderAccount',
             fields=[
-                ('id', models.UUIDField(default=softphone.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('provider', models.CharField(choices=[('twilio', 'Twilio'), ('vapi', 'VAPI')], max_length=20)),
                 ('friendly_name', models.CharField(max_length=200)),
                 ('account_sid', models.CharField(blank=True, max_length=64)),
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='PhoneNumber',
             fields=[
-                ('id', models.UUIDField(default=softphone.ids.uuid7, editable=False, primary_key=True, serialize=False)),
+                ('id', models.UUIDField(default=core.ids.uuid7, editable=False, primary_key=True, serialize=False)),
                 ('provider', models.CharField(choices=[('twilio', 'Twilio'), ('vapi', 'VAPI')], default='twilio', max_length=20)),
                 ('phone_number', models.CharField(help_text='E.164, e.g. +14155551234', max_length=20)),
                 ('friendly_name', models.CharField(blank=True, max_length=100)),

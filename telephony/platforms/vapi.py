@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
-from telephony.providers.base import ProviderError
+from core.vendors import ProviderError
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,4 @@ def _error(response: requests.Response) -> ProviderError:
         text = "VAPI rejected the API key."
     else:
         text = f"VAPI: {message or response.reason or 'request failed'}"
-    return ProviderError(text, permanent=status in (400, 401, 403, 404, 409, 422), code=status, status=status)
+    return ProviderError(text, permanent=status in (400, 401, 403, 404, 409, 422), code=status, gone=status == 404)

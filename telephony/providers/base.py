@@ -9,24 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from core.vendors import ProviderError
 
-class ProviderError(Exception):
-    """A vendor said no, or could not be reached.
-
-    ``permanent`` tells callers whether trying again can help (a bad credential or an invalid
-    number cannot; a timeout, a 5xx or a 429 can). ``message`` is safe to show a person: adapters
-    never put credentials in it.
-    """
-
-    def __init__(self, message: str, *, permanent: bool, code: int | str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-        self.code = code
-        self.status = status
-
-    def __str__(self) -> str:
-        return f"{self.message} (code {self.code})" if self.code else self.message
+__all__ = ["ProviderError"]  # re-exported: adapters raise it
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def _error(exc: Exception) -> ProviderError:
     if isinstance(exc, TwilioRestException):
         readable = READABLE.get(exc.code) or (exc.msg or "Twilio refused the request.")
         permanent = exc.status in PERMANENT_STATUSES and exc.code != 20429
-        return ProviderError(readable, permanent=permanent, code=exc.code, status=exc.status)
+        return ProviderError(readable, permanent=permanent, code=exc.code, gone=exc.status == 404)
     if isinstance(exc, (RequestException, TwilioException, OSError)):
         return ProviderError("Twilio could not be reached; try again shortly.", permanent=False)
     raise exc

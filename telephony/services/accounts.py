@@ -6,11 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.vendors import ProviderError
 from telephony import providers
 from telephony.lines import lines_changed
 from telephony.models import AccountStatus, NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
 from telephony.platforms.vapi import VapiClient
-from telephony.providers.base import ProviderError
 from tenants.models import Organization
 from tenants.services import audit
 

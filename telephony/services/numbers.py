@@ -15,7 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from softphone.phones import describe, to_e164
+from core.phones import describe, to_e164
+from core.vendors import ProviderError
 from telephony import providers
 from telephony.lines import lines_changed
 from telephony.models import (
@@ -26,7 +27,7 @@ from telephony.models import (
     ProviderAccount,
     WebhookMode,
 )
-from telephony.providers.base import IncomingNumber, NumberPage, ProviderError, WebhookUrls
+from telephony.providers.base import IncomingNumber, NumberPage, WebhookUrls
 from tenants.models import Job, JobStatus, Organization
 from tenants.services import audit, audit_many
 
@@ -473,7 +474,7 @@ def phone_number_repair_webhooks(*, organization: Organization, actor, number: P
     try:
         return phone_number_configure(organization=organization, number=number, actor=actor)
     except ProviderError as exc:
-        if exc.status == 404:
+        if exc.gone:
             phone_number_mark_released(organization, number, actor)
             raise ValidationError("This number is no longer in the Twilio account (released); it is now "
                                   "inactive.") from None

@@ -13,10 +13,10 @@ import logging
 
 from django.db import transaction
 
+from core.vendors import ProviderError
 from telephony import providers
 from telephony.models import NumberStatus, PhoneNumber, Platform, PlatformState, Provider, ProviderAccount
 from telephony.platforms.vapi import VapiClient
-from telephony.providers.base import ProviderError
 from tenants.models import AgentKind, Organization
 from tenants.services import audit
 

@@ -17,8 +17,8 @@ import redis
 from django.db import connection
 from django.test import Client
 
+from core import stamps
 from messaging.models import InboundEvent
-from softphone import stamps
 from telephony.services import accounts
 from tenants.models import Membership
 from tenants.scoping import platform_scope, tenant_scope

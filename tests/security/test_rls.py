@@ -178,7 +178,7 @@ def _store_committed(organization, sid: str, payload: str = '{"Body": "hi"}'):
     """The webhook's committing procedure, called as messaging.services.events calls it."""
     import uuid
 
-    from softphone.ids import uuid7
+    from core.ids import uuid7
     from tenants.rls import call_committing
 
     stored, claimed = call_committing("messaging_inbound_events_store",
@@ -229,7 +229,7 @@ def test_events_of_two_tenants_stored_together_each_go_to_their_own_tenant(org, 
     own organization (RLS checks each), and each tenant sees only its own."""
     import uuid
 
-    from softphone.ids import uuid7
+    from core.ids import uuid7
     from tenants.rls import call_committing
 
     stored, claimed = call_committing("messaging_inbound_events_store", [

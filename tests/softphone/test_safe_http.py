@@ -1,4 +1,4 @@
-"""softphone.safe_http on its own: which addresses count as public, and that a connection goes to
+"""core.safe_http on its own: which addresses count as public, and that a connection goes to
 the address that was checked (a name that resolves differently the second time changes nothing)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from softphone import safe_http
+from core import safe_http
 from tests.fakes.listener import Listener
 
 

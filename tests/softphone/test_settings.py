@@ -58,7 +58,7 @@ def test_a_web_process_loads_every_view_and_what_sending_a_task_needs_then_freez
 def test_every_module_named_in_the_api_settings_imports_first_in_a_fresh_process():
     """DRF resolves its settings' class paths while `rest_framework.views` is first imported. A module
     named there that itself imports the views is then half-initialised whenever it is imported first,
-    as in a Celery worker, which failed to start (the parser once lived in softphone.api)."""
+    as in a Celery worker, which failed to start (the parser once lived in core.api)."""
     from django.conf import settings
 
     named = set()
@@ -66,7 +66,7 @@ def test_every_module_named_in_the_api_settings_imports_first_in_a_fresh_process
         for path in value if isinstance(value, list | tuple) else [value]:
             if isinstance(path, str) and path.count(".") >= 2 and path.split(".")[0] in ("softphone", "tenants"):
                 named.add(path.rsplit(".", 1)[0])
-    assert "softphone.api" in named  # paging and errors live there
+    assert "core.api" in named  # paging and errors live there
     for module in sorted(named):
         code = (f"import django; django.setup(); import {module}; "
                 "from rest_framework.views import APIView; from rest_framework.generics import GenericAPIView; "

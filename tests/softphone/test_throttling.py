@@ -7,7 +7,7 @@ from django.test import Client, RequestFactory
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
-from softphone.throttling import client_ip
+from core.throttling import client_ip
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from urllib.parse import quote, unquote
 
 import pytest
 
+from core.vendors import ProviderError
 from telephony.models import Provider
-from telephony.providers.base import ProviderError
 from telephony.providers.twilio import TwilioProvider
 from telephony.services import accounts, numbers
 from tenants.models import Job, JobStatus

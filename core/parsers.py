@@ -2,7 +2,7 @@
 
 A module of its own, importing nothing of DRF's views: DRF resolves DEFAULT_PARSER_CLASSES while
 `rest_framework.views` is first imported, so a parser kept in a module that itself imports the views
-(softphone.api) is "partially initialised" whenever that module is the first to import them, as in a
+(core.api) is "partially initialised" whenever that module is the first to import them, as in a
 Celery worker, which then fails to start.
 """
 

@@ -1,4 +1,4 @@
-"""What every REST endpoint shares: paging and one error shape (softphone.schema documents both)."""
+"""What every REST endpoint shares: paging and one error shape (core.schema documents both)."""
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404

@@ -1,6 +1,6 @@
 """The OpenAPI schema (drf-spectacular) says what the API really answers, errors included.
 
-Kept apart from softphone.api: DRF imports the pagination class named in its settings while it
+Kept apart from core.api: DRF imports the pagination class named in its settings while it
 loads its generic views, which drf-spectacular's AutoSchema needs.
 """
 
@@ -68,7 +68,7 @@ class AutoSchema(openapi.AutoSchema):
 
     def _error_ref(self, name: str) -> dict:
         schema = VALIDATION_ERROR_SCHEMA if name == "ValidationError" else ERROR_SCHEMA
-        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=f"softphone.schema.{name}",
+        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=f"core.schema.{name}",
                                       schema=schema)
         self.registry.register_on_missing(component)
         return component.ref
