@@ -338,7 +338,8 @@ def live_changes(organization, *, enabled: bool = True):
     """Every CHANGE_EVERY seconds a customer writes in an open conversation (the real service:
     message stored, conversation touched, change counter raised, analysis task enqueued). The
     conversations are put back as they were afterwards and the messages deleted."""
-    from messaging.services.inbound import Inbound, message_receive
+    from messaging.providers.base import Inbound
+    from messaging.services.inbound import message_receive
 
     with tenant_scope(organization):
         chosen = list(Conversation.objects.filter(organization=organization, status="open", channel="sms",

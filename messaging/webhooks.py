@@ -27,6 +27,7 @@ from telephony.models import NumberStatus, PhoneNumber
 from tenants.scoping import platform_scope, tenant_scope
 
 from .models import WhatsAppSender
+from .providers.base import Inbound
 from .services import events, inbound
 
 logger = logging.getLogger(__name__)
@@ -178,23 +179,6 @@ def twilio_message(request: HttpRequest) -> HttpResponse:
     return _twiml()
 
 
-def twilio_inbound(params: dict) -> inbound.Inbound:
-    """A Twilio inbound-message webhook's parameters as our Inbound."""
-    whatsapp = params.get("From", "").startswith("whatsapp:")
-    try:
-        count = min(int(params.get("NumMedia") or 0), 10)
-    except ValueError:
-        count = 0
-    media = [{"url": params.get(f"MediaUrl{i}", ""), "content_type": params.get(f"MediaContentType{i}", "")}
-             for i in range(count) if params.get(f"MediaUrl{i}")]
-    return inbound.Inbound(
-        provider_sid=params.get("MessageSid") or params.get("SmsMessageSid") or "",
-        sender=_bare(params.get("From", "")), body=params.get("Body", ""),
-        channel=Channel.WHATSAPP if whatsapp else Channel.SMS, media=media,
-        profile_name=params.get("ProfileName", ""), wa_id=params.get("WaId", ""),
-    )
-
-
 @csrf_exempt
 @require_POST
 def twilio_message_status(request: HttpRequest) -> HttpResponse:
@@ -288,7 +272,7 @@ def _whatsapp_change(sender: WhatsAppSender, value: dict) -> None:
             body = f"[{kind} message]"
         inbound.message_receive(
             organization=sender.organization, whatsapp_sender=sender,
-            inbound=inbound.Inbound(provider_sid=item["id"], sender="+" + sender_id, body=body,
+            inbound=Inbound(provider_sid=item["id"], sender="+" + sender_id, body=body,
                                     channel=Channel.WHATSAPP, media=media, profile_name=profiles.get(sender_id, ""),
                                     wa_id=sender_id),
         )

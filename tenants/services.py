@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from . import jobs
 from .membership_stamps import membership_stamp_revoke
 from .models import (
     RESERVED_SLUGS,
@@ -190,11 +191,7 @@ def invitation_create(*, organization: Organization, actor, email: str, role: st
     )
     audit(organization=organization, actor=actor, verb="invitation.created", target=invitation,
           data={"email": email, "role": role})
-    from .tasks import invitation_send  # tasks import services, not the other way round at import time
-
-    transaction.on_commit(
-        lambda: invitation_send.delay(organization_id=str(organization.pk), invitation_id=str(invitation.pk))
-    )
+    jobs.invitation_send(organization.pk, invitation.pk)
     return invitation, token
 
 

@@ -20,7 +20,7 @@ from django.shortcuts import render
 
 from core.throttling import AddressRateThrottle
 
-from .tasks import password_reset_send
+from . import jobs
 
 
 def _timeout_hours() -> int:
@@ -39,7 +39,7 @@ def login_locked_out(request: HttpRequest, original_response=None, credentials=N
 class PasswordResetRequestForm(PasswordResetForm):
     def save(self, **kwargs) -> None:
         for user in self.get_users(self.cleaned_data["email"]):
-            password_reset_send.delay(user_id=str(user.pk))
+            jobs.password_reset_send(user.pk)
 
 
 class _ResetRequests(AddressRateThrottle):

@@ -14,7 +14,9 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from .models import Organization
+from core.vendors import ProviderError
+
+from .models import Invitation, Organization
 from .rls import reset_connection
 from .scoping import tenant_scope
 
@@ -46,10 +48,50 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
-@shared_task(base=TenantTask, bind=True, max_retries=5, default_retry_delay=30)
-def invitation_send(self, *, organization_id: str, invitation_id: str) -> None:
-    from .models import Invitation
+# How a task retries a vendor that failed for a while: exponential backoff, capped, with jitter.
+RETRY = {"max_retries": 8, "retry_backoff": 5, "retry_backoff_max": 600, "retry_jitter": True}
 
+
+def retry_countdown(retries: int) -> int:
+    return min(600, 5 * 2 ** retries)
+
+
+def row_task(name: str, *, model, key: str, related: tuple[str, ...] = (), **options):
+    """A tenant task about one row, written once: load the row (inside the tenant's scope), end
+    quietly if it is gone, call the body with it, and when a vendor fails, retry with backoff if
+    trying again can help, or log and end if it cannot. The body may take an `on_permanent(row,
+    error)` attribute, called before a permanent failure ends the task (to record it on the row).
+
+        @row_task("telephony.phone_number_configure", model=PhoneNumber, key="phone_number_id")
+        def phone_number_configure(number): ...
+
+    It is called as `phone_number_configure.delay(organization_id=..., phone_number_id=...)`."""
+
+    def decorate(body):
+        @shared_task(base=TenantTask, bind=True, name=name, **{**RETRY, **options})
+        def task(self, *, organization_id: str, **ids):
+            row = model.objects.select_related(*related).filter(pk=ids[key]).first()
+            if row is None:
+                return "gone"
+            try:
+                return body(row)
+            except ProviderError as exc:
+                if exc.permanent:
+                    logger.warning("%s failed permanently: %s", name, exc)
+                    hook = getattr(body, "on_permanent", None)
+                    if hook is not None:
+                        hook(row, exc)
+                    return "failed"
+                raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
+
+        task.__doc__ = body.__doc__
+        return task
+
+    return decorate
+
+
+@shared_task(base=TenantTask, bind=True, name="tenants.invitation_send", max_retries=5, default_retry_delay=30)
+def invitation_send(self, *, organization_id: str, invitation_id: str) -> None:
     invitation = Invitation.objects.filter(pk=invitation_id, accepted_at__isnull=True,
                                            revoked_at__isnull=True).first()
     if invitation is None or not invitation.token:
@@ -67,7 +109,7 @@ def invitation_send(self, *, organization_id: str, invitation_id: str) -> None:
         raise self.retry(exc=exc) from None
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=30)
+@shared_task(bind=True, name="tenants.password_reset_send", max_retries=5, default_retry_delay=30)
 def password_reset_send(self, *, user_id: str) -> None:
     """Email a one-use link to choose a new password. The link is made here, from the user's id, so
     it never travels in the task's arguments (the broker keeps those)."""

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from core.vendors import ProviderError
 
-__all__ = ["ProviderError", "SendResult", "MediaRequest", "MessagingProvider", "readable_error"]
+__all__ = ["Inbound", "ProviderError", "SendResult", "MediaRequest", "MessagingProvider", "readable_error"]
+
+
+@dataclass
+class Inbound:
+    """An inbound message, whatever the vendor: what an adapter makes of what the vendor sent."""
+
+    provider_sid: str
+    sender: str  # the customer's number (E.164, or WhatsApp digits)
+    body: str
+    channel: str  # crm Channel: sms or whatsapp
+    media: list[dict] = field(default_factory=list)  # [{"url" | "media_id", "content_type", "caption"}]
+    profile_name: str = ""
+    wa_id: str = ""
+    received_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,11 @@ class MediaRequest:
 
 
 class MessagingProvider:
+    @staticmethod
+    def inbound_message(payload: dict) -> Inbound:
+        """A stored inbound-message payload (as the webhook received it) as our Inbound."""
+        raise NotImplementedError
+
     def send(self, *, sender: str, to: str, body: str, media_urls: list[str], status_callback: str) -> SendResult:
         raise NotImplementedError
 

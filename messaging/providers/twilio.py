@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from core.safe_http import FetchRefused, origin_of
+from crm.models import Channel
 from telephony.providers.twilio import call, make_client
 
-from .base import MediaRequest, MessagingProvider, ProviderError, SendResult
+from .base import Inbound, MediaRequest, MessagingProvider, ProviderError, SendResult
 
 # The host in the media URLs of Twilio's webhooks; fetched at TWILIO_API_BASE_URL, as the SDK is.
 PUBLIC_API = "https://api.twilio.com"
@@ -22,6 +23,23 @@ INITIAL_STATUS = {"accepted": "queued", "queued": "queued", "scheduled": "queued
 class TwilioMessaging(MessagingProvider):
     def __init__(self, *, account_sid: str, auth_token: str):
         self.client = make_client(account_sid, auth_token)
+
+    @staticmethod
+    def inbound_message(payload: dict) -> Inbound:
+        """A Twilio inbound-message webhook's parameters as our Inbound."""
+        whatsapp = payload.get("From", "").startswith("whatsapp:")
+        try:
+            count = min(int(payload.get("NumMedia") or 0), 10)
+        except ValueError:
+            count = 0
+        media = [{"url": payload.get(f"MediaUrl{i}", ""), "content_type": payload.get(f"MediaContentType{i}", "")}
+                 for i in range(count) if payload.get(f"MediaUrl{i}")]
+        return Inbound(
+            provider_sid=payload.get("MessageSid") or payload.get("SmsMessageSid") or "",
+            sender=payload.get("From", "").removeprefix("whatsapp:"), body=payload.get("Body", ""),
+            channel=Channel.WHATSAPP if whatsapp else Channel.SMS, media=media,
+            profile_name=payload.get("ProfileName", ""), wa_id=payload.get("WaId", ""),
+        )
 
     def send(self, *, sender: str, to: str, body: str, media_urls: list[str], status_callback: str) -> SendResult:
         params = {"from_": sender, "to": to, "status_callback": status_callback}

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.ids import uuid7
 from messaging.models import InboundDrain, InboundEvent
+from messaging.providers import adapter_class
 from telephony.models import PhoneNumber
 from tenants.models import Organization
 from tenants.rls import call_committing, execute_in_tenant
@@ -240,9 +241,7 @@ def inbound_event_process(*, organization: Organization, event_id) -> bool:
 def _event_apply(organization: Organization, event: InboundEvent) -> None:
     number = PhoneNumber.objects.select_related("agent").filter(pk=event.phone_number_id).first()
     if event.provider == "twilio" and number is not None:
-        from messaging.webhooks import twilio_inbound
-
-        message = twilio_inbound(event.payload)
+        message = adapter_class(event.provider).inbound_message(event.payload)
         message.received_at = event.received_at
         message_receive(organization=organization, inbound=message, phone_number=number)
 

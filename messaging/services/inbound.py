@@ -4,8 +4,6 @@ number of times and the order in which they arrive."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,7 +17,7 @@ from messaging.models import (
     MessageChannel,
     MessageStatus,
 )
-from messaging.providers.base import readable_error
+from messaging.providers.base import Inbound, readable_error
 from tenants.models import Organization
 
 from .conversations import contact_for, contact_set_opt_out, conversation_for, conversation_touch
@@ -29,20 +27,6 @@ logger = logging.getLogger(__name__)
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
 OPT_IN = {"START", "UNSTOP", "YES"}
-
-
-@dataclass
-class Inbound:
-    """An inbound message, whatever the provider."""
-
-    provider_sid: str
-    sender: str  # the customer's number (E.164, or WhatsApp digits)
-    body: str
-    channel: str  # crm Channel: sms or whatsapp
-    media: list[dict] = field(default_factory=list)  # [{"url" | "media_id", "content_type", "caption"}]
-    profile_name: str = ""
-    wa_id: str = ""
-    received_at: datetime | None = None
 
 
 def _media_type(content_type: str) -> str:
