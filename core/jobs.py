@@ -26,7 +26,11 @@ def enqueue(name: str, *, countdown: float | None = None, queue: str | None = No
 
     def send() -> None:
         try:
-            current_app.send_task(name, kwargs=kwargs, **options)
+            task = _registered(name)
+            if task is not None:  # its own options, and inline when tasks run eagerly (unit tests)
+                task.apply_async(kwargs=kwargs, **options)
+            else:
+                current_app.send_task(name, kwargs=kwargs, **options)
         except Exception as exc:  # kombu raises several kinds; the sweepers catch up once it is back
             logger.warning("could not enqueue %s (%s: %s); a sweeper will catch up", name, type(exc).__name__, exc)
 
@@ -34,3 +38,12 @@ def enqueue(name: str, *, countdown: float | None = None, queue: str | None = No
         transaction.on_commit(send)
     else:
         send()
+
+
+def _registered(name: str):
+    """The task registered under `name` in this process, loading the apps' task modules the first
+    time (a web process has them loaded at start, softphone/wsgi.py). None if no module defines it."""
+    tasks = current_app.tasks
+    if name not in tasks:
+        current_app.loader.import_default_modules()
+    return tasks.get(name)

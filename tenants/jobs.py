@@ -10,4 +10,5 @@ def invitation_send(organization_id, invitation_id) -> None:
 
 
 def password_reset_send(user_id) -> None:
-    enqueue("tenants.password_reset_send", user_id=str(user_id))
+    # Nothing is written before it: sent at once, not on a commit that may never come.
+    enqueue("tenants.password_reset_send", on_commit=False, user_id=str(user_id))
