@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api import Pagination
-from core.phones import canonical_contact_number
 from crm.models import Channel
 from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
-from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
+from tenants.api import TenantAPIView, resolve_in_tenant
 from tenants.scoping import parse_public_id
 
 from . import selectors
@@ -30,13 +27,6 @@ from .serializers import (
     MessageStartSerializer,
 )
 from .services import conversations, outbound
-
-
-def _send(call):
-    try:
-        return call()
-    except DjangoValidationError as exc:
-        raise as_drf_error(exc) from None
 
 
 class ContactListApi(TenantAPIView):
@@ -125,9 +115,9 @@ class ConversationMessagesApi(TenantAPIView):
         conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
         data = MessageSendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = _send(lambda: outbound.message_send(
+        message = outbound.message_send(
             organization=self.organization, actor=request.user, conversation=conversation,
-            body=data.validated_data.get("body", ""), media_urls=data.validated_data.get("media_urls")))
+            body=data.validated_data.get("body", ""), media_urls=data.validated_data.get("media_urls"))
         return Response(MessageOutputSerializer(message, context={"org_slug": org_slug}).data,
                         status=status.HTTP_202_ACCEPTED)
 
@@ -141,16 +131,12 @@ class MessageStartApi(TenantAPIView):
         f = data.validated_data
         number = resolve_in_tenant("from_number_id", lambda: telephony_selectors.get_phone_number_for_org(
             self.organization, f["from_number_id"]))
-        try:
-            to = canonical_contact_number(f["to"])
-        except DjangoValidationError:
-            raise ValidationError({"to": [f"'{f['to']}' is not a valid phone number. Use E.164, e.g. "
-                                          "+14155551234."]}) from None
+        to = f["to"]  # canonical E.164 (MessageStartSerializer)
         contact = conversations.contact_for(organization=self.organization, phone=to)
         conversation = conversations.conversation_for(organization=self.organization, contact=contact,
                                                       channel=Channel.SMS, phone_number=number)
-        message = _send(lambda: outbound.message_send(
+        message = outbound.message_send(
             organization=self.organization, actor=request.user, conversation=conversation, body=f.get("body", ""),
-            media_urls=f.get("media_urls")))
+            media_urls=f.get("media_urls"))
         return Response(MessageOutputSerializer(message, context={"org_slug": org_slug}).data,
                         status=status.HTTP_202_ACCEPTED)

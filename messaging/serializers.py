@@ -1,7 +1,9 @@
 """Shapes of the `messaging` API (camelCase on the wire)."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from core.phones import canonical_contact_number
 from core.validators import validate_name
 from crm.models import Contact
 
@@ -94,3 +96,11 @@ class MessageSendSerializer(serializers.Serializer):
 class MessageStartSerializer(MessageSendSerializer):
     to = serializers.CharField(max_length=40)
     from_number_id = serializers.UUIDField()
+
+    def validate_to(self, value: str) -> str:
+        """The number in the one E.164 form a contact is kept under."""
+        try:
+            return canonical_contact_number(value)
+        except DjangoValidationError:
+            raise serializers.ValidationError(
+                f"'{value}' is not a valid phone number. Use E.164, e.g. +14155551234.") from None

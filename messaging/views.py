@@ -20,7 +20,7 @@ from crm.models import Channel
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.models import AgentKind
-from tenants.permissions import require_manager
+from tenants.permissions import manager_required
 from tenants.scoping import parse_public_id
 
 from . import selectors
@@ -378,11 +378,11 @@ def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@manager_required(methods=["POST"])  # every member reads the list; managers add to it
 def canned_replies(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = request.organization
     form = CannedReplyForm(request.POST or None)
     if request.method == "POST":
-        require_manager(request)
         if form.is_valid():
             try:
                 inbox_services.canned_reply_create(organization=organization, actor=request.user, **form.cleaned_data)
@@ -397,8 +397,8 @@ def canned_replies(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@manager_required
 def canned_reply_delete(request: HttpRequest, org_slug: str, canned_reply_id) -> HttpResponse:
-    require_manager(request)
     reply = selectors.get_canned_reply_for_org(request.organization, canned_reply_id)
     inbox_services.canned_reply_delete(organization=request.organization, actor=request.user, reply=reply)
     messages.success(request, f"Canned reply /{reply.shortcut} deleted.")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api import Pagination
 from tenants import selectors as tenant_selectors
-from tenants.api import TenantAPIView, as_drf_error, resolve_in_tenant
+from tenants.api import TenantAPIView, resolve_in_tenant
 from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
@@ -50,13 +48,6 @@ def _account(organization, value):
     return resolve_in_tenant("provider_account_id", lambda: selectors.get_provider_account_for_org(organization, value))
 
 
-def _service(call):
-    try:
-        return call()
-    except DjangoValidationError as exc:
-        raise as_drf_error(exc) from None
-
-
 # Provider accounts --------------------------------------------------------------------------------
 
 
@@ -76,8 +67,8 @@ class ProviderAccountListCreateApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["client"] = _client(self.organization, fields.pop("client_id", None))
-        account = _service(lambda: accounts.provider_account_connect(
-            organization=self.organization, actor=request.user, **fields))
+        account = accounts.provider_account_connect(
+            organization=self.organization, actor=request.user, **fields)
         return Response(ProviderAccountOutputSerializer(account).data, status=status.HTTP_201_CREATED)
 
 
@@ -95,15 +86,14 @@ class ProviderAccountDetailApi(TenantAPIView):
         account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
         data = ProviderAccountPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        account = _service(lambda: accounts.provider_account_update(
-            organization=self.organization, actor=request.user, account=account, **data.validated_data))
+        account = accounts.provider_account_update(
+            organization=self.organization, actor=request.user, account=account, **data.validated_data)
         return Response(ProviderAccountOutputSerializer(account).data)
 
     @extend_schema(responses={204: None}, operation_id="provider_accounts_destroy")
     def delete(self, request, org_slug, provider_account_id):
         account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
-        _service(lambda: accounts.provider_account_delete(organization=self.organization, actor=request.user,
-                                                          account=account))
+        accounts.provider_account_delete(organization=self.organization, actor=request.user, account=account)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -158,8 +148,7 @@ class PhoneNumberListCreateApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["client"] = _client(self.organization, fields.pop("client_id", None))
-        number = _service(lambda: numbers.phone_number_add(organization=self.organization, actor=request.user,
-                                                           **fields))
+        number = numbers.phone_number_add(organization=self.organization, actor=request.user, **fields)
         return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_201_CREATED)
 
 
@@ -179,12 +168,12 @@ class PhoneNumberDetailApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         if "agent_id" in data.validated_data:
             agent = _agent(self.organization, data.validated_data["agent_id"])
-            number = _service(lambda: assignment.phone_number_assign(
-                organization=self.organization, actor=request.user, number=number, agent=agent))
+            number = assignment.phone_number_assign(
+                organization=self.organization, actor=request.user, number=number, agent=agent)
         if "friendly_name" in data.validated_data:
-            number = _service(lambda: numbers.phone_number_update(
+            number = numbers.phone_number_update(
                 organization=self.organization, actor=request.user, number=number,
-                friendly_name=data.validated_data["friendly_name"]))
+                friendly_name=data.validated_data["friendly_name"])
         number = selectors.get_phone_number_for_org(self.organization, number.pk)
         return Response(PhoneNumberOutputSerializer(number).data)
 
@@ -203,8 +192,8 @@ class PhoneNumberRepairApi(TenantAPIView):
     @extend_schema(request=None, responses=PhoneNumberOutputSerializer, operation_id="phone_numbers_repair_webhooks")
     def post(self, request, org_slug, phone_number_id):
         number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
-        number = _service(lambda: numbers.phone_number_repair_webhooks(organization=self.organization,
-                                                                        actor=request.user, number=number))
+        number = numbers.phone_number_repair_webhooks(organization=self.organization, actor=request.user,
+                                                      number=number)
         return Response(PhoneNumberOutputSerializer(number).data)
 
 
@@ -218,13 +207,10 @@ class AvailableNumbersApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         f = data.validated_data
         account = _account(self.organization, f["provider_account_id"]) if f.get("provider_account_id") else None
-        try:
-            found = numbers.available_numbers_search(
-                account=account, account_sid=f.get("account_sid", ""), auth_token=f.get("auth_token", ""),
-                country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
-                contains=f.get("contains", ""), capabilities=tuple(f["capabilities"]))
-        except DjangoValidationError as exc:
-            raise ValidationError({"detail": " ".join(exc.messages)}) from None
+        found = numbers.available_numbers_search(
+            account=account, account_sid=f.get("account_sid", ""), auth_token=f.get("auth_token", ""),
+            country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
+            contains=f.get("contains", ""), capabilities=tuple(f["capabilities"]))
         rows = [{**n.__dict__, "capabilities": n.capabilities.as_dict()} for n in found]
         return Response(AvailableNumberSerializer(rows, many=True).data)
 
@@ -238,9 +224,9 @@ class BuyNumberApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         account = _account(self.organization, data.validated_data["provider_account_id"])
         client = _client(self.organization, data.validated_data.get("client_id"))
-        number = _service(lambda: numbers.phone_number_buy(
+        number = numbers.phone_number_buy(
             organization=self.organization, actor=request.user, account=account,
-            phone_number=data.validated_data["phone_number"], client=client))
+            phone_number=data.validated_data["phone_number"], client=client)
         return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_201_CREATED)
 
 
@@ -252,9 +238,9 @@ class ImportNumbersApi(TenantAPIView):
         data = ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = _account(self.organization, data.validated_data["provider_account_id"])
-        job = _service(lambda: numbers.phone_number_import_start(
+        job = numbers.phone_number_import_start(
             organization=self.organization, actor=request.user, account=account,
-            numbers=data.validated_data["numbers"]))
+            numbers=data.validated_data["numbers"])
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

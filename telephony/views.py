@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tenants import selectors as tenant_selectors
-from tenants.permissions import require_manager
+from tenants.permissions import manager_required
 from tenants.scoping import parse_public_id
 
 from . import selectors
@@ -46,8 +46,8 @@ def _agents(request):
 
 
 @require_GET
+@manager_required
 def number_list(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     organization = request.organization
     form = NumberFilterForm(request.GET or None, clients=tenant_selectors.client_list(organization=organization),
                             agents=_agents(request))
@@ -63,8 +63,8 @@ def number_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@manager_required
 def number_bulk_assign(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     organization = request.organization
     ids = [parse_public_id(v) for v in request.POST.getlist("numbers")]
     if not ids:
@@ -89,8 +89,8 @@ def number_bulk_assign(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_GET
+@manager_required
 def number_detail(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    require_manager(request)
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     return render(request, "telephony/number_detail.html", {
         "number": number,
@@ -101,8 +101,8 @@ def number_detail(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
 
 
 @require_POST
+@manager_required
 def number_assign(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    require_manager(request)
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     form = AssignForm(request.POST, agents=_agents(request))
     if not form.is_valid():
@@ -120,8 +120,8 @@ def number_assign(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
 
 
 @require_POST
+@manager_required
 def number_rename(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    require_manager(request)
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     form = RenameForm(request.POST)
     if form.is_valid():
@@ -134,8 +134,8 @@ def number_rename(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
 
 
 @require_POST
+@manager_required
 def number_repair(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    require_manager(request)
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     try:
         numbers.phone_number_repair_webhooks(organization=request.organization, actor=request.user, number=number)
@@ -147,8 +147,8 @@ def number_repair(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
 
 
 @require_POST
+@manager_required
 def number_platform_retry(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    require_manager(request)
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     platform.platform_sync_request(organization=request.organization, actor=request.user, number=number)
     messages.success(request, "Syncing with VAPI; the state below updates when it is done.")
@@ -156,8 +156,8 @@ def number_platform_retry(request: HttpRequest, org_slug: str, phone_number_id) 
 
 
 @require_POST
+@manager_required
 def number_remove(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    require_manager(request)
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     numbers.phone_number_remove(organization=request.organization, actor=request.user, number=number)
     messages.success(request, f"{number} is being removed; it disappears once VAPI and Twilio are updated.")
@@ -176,14 +176,14 @@ def _account_forms(request, twilio=None, vapi=None):
 
 
 @require_GET
+@manager_required
 def account_list(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     return render(request, "telephony/account_list.html", _account_forms(request))
 
 
 @require_POST
+@manager_required
 def account_connect(request: HttpRequest, org_slug: str, provider: str) -> HttpResponse:
-    require_manager(request)
     if provider == Provider.TWILIO:
         form = TwilioAccountForm(request.POST, clients=tenant_selectors.client_list(organization=request.organization))
         forms = {"twilio": form}
@@ -203,8 +203,8 @@ def account_connect(request: HttpRequest, org_slug: str, provider: str) -> HttpR
 
 
 @require_POST
+@manager_required
 def account_sync(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
-    require_manager(request)
     account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
     sync.provider_account_sync_request(organization=request.organization, account=account)
     messages.success(request, f"Checking {account} in the background: released numbers and changed webhooks "
@@ -213,8 +213,8 @@ def account_sync(request: HttpRequest, org_slug: str, provider_account_id) -> Ht
 
 
 @require_POST
+@manager_required
 def account_delete(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
-    require_manager(request)
     account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
     try:
         accounts.provider_account_delete(organization=request.organization, actor=request.user, account=account)
@@ -229,8 +229,8 @@ def account_delete(request: HttpRequest, org_slug: str, provider_account_id) -> 
 
 
 @require_GET
+@manager_required
 def number_search(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     form = SearchAvailableForm(request.GET or None, accounts=selectors.twilio_accounts(organization=request.organization))
     results, error = None, None
     if request.GET and form.is_valid():
@@ -246,9 +246,9 @@ def number_search(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@manager_required
 def number_buy(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The confirmation step: GET shows what will be bought, POST buys."""
-    require_manager(request)
     source = request.POST if request.method == "POST" else request.GET
     account = selectors.get_provider_account_for_org(request.organization, source.get("account"))
     phone_number = source.get("phone_number", "")
@@ -269,9 +269,9 @@ def number_buy(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_GET
+@manager_required
 def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Choose an account, then see its first page of numbers (one call) and pick some or all."""
-    require_manager(request)
     organization = request.organization
     twilio_accounts = selectors.twilio_accounts(organization=organization)
     account, page, error, status = None, None, None, 200
@@ -293,8 +293,8 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@manager_required
 def number_import_start(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     account = selectors.get_provider_account_for_org(request.organization, request.POST.get("account"))
     chosen = "all" if request.POST.get("all") else request.POST.getlist("numbers")
     try:
@@ -307,7 +307,7 @@ def number_import_start(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_GET
+@manager_required  # jobs are number imports: the managers' business
 def job_detail(request: HttpRequest, org_slug: str, job_id) -> HttpResponse:
-    require_manager(request)  # jobs are number imports: the managers' business
     job = selectors.get_job_for_org(request.organization, job_id)
     return render(request, "telephony/job_detail.html", {"job": job})

@@ -3,7 +3,6 @@ and entered the tenant's scope; every id in a body is resolved inside that tenan
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -52,13 +51,6 @@ def resolve_in_tenant(label: str, lookup):
         raise ValidationError({label: [f"No {thing} of this organization has that id."]}) from None
 
 
-def as_drf_error(exc: DjangoValidationError) -> ValidationError:
-    """Model/service validation errors as a 400 with camelCase-able field names."""
-    if hasattr(exc, "error_dict"):
-        return ValidationError({field: [m for e in errors for m in e.messages] for field, errors in exc.error_dict.items()})
-    return ValidationError({"detail": exc.messages})
-
-
 def _resolve_agent_refs(organization, data: dict) -> dict:
     """Turn userId/clientId into objects of this organization; anything else is a 400."""
     out = {}
@@ -100,10 +92,7 @@ class AgentListCreateApi(TenantAPIView):
         serializer = AgentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = _resolve_agent_refs(self.organization, serializer.validated_data)
-        try:
-            agent = services.agent_create(organization=self.organization, actor=request.user, **fields)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from None
+        agent = services.agent_create(organization=self.organization, actor=request.user, **fields)
         return Response(AgentOutputSerializer(agent).data, status=status.HTTP_201_CREATED)
 
 
@@ -121,10 +110,7 @@ class AgentDetailApi(TenantAPIView):
         serializer = AgentPatchSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         fields = _resolve_agent_refs(self.organization, serializer.validated_data)
-        try:
-            agent = services.agent_update(organization=self.organization, actor=request.user, agent=agent, **fields)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from None
+        agent = services.agent_update(organization=self.organization, actor=request.user, agent=agent, **fields)
         return Response(AgentOutputSerializer(agent).data)
 
     @extend_schema(responses={204: None}, operation_id="agents_destroy")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import selectors, services
 from .forms import AcceptInvitationForm, AgentForm, InvitationForm, RoleForm
 from .models import Role
-from .permissions import require_manager
+from .permissions import manager_required
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -69,8 +69,8 @@ def team(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@manager_required
 def invitation_create(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     form = InvitationForm(request.POST)
     if form.is_valid():
         try:
@@ -88,8 +88,8 @@ def invitation_create(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_POST
+@manager_required
 def invitation_revoke(request: HttpRequest, org_slug: str, invitation_id) -> HttpResponse:
-    require_manager(request)
     invitation = selectors.get_invitation_for_org(request.organization, invitation_id)
     try:
         services.invitation_revoke(organization=request.organization, actor=request.user, invitation=invitation)
@@ -101,8 +101,8 @@ def invitation_revoke(request: HttpRequest, org_slug: str, invitation_id) -> Htt
 
 
 @require_POST
+@manager_required
 def member_role(request: HttpRequest, org_slug: str, membership_id) -> HttpResponse:
-    require_manager(request)
     membership = selectors.get_membership_for_org(request.organization, membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -119,8 +119,8 @@ def member_role(request: HttpRequest, org_slug: str, membership_id) -> HttpRespo
 
 
 @require_POST
+@manager_required
 def member_remove(request: HttpRequest, org_slug: str, membership_id) -> HttpResponse:
-    require_manager(request)
     membership = selectors.get_membership_for_org(request.organization, membership_id)
     try:
         services.membership_remove(organization=request.organization, actor=request.user, membership=membership)
@@ -132,8 +132,8 @@ def member_remove(request: HttpRequest, org_slug: str, membership_id) -> HttpRes
 
 
 @require_POST
+@manager_required
 def agent_create(request: HttpRequest, org_slug: str) -> HttpResponse:
-    require_manager(request)
     form = _agent_form(request, request.POST)
     if form.is_valid():
         try:
@@ -147,9 +147,9 @@ def agent_create(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@manager_required
 def agent_edit(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
     agent = selectors.get_agent_for_org(request.organization, agent_id)
-    require_manager(request)
     if request.method == "GET":
         form = _agent_form(request, initial={
             "name": agent.name, "kind": agent.kind, "user": agent.user, "assistant_id": agent.assistant_id,
@@ -170,8 +170,8 @@ def agent_edit(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
 
 
 @require_POST
+@manager_required
 def agent_delete(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
-    require_manager(request)
     agent = selectors.get_agent_for_org(request.organization, agent_id)
     services.agent_delete(organization=request.organization, actor=request.user, agent=agent)
     messages.success(request, f"Agent {agent.name} deleted.")

@@ -2,10 +2,11 @@
 
 import pytest
 
-from messaging.models import Conversation
+from crm.models import Contact
+from messaging.models import Conversation, Message
 from tenants.scoping import tenant_scope
 from tests.messaging.conftest import CUSTOMER
-from tests.vendor_fixtures import ACME_TOKEN
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 
 @pytest.fixture
@@ -74,3 +75,16 @@ def test_snoozing_needs_a_time_and_an_inbound_message_reopens(owner_client, org,
     assert response.json()["status"] == "snoozed"
     twilio_posts.inbound(ACME_TOKEN, body="are you there?")
     assert owner_client.get(f"/api/acme/conversations/{one.pk}").json()["status"] == "open"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("to", ["(415) 555-0188", "12"])
+def test_a_message_to_something_that_is_not_a_number_is_refused_on_that_field(owner_client, org, our_number,
+                                                                               twilio, to):
+    response = owner_client.post("/api/acme/messages", {"to": to, "fromNumberId": str(our_number.pk),
+                                                        "body": "Hello from Acme"}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"to": [f"'{to}' is not a valid phone number. Use E.164, e.g. +14155551234."]}
+    with tenant_scope(org):
+        assert not Contact.objects.exists() and not Message.objects.exists()
+    assert twilio.messages(ACME_SID) == []
