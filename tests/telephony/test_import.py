@@ -3,8 +3,8 @@
 import pytest
 
 from telephony.models import PhoneNumber
-from telephony.services import numbers
-from telephony.services.numbers import webhook_urls
+from telephony.services import importing
+from telephony.services.webhook_contract import webhook_urls
 from tenants.models import Job, JobStatus
 from tenants.scoping import tenant_scope
 from tests.vendor_fixtures import ACME_SID
@@ -97,19 +97,19 @@ def test_bad_import_requests_are_400(owner_client, org, twilio_account, body, fi
 def test_an_interrupted_import_resumes_where_it_stopped(org, owner, twilio, twilio_account):
     twilio.add_incoming_numbers(ACME_SID, 250, start=FIRST)
     with tenant_scope(org):
-        job = Job.objects.create(organization=org, kind=numbers.IMPORT_JOB, created_by=owner, params={
+        job = Job.objects.create(organization=org, kind=importing.IMPORT_JOB, created_by=owner, params={
             "provider_account_id": str(twilio_account.pk), "numbers": None, "phase": "list"})
         # Twilio fails on the second page: the first page's rows and the cursor are kept.
         twilio.fail_next(1, status=500, code=20500, message="Internal error", after=1)
         with pytest.raises(Exception, match="could not be reached|Internal error"):
-            numbers.phone_numbers_import_run(organization=org, job_id=job.pk)
+            importing.phone_numbers_import_run(organization=org, job_id=job.pk)
         interrupted = Job.objects.get(pk=job.pk)
         assert interrupted.status == JobStatus.RUNNING
         assert interrupted.cursor  # where to resume
         assert PhoneNumber.objects.count() == 100
 
         twilio.requests.clear()
-        numbers.phone_numbers_import_run(organization=org, job_id=job.pk)
+        importing.phone_numbers_import_run(organization=org, job_id=job.pk)
         finished = Job.objects.get(pk=job.pk)
     assert (finished.status, finished.total, finished.done, finished.created_count) == (JobStatus.DONE, 250, 250, 250)
     assert stored(org) == 250

@@ -1,7 +1,7 @@
 import pytest
 
 from telephony.models import NumberStatus, PhoneNumber
-from telephony.services.numbers import webhook_urls
+from telephony.services.webhook_contract import webhook_urls
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
@@ -23,10 +23,10 @@ def owned(twilio):
 
 @pytest.fixture
 def number(org, owner, twilio_account, owned, run_on_commit):
-    from telephony.services import numbers
+    from telephony.services import adding
 
     with tenant_scope(org):
-        return run_on_commit(numbers.phone_number_add, organization=org, actor=owner, provider="twilio",
+        return run_on_commit(adding.phone_number_add, organization=org, actor=owner, provider="twilio",
                              phone_number=NUMBER, account_sid=ACME_SID, auth_token=ACME_TOKEN)
 
 
@@ -99,13 +99,13 @@ def test_a_number_live_in_another_organization_cannot_be_added(org, owner, other
                                                                owned, run_on_commit):
     from django.core.exceptions import ValidationError
 
-    from telephony.services import numbers
+    from telephony.services import adding
 
     with tenant_scope(other_org):
-        run_on_commit(numbers.phone_number_add, organization=other_org, actor=outsider, provider="twilio",
+        run_on_commit(adding.phone_number_add, organization=other_org, actor=outsider, provider="twilio",
                       phone_number=NUMBER, account_sid=ACME_SID, auth_token=ACME_TOKEN)
     with tenant_scope(org), pytest.raises(ValidationError, match="already connected to another organization"):
-        numbers.phone_number_add(organization=org, actor=owner, provider="twilio", phone_number=NUMBER,
+        adding.phone_number_add(organization=org, actor=owner, provider="twilio", phone_number=NUMBER,
                                  account_sid=ACME_SID, auth_token=ACME_TOKEN)
     assert numbers_of(org) == []
 
