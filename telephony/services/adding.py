@@ -41,7 +41,8 @@ def phone_number_add(*, organization: Organization, actor, provider: str, phone_
     except ProviderError as exc:
         raise ValidationError({"credentials": exc.message}) from None
     if remote is None:
-        raise ValidationError({"phone_number": f"{e164} is not a number of this Twilio account."})
+        label = providers.adapter_class(provider).label
+        raise ValidationError({"phone_number": f"{e164} is not a number of this {label} account."})
     attrs = attrs_from_remote(remote, e164)
     attrs["metadata"].update(metadata or {})
     if friendly_name:

@@ -52,6 +52,7 @@ def phone_number_repair_webhooks(*, organization: Organization, actor, number: P
     except ProviderError as exc:
         if exc.gone:
             phone_number_mark_released(organization, number, actor)
-            raise ValidationError("This number is no longer in the Twilio account (released); it is now "
+            label = providers.adapter_class(number.provider).label
+            raise ValidationError(f"This number is no longer in the {label} account (released); it is now "
                                   "inactive.") from None
         raise ValidationError(exc.message) from None

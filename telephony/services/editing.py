@@ -29,9 +29,11 @@ def phone_number_update(*, organization: Organization, actor, number: PhoneNumbe
 
 
 def phone_number_mark_released(organization: Organization, number: PhoneNumber, actor) -> None:
+    """The provider no longer has the number (released there): it stays with us, inactive."""
+    label = providers.adapter_class(number.provider).label
     with transaction.atomic():
         PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
-            status=NumberStatus.INACTIVE, status_reason="Released in Twilio (no longer in the account).",
+            status=NumberStatus.INACTIVE, status_reason=f"Released in {label} (no longer in the account).",
             webhook_configured=False, updated_at=timezone.now())
         audit(organization=organization, actor=actor, verb="phone_number.released_at_provider", target=number)
         lines_changed(number.provider_account.account_sid)
