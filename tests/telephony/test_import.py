@@ -1,10 +1,12 @@
 """Importing an account's numbers: every page, progress, no duplicates, resumable."""
 
 import pytest
+from celery.exceptions import Retry
 
 from telephony.models import PhoneNumber
 from telephony.services import importing
 from telephony.services.webhook_contract import webhook_urls
+from telephony.tasks import phone_numbers_import
 from tenants.models import Job, JobStatus
 from tenants.scoping import tenant_scope
 from tests.vendor_fixtures import ACME_SID
@@ -133,3 +135,40 @@ def test_the_import_page_lists_the_first_page_and_the_job_page_shows_progress(ow
     assert "data-progress-url" in job_page
     assert 'data-field="done">1<' in job_page
     assert stored(org) == 1
+
+
+@pytest.mark.django_db
+def test_an_import_the_provider_refuses_for_good_ends_failed_with_the_reason(owner_client, org, twilio,
+                                                                             twilio_account,
+                                                                             django_capture_on_commit_callbacks):
+    twilio.add_incoming_numbers(ACME_SID, 3, start=FIRST)
+    twilio.add_account(ACME_SID, "rotated")  # the stored auth token no longer works
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post("/api/acme/phone-numbers/import",
+                                     {"providerAccountId": str(twilio_account.pk), "numbers": "all"},
+                                     content_type="application/json")
+    assert response.status_code == 202
+    failed = job_state(org, response.json()["id"])
+    assert (failed.status, failed.errors) == (JobStatus.FAILED, [
+        {"item": "", "error": "Twilio rejected the credentials (check the account SID and auth token)."}])
+    assert failed.finished_at is not None and stored(org) == 0
+    listings = [r for r in twilio.requests if r.method == "GET" and "IncomingPhoneNumbers" in r.path]
+    assert len(listings) == 1  # a permanent refusal is not retried
+
+
+@pytest.mark.django_db
+def test_an_import_retries_a_provider_outage_and_finishes(owner_client, org, twilio, twilio_account,
+                                                          django_capture_on_commit_callbacks):
+    twilio.add_incoming_numbers(ACME_SID, 3, start=FIRST)
+    twilio.fail_next(1, status=503, code=20503, message="Service unavailable")
+    # Inline, the task's retry surfaces as Celery's Retry; the job keeps running meanwhile.
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        owner_client.post("/api/acme/phone-numbers/import",
+                          {"providerAccountId": str(twilio_account.pk), "numbers": "all"},
+                          content_type="application/json")
+    with tenant_scope(org):
+        job = Job.objects.get()
+    assert job.status == JobStatus.RUNNING
+
+    phone_numbers_import.apply(kwargs={"organization_id": str(org.pk), "job_id": str(job.pk)}, throw=True)
+    assert (job_state(org, job.pk).status, stored(org)) == (JobStatus.DONE, 3)

@@ -187,6 +187,40 @@ def test_removing_a_number_gives_it_back_its_old_urls(owner_client, org, number,
 
 
 @pytest.mark.django_db
+def test_removing_a_number_already_released_at_twilio_still_removes_it(owner_client, org, number, twilio, owned,
+                                                                      django_capture_on_commit_callbacks):
+    twilio.release(ACME_SID, owned["sid"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.delete(f"/api/acme/phone-numbers/{number.pk}")
+    assert response.status_code == 202
+    assert numbers_of(org) == []  # nothing to give back at Twilio: the number is gone there
+    with tenant_scope(org):
+        assert AuditEvent.objects.filter(verb="phone_number.removed", target_id=number.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_removal_twilio_fails_for_a_while_shows_why_and_the_retry_finishes_it(owner_client, org, number, twilio,
+                                                                                owned,
+                                                                                django_capture_on_commit_callbacks):
+    from celery.exceptions import Retry
+
+    from telephony.tasks import phone_number_finish_removal
+
+    twilio.fail_next(1, status=503, code=20503, message="Service unavailable")
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        owner_client.delete(f"/api/acme/phone-numbers/{number.pk}")
+    with tenant_scope(org):
+        waiting = PhoneNumber.objects.get(pk=number.pk)
+    assert (waiting.status, waiting.status_reason) == (NumberStatus.INACTIVE,
+                                                    "Removal failed: Unable to update record: Service unavailable")
+
+    phone_number_finish_removal.apply(kwargs={"organization_id": str(org.pk), "phone_number_id": str(number.pk)},
+                                      throw=True)
+    assert numbers_of(org) == []
+    assert twilio.number(ACME_SID, owned["sid"])["voice_url"] == "https://old.example.com/voice"
+
+
+@pytest.mark.django_db
 def test_agents_cannot_manage_numbers(agent_client, org, number):
     assert agent_client.get("/api/acme/phone-numbers").status_code == 200
     response = agent_client.delete(f"/api/acme/phone-numbers/{number.pk}")
