@@ -25,7 +25,7 @@ from django.conf import settings  # noqa: E402
 
 from softphone import celery_app  # noqa: E402
 from telephony.models import PhoneNumber, Provider  # noqa: E402
-from telephony.services import accounts, numbers  # noqa: E402
+from telephony.services import accounts, importing  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.models import Job, Organization  # noqa: E402
 from tenants.scoping import platform_scope, tenant_scope  # noqa: E402
@@ -54,7 +54,7 @@ def run_import(org, owner, account) -> tuple[float, Job, MemorySampler]:
     started = time.perf_counter()
     with tenant_scope(org):
         # The real path: the service queues the import task after commit; the task runs it.
-        job = numbers.phone_number_import_start(organization=org, actor=owner, account=account, numbers="all")
+        job = importing.phone_number_import_start(organization=org, actor=owner, account=account, numbers="all")
         job = Job.objects.get(pk=job.pk)
     elapsed = time.perf_counter() - started
     sampler.running = False

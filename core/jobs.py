@@ -25,9 +25,14 @@ def enqueue(name: str, *, countdown: float | None = None, queue: str | None = No
     options = {key: value for key, value in (("countdown", countdown), ("queue", queue)) if value is not None}
 
     def send() -> None:
+        task = _registered(name)
+        if task is not None and current_app.conf.task_always_eager:
+            # Inline (unit tests): the task's own errors (a Retry too) are the caller's, as with
+            # `.delay()`; only a broker that cannot be reached is caught below.
+            task.apply_async(kwargs=kwargs, **options)
+            return
         try:
-            task = _registered(name)
-            if task is not None:  # its own options, and inline when tasks run eagerly (unit tests)
+            if task is not None:  # its own options
                 task.apply_async(kwargs=kwargs, **options)
             else:
                 current_app.send_task(name, kwargs=kwargs, **options)

@@ -29,7 +29,7 @@ from .serializers import (
     ProviderAccountOutputSerializer,
     ProviderAccountPatchSerializer,
 )
-from .services import accounts, assignment, numbers, sync
+from .services import accounts, adding, assignment, buying, configuring, editing, importing, sync
 
 
 def _client(organization, value):
@@ -148,7 +148,7 @@ class PhoneNumberListCreateApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields["client"] = _client(self.organization, fields.pop("client_id", None))
-        number = numbers.phone_number_add(organization=self.organization, actor=request.user, **fields)
+        number = adding.phone_number_add(organization=self.organization, actor=request.user, **fields)
         return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_201_CREATED)
 
 
@@ -171,7 +171,7 @@ class PhoneNumberDetailApi(TenantAPIView):
             number = assignment.phone_number_assign(
                 organization=self.organization, actor=request.user, number=number, agent=agent)
         if "friendly_name" in data.validated_data:
-            number = numbers.phone_number_update(
+            number = editing.phone_number_update(
                 organization=self.organization, actor=request.user, number=number,
                 friendly_name=data.validated_data["friendly_name"])
         number = selectors.get_phone_number_for_org(self.organization, number.pk)
@@ -180,7 +180,7 @@ class PhoneNumberDetailApi(TenantAPIView):
     @extend_schema(responses={202: PhoneNumberOutputSerializer}, operation_id="phone_numbers_destroy")
     def delete(self, request, org_slug, phone_number_id):
         number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
-        numbers.phone_number_remove(organization=self.organization, actor=request.user, number=number)
+        editing.phone_number_remove(organization=self.organization, actor=request.user, number=number)
         number = selectors.get_phone_number_for_org(self.organization, number.pk)
         # The number leaves VAPI and gets its old URLs back in a worker; it disappears after that.
         return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_202_ACCEPTED)
@@ -192,8 +192,8 @@ class PhoneNumberRepairApi(TenantAPIView):
     @extend_schema(request=None, responses=PhoneNumberOutputSerializer, operation_id="phone_numbers_repair_webhooks")
     def post(self, request, org_slug, phone_number_id):
         number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
-        number = numbers.phone_number_repair_webhooks(organization=self.organization, actor=request.user,
-                                                      number=number)
+        number = configuring.phone_number_repair_webhooks(organization=self.organization, actor=request.user,
+                                                          number=number)
         return Response(PhoneNumberOutputSerializer(number).data)
 
 
@@ -207,7 +207,7 @@ class AvailableNumbersApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         f = data.validated_data
         account = _account(self.organization, f["provider_account_id"]) if f.get("provider_account_id") else None
-        found = numbers.available_numbers_search(
+        found = buying.available_numbers_search(
             account=account, account_sid=f.get("account_sid", ""), auth_token=f.get("auth_token", ""),
             country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
             contains=f.get("contains", ""), capabilities=tuple(f["capabilities"]))
@@ -224,7 +224,7 @@ class BuyNumberApi(TenantAPIView):
         data.is_valid(raise_exception=True)
         account = _account(self.organization, data.validated_data["provider_account_id"])
         client = _client(self.organization, data.validated_data.get("client_id"))
-        number = numbers.phone_number_buy(
+        number = buying.phone_number_buy(
             organization=self.organization, actor=request.user, account=account,
             phone_number=data.validated_data["phone_number"], client=client)
         return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_201_CREATED)
@@ -238,7 +238,7 @@ class ImportNumbersApi(TenantAPIView):
         data = ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = _account(self.organization, data.validated_data["provider_account_id"])
-        job = numbers.phone_number_import_start(
+        job = importing.phone_number_import_start(
             organization=self.organization, actor=request.user, account=account,
             numbers=data.validated_data["numbers"])
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

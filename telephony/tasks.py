@@ -1,101 +1,63 @@
-"""Thin Celery tasks of `telephony`: load under the tenant, call one service, classify errors."""
+"""Thin Celery tasks of `telephony`: each loads its row under the tenant and calls one service
+(tenants.tasks.row_task retries a vendor that failed for a while and ends on one that cannot help)."""
 
 from __future__ import annotations
-
-import logging
 
 from celery import shared_task
 from django.db import transaction
 
 from core.vendors import ProviderError
-from tenants.models import Organization
+from tenants.models import Job, Organization
 from tenants.scoping import platform_scope, tenant_scope
-from tenants.tasks import TenantTask
+from tenants.tasks import row_task
 
-from .models import PhoneNumber, Provider, ProviderAccount
-from .services import accounts, numbers, platform, sync
-
-logger = logging.getLogger(__name__)
-
-RETRY = {"max_retries": 8, "retry_backoff": 5, "retry_backoff_max": 600, "retry_jitter": True}
+from .models import PhoneNumber, ProviderAccount
+from .services import accounts, configuring, editing, importing, platform, sync
 
 
-def _retry_if_transient(task, exc: ProviderError):
-    if exc.permanent:
-        logger.warning("%s failed permanently: %s", task.name, exc)
-        return None
-    raise task.retry(exc=exc, countdown=min(600, 5 * 2 ** task.request.retries))
+@row_task("telephony.phone_number_configure", model=PhoneNumber, key="phone_number_id",
+          related=("organization", "provider_account"))
+def phone_number_configure(number: PhoneNumber):
+    configuring.phone_number_configure(organization=number.organization, number=number, geocode=True)
 
 
-@shared_task(base=TenantTask, bind=True, name="telephony.phone_number_configure", **RETRY)
-def phone_number_configure(self, *, organization_id: str, phone_number_id: str):
-    number = PhoneNumber.objects.select_related("provider_account").filter(pk=phone_number_id).first()
-    if number is None:
-        return
-    try:
-        numbers.phone_number_configure(organization=number.organization, number=number, geocode=True)
-    except ProviderError as exc:
-        _retry_if_transient(self, exc)
+def _import_run(job: Job):
+    # A transient failure retries: the job keeps its cursor and rows, so the retry resumes where
+    # this attempt stopped.
+    importing.phone_numbers_import_run(organization=job.organization, job_id=job.pk)
 
 
-@shared_task(base=TenantTask, bind=True, name="telephony.phone_numbers_import", **RETRY)
-def phone_numbers_import(self, *, organization_id: str, job_id: str):
-    organization = Organization.objects.get(pk=organization_id)
-    try:
-        numbers.phone_numbers_import_run(organization=organization, job_id=job_id)
-    except ProviderError as exc:
-        if exc.permanent:
-            numbers.job_fail(organization=organization, job_id=job_id, reason=exc.message)
-            return
-        # The job keeps its cursor and rows: the retry resumes where this attempt stopped.
-        raise self.retry(exc=exc, countdown=min(600, 5 * 2 ** self.request.retries)) from None
+def _import_failed(job: Job, exc: ProviderError) -> None:
+    importing.job_fail(organization=job.organization, job_id=job.pk, reason=exc.message)
 
 
-@shared_task(base=TenantTask, bind=True, name="telephony.phone_number_platform_sync", **RETRY)
-def phone_number_platform_sync(self, *, organization_id: str, phone_number_id: str):
-    organization = Organization.objects.get(pk=organization_id)
-    if not PhoneNumber.objects.filter(pk=phone_number_id).exists():
-        return
-    try:
-        platform.phone_number_platform_sync(organization=organization, number_id=phone_number_id)
-    except ProviderError as exc:
-        _retry_if_transient(self, exc)
+_import_run.on_permanent = _import_failed
+phone_numbers_import = row_task("telephony.phone_numbers_import", model=Job, key="job_id",
+                                related=("organization",))(_import_run)
 
 
-@shared_task(base=TenantTask, bind=True, name="telephony.phone_number_finish_removal", **RETRY)
-def phone_number_finish_removal(self, *, organization_id: str, phone_number_id: str):
-    number = PhoneNumber.objects.select_related("provider_account").filter(pk=phone_number_id).first()
-    if number is None:
-        return
-    try:
-        numbers.phone_number_finish_removal(organization=number.organization, number=number)
-    except ProviderError as exc:
-        _retry_if_transient(self, exc)
+@row_task("telephony.phone_number_platform_sync", model=PhoneNumber, key="phone_number_id",
+          related=("organization",))
+def phone_number_platform_sync(number: PhoneNumber):
+    platform.phone_number_platform_sync(organization=number.organization, number_id=number.pk)
 
 
-@shared_task(base=TenantTask, bind=True, name="telephony.provider_account_verify", **RETRY)
-def provider_account_verify(self, *, organization_id: str, provider_account_id: str):
-    account = ProviderAccount.objects.filter(pk=provider_account_id).first()
-    if account is None:
-        return
-    try:
-        accounts.provider_account_verify(organization=account.organization, account=account)
-    except ProviderError as exc:
-        _retry_if_transient(self, exc)
+@row_task("telephony.phone_number_finish_removal", model=PhoneNumber, key="phone_number_id",
+          related=("organization", "provider_account"))
+def phone_number_finish_removal(number: PhoneNumber):
+    editing.phone_number_finish_removal(organization=number.organization, number=number)
 
 
-@shared_task(base=TenantTask, bind=True, name="telephony.provider_account_sync", **RETRY)
-def provider_account_sync(self, *, organization_id: str, provider_account_id: str):
-    account = ProviderAccount.objects.filter(pk=provider_account_id).first()
-    if account is None:
-        return
-    try:
-        if account.provider == Provider.TWILIO:
-            sync.provider_account_sync(organization=account.organization, account=account)
-        else:
-            sync.vapi_sync(organization=account.organization)
-    except ProviderError as exc:
-        _retry_if_transient(self, exc)
+@row_task("telephony.provider_account_verify", model=ProviderAccount, key="provider_account_id",
+          related=("organization",))
+def provider_account_verify(account: ProviderAccount):
+    accounts.provider_account_verify(organization=account.organization, account=account)
+
+
+@row_task("telephony.provider_account_sync", model=ProviderAccount, key="provider_account_id",
+          related=("organization",))
+def provider_account_sync(account: ProviderAccount):
+    sync.account_sync(organization=account.organization, account=account)
 
 
 # Platform maintenance: fan out one tenant task per account / number. Listed bypass uses.
@@ -133,6 +95,6 @@ def import_jobs_resume_stalled():
     """Resume import jobs whose worker died (no heartbeat for five minutes)."""
     for organization in Organization.objects.all():
         with tenant_scope(organization), transaction.atomic():
-            stalled = list(numbers.import_jobs_stalled(organization=organization).values_list("pk", flat=True))
+            stalled = list(importing.import_jobs_stalled(organization=organization).values_list("pk", flat=True))
         for job_id in stalled:
             phone_numbers_import.delay(organization_id=str(organization.pk), job_id=str(job_id))

@@ -24,7 +24,7 @@ from .forms import (
     VapiAccountForm,
 )
 from .models import Provider
-from .services import accounts, assignment, numbers, platform, sync
+from .services import accounts, assignment, buying, configuring, editing, importing, platform, sync
 
 
 def _errors(exc: ValidationError) -> str:
@@ -125,7 +125,7 @@ def number_rename(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     form = RenameForm(request.POST)
     if form.is_valid():
-        numbers.phone_number_update(organization=request.organization, actor=request.user, number=number,
+        editing.phone_number_update(organization=request.organization, actor=request.user, number=number,
                                     friendly_name=form.cleaned_data["friendly_name"])
         messages.success(request, "Saved.")
     else:
@@ -138,7 +138,7 @@ def number_rename(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
 def number_repair(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
     try:
-        numbers.phone_number_repair_webhooks(organization=request.organization, actor=request.user, number=number)
+        configuring.phone_number_repair_webhooks(organization=request.organization, actor=request.user, number=number)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
@@ -159,7 +159,7 @@ def number_platform_retry(request: HttpRequest, org_slug: str, phone_number_id) 
 @manager_required
 def number_remove(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
-    numbers.phone_number_remove(organization=request.organization, actor=request.user, number=number)
+    editing.phone_number_remove(organization=request.organization, actor=request.user, number=number)
     messages.success(request, f"{number} is being removed; it disappears once VAPI and Twilio are updated.")
     return redirect("telephony:number-list", org_slug=org_slug)
 
@@ -236,7 +236,7 @@ def number_search(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.GET and form.is_valid():
         f = form.cleaned_data
         try:
-            results = numbers.available_numbers_search(
+            results = buying.available_numbers_search(
                 account=f["account"], country=f["country"], number_type=f["number_type"], area_code=f["area_code"],
                 contains=f["contains"], capabilities=tuple(c for c in ("sms", "mms", "voice") if f.get(c)))
         except ValidationError as exc:
@@ -255,8 +255,8 @@ def number_buy(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.method == "GET":
         return render(request, "telephony/number_buy_confirm.html", {"account": account, "phone_number": phone_number})
     try:
-        number = numbers.phone_number_buy(organization=request.organization, actor=request.user, account=account,
-                                          phone_number=phone_number)
+        number = buying.phone_number_buy(organization=request.organization, actor=request.user, account=account,
+                                         phone_number=phone_number)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
         return render(request, "telephony/number_buy_confirm.html",
@@ -278,8 +278,8 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
     if request.GET.get("account"):
         account = selectors.get_provider_account_for_org(organization, request.GET["account"])
         try:
-            page = numbers.account_numbers_page(account=account, page_token=request.GET.get("cursor"))
-        except numbers.InvalidPageToken as exc:
+            page = importing.account_numbers_page(account=account, page_token=request.GET.get("cursor"))
+        except importing.InvalidPageToken as exc:
             error, status = _errors(exc), 400
         except ValidationError as exc:
             error = _errors(exc)
@@ -298,8 +298,8 @@ def number_import_start(request: HttpRequest, org_slug: str) -> HttpResponse:
     account = selectors.get_provider_account_for_org(request.organization, request.POST.get("account"))
     chosen = "all" if request.POST.get("all") else request.POST.getlist("numbers")
     try:
-        job = numbers.phone_number_import_start(organization=request.organization, actor=request.user,
-                                                account=account, numbers=chosen)
+        job = importing.phone_number_import_start(organization=request.organization, actor=request.user,
+                                                  account=account, numbers=chosen)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
         return redirect(f"/o/{org_slug}/numbers/import/?account={account.pk}")

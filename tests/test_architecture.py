@@ -29,21 +29,9 @@ KNOWN: set[tuple[str, str, str]] = {
     ('in-function', 'messaging.services.outbound', 'messaging.services.conversations'),
     ('in-function', 'messaging.services.outbound', 'messaging.services.events'),
     ('in-function', 'messaging.services.outbound', 'messaging.tasks'),
-    ('in-function', 'telephony.providers', 'telephony.providers.twilio'),
-    ('in-function', 'telephony.services.assignment', 'telephony.tasks'),
-    ('in-function', 'telephony.services.numbers', 'telephony.services.accounts'),
-    ('in-function', 'telephony.services.numbers', 'telephony.services.platform'),
-    ('in-function', 'telephony.services.numbers', 'telephony.tasks'),
-    ('in-function', 'telephony.services.platform', 'telephony.services.numbers'),
-    ('in-function', 'telephony.services.platform', 'telephony.tasks'),
-    ('in-function', 'telephony.services.sync', 'telephony.tasks'),
     ('service-imports-task', 'messaging.services.events', 'messaging.tasks'),
     ('service-imports-task', 'messaging.services.inbound', 'messaging.tasks'),
     ('service-imports-task', 'messaging.services.outbound', 'messaging.tasks'),
-    ('service-imports-task', 'telephony.services.assignment', 'telephony.tasks'),
-    ('service-imports-task', 'telephony.services.numbers', 'telephony.tasks'),
-    ('service-imports-task', 'telephony.services.platform', 'telephony.tasks'),
-    ('service-imports-task', 'telephony.services.sync', 'telephony.tasks'),
 }
 
 

@@ -18,7 +18,7 @@ from messaging.models import Conversation, Direction, MediaType, Message, Messag
 from messaging.providers.base import ProviderError, readable_error
 from messaging.providers.twilio import TwilioMessaging
 from messaging.providers.whatsapp_cloud import WhatsAppCloud
-from telephony.services.numbers import webhook_urls
+from telephony.services.webhook_contract import webhook_urls
 from tenants.models import Organization
 
 from .attachments import hosted_attachment

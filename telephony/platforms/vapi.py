@@ -1,4 +1,4 @@
-"""VAPI (voice-AI platform) client: the only module that talks to VAPI.
+"""VAPI (voice-AI platform) adapter: the only module that talks to VAPI.
 
 A small client on `requests`, the HTTP library the twilio SDK already brings, so the project has
 one. It finds VAPI at ``settings.VAPI_API_BASE_URL``. Errors become `ProviderError`; VAPI's NestJS
@@ -8,29 +8,32 @@ Credentials are sent, never logged, never put in an error message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import requests
 from django.conf import settings
 
-from core.vendors import ProviderError
+from .base import Assistant, PlatformNumber, ProviderError, VoicePlatform
+
+# VAPI answers numbers held at these carriers (our numbers providers' names -> VAPI's).
+CARRIERS = {"twilio": "twilio"}
 
 
-@dataclass(frozen=True)
-class VapiNumber:
-    id: str
-    number: str
-    assistant_id: str
-    status: str
-    sms_enabled: bool
+def _number(body: dict) -> PlatformNumber:
+    return PlatformNumber(id=body["id"], number=body.get("number") or "", assistant_id=body.get("assistantId") or "",
+                          status=body.get("status") or "", sms_enabled=bool(body.get("smsEnabled", True)))
 
 
-def _number(body: dict) -> VapiNumber:
-    return VapiNumber(id=body["id"], number=body.get("number") or "", assistant_id=body.get("assistantId") or "",
-                      status=body.get("status") or "", sms_enabled=bool(body.get("smsEnabled", True)))
+class VapiPlatform(VoicePlatform):
+    name = "vapi"
+    label = "VAPI"
 
+    @classmethod
+    def for_account(cls, account) -> VapiPlatform:
+        return cls(account.api_key or "")
 
-class VapiClient:
+    @classmethod
+    def for_credentials(cls, *, api_key: str = "", **_) -> VapiPlatform:
+        return cls(api_key)
+
     def __init__(self, api_key: str, *, base_url: str | None = None, timeout: float | None = None):
         self.base_url = (base_url or settings.VAPI_API_BASE_URL).rstrip("/")
         self.timeout = timeout if timeout is not None else settings.VAPI_HTTP_TIMEOUT
@@ -50,35 +53,39 @@ class VapiClient:
             raise _error(response)
         return response.json() if response.content else None
 
-    def verify(self) -> int:
-        """Check the key by listing assistants; returns how many there are."""
-        return len(self._request("GET", "/assistant", params={"limit": 1000}) or [])
+    def verify(self) -> None:
+        """Check the key by listing assistants."""
+        self._request("GET", "/assistant", params={"limit": 1000})
 
-    def list_assistants(self) -> list[dict]:
-        return [{"id": a["id"], "name": a.get("name") or ""} for a in self._request("GET", "/assistant") or []]
+    def list_assistants(self) -> list[Assistant]:
+        return [Assistant(id=a["id"], name=a.get("name") or "") for a in self._request("GET", "/assistant") or []]
 
-    def import_twilio_number(self, *, number: str, twilio_account_sid: str, twilio_auth_token: str,
-                             assistant_id: str, name: str = "") -> VapiNumber:
+    def list_numbers(self) -> list[PlatformNumber]:
+        return [_number(body) for body in self._request("GET", "/phone-number", params={"limit": 1000}) or []]
+
+    def attach_number(self, *, phone_number: str, carrier: str, account_sid: str, auth_token: str,
+                      assistant_id: str, name: str = "") -> PlatformNumber:
+        if carrier not in CARRIERS:
+            raise ProviderError(f"VAPI cannot answer numbers held at {carrier}.", permanent=True)
         # smsEnabled false: VAPI would otherwise take over the number's SMS URL and texts would stop
         # reaching our inbox.
         body = {
-            "provider": "twilio", "number": number, "twilioAccountSid": twilio_account_sid,
-            "twilioAuthToken": twilio_auth_token, "assistantId": assistant_id, "smsEnabled": False,
+            "provider": CARRIERS[carrier], "number": phone_number, "twilioAccountSid": account_sid,
+            "twilioAuthToken": auth_token, "assistantId": assistant_id, "smsEnabled": False,
         }
         if name:
             body["name"] = name[:40]
         return _number(self._request("POST", "/phone-number", json=body))
 
-    def update_assistant(self, phone_number_id: str, assistant_id: str) -> VapiNumber:
-        return _number(self._request("PATCH", f"/phone-number/{phone_number_id}", json={"assistantId": assistant_id}))
+    def set_assistant(self, number_id: str, assistant_id: str) -> PlatformNumber:
+        return _number(self._request("PATCH", f"/phone-number/{number_id}", json={"assistantId": assistant_id}))
 
-    def get_number(self, phone_number_id: str) -> VapiNumber | None:
-        body = self._request("GET", f"/phone-number/{phone_number_id}", allow_404=True)
+    def get_number(self, number_id: str) -> PlatformNumber | None:
+        body = self._request("GET", f"/phone-number/{number_id}", allow_404=True)
         return _number(body) if body else None
 
-    def delete_number(self, phone_number_id: str) -> bool:
-        """Delete; False if VAPI no longer had it (already the state we want)."""
-        return self._request("DELETE", f"/phone-number/{phone_number_id}", allow_404=True) is not None
+    def detach_number(self, number_id: str) -> bool:
+        return self._request("DELETE", f"/phone-number/{number_id}", allow_404=True) is not None
 
 
 def _error(response: requests.Response) -> ProviderError:

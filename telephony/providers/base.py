@@ -77,6 +77,26 @@ class WebhookUrls:
 class TelephonyProvider:
     """The interface. Vonage or Bandwidth adapters would implement the same methods."""
 
+    # The registry key: `ProviderAccount.provider` and `PhoneNumber.provider`.
+    name: str = ""
+    # How people call it, in messages.
+    label: str = ""
+
+    @classmethod
+    def for_account(cls, account) -> TelephonyProvider:
+        """The adapter for a connected `ProviderAccount` of this vendor (its stored credentials)."""
+        raise NotImplementedError
+
+    @classmethod
+    def for_credentials(cls, **credentials) -> TelephonyProvider:
+        """The adapter for credentials not saved yet (to verify them, or to search once)."""
+        raise NotImplementedError
+
+    @classmethod
+    def credential_errors(cls, **credentials) -> dict[str, str]:
+        """What is wrong with the credentials' shape, by field, before any call ({} when nothing)."""
+        return {}
+
     def verify(self) -> AccountInfo:
         raise NotImplementedError
 

@@ -145,6 +145,25 @@ def call(fn, *args, **kwargs):
 
 
 class TwilioProvider(TelephonyProvider):
+    name = "twilio"
+    label = "Twilio"
+
+    @classmethod
+    def for_account(cls, account) -> TwilioProvider:
+        return cls(account_sid=account.account_sid, auth_token=account.auth_token)
+
+    @classmethod
+    def for_credentials(cls, *, account_sid: str, auth_token: str, **_) -> TwilioProvider:
+        return cls(account_sid=account_sid, auth_token=auth_token)
+
+    @classmethod
+    def credential_errors(cls, *, account_sid: str = "", auth_token: str = "", **_) -> dict[str, str]:
+        if not account_sid.startswith("AC") or len(account_sid) != 34:
+            return {"account_sid": "A Twilio account SID starts with AC and has 34 characters."}
+        if not auth_token:
+            return {"auth_token": "Enter the account's auth token."}
+        return {}
+
     def __init__(self, *, account_sid: str, auth_token: str, base_url: str | None = None,
                  timeout: float | None = None, retries_on_429: int | None = None):
         self.account_sid = account_sid

@@ -7,10 +7,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.vendors import ProviderError
-from telephony import providers
+from telephony import platforms, providers
 from telephony.lines import lines_changed
-from telephony.models import AccountStatus, NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
-from telephony.platforms.vapi import VapiClient
+from telephony.models import AccountStatus, NumberStatus, PhoneNumber, ProviderAccount, WebhookMode
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -18,20 +17,21 @@ from tenants.services import audit
 def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str = "", api_key: str = "") -> str:
     """One short call to the vendor; returns the account's name, or raises ValidationError."""
     try:
-        if provider == Provider.TWILIO:
-            if not account_sid.startswith("AC") or len(account_sid) != 34:
-                raise ValidationError({"account_sid": "A Twilio account SID starts with AC and has 34 characters."})
-            if not auth_token:
-                raise ValidationError({"auth_token": "Enter the account's auth token."})
+        if providers.supports(provider):
+            adapter = providers.adapter_class(provider)
+            problems = adapter.credential_errors(account_sid=account_sid, auth_token=auth_token)
+            if problems:
+                raise ValidationError(problems)
             info = providers.for_credentials(provider, account_sid=account_sid, auth_token=auth_token).verify()
             if info.status != "active":
-                raise ValidationError({"account_sid": f"This Twilio account is {info.status}."})
+                raise ValidationError({"account_sid": f"This {adapter.label} account is {info.status}."})
             return info.friendly_name
-        if provider == Provider.VAPI:
+        if platforms.supports(provider):
+            platform = platforms.adapter_class(provider)
             if not api_key:
-                raise ValidationError({"api_key": "Enter the VAPI private API key."})
-            VapiClient(api_key).verify()
-            return "VAPI"
+                raise ValidationError({"api_key": f"Enter the {platform.label} private API key."})
+            platforms.for_credentials(provider, api_key=api_key).verify()
+            return platform.label
     except ProviderError as exc:
         raise ValidationError({"credentials": exc.message}) from None
     raise ValidationError({"provider": f"Unknown provider '{provider}'."})
@@ -43,7 +43,7 @@ def provider_account_connect(*, organization: Organization, actor, provider: str
                              webhook_mode: str = WebhookMode.PER_NUMBER, client=None) -> ProviderAccount:
     """Verify the credentials with the vendor, then save the account. Bad credentials save nothing."""
     account_sid = (account_sid or "").strip()
-    if provider == Provider.TWILIO and ProviderAccount.objects.filter(
+    if providers.supports(provider) and ProviderAccount.objects.filter(
         organization=organization, provider=provider, account_sid=account_sid
     ).exists():
         raise ValidationError({"account_sid": "This Twilio account is already connected."})
@@ -53,7 +53,7 @@ def provider_account_connect(*, organization: Organization, actor, provider: str
             account = ProviderAccount.objects.create(
                 organization=organization, client=client, provider=provider,
                 friendly_name=(friendly_name or vendor_name or provider).strip()[:200],
-                account_sid=account_sid if provider == Provider.TWILIO else "",
+                account_sid=account_sid if providers.supports(provider) else "",
                 auth_token=auth_token or None, api_key_sid=api_key_sid.strip(), api_key_secret=api_key_secret or None,
                 twiml_app_sid=twiml_app_sid.strip(), api_key=api_key or None, webhook_mode=webhook_mode,
                 status=AccountStatus.ACTIVE, last_verified_at=timezone.now(), created_by=actor,
@@ -100,11 +100,13 @@ def provider_account_update(*, organization: Organization, actor, account: Provi
 
 @transaction.atomic
 def provider_account_delete(*, organization: Organization, actor, account: ProviderAccount) -> None:
-    if account.provider == Provider.TWILIO:
+    if providers.supports(account.provider):
         count = PhoneNumber.objects.filter(organization=organization, provider_account=account).count()
         if count:
             raise ValidationError(f"Remove this account's {count} phone number(s) first.")
-    elif PhoneNumber.objects.filter(organization=organization, platform="vapi").exclude(platform_id="").exists():
+    elif PhoneNumber.objects.filter(organization=organization, platform=account.provider).exclude(
+        platform_id=""
+    ).exists():
         raise ValidationError("Numbers are still on VAPI: assign them to people or unassign them first.")
     audit(organization=organization, actor=actor, verb="provider_account.deleted", target=account,
           data={"provider": account.provider, "friendly_name": account.friendly_name})
@@ -116,11 +118,12 @@ def provider_account_verify(*, organization: Organization, account: ProviderAcco
     """Re-check stored credentials (daily, from beat). A permanent failure marks the account and its
     numbers `error` with the reason; a transient one changes nothing and is raised for a retry."""
     try:
-        if account.provider == Provider.TWILIO:
+        if providers.supports(account.provider):
             info = providers.for_account(account).verify()
-            problem = "" if info.status == "active" else f"The Twilio account is {info.status}."
+            label = providers.adapter_class(account.provider).label
+            problem = "" if info.status == "active" else f"The {label} account is {info.status}."
         else:
-            VapiClient(account.api_key or "").verify()
+            platforms.for_account(account).verify()
             problem = ""
     except ProviderError as exc:
         if not exc.permanent:

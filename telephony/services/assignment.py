@@ -5,9 +5,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from telephony.models import NumberStatus, PhoneNumber, PlatformState, Provider, ProviderAccount
+from telephony import jobs
+from telephony.models import NumberStatus, PhoneNumber, PlatformState
 from tenants.models import Agent, AgentKind, Organization
 from tenants.services import audit
+
+from .platform import platform_account
 
 
 def _wants_platform(number: PhoneNumber, agent: Agent | None) -> bool:
@@ -29,9 +32,7 @@ def phone_number_assign(*, organization: Organization, actor, number: PhoneNumbe
                 raise ValidationError({"agent_id": "This agent works for another client than the number."})
             if locked.status == NumberStatus.INACTIVE:
                 raise ValidationError({"agent_id": "This number is inactive and cannot be assigned."})
-            if agent.kind == AgentKind.AI and not ProviderAccount.objects.filter(
-                organization=organization, provider=Provider.VAPI
-            ).exists():
+            if agent.kind == AgentKind.AI and platform_account(organization) is None:
                 raise ValidationError({"agent_id": "Connect a VAPI account before assigning numbers to AI agents."})
             if agent.kind == AgentKind.AI and not locked.can("voice"):
                 raise ValidationError({"agent_id": "This number cannot take calls, so an AI voice agent cannot answer it."})
@@ -51,10 +52,7 @@ def phone_number_assign(*, organization: Organization, actor, number: PhoneNumbe
               data={"from": previous.name if previous else None, "to": agent.name if agent else None,
                     "to_kind": agent.kind if agent else None})
         if needs_platform:
-            from telephony.tasks import phone_number_platform_sync
-
-            transaction.on_commit(lambda: phone_number_platform_sync.delay(
-                organization_id=str(organization.pk), phone_number_id=str(locked.pk)))
+            jobs.phone_number_platform_sync(organization.pk, locked.pk)
     return locked
 
 

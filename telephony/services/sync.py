@@ -1,22 +1,31 @@
-"""Reconcile our numbers with what the providers have (beat, hourly, and on demand)."""
+"""Reconcile our numbers with what the vendors have (beat, hourly, and on demand)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
-from telephony import providers
-from telephony.models import NumberStatus, PhoneNumber, PlatformState, Provider, ProviderAccount
-from telephony.platforms.vapi import VapiClient
+from telephony import jobs, platforms, providers
+from telephony.models import NumberStatus, PhoneNumber, PlatformState, ProviderAccount
 from tenants.models import Organization
 from tenants.services import audit
 
-from .numbers import drift_of, phone_number_mark_released
+from .editing import phone_number_mark_released
+from .webhook_contract import drift_of
+
+
+def account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
+    """Reconcile one connected account with its vendor, whichever kind it is: a numbers provider's
+    numbers, or the numbers we put on a voice-AI platform."""
+    if providers.supports(account.provider):
+        return provider_account_sync(organization=organization, account=account, actor=actor)
+    return platform_numbers_sync(organization=organization, account=account, actor=actor)
 
 
 def provider_account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
-    """Compare every number of a Twilio account with Twilio: released there -> inactive; webhook URLs
-    changed behind our back -> drift recorded (one click repairs); capabilities refreshed."""
+    """Compare every number of a numbers-provider account with the provider: released there ->
+    inactive; webhook URLs changed behind our back -> drift recorded (one click repairs);
+    capabilities refreshed."""
     remote = {n.sid: n for n in providers.for_account(account).iter_incoming_numbers(page_size=1000)}
     counts = {"checked": 0, "released": 0, "drifted": 0}
     now = timezone.now()
@@ -41,17 +50,16 @@ def provider_account_sync(*, organization: Organization, account: ProviderAccoun
     return counts
 
 
-def vapi_sync(*, organization: Organization, actor=None) -> dict:
-    """Numbers we put on VAPI that VAPI no longer has are flagged (the platform sweeper re-imports
-    them while their agent is still an AI agent)."""
-    account = ProviderAccount.objects.filter(organization=organization, provider=Provider.VAPI).first()
+def platform_numbers_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
+    """Numbers we put on the voice-AI platform that it no longer has are flagged (the platform
+    sweeper re-imports them while their agent is still an AI agent)."""
+    platform = platforms.for_account(account)
     counts = {"checked": 0, "missing": 0}
-    if account is None:
-        return counts
-    client = VapiClient(account.api_key or "")
-    for number in PhoneNumber.objects.filter(organization=organization).exclude(platform_id=""):
+    for number in PhoneNumber.objects.filter(organization=organization, platform=account.provider).exclude(
+        platform_id=""
+    ):
         counts["checked"] += 1
-        if client.get_number(number.platform_id) is None:
+        if platform.get_number(number.platform_id) is None:
             counts["missing"] += 1
             PhoneNumber.objects.filter(pk=number.pk).update(
                 platform_state=PlatformState.ERROR, platform_error="Deleted in VAPI behind our back.",
@@ -62,6 +70,4 @@ def vapi_sync(*, organization: Organization, actor=None) -> dict:
 
 def provider_account_sync_request(*, organization: Organization, account: ProviderAccount) -> None:
     """Reconcile in a worker (a page never waits on every page of an account)."""
-    from telephony.tasks import provider_account_sync as task
-
-    transaction.on_commit(lambda: task.delay(organization_id=str(organization.pk), provider_account_id=str(account.pk)))
+    jobs.provider_account_sync(organization.pk, account.pk)

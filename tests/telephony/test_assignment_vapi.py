@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 
 from telephony.models import PhoneNumber, PlatformState
-from telephony.services import assignment, numbers
-from telephony.services.numbers import webhook_urls
+from telephony.services import adding, assignment
+from telephony.services.webhook_contract import webhook_urls
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
@@ -21,7 +21,7 @@ NUMBER = "+14155550142"
 def number(org, owner, twilio, twilio_account, run_on_commit):
     twilio.add_incoming_number(ACME_SID, NUMBER, voice_url="https://old.example.com/voice")
     with tenant_scope(org):
-        return run_on_commit(numbers.phone_number_add, organization=org, actor=owner, provider="twilio",
+        return run_on_commit(adding.phone_number_add, organization=org, actor=owner, provider="twilio",
                              phone_number=NUMBER, account_sid=ACME_SID, auth_token=ACME_TOKEN)
 
 
@@ -172,7 +172,7 @@ def test_a_number_of_a_client_goes_only_to_that_clients_agents(owner_client, org
 def test_two_concurrent_assignments_cannot_both_win(org, owner, twilio, twilio_account, vapi, vapi_account):
     twilio.add_incoming_number(ACME_SID, NUMBER)
     with tenant_scope(org):
-        number = numbers.phone_number_add(organization=org, actor=owner, provider="twilio", phone_number=NUMBER,
+        number = adding.phone_number_add(organization=org, actor=owner, provider="twilio", phone_number=NUMBER,
                                           account_sid=ACME_SID, auth_token=ACME_TOKEN)
     first = vapi.add_assistant(name="One")
     second = vapi.add_assistant(name="Two")
@@ -217,7 +217,7 @@ def test_no_secret_reaches_a_log_line_a_page_or_the_api(owner_client, org, owner
         from telephony.services import sync
 
         with pytest.raises(Exception):  # noqa: B017 - any failure will do: its message is what we check
-            sync.vapi_sync(organization=org)
+            sync.account_sync(organization=org, account=vapi_account)
     bodies = [
         owner_client.get(url).content.decode()
         for url in ("/o/acme/numbers/", f"/o/acme/numbers/{number.pk}/", "/o/acme/numbers/accounts/",

@@ -1,10 +1,12 @@
 """Importing an account's numbers: every page, progress, no duplicates, resumable."""
 
 import pytest
+from celery.exceptions import Retry
 
 from telephony.models import PhoneNumber
-from telephony.services import numbers
-from telephony.services.numbers import webhook_urls
+from telephony.services import importing
+from telephony.services.webhook_contract import webhook_urls
+from telephony.tasks import phone_numbers_import
 from tenants.models import Job, JobStatus
 from tenants.scoping import tenant_scope
 from tests.vendor_fixtures import ACME_SID
@@ -97,19 +99,19 @@ def test_bad_import_requests_are_400(owner_client, org, twilio_account, body, fi
 def test_an_interrupted_import_resumes_where_it_stopped(org, owner, twilio, twilio_account):
     twilio.add_incoming_numbers(ACME_SID, 250, start=FIRST)
     with tenant_scope(org):
-        job = Job.objects.create(organization=org, kind=numbers.IMPORT_JOB, created_by=owner, params={
+        job = Job.objects.create(organization=org, kind=importing.IMPORT_JOB, created_by=owner, params={
             "provider_account_id": str(twilio_account.pk), "numbers": None, "phase": "list"})
         # Twilio fails on the second page: the first page's rows and the cursor are kept.
         twilio.fail_next(1, status=500, code=20500, message="Internal error", after=1)
         with pytest.raises(Exception, match="could not be reached|Internal error"):
-            numbers.phone_numbers_import_run(organization=org, job_id=job.pk)
+            importing.phone_numbers_import_run(organization=org, job_id=job.pk)
         interrupted = Job.objects.get(pk=job.pk)
         assert interrupted.status == JobStatus.RUNNING
         assert interrupted.cursor  # where to resume
         assert PhoneNumber.objects.count() == 100
 
         twilio.requests.clear()
-        numbers.phone_numbers_import_run(organization=org, job_id=job.pk)
+        importing.phone_numbers_import_run(organization=org, job_id=job.pk)
         finished = Job.objects.get(pk=job.pk)
     assert (finished.status, finished.total, finished.done, finished.created_count) == (JobStatus.DONE, 250, 250, 250)
     assert stored(org) == 250
@@ -133,3 +135,40 @@ def test_the_import_page_lists_the_first_page_and_the_job_page_shows_progress(ow
     assert "data-progress-url" in job_page
     assert 'data-field="done">1<' in job_page
     assert stored(org) == 1
+
+
+@pytest.mark.django_db
+def test_an_import_the_provider_refuses_for_good_ends_failed_with_the_reason(owner_client, org, twilio,
+                                                                             twilio_account,
+                                                                             django_capture_on_commit_callbacks):
+    twilio.add_incoming_numbers(ACME_SID, 3, start=FIRST)
+    twilio.add_account(ACME_SID, "rotated")  # the stored auth token no longer works
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post("/api/acme/phone-numbers/import",
+                                     {"providerAccountId": str(twilio_account.pk), "numbers": "all"},
+                                     content_type="application/json")
+    assert response.status_code == 202
+    failed = job_state(org, response.json()["id"])
+    assert (failed.status, failed.errors) == (JobStatus.FAILED, [
+        {"item": "", "error": "Twilio rejected the credentials (check the account SID and auth token)."}])
+    assert failed.finished_at is not None and stored(org) == 0
+    listings = [r for r in twilio.requests if r.method == "GET" and "IncomingPhoneNumbers" in r.path]
+    assert len(listings) == 1  # a permanent refusal is not retried
+
+
+@pytest.mark.django_db
+def test_an_import_retries_a_provider_outage_and_finishes(owner_client, org, twilio, twilio_account,
+                                                          django_capture_on_commit_callbacks):
+    twilio.add_incoming_numbers(ACME_SID, 3, start=FIRST)
+    twilio.fail_next(1, status=503, code=20503, message="Service unavailable")
+    # Inline, the task's retry surfaces as Celery's Retry; the job keeps running meanwhile.
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        owner_client.post("/api/acme/phone-numbers/import",
+                          {"providerAccountId": str(twilio_account.pk), "numbers": "all"},
+                          content_type="application/json")
+    with tenant_scope(org):
+        job = Job.objects.get()
+    assert job.status == JobStatus.RUNNING
+
+    phone_numbers_import.apply(kwargs={"organization_id": str(org.pk), "job_id": str(job.pk)}, throw=True)
+    assert (job_state(org, job.pk).status, stored(org)) == (JobStatus.DONE, 3)

@@ -10,7 +10,7 @@ import pytest
 from core.vendors import ProviderError
 from telephony.models import Provider
 from telephony.providers.twilio import TwilioProvider
-from telephony.services import accounts, numbers
+from telephony.services import accounts, importing
 from tenants.models import Job, JobStatus
 from tenants.scoping import tenant_scope
 from tests.fakes.server import FakeServer, Response
@@ -159,11 +159,11 @@ def test_the_twilio_http_client_sends_credentials_to_the_configured_host_only(tw
 def test_an_import_job_with_a_foreign_cursor_fails_without_sending_anything(org, owner, twilio, twilio_account,
                                                                             listener):
     with tenant_scope(org):
-        job = Job.objects.create(organization=org, kind=numbers.IMPORT_JOB, created_by=owner,
+        job = Job.objects.create(organization=org, kind=importing.IMPORT_JOB, created_by=owner,
                                  cursor=f"{listener.base_url}/steal", params={
                                      "provider_account_id": str(twilio_account.pk), "numbers": None,
                                      "phase": "list"})
         with pytest.raises(ProviderError):
-            numbers.phone_numbers_import_run(organization=org, job_id=job.pk)
+            importing.phone_numbers_import_run(organization=org, job_id=job.pk)
         assert Job.objects.get(pk=job.pk).status == JobStatus.RUNNING
     assert listener.requests == []

@@ -1,7 +1,7 @@
 import pytest
 
 from telephony.models import NumberStatus, PhoneNumber
-from telephony.services.numbers import webhook_urls
+from telephony.services.webhook_contract import webhook_urls
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
@@ -23,10 +23,10 @@ def owned(twilio):
 
 @pytest.fixture
 def number(org, owner, twilio_account, owned, run_on_commit):
-    from telephony.services import numbers
+    from telephony.services import adding
 
     with tenant_scope(org):
-        return run_on_commit(numbers.phone_number_add, organization=org, actor=owner, provider="twilio",
+        return run_on_commit(adding.phone_number_add, organization=org, actor=owner, provider="twilio",
                              phone_number=NUMBER, account_sid=ACME_SID, auth_token=ACME_TOKEN)
 
 
@@ -99,13 +99,13 @@ def test_a_number_live_in_another_organization_cannot_be_added(org, owner, other
                                                                owned, run_on_commit):
     from django.core.exceptions import ValidationError
 
-    from telephony.services import numbers
+    from telephony.services import adding
 
     with tenant_scope(other_org):
-        run_on_commit(numbers.phone_number_add, organization=other_org, actor=outsider, provider="twilio",
+        run_on_commit(adding.phone_number_add, organization=other_org, actor=outsider, provider="twilio",
                       phone_number=NUMBER, account_sid=ACME_SID, auth_token=ACME_TOKEN)
     with tenant_scope(org), pytest.raises(ValidationError, match="already connected to another organization"):
-        numbers.phone_number_add(organization=org, actor=owner, provider="twilio", phone_number=NUMBER,
+        adding.phone_number_add(organization=org, actor=owner, provider="twilio", phone_number=NUMBER,
                                  account_sid=ACME_SID, auth_token=ACME_TOKEN)
     assert numbers_of(org) == []
 
@@ -184,6 +184,40 @@ def test_removing_a_number_gives_it_back_its_old_urls(owner_client, org, number,
     assert at_twilio["sms_url"] == "https://old.example.com/sms"
     with tenant_scope(org):
         assert AuditEvent.objects.filter(verb="phone_number.removed", target_id=number.pk).exists()
+
+
+@pytest.mark.django_db
+def test_removing_a_number_already_released_at_twilio_still_removes_it(owner_client, org, number, twilio, owned,
+                                                                      django_capture_on_commit_callbacks):
+    twilio.release(ACME_SID, owned["sid"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.delete(f"/api/acme/phone-numbers/{number.pk}")
+    assert response.status_code == 202
+    assert numbers_of(org) == []  # nothing to give back at Twilio: the number is gone there
+    with tenant_scope(org):
+        assert AuditEvent.objects.filter(verb="phone_number.removed", target_id=number.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_removal_twilio_fails_for_a_while_shows_why_and_the_retry_finishes_it(owner_client, org, number, twilio,
+                                                                                owned,
+                                                                                django_capture_on_commit_callbacks):
+    from celery.exceptions import Retry
+
+    from telephony.tasks import phone_number_finish_removal
+
+    twilio.fail_next(1, status=503, code=20503, message="Service unavailable")
+    with pytest.raises(Retry), django_capture_on_commit_callbacks(execute=True):
+        owner_client.delete(f"/api/acme/phone-numbers/{number.pk}")
+    with tenant_scope(org):
+        waiting = PhoneNumber.objects.get(pk=number.pk)
+    assert (waiting.status, waiting.status_reason) == (NumberStatus.INACTIVE,
+                                                    "Removal failed: Unable to update record: Service unavailable")
+
+    phone_number_finish_removal.apply(kwargs={"organization_id": str(org.pk), "phone_number_id": str(number.pk)},
+                                      throw=True)
+    assert numbers_of(org) == []
+    assert twilio.number(ACME_SID, owned["sid"])["voice_url"] == "https://old.example.com/voice"
 
 
 @pytest.mark.django_db

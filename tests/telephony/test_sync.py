@@ -3,8 +3,8 @@
 import pytest
 
 from telephony.models import NumberStatus, PhoneNumber, PlatformState
-from telephony.services import assignment, numbers
-from telephony.services.numbers import webhook_urls
+from telephony.services import adding, assignment, importing
+from telephony.services.webhook_contract import webhook_urls
 from telephony.tasks import phone_numbers_sync_all, provider_accounts_verify_all
 from tenants.scoping import tenant_scope
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
@@ -18,7 +18,7 @@ def two_numbers(org, owner, twilio, twilio_account, run_on_commit):
     for phone in (FIRST, SECOND):
         twilio.add_incoming_number(ACME_SID, phone)
         with tenant_scope(org):
-            made.append(run_on_commit(numbers.phone_number_add, organization=org, actor=owner, provider="twilio",
+            made.append(run_on_commit(adding.phone_number_add, organization=org, actor=owner, provider="twilio",
                                       phone_number=phone, account_sid=ACME_SID, auth_token=ACME_TOKEN))
     return made
 
@@ -116,7 +116,7 @@ def test_a_stalled_import_is_resumed_by_beat(org, owner, twilio, twilio_account)
 
     twilio.add_incoming_numbers(ACME_SID, 30, start="+14155550000")
     with tenant_scope(org):
-        job = Job.objects.create(organization=org, kind=numbers.IMPORT_JOB, status=JobStatus.RUNNING,
+        job = Job.objects.create(organization=org, kind=importing.IMPORT_JOB, status=JobStatus.RUNNING,
                                  heartbeat_at=timezone.now() - timedelta(minutes=10), params={
                                      "provider_account_id": str(twilio_account.pk), "numbers": None, "phase": "list"})
     import_jobs_resume_stalled.apply(throw=True)

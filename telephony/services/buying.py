@@ -1,0 +1,55 @@
+"""Search the numbers a provider offers, and buy one (one call, which also sets our webhooks)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from core.phones import to_e164
+from core.vendors import ProviderError
+from telephony import providers
+from telephony.models import PhoneNumber, Provider, ProviderAccount, WebhookMode
+from tenants.models import Organization
+from tenants.services import audit
+
+from .records import attrs_from_remote, number_create
+from .webhook_contract import webhook_urls
+
+
+def available_numbers_search(*, account: ProviderAccount | None = None, provider: str = Provider.TWILIO,
+                             account_sid: str = "", auth_token: str = "", country: str = "US",
+                             number_type: str = "local", area_code: str = "", contains: str = "",
+                             capabilities: tuple[str, ...] = ()):
+    """Numbers the provider offers, with a stored account or with credentials given once. One call:
+    a page never waits for more."""
+    try:
+        adapter = (providers.for_account(account) if account is not None
+                   else providers.for_credentials(provider, account_sid=account_sid, auth_token=auth_token))
+        return adapter.search_available(country=country, number_type=number_type, area_code=area_code or "",
+                                        contains=contains or "", capabilities=capabilities)
+    except ProviderError as exc:
+        raise ValidationError(exc.message) from None
+
+
+def phone_number_buy(*, organization: Organization, actor, account: ProviderAccount, phone_number: str,
+                     client=None) -> PhoneNumber:
+    """Buy an available number (one call, which also sets our webhooks) and add it."""
+    e164 = to_e164(phone_number)
+    ours = webhook_urls() if account.webhook_mode == WebhookMode.PER_NUMBER else None
+    try:
+        remote = providers.for_account(account).buy_number(e164, ours)
+    except ProviderError as exc:
+        raise ValidationError({"phone_number": exc.message}) from None
+    attrs = attrs_from_remote(remote, e164)
+    with transaction.atomic():
+        # A bought number had no URLs before ours.
+        number = number_create(organization=organization, account=account, phone_number=e164, client=client,
+                               source="bought", attrs=attrs)
+        if ours is not None:
+            PhoneNumber.objects.filter(pk=number.pk).update(
+                webhook_configured=True, sms_url=ours.sms_url, status_callback_url=ours.status_callback,
+                voice_url=ours.voice_url)
+        audit(organization=organization, actor=actor, verb="phone_number.bought", target=number,
+              data={"account": account.friendly_name})
+    number.refresh_from_db()
+    return number

@@ -1,0 +1,43 @@
+"""The webhook-URL contract: the addresses a provider calls for each number we configure, and how
+to tell when what the provider has differs from them (drift)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from telephony.models import PhoneNumber, ProviderAccount, WebhookMode
+from telephony.providers.base import IncomingNumber, WebhookUrls
+
+# The addresses Twilio calls. They are a contract with every number we configure, so they are fixed
+# here rather than derived from the URL configuration.
+WEBHOOK_PATHS = {
+    "sms_url": "/webhooks/twilio/messages/",
+    "status_callback": "/webhooks/twilio/messages/status/",
+    "voice_url": "/webhooks/twilio/voice/inbound/",
+}
+
+
+def webhook_urls() -> WebhookUrls:
+    base = settings.PUBLIC_BASE_URL
+    return WebhookUrls(**{name: base + path for name, path in WEBHOOK_PATHS.items()})
+
+
+def takes_voice(number: PhoneNumber) -> bool:
+    """A number on a voice-AI platform has the platform's voice URL; we own only its SMS and status
+    URLs then."""
+    return not number.platform_id
+
+
+def drift_of(number: PhoneNumber, remote: IncomingNumber, account: ProviderAccount) -> str:
+    """What the provider has that we did not set ('' when all is as we left it)."""
+    if account.webhook_mode == WebhookMode.GLOBAL:
+        return ""
+    ours = webhook_urls()
+    problems = []
+    if remote.sms_url != ours.sms_url:
+        problems.append(f"SMS URL is {remote.sms_url or 'empty'}")
+    if remote.status_callback != ours.status_callback:
+        problems.append(f"status callback is {remote.status_callback or 'empty'}")
+    if takes_voice(number) and remote.voice_url != ours.voice_url:
+        problems.append(f"voice URL is {remote.voice_url or 'empty'}")
+    return "; ".join(problems)
