@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.safe_http import FetchRefused, check_public_https_url
+from core.stamps import redis_client
 from crm.models import Channel
+from messaging import jobs
 from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
 from messaging.providers.base import ProviderError, readable_error
 from messaging.providers.twilio import TwilioMessaging
@@ -22,8 +23,8 @@ from telephony.services.numbers import webhook_urls
 from tenants.models import Organization
 
 from .attachments import hosted_attachment
-from .conversations import conversation_touch
-from .inbound import enqueue_for
+from .conversations import conversation_touch, conversations_wake
+from .events import inbound_events_drain, inbound_events_unprocessed
 from .live import inbox_changed
 from .policy import may_send
 
@@ -80,9 +81,7 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
             num_segments=segments(body) if body else 1, created_by=actor,
         )
         conversation_touch(conversation=conversation, preview=body or "[attachment]", inbound=False)
-        from messaging.tasks import message_deliver
-
-        transaction.on_commit(lambda: enqueue_for(message_deliver, organization, message))
+        jobs.message_deliver(organization.pk, message.pk)
     return message
 
 
@@ -117,10 +116,6 @@ class Paced(Exception):
         self.wait = wait
 
 
-def _redis():
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
 def _pace_key(number) -> str:
     return f"{settings.REDIS_KEY_PREFIX}softphone:pace:{number.pk}"
 
@@ -129,14 +124,14 @@ def _take_pace_slot(number, message: Message) -> None:
     """At most `send_rate` segments per second per number, across every worker: a Redis key per
     number that lives as long as the message's segments take to send."""
     interval_ms = max(1, int(1000 * message.num_segments / max(number.send_rate, 0.01)))
-    client = _redis()
+    client = redis_client()
     if not client.set(_pace_key(number), str(message.pk), nx=True, px=interval_ms):
         raise Paced(max(client.pttl(_pace_key(number)), 50) / 1000)
 
 
 def _give_back_pace_slot(number, message: Message) -> None:
     """A send the provider refused used no capacity: free the slot if it is still this message's."""
-    client = _redis()
+    client = redis_client()
     if client.get(_pace_key(number)) == str(message.pk).encode():
         client.delete(_pace_key(number))
 
@@ -211,17 +206,13 @@ def messages_sweep(*, organization: Organization) -> dict:
     """Nothing stays unsettled: `pending` messages whose task was lost (broker down when they were
     queued) are queued again, and so are inbound events nobody processed; `sending` messages whose
     worker died mid-send are failed with the reason rather than sent a second time."""
-    from messaging.tasks import message_deliver
-
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)
     stale = Message.objects.filter(organization=organization, direction=Direction.OUTBOUND, updated_at__lt=cutoff)
     requeued = 0
     for message in stale.filter(status=MessageStatus.PENDING).only("pk")[:500]:
         Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
-        enqueue_for(message_deliver, organization, message)
+        jobs.message_deliver(organization.pk, message.pk)
         requeued += 1
-    from .events import inbound_events_drain, inbound_events_unprocessed
-
     events_requeued = 0
     if inbound_events_unprocessed(organization=organization,
                                   older_than=timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)).exists():
@@ -233,7 +224,5 @@ def messages_sweep(*, organization: Organization) -> dict:
         updated_at=timezone.now())
     if failed:
         inbox_changed(organization)
-    from .conversations import conversations_wake
-
     woken = conversations_wake(organization=organization)
     return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued, "woken": woken}
