@@ -16,9 +16,8 @@ from core.stamps import redis_client
 from crm.models import Channel
 from messaging import jobs
 from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
-from messaging.providers.base import ProviderError, readable_error
-from messaging.providers.twilio import TwilioMessaging
-from messaging.providers.whatsapp_cloud import WhatsAppCloud
+from messaging.providers import for_conversation
+from messaging.providers.base import OutboundMedia, ProviderError
 from telephony.services.numbers import webhook_urls
 from tenants.models import Organization
 
@@ -136,16 +135,6 @@ def _give_back_pace_slot(number, message: Message) -> None:
         client.delete(_pace_key(number))
 
 
-def _adapter(conversation: Conversation):
-    if conversation.whatsapp_sender_id:
-        sender = conversation.whatsapp_sender
-        return WhatsAppCloud(phone_number_id=sender.phone_number_id, access_token=sender.access_token or ""), ""
-    account = conversation.phone_number.provider_account
-    adapter = TwilioMessaging(account_sid=account.account_sid, auth_token=account.auth_token or "")
-    prefix = "whatsapp:" if conversation.channel == Channel.WHATSAPP else ""
-    return adapter, prefix
-
-
 def message_deliver(*, organization: Organization, message_id) -> str:
     """Send one pending message. Claims it first, so a duplicated or redelivered task never sends
     twice. Returns what happened: sent, skipped, paced, failed; raises ProviderError when a
@@ -169,11 +158,13 @@ def message_deliver(*, organization: Organization, message_id) -> str:
     try:
         if conversation.phone_number_id:
             _take_pace_slot(conversation.phone_number, message)
-        adapter, prefix = _adapter(conversation)
+        adapter = for_conversation(conversation)
         sender = (conversation.phone_number.phone_number if conversation.phone_number_id
                   else conversation.whatsapp_sender.display_phone_number)
-        result = adapter.send(sender=prefix + sender, to=prefix + conversation.contact.phone_number, body=message.body,
-                              media_urls=[m["url"] for m in message.media], status_callback=webhook_urls().status_callback)
+        result = adapter.send(sender=sender, to=conversation.contact.phone_number, channel=conversation.channel,
+                              body=message.body, status_callback=webhook_urls().status_callback,
+                              media=[OutboundMedia(url=m["url"], content_type=m.get("content_type", ""))
+                                     for m in message.media])
     except Paced:
         _release(message)
         raise
@@ -181,7 +172,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         if conversation.phone_number_id:
             _give_back_pace_slot(conversation.phone_number, message)
         if exc.permanent:
-            _fail(message, str(exc.code or ""), readable_error(exc.code, exc.message) if exc.code else exc.message)
+            _fail(message, str(exc.code or ""), exc.message)  # the adapter's words, readable
             return "failed"
         _release(message)
         raise
