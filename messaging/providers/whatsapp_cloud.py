@@ -114,7 +114,7 @@ class WhatsAppCloud(MessagingProvider):
         return response.json()
 
     def send(self, *, sender: str, to: str, channel: str, body: str, media: Sequence[OutboundMedia],
-             status_callback: str = "") -> SendResult:
+             status_callback: str) -> SendResult:
         """One message per send: the first attachment, with the body as its caption where Meta takes
         one (Meta reports statuses to the app's webhook, not to a callback per message)."""
         recipient = to.lstrip("+")
