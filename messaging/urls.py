@@ -1,10 +1,27 @@
 from django.urls import path
 
 from . import api, views, webhooks
+from .providers import ADAPTERS
+from .providers.base import NUMBERS
+
+
+def _number_vendor_routes() -> list:
+    """Each vendor whose lines are phone numbers calls /webhooks/<its adapter's name>/messages/ and
+    .../messages/status/ (Twilio: /webhooks/twilio/messages/, the address its numbers are given)."""
+    routes = []
+    for provider, adapter in ADAPTERS.items():
+        if adapter.lines == NUMBERS:
+            routes += [
+                path(f"{provider}/messages/", webhooks.number_message, {"provider": provider},
+                     name=f"{provider}-messages"),
+                path(f"{provider}/messages/status/", webhooks.number_message_status, {"provider": provider},
+                     name=f"{provider}-message-status"),
+            ]
+    return routes
+
 
 webhook_patterns = [
-    path("twilio/messages/", webhooks.twilio_message, name="twilio-messages"),
-    path("twilio/messages/status/", webhooks.twilio_message_status, name="twilio-message-status"),
+    *_number_vendor_routes(),
     path("whatsapp/", webhooks.whatsapp, name="whatsapp"),
 ]
 

@@ -1,14 +1,15 @@
-"""Provider callbacks: find the tenant, verify the signature, store, answer fast.
+"""Vendors' callbacks, at the HTTP edge: find the tenant, have the vendor's adapter verify and read
+the request, call one service, answer fast.
 
-The tenant is found from the called number (and the account it belongs to) before anything is
-stored, and the signature is checked with that account's own auth token (or the WhatsApp sender's
-app secret): a request signed with another tenant's secret is refused like a forged one.
+The tenant is found from the called number (and the vendor account it belongs to) or the WhatsApp
+sender before anything is stored, and the adapter checks the signature with that line's own secret
+(the account's auth token, the sender's app secret): a request signed with another tenant's secret
+is refused like a forged one. What a vendor's request means is the adapter's business
+(messaging/providers); here are HTTP, the line lookup, and the text PostgreSQL can store.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -16,45 +17,38 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
-from twilio.request_validator import RequestValidator
 
-from crm.models import Channel
 from telephony.lines import lines_stamp
 from telephony.models import NumberStatus, PhoneNumber
 from tenants.scoping import platform_scope, tenant_scope
 
 from .models import WhatsAppSender
-from .providers.base import Inbound
+from .providers import WHATSAPP_SENDER_PROVIDER, adapter_class
+from .providers.base import NUMBERS, WHATSAPP_SENDERS, BadWebhook, MessagingProvider, WebhookRequest
 from .services import events, inbound
 
 logger = logging.getLogger(__name__)
 
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-SID_LONGEST = 64  # Twilio's message ids are 34 characters; the column holds 128
 
-
-def _twiml() -> HttpResponse:
-    return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+def _not_found() -> HttpResponse:
+    return HttpResponse("Not found.", status=404, content_type="text/plain")
 
 
 def _public_url(request: HttpRequest) -> str:
-    """The URL Twilio signed: our public origin (TLS may end at a proxy before us) and the path."""
+    """The URL the vendor signed: our public origin (TLS may end at a proxy before us) and the path."""
     return settings.PUBLIC_BASE_URL + request.get_full_path()
 
 
-def _bare(address: str) -> str:
-    return (address or "").removeprefix("whatsapp:")
-
-
-def _find_number(account_sid: str, *addresses: str) -> PhoneNumber | None:
+def _find_number(provider: str, account: str, addresses: tuple[str, ...]) -> PhoneNumber | None:
     """Which tenant's number is this? Crosses tenants on purpose (read-only), before the scope."""
-    candidates = [_bare(a) for a in addresses if a]
+    candidates = [a for a in addresses if a]
     with platform_scope():
         return (PhoneNumber.objects.select_related("organization", "provider_account")
-                .filter(phone_number__in=candidates, provider_account__account_sid=account_sid)
+                .filter(phone_number__in=candidates, provider_account__account_sid=account,
+                        provider_account__provider=provider)
                 .exclude(status=NumberStatus.INACTIVE).first())
 
 
@@ -67,7 +61,7 @@ class _Line:
     auth_token: str
 
 
-# Which tenant owns a number changes rarely; Twilio calls for it many times a second when busy.
+# Which tenant owns a number changes rarely; a vendor calls for it many times a second when busy.
 # Each process keeps the answer, with the account's auth token, under the account's lines stamp
 # (telephony/lines.py): a rotated token, a deleted account or a removed number bumps the stamp, and
 # the next webhook in every process sees a stamp other than its entry's and reads the database
@@ -75,18 +69,18 @@ class _Line:
 # nothing cached is used. Entries still live at most LINE_CACHE_SECONDS, for changes no service
 # makes (an edit in the database by hand).
 LINE_CACHE_SECONDS = 30
-_lines: dict[tuple[str, str], tuple[float, bytes, _Line]] = {}
+_lines: dict[tuple[str, str, str], tuple[float, bytes, _Line]] = {}
 
 
-def _line(account_sid: str, *addresses: str) -> _Line | None:
+def _line(provider: str, account: str, addresses: tuple[str, ...]) -> _Line | None:
     now = time.monotonic()
-    stamp = lines_stamp(account_sid)
+    stamp = lines_stamp(account)
     if stamp is not None:
         for address in addresses:
-            hit = _lines.get((account_sid, _bare(address)))
+            hit = _lines.get((provider, account, address))
             if hit is not None and hit[0] > now and hit[1] == stamp:
                 return hit[2]
-    number = _find_number(account_sid, *addresses)
+    number = _find_number(provider, account, addresses)
     if number is None:
         return None
     line = _Line(organization=number.organization, number_id=number.pk,
@@ -94,7 +88,7 @@ def _line(account_sid: str, *addresses: str) -> _Line | None:
     if stamp is not None:  # read before the database: a change made meanwhile moves it on again
         if len(_lines) > 10000:
             _lines.clear()
-        _lines[(account_sid, number.phone_number)] = (now + LINE_CACHE_SECONDS, stamp, line)
+        _lines[(provider, account, number.phone_number)] = (now + LINE_CACHE_SECONDS, stamp, line)
     return line
 
 
@@ -102,27 +96,29 @@ def forget_lines() -> None:
     _lines.clear()
 
 
-class _Form(dict):
-    """Form parameters, one value per name. `getall` is what the SDK's signature code asks a form
-    for first; without it, it tries two methods and catches two exceptions per parameter."""
-
-    def getall(self, name: str) -> list[str]:
-        return [self[name]]
-
-
 def _form(request: HttpRequest) -> dict[str, str] | None:
-    """Twilio's form parameters as a plain dict, or None when the body cannot be read as a form.
+    """The form parameters as a plain dict, or None when the body cannot be read as a form.
 
     Parsed here rather than through request.POST: a QueryDict costs three times as much, on the
-    busiest endpoint we have. Twilio sends each name once; a repeated name keeps its last value, as
-    QueryDict.dict() does, and the signature check then falls back to the whole form."""
+    busiest endpoint we have. Vendors send each name once; a repeated name keeps its last value, as
+    QueryDict.dict() does, and the adapter's signature check can still ask for every value."""
     if request.content_type != "application/x-www-form-urlencoded":
         return request.POST.dict()
     try:
-        return _Form(parse_qsl(request.body.decode(), keep_blank_values=True,
-                               max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
-    except ValueError:  # not UTF-8, or more fields than any Twilio request has
+        return dict(parse_qsl(request.body.decode(), keep_blank_values=True,
+                              max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+    except ValueError:  # not UTF-8, or more fields than any vendor's request has
         return None
+
+
+def _signed(request: HttpRequest, form: dict[str, str] | None = None) -> WebhookRequest:
+    """What an adapter checks a signature on."""
+    try:
+        body = request.body
+    except RawPostDataException:  # a multipart form, read as a form already: its parameters are what counts
+        body = b""
+    return WebhookRequest(url=_public_url(request), headers=request.headers, body=body, form=form or {},
+                          form_lists=lambda: dict(request.POST.lists()))
 
 
 def _without_nul(value):
@@ -141,64 +137,72 @@ def _unreadable() -> HttpResponse:
     return HttpResponse("The body is not a form this webhook can read.", status=400, content_type="text/plain")
 
 
-def _verified(request: HttpRequest, line: _Line, data: dict[str, str]) -> bool:
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not (signature and line.auth_token):
-        return False
-    validator = RequestValidator(line.auth_token)
-    url = _public_url(request)
-    # Twilio signs the URL as configured, which is ours exactly: one HMAC decides nearly every
-    # request. The SDK's full check (the URL with and without a default port, every value of a
-    # repeated name) is the fallback.
-    if hmac.compare_digest(validator.compute_signature(url, data).encode(), signature.encode()):
-        return True
-    return validator.validate(url, request.POST, signature)
+def _bad(exc: BadWebhook) -> HttpResponse:
+    return HttpResponse(str(exc), status=400, content_type="text/plain")
+
+
+# Vendors whose lines are phone numbers: /webhooks/<provider>/messages/[status/] --------------------
+
+
+def _number_adapter(provider: str) -> type[MessagingProvider] | None:
+    try:
+        return adapter_class(provider, lines=NUMBERS)
+    except LookupError:
+        return None
 
 
 @csrf_exempt
 @require_POST
-def twilio_message(request: HttpRequest) -> HttpResponse:
-    data = _form(request)
-    if data is None:
+def number_message(request: HttpRequest, provider: str) -> HttpResponse:
+    """An inbound message: stored as it came, in one statement, for a worker to read."""
+    adapter = _number_adapter(provider)
+    if adapter is None:
+        return _not_found()
+    form = _form(request)
+    if form is None:
         return _unreadable()
-    line = _line(data.get("AccountSid", ""), data.get("To", ""))
+    account, addresses = adapter.inbound_line(form)
+    line = _line(provider, account, addresses)
     if line is None:
-        return HttpResponse("Not found.", status=404, content_type="text/plain")
-    if not _verified(request, line, data):
+        return _not_found()
+    if not adapter.webhook_verified(_signed(request, form), line.auth_token):
         return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
-    sid = data.get("MessageSid") or data.get("SmsMessageSid") or ""
-    if not sid:
-        return HttpResponse("MessageSid is missing.", status=400, content_type="text/plain")
-    if len(sid) > SID_LONGEST:
-        return HttpResponse("MessageSid is not a Twilio message id.", status=400, content_type="text/plain")
-    if any("\x00" in name or "\x00" in value for name, value in data.items()):
-        data = _without_nul(data)
+    try:
+        sid = adapter.inbound_event_id(form)
+    except BadWebhook as exc:
+        return _bad(exc)
+    if any("\x00" in name or "\x00" in value for name, value in form.items()):
+        form = _without_nul(form)
     # One statement, run as the number's organization (see events.inbound_event_store).
-    events.inbound_event_store(organization=line.organization, provider="twilio", provider_sid=sid,
-                               payload=data, phone_number_id=line.number_id)
-    return _twiml()
+    events.inbound_event_store(organization=line.organization, provider=adapter.name, provider_sid=sid,
+                               payload=form, phone_number_id=line.number_id)
+    body, content_type = adapter.inbound_answer
+    return HttpResponse(body, content_type=content_type)
 
 
 @csrf_exempt
 @require_POST
-def twilio_message_status(request: HttpRequest) -> HttpResponse:
-    data = _form(request)
-    if data is None:
+def number_message_status(request: HttpRequest, provider: str) -> HttpResponse:
+    adapter = _number_adapter(provider)
+    if adapter is None:
+        return _not_found()
+    form = _form(request)
+    if form is None:
         return _unreadable()
-    # Status callbacks are about messages we sent: our number is `From`.
-    line = _line(data.get("AccountSid", ""), data.get("From", ""), data.get("To", ""))
+    account, addresses = adapter.status_line(form)
+    line = _line(provider, account, addresses)
     if line is None:
-        return HttpResponse("Not found.", status=404, content_type="text/plain")
-    if not _verified(request, line, data):
+        return _not_found()
+    if not adapter.webhook_verified(_signed(request, form), line.auth_token):
         return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
-    status = data.get("MessageStatus") or data.get("SmsStatus") or ""
+    update = adapter.status_update(form)
     with tenant_scope(line.organization):
-        inbound.status_update(organization=line.organization, provider_sid=data.get("MessageSid", ""),
-                              status=status, error_code=data.get("ErrorCode", ""))
+        inbound.status_update(organization=line.organization, provider_sid=update.provider_sid, status=update.status,
+                              error_code=update.error_code, error_message=update.error_message)
     return HttpResponse(status=200)
 
 
-# WhatsApp Cloud API ---------------------------------------------------------------------------------
+# WhatsApp senders (Meta's Cloud API) ------------------------------------------------------------------
 
 
 def _sender_by_verify_token(token: str) -> WhatsAppSender | None:
@@ -209,76 +213,39 @@ def _sender_by_verify_token(token: str) -> WhatsAppSender | None:
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def whatsapp(request: HttpRequest) -> HttpResponse:
+    adapter = adapter_class(WHATSAPP_SENDER_PROVIDER, lines=WHATSAPP_SENDERS)
     if request.method == "GET":
-        # Meta's subscription handshake: echo the challenge if the verify token is one of ours.
-        if request.GET.get("hub.mode") == "subscribe" and _sender_by_verify_token(request.GET.get("hub.verify_token")):
-            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        # The subscription handshake: echo the challenge if the verify token is one of ours.
+        handshake = adapter.subscription(request.GET)
+        if handshake and _sender_by_verify_token(handshake[0]):
+            return HttpResponse(handshake[1], content_type="text/plain")
         return HttpResponse("Verification failed.", status=403, content_type="text/plain")
     try:
         payload = json.loads(request.body)
         if b"\\u0000" in request.body:  # a NUL character, escaped (JSON has no other way to carry one)
             payload = _without_nul(payload)
-        changes = [(entry, change) for entry in payload.get("entry", []) for change in entry.get("changes", [])]
-        phone_number_ids = {change["value"]["metadata"]["phone_number_id"] for _, change in changes}
+        phone_number_ids = adapter.webhook_lines(payload)
     except RecursionError:  # nested deeper than the parser goes: no WhatsApp payload is
         return JsonResponse({"detail": "The JSON body is nested too deeply to be a WhatsApp webhook payload."},
                             status=400)
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, BadWebhook):
         return JsonResponse({"detail": "Not a WhatsApp webhook payload."}, status=400)
     with platform_scope():
         senders = {s.phone_number_id: s for s in WhatsAppSender.objects.select_related("organization")
                    .filter(phone_number_id__in=phone_number_ids, is_active=True)}
     if not senders or len(senders) != len(phone_number_ids):
         return JsonResponse({"detail": "Not found."}, status=404)
-    # Compared as bytes: compare_digest refuses str with non-ASCII characters, which a header may carry.
-    signature = request.headers.get("X-Hub-Signature-256", "").encode("utf-8", "surrogateescape")
+    signed = _signed(request)
     for sender in senders.values():
-        expected = b"sha256=" + hmac.new((sender.app_secret or "").encode(), request.body,
-                                         hashlib.sha256).hexdigest().encode()
-        if not sender.app_secret or not hmac.compare_digest(signature, expected):
+        if not adapter.webhook_verified(signed, sender.app_secret or ""):
             return JsonResponse({"detail": "Invalid signature."}, status=403)
-    for _, change in changes:
-        value = change.get("value", {})
-        sender = senders[value["metadata"]["phone_number_id"]]
+    for notification in adapter.webhook_notifications(payload):
+        sender = senders[notification.line]
         with tenant_scope(sender.organization):
-            _whatsapp_change(sender, value)
+            for message in notification.messages:
+                inbound.message_receive(organization=sender.organization, whatsapp_sender=sender, inbound=message)
+            for update in notification.statuses:
+                inbound.status_update(organization=sender.organization, provider_sid=update.provider_sid,
+                                      status=update.status, error_code=update.error_code,
+                                      error_message=update.error_message)
     return HttpResponse(status=200)
-
-
-def _whatsapp_change(sender: WhatsAppSender, value: dict) -> None:
-    profiles = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts", [])}
-    for item in value.get("messages", []):
-        sender_id = item.get("from")
-        if not sender_id:
-            continue  # username-only users: no number to answer (logged, nothing stored)
-        kind = item.get("type", "text")
-        body, media = "", []
-        if kind == "text":
-            body = (item.get("text") or {}).get("body", "")
-        elif kind in ("image", "video", "audio", "document", "sticker"):
-            part = item.get(kind) or {}
-            body = part.get("caption", "")
-            media = [{"media_id": part.get("id", ""), "content_type": part.get("mime_type", ""), "type": kind,
-                      "caption": part.get("caption", "")}]
-        elif kind == "button":
-            body = (item.get("button") or {}).get("text", "")
-        elif kind == "interactive":
-            reply = (item.get("interactive") or {})
-            body = (reply.get("button_reply") or reply.get("list_reply") or {}).get("title", "")
-        elif kind == "location":
-            loc = item.get("location") or {}
-            body = f"Location: {loc.get('latitude')}, {loc.get('longitude')} {loc.get('name', '')}".strip()
-        else:
-            body = f"[{kind} message]"
-        inbound.message_receive(
-            organization=sender.organization, whatsapp_sender=sender,
-            inbound=Inbound(provider_sid=item["id"], sender="+" + sender_id, body=body,
-                                    channel=Channel.WHATSAPP, media=media, profile_name=profiles.get(sender_id, ""),
-                                    wa_id=sender_id),
-        )
-    for status in value.get("statuses", []):
-        errors = status.get("errors") or [{}]
-        inbound.status_update(organization=sender.organization, provider_sid=status.get("id", ""),
-                              status=status.get("status", ""), error_code=str(errors[0].get("code", "") or ""),
-                              error_message=(errors[0].get("error_data") or {}).get("details", "")
-                              or errors[0].get("title", ""))

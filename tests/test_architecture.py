@@ -26,12 +26,8 @@ KNOWN: set[tuple[str, str, str]] = {
     ('in-function', 'messaging.services.events', 'messaging.tasks'),
     ('in-function', 'messaging.services.inbound', 'messaging.tasks'),
     ('in-function', 'messaging.services.live', 'messaging.services.events'),
-    ('in-function', 'messaging.services.outbound', 'messaging.services.conversations'),
-    ('in-function', 'messaging.services.outbound', 'messaging.services.events'),
-    ('in-function', 'messaging.services.outbound', 'messaging.tasks'),
     ('service-imports-task', 'messaging.services.events', 'messaging.tasks'),
     ('service-imports-task', 'messaging.services.inbound', 'messaging.tasks'),
-    ('service-imports-task', 'messaging.services.outbound', 'messaging.tasks'),
 }
 
 

@@ -1,13 +1,40 @@
-"""What Softphone needs to send a message, as plain data. One adapter per vendor."""
+"""What Softphone needs from a messaging vendor, as plain data. One adapter per vendor
+(`messaging/providers/<vendor>.py`), found through the registry (`messaging/providers/__init__.py`).
+
+Domain code (`messaging.services`) and the HTTP edge (`messaging.webhooks`) see only what is in this
+module: the dataclasses below, `ProviderError`, `BadWebhook` and the methods of `MessagingProvider`.
+A vendor's payloads, field names, HTTP statuses, error codes, signature schemes and SDK stay inside
+its adapter. A new vendor is a new adapter and a line in the registry.
+
+Two kinds of line carry conversations, and an adapter says which it serves (`MessagingProvider.lines`):
+
+- NUMBERS: a `PhoneNumber` of a `ProviderAccount` whose `provider` is the adapter's `name` (Twilio;
+  Vonage or Bandwidth next). The vendor calls `/webhooks/<name>/messages/` for an inbound message and
+  `/webhooks/<name>/messages/status/` for a delivery status, one form-encoded callback each. The edge
+  finds the number from what `inbound_line`/`status_line` read, checks `webhook_verified` with the
+  account's secret, stores the inbound payload as it came (`inbound_event_id` names it) for a worker
+  to read with `inbound_message`, and hands `status_update`'s answer to the domain.
+- WHATSAPP_SENDERS: a `WhatsAppSender` (Meta's Cloud API), whose one webhook carries a batch of
+  messages and statuses for several senders: `webhook_lines`, then `webhook_verified` with each
+  sender's app secret, then `webhook_notifications`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar, NamedTuple
 
+from core import safe_http
 from core.vendors import ProviderError
 
-__all__ = ["Inbound", "ProviderError", "SendResult", "MediaRequest", "MessagingProvider", "readable_error"]
+__all__ = ["NUMBERS", "WHATSAPP_SENDERS", "BadWebhook", "Inbound", "LineKey", "MediaRequest", "MessagingProvider",
+           "Notification", "OutboundMedia", "ProviderError", "SendResult", "StatusUpdate", "WebhookRequest",
+           "fetch_media"]
+
+NUMBERS = "numbers"
+WHATSAPP_SENDERS = "whatsapp_senders"
 
 
 @dataclass
@@ -18,10 +45,39 @@ class Inbound:
     sender: str  # the customer's number (E.164, or WhatsApp digits)
     body: str
     channel: str  # crm Channel: sms or whatsapp
-    media: list[dict] = field(default_factory=list)  # [{"url" | "media_id", "content_type", "caption"}]
+    # What the adapter needs to fetch each item again (media_fetch) and what it is:
+    # [{"url" | "media_id", "content_type", "type", "caption"}]
+    media: list[dict] = field(default_factory=list)
     profile_name: str = ""
     wa_id: str = ""
     received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """A vendor's news about a message we sent."""
+
+    provider_sid: str
+    status: str  # ours (messaging.models.MessageStatus); "" when the vendor's status means nothing to us
+    error_code: str = ""  # the vendor's code, for the record and for support
+    error_message: str = ""  # readable already: our words for a code we know, else the vendor's
+
+
+@dataclass
+class Notification:
+    """What one callback told us about one of our lines (a vendor that batches sends several)."""
+
+    line: str  # the vendor's id of our line (WhatsApp: the phone number id)
+    messages: list[Inbound] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutboundMedia:
+    """One attachment to send: a public URL the vendor fetches, and what it is."""
+
+    url: str
+    content_type: str = ""  # "application/pdf"; "" when nobody said (a bare URL given to the API)
 
 
 @dataclass(frozen=True)
@@ -29,6 +85,30 @@ class SendResult:
     sid: str
     status: str  # the vendor's initial status, mapped to ours
     num_segments: int = 1
+
+
+class LineKey(NamedTuple):
+    """Which of our numbers a callback is about, in the vendor's words: the vendor account it names
+    and our addresses it may be for, the likeliest first."""
+
+    account: str
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A vendor's callback as the HTTP edge received it; adapters verify it from this alone."""
+
+    url: str  # the public URL the vendor called (and signed)
+    headers: Mapping[str, str]  # case-insensitive
+    body: bytes
+    form: Mapping[str, str] = field(default_factory=dict)  # form parameters, one value per name
+    # Every value of every name, for the rare request that repeats one; read only when asked.
+    form_lists: Callable[[], Mapping[str, list[str]]] = dict
+
+
+class BadWebhook(Exception):
+    """Not something the vendor sends (a 400). The message says why, for whoever sent it."""
 
 
 @dataclass(frozen=True)
@@ -41,38 +121,110 @@ class MediaRequest:
     credentials: dict[str, str]
 
 
+def fetch_media(how: MediaRequest) -> safe_http.Fetched:
+    """Fetch a media item under the rules of core.safe_http (credentials to the vendor's origins
+    only, every other hop public, size and time capped), its failures as ProviderErrors."""
+    try:
+        return safe_http.fetch(how.url, trusted_origins=how.trusted_origins, credentials=how.credentials)
+    except safe_http.FetchFailed as exc:
+        if exc.status in (404, 410):
+            raise ProviderError("The provider no longer has this attachment.", permanent=True, gone=True) from None
+        raise ProviderError("The attachment could not be fetched from the provider.", permanent=False) from None
+    except safe_http.FetchRefused as exc:
+        raise ProviderError(f"The attachment is not served: {exc}", permanent=True) from None
+
+
 class MessagingProvider:
+    """One vendor's messaging: webhooks in, messages out, media, and its errors in words.
+
+    An instance carries one line's credentials (`for_conversation`); the webhook methods are class
+    methods, since a callback's line, and so its credentials, are not known until it is read. Every
+    failure is a ProviderError whose message a person can read (`readable_error`).
+    """
+
+    name: ClassVar[str]  # the registry's key, stored with what the vendor sent (InboundEvent.provider)
+    lines: ClassVar[str]  # NUMBERS or WHATSAPP_SENDERS: what a conversation with this vendor goes through
+    # The vendor's error codes an agent may see on a failed message, in words they can act on.
+    readable_errors: ClassVar[Mapping[str, str]] = {}
+    # The answer to an inbound-message callback: (body, content type).
+    inbound_answer: ClassVar[tuple[str, str]] = ("", "text/plain")
+
+    @classmethod
+    def for_conversation(cls, conversation) -> MessagingProvider:
+        """The adapter with the credentials of the line the conversation goes through (its number's
+        provider account, or its WhatsApp sender)."""
+        raise NotImplementedError
+
+    @classmethod
+    def readable_error(cls, code, fallback: str = "") -> str:
+        """A vendor's error code as a reason an agent can act on; the vendor's own words (`fallback`)
+        for a code we have no words for."""
+        return cls.readable_errors.get(str(code), fallback or f"The provider refused the message (code {code}).")
+
+    # Webhooks --------------------------------------------------------------------------------------
+
+    @classmethod
+    def webhook_verified(cls, request: WebhookRequest, secret: str) -> bool:
+        """Whether the vendor signed this request with the line's `secret` (its account's auth
+        token, its app secret). False without a signature or without a secret."""
+        raise NotImplementedError
+
+    @classmethod
+    def inbound_line(cls, form: Mapping[str, str]) -> LineKey:
+        """NUMBERS: which of our numbers an inbound message is for."""
+        raise NotImplementedError
+
+    @classmethod
+    def inbound_event_id(cls, form: Mapping[str, str]) -> str:
+        """NUMBERS: the vendor's id of an inbound message, under which it is stored once. BadWebhook
+        when there is none that can be the vendor's."""
+        raise NotImplementedError
+
     @staticmethod
     def inbound_message(payload: dict) -> Inbound:
-        """A stored inbound-message payload (as the webhook received it) as our Inbound."""
+        """NUMBERS: a stored inbound-message payload (the form as the webhook received it) as our Inbound."""
         raise NotImplementedError
 
-    def send(self, *, sender: str, to: str, body: str, media_urls: list[str], status_callback: str) -> SendResult:
+    @classmethod
+    def status_line(cls, form: Mapping[str, str]) -> LineKey:
+        """NUMBERS: which of our numbers a status callback is about (it sent the message)."""
         raise NotImplementedError
 
+    @classmethod
+    def status_update(cls, form: Mapping[str, str]) -> StatusUpdate:
+        """NUMBERS: a status callback as our StatusUpdate."""
+        raise NotImplementedError
 
-# Codes an agent may see on a failed message, in words they can act on.
-READABLE_ERRORS = {
-    "21211": "The recipient's number is not valid.",
-    "21408": "Sending to this country or region is not enabled on the Twilio account.",
-    "21606": "This Twilio number cannot send messages (not owned by the account or not SMS-capable).",
-    "21610": "The recipient has unsubscribed (replied STOP) and cannot be messaged until they reply START.",
-    "21611": "This number's outgoing queue is full; try again later.",
-    "21612": "The carrier cannot route messages to this recipient.",
-    "21614": "The recipient's number cannot receive text messages (landline or not mobile).",
-    "21619": "A message needs a body or an attachment.",
-    "30001": "This number's outgoing queue overflowed; the message was not sent.",
-    "30003": "The recipient's phone is unreachable (off or out of coverage).",
-    "30004": "The recipient blocked this message.",
-    "30005": "The recipient's number is unknown or no longer exists.",
-    "30006": "The recipient's number is a landline or cannot receive texts.",
-    "30007": "The carrier filtered this message as spam.",
-    "30008": "The carrier could not deliver the message (unknown error).",
-    "63016": "WhatsApp allows only approved templates more than 24 hours after the customer's last message.",
-    "131026": "WhatsApp could not deliver the message to this recipient.",
-    "131047": "WhatsApp allows only approved templates more than 24 hours after the customer's last message.",
-}
+    @classmethod
+    def subscription(cls, query: Mapping[str, str]) -> tuple[str, str] | None:
+        """WHATSAPP_SENDERS: a subscription handshake's (verify token, challenge to echo), or None
+        when the request is not one."""
+        raise NotImplementedError
 
+    @classmethod
+    def webhook_lines(cls, payload) -> set[str]:
+        """WHATSAPP_SENDERS: the ids of our lines a decoded callback is about. BadWebhook when it is
+        not the vendor's envelope."""
+        raise NotImplementedError
 
-def readable_error(code, fallback: str = "") -> str:
-    return READABLE_ERRORS.get(str(code), fallback or f"The provider refused the message (code {code}).")
+    @classmethod
+    def webhook_notifications(cls, payload) -> Iterator[Notification]:
+        """WHATSAPP_SENDERS: what a decoded (and verified) callback says, line by line, in order."""
+        raise NotImplementedError
+
+    # Sending and media -------------------------------------------------------------------------------
+
+    def send(self, *, sender: str, to: str, channel: str, body: str, media: Sequence[OutboundMedia],
+             status_callback: str) -> SendResult:
+        """Send one message from our `sender` address to `to` (E.164) on `channel` (crm Channel), with
+        `media` to fetch from their URLs; the vendor reports its progress at `status_callback` (where
+        it takes one). Raises ProviderError, whose message is readable."""
+        raise NotImplementedError
+
+    def media_fetch(self, item: dict) -> safe_http.Fetched:
+        """The body of an inbound media item (an entry of Message.media this adapter's parsing made),
+        fetched from the vendor with this line's credentials through `fetch_media`. Raises
+        ProviderError: `gone` when the vendor no longer has it, `permanent` when it is not fetched
+        (not at the vendor's hosts, too large, refused), neither when trying later may help. The
+        caller closes what it gets."""
+        raise NotImplementedError

@@ -1,28 +1,137 @@
-"""Sending SMS, MMS and WhatsApp through Twilio's Messages API with the real SDK."""
+"""Twilio's Messages API (SMS, MMS, WhatsApp through Twilio) with the real SDK, and its webhooks."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from twilio.request_validator import RequestValidator
 
-from core.safe_http import FetchRefused, origin_of
+from core.safe_http import Fetched, FetchRefused, origin_of
 from crm.models import Channel
 from telephony.providers.twilio import call, make_client
 
-from .base import Inbound, MediaRequest, MessagingProvider, ProviderError, SendResult
+from .base import (
+    NUMBERS,
+    BadWebhook,
+    Inbound,
+    LineKey,
+    MediaRequest,
+    MessagingProvider,
+    OutboundMedia,
+    ProviderError,
+    SendResult,
+    StatusUpdate,
+    WebhookRequest,
+    fetch_media,
+)
 
 # The host in the media URLs of Twilio's webhooks; fetched at TWILIO_API_BASE_URL, as the SDK is.
 PUBLIC_API = "https://api.twilio.com"
+SID_LONGEST = 64  # Twilio's message ids are 34 characters; the column holds 128
 
 INITIAL_STATUS = {"accepted": "queued", "queued": "queued", "scheduled": "queued", "sending": "sending",
                   "sent": "sent"}
+# Twilio's message statuses that mean something to us, as ours (the names are mostly the same).
+STATUSES = {"accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "sending", "sent": "sent",
+            "delivered": "delivered", "undelivered": "undelivered", "failed": "failed", "read": "read"}
+
+READABLE_ERRORS = {
+    "21211": "The recipient's number is not valid.",
+    "21408": "Sending to this country or region is not enabled on the Twilio account.",
+    "21606": "This Twilio number cannot send messages (not owned by the account or not SMS-capable).",
+    "21610": "The recipient has unsubscribed (replied STOP) and cannot be messaged until they reply START.",
+    "21611": "This number's outgoing queue is full; try again later.",
+    "21612": "The carrier cannot route messages to this recipient.",
+    "21614": "The recipient's number cannot receive text messages (landline or not mobile).",
+    "21619": "A message needs a body or an attachment.",
+    "30001": "This number's outgoing queue overflowed; the message was not sent.",
+    "30003": "The recipient's phone is unreachable (off or out of coverage).",
+    "30004": "The recipient blocked this message.",
+    "30005": "The recipient's number is unknown or no longer exists.",
+    "30006": "The recipient's number is a landline or cannot receive texts.",
+    "30007": "The carrier filtered this message as spam.",
+    "30008": "The carrier could not deliver the message (unknown error).",
+    "63016": "WhatsApp allows only approved templates more than 24 hours after the customer's last message.",
+}
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def _bare(address: str) -> str:
+    return (address or "").removeprefix("whatsapp:")
+
+
+def signature(auth_token: str, url: str, form: Mapping[str, str]) -> str:
+    """Twilio's request signature (HMAC-SHA1 of the URL followed by each parameter's name and value,
+    names sorted), for a form with one value per name: what the SDK's RequestValidator computes,
+    without its per-parameter probing of the mapping's type."""
+    text = url + "".join(name + form[name] for name in sorted(form))
+    return base64.b64encode(hmac.new(auth_token.encode(), text.encode(), hashlib.sha1).digest()).decode()
+
+
+class _Lists(dict):
+    """Every value of every name, in the shape the SDK's validator asks a form for first."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
 
 
 class TwilioMessaging(MessagingProvider):
+    name = "twilio"
+    lines = NUMBERS
+    readable_errors = READABLE_ERRORS
+    inbound_answer = (EMPTY_TWIML, "text/xml")
+
     def __init__(self, *, account_sid: str, auth_token: str):
-        self.client = make_client(account_sid, auth_token)
+        self.account_sid = account_sid
+        self._auth_token = auth_token
+
+    @classmethod
+    def for_conversation(cls, conversation) -> TwilioMessaging:
+        account = conversation.phone_number.provider_account
+        return cls(account_sid=account.account_sid, auth_token=account.auth_token or "")
+
+    @cached_property
+    def client(self):
+        return make_client(self.account_sid, self._auth_token)
+
+    # Webhooks --------------------------------------------------------------------------------------
+
+    @classmethod
+    def webhook_verified(cls, request: WebhookRequest, secret: str) -> bool:
+        given = request.headers.get("X-Twilio-Signature", "")
+        if not (given and secret):
+            return False
+        # Twilio signs the URL as configured, which is ours exactly: one HMAC decides nearly every
+        # request (this is the busiest endpoint). The SDK's full check (the URL with and without a
+        # default port, every value of a repeated name) is the fallback.
+        if hmac.compare_digest(signature(secret, request.url, request.form).encode(), given.encode()):
+            return True
+        return RequestValidator(secret).validate(request.url, _Lists(request.form_lists()), given)
+
+    @classmethod
+    def inbound_line(cls, form: Mapping[str, str]) -> LineKey:
+        return LineKey(form.get("AccountSid", ""), (_bare(form.get("To", "")),))
+
+    @classmethod
+    def status_line(cls, form: Mapping[str, str]) -> LineKey:
+        # Status callbacks are about messages we sent: our number is `From`.
+        return LineKey(form.get("AccountSid", ""), (_bare(form.get("From", "")), _bare(form.get("To", ""))))
+
+    @classmethod
+    def inbound_event_id(cls, form: Mapping[str, str]) -> str:
+        sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+        if not sid:
+            raise BadWebhook("MessageSid is missing.")
+        if len(sid) > SID_LONGEST:
+            raise BadWebhook("MessageSid is not a Twilio message id.")
+        return sid
 
     @staticmethod
     def inbound_message(payload: dict) -> Inbound:
@@ -36,37 +145,55 @@ class TwilioMessaging(MessagingProvider):
                  for i in range(count) if payload.get(f"MediaUrl{i}")]
         return Inbound(
             provider_sid=payload.get("MessageSid") or payload.get("SmsMessageSid") or "",
-            sender=payload.get("From", "").removeprefix("whatsapp:"), body=payload.get("Body", ""),
+            sender=_bare(payload.get("From", "")), body=payload.get("Body", ""),
             channel=Channel.WHATSAPP if whatsapp else Channel.SMS, media=media,
             profile_name=payload.get("ProfileName", ""), wa_id=payload.get("WaId", ""),
         )
 
-    def send(self, *, sender: str, to: str, body: str, media_urls: list[str], status_callback: str) -> SendResult:
-        params = {"from_": sender, "to": to, "status_callback": status_callback}
+    @classmethod
+    def status_update(cls, form: Mapping[str, str]) -> StatusUpdate:
+        status = form.get("MessageStatus") or form.get("SmsStatus") or ""
+        code = form.get("ErrorCode", "")
+        return StatusUpdate(provider_sid=form.get("MessageSid", ""), status=STATUSES.get(status, ""), error_code=code,
+                            error_message=cls.readable_error(code) if code else "")
+
+    # Sending and media -------------------------------------------------------------------------------
+
+    def send(self, *, sender: str, to: str, channel: str, body: str, media: Sequence[OutboundMedia],
+             status_callback: str) -> SendResult:
+        prefix = "whatsapp:" if channel == Channel.WHATSAPP else ""
+        params = {"from_": prefix + sender, "to": prefix + to, "status_callback": status_callback}
         if body:
             params["body"] = body
-        if media_urls:
-            params["media_url"] = media_urls
-        message = call(self.client.messages.create, **params)
+        if media:  # Twilio reads each file's type from what its URL answers
+            params["media_url"] = [item.url for item in media]
+        try:
+            message = call(self.client.messages.create, **params)
+        except ProviderError as exc:
+            raise ProviderError(self.readable_error(exc.code, exc.message) if exc.code else exc.message,
+                                permanent=exc.permanent, code=exc.code, gone=exc.gone) from None
         return SendResult(sid=message.sid, status=INITIAL_STATUS.get(str(message.status), "queued"),
                           num_segments=int(message.num_segments or 1))
 
+    def media_fetch(self, item: dict) -> Fetched:
+        return fetch_media(self._media_request(item.get("url", "")))
 
-def media_request(*, url: str, account_sid: str, auth_token: str) -> MediaRequest:
-    """Where and how to fetch the media of an inbound message. The account's credentials go only
-    to Twilio's configured API host and only for this account's own resources; a URL anywhere else
-    is refused (ProviderError) rather than fetched. Twilio answers with a redirect to its CDN,
-    which safe_http follows without the credentials."""
-    base = settings.TWILIO_API_BASE_URL.rstrip("/")
-    url = url if isinstance(url, str) else ""
-    if url.startswith(PUBLIC_API + "/"):
-        url = base + url[len(PUBLIC_API):]
-    try:
-        trusted = origin_of(base)
-        same_origin = origin_of(url) == trusted
-    except FetchRefused:
-        same_origin = False
-    if not same_origin or not urlsplit(url).path.startswith(f"/2010-04-01/Accounts/{account_sid}/"):
-        raise ProviderError("This attachment is not one of the account's media at Twilio.", permanent=True)
-    basic = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
-    return MediaRequest(url=url, trusted_origins=frozenset({trusted}), credentials={"Authorization": f"Basic {basic}"})
+    def _media_request(self, url) -> MediaRequest:
+        """Where and how to fetch the media of an inbound message. The account's credentials go only
+        to Twilio's configured API host and only for this account's own resources; a URL anywhere
+        else is refused (ProviderError) rather than fetched. Twilio answers with a redirect to its
+        CDN, which safe_http follows without the credentials."""
+        base = settings.TWILIO_API_BASE_URL.rstrip("/")
+        url = url if isinstance(url, str) else ""
+        if url.startswith(PUBLIC_API + "/"):
+            url = base + url[len(PUBLIC_API):]
+        try:
+            trusted = origin_of(base)
+            same_origin = origin_of(url) == trusted
+        except FetchRefused:
+            same_origin = False
+        if not same_origin or not urlsplit(url).path.startswith(f"/2010-04-01/Accounts/{self.account_sid}/"):
+            raise ProviderError("This attachment is not one of the account's media at Twilio.", permanent=True)
+        basic = base64.b64encode(f"{self.account_sid}:{self._auth_token}".encode()).decode()
+        return MediaRequest(url=url, trusted_origins=frozenset({trusted}),
+                            credentials={"Authorization": f"Basic {basic}"})

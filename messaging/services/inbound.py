@@ -17,7 +17,7 @@ from messaging.models import (
     MessageChannel,
     MessageStatus,
 )
-from messaging.providers.base import Inbound, readable_error
+from messaging.providers.base import Inbound
 from tenants.models import Organization
 
 from .conversations import contact_for, contact_set_opt_out, conversation_for, conversation_touch
@@ -97,8 +97,7 @@ def status_update(*, organization: Organization, provider_sid: str, status: str,
     fields = {"status": status, "updated_at": timezone.now()}
     if status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
         fields["error_code"] = str(error_code or "")
-        # Our words for codes we know; the provider's own words otherwise.
-        fields["error_message"] = readable_error(error_code, error_message) if error_code else error_message
+        fields["error_message"] = error_message  # readable: the adapter's words for the code (StatusUpdate)
     if status == MessageStatus.SENT:
         fields["sent_at"] = timezone.now()
     changed = Message.objects.filter(organization=organization, provider_sid=provider_sid,

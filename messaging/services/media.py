@@ -2,9 +2,10 @@
 behalf of a member (the inbox's media view).
 
 Only inbound media is served: outbound media are files we host or URLs an agent gave, and fetching
-those with the organization's credentials is exactly what must never happen. The adapter says where
-the vendor keeps its media (configuration, never input) and the credentials go there only;
-core.safe_http checks everything else (the stored URL's host, redirects) and caps size and time.
+those with the organization's credentials is exactly what must never happen. The conversation's
+adapter fetches the item (it knows where its vendor keeps media, and its credentials go there only,
+through core.safe_http, which checks everything else and caps size and time); here are the rules of
+what is served and how.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ import mimetypes
 import re
 from dataclasses import dataclass
 
-import requests
-
 from core import safe_http
 from messaging.models import Direction, Message
-from messaging.providers import twilio
+from messaging.providers import for_conversation
 from messaging.providers.base import ProviderError
-from messaging.providers.whatsapp_cloud import WhatsAppCloud
 
 # Shown in the page (inline): raster images, audio and video a browser plays. Anything else (SVG,
 # HTML, scripts, PDFs, unknown types) is a download, so nothing from a customer runs as our origin.
@@ -64,31 +62,12 @@ def media_open(*, message: Message, index: int) -> Media:
     if message.direction != Direction.INBOUND or not 0 <= index < len(message.media):
         raise MediaUnavailable("No such attachment.")
     item = message.media[index]
-    conversation = message.conversation
     try:
-        if conversation.whatsapp_sender_id:
-            if not item.get("media_id"):
-                raise MediaUnavailable("No such attachment.")
-            sender = conversation.whatsapp_sender
-            client = WhatsAppCloud(phone_number_id=sender.phone_number_id, access_token=sender.access_token or "")
-            how = client.media_request(item["media_id"])
-        else:
-            account = conversation.phone_number.provider_account
-            how = twilio.media_request(url=item.get("url", ""), account_sid=account.account_sid,
-                                       auth_token=account.auth_token or "")
-        fetched = safe_http.fetch(how.url, trusted_origins=how.trusted_origins, credentials=how.credentials)
+        fetched = for_conversation(message.conversation).media_fetch(item)
     except ProviderError as exc:
-        if exc.permanent and exc.code is None and not exc.gone:  # refused by the adapter before any request
-            raise MediaRefused(exc.message) from None
-        raise MediaUnavailable("The attachment could not be fetched from the provider.") from None
-    except requests.RequestException:
-        raise MediaUnavailable("The attachment could not be fetched from the provider.") from None
-    except safe_http.FetchFailed as exc:
-        if exc.status in (404, 410):
-            raise MediaUnavailable("The provider no longer has this attachment.") from None
-        raise MediaRefused("The attachment could not be fetched from the provider.") from None
-    except safe_http.FetchRefused as exc:
-        raise MediaRefused(f"The attachment is not served: {exc}") from None
+        if exc.gone:
+            raise MediaUnavailable(exc.message) from None
+        raise MediaRefused(exc.message) from None
     declared = fetched.content_type or item.get("content_type", "")
     content_type, inline = served_type(declared)
     extension = ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,17 +12,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.safe_http import FetchRefused, check_public_https_url
+from core.stamps import redis_client
 from crm.models import Channel
+from messaging import jobs
 from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
-from messaging.providers.base import ProviderError, readable_error
-from messaging.providers.twilio import TwilioMessaging
-from messaging.providers.whatsapp_cloud import WhatsAppCloud
+from messaging.providers import for_conversation
+from messaging.providers.base import OutboundMedia, ProviderError
 from telephony.services.webhook_contract import webhook_urls
 from tenants.models import Organization
 
 from .attachments import hosted_attachment
-from .conversations import conversation_touch
-from .inbound import enqueue_for
+from .conversations import conversation_touch, conversations_wake
+from .events import inbound_events_drain, inbound_events_unprocessed
 from .live import inbox_changed
 from .policy import may_send
 
@@ -80,9 +80,7 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
             num_segments=segments(body) if body else 1, created_by=actor,
         )
         conversation_touch(conversation=conversation, preview=body or "[attachment]", inbound=False)
-        from messaging.tasks import message_deliver
-
-        transaction.on_commit(lambda: enqueue_for(message_deliver, organization, message))
+        jobs.message_deliver(organization.pk, message.pk)
     return message
 
 
@@ -117,10 +115,6 @@ class Paced(Exception):
         self.wait = wait
 
 
-def _redis():
-    return redis.Redis.from_url(settings.REDIS_URL)
-
-
 def _pace_key(number) -> str:
     return f"{settings.REDIS_KEY_PREFIX}softphone:pace:{number.pk}"
 
@@ -129,26 +123,16 @@ def _take_pace_slot(number, message: Message) -> None:
     """At most `send_rate` segments per second per number, across every worker: a Redis key per
     number that lives as long as the message's segments take to send."""
     interval_ms = max(1, int(1000 * message.num_segments / max(number.send_rate, 0.01)))
-    client = _redis()
+    client = redis_client()
     if not client.set(_pace_key(number), str(message.pk), nx=True, px=interval_ms):
         raise Paced(max(client.pttl(_pace_key(number)), 50) / 1000)
 
 
 def _give_back_pace_slot(number, message: Message) -> None:
     """A send the provider refused used no capacity: free the slot if it is still this message's."""
-    client = _redis()
+    client = redis_client()
     if client.get(_pace_key(number)) == str(message.pk).encode():
         client.delete(_pace_key(number))
-
-
-def _adapter(conversation: Conversation):
-    if conversation.whatsapp_sender_id:
-        sender = conversation.whatsapp_sender
-        return WhatsAppCloud(phone_number_id=sender.phone_number_id, access_token=sender.access_token or ""), ""
-    account = conversation.phone_number.provider_account
-    adapter = TwilioMessaging(account_sid=account.account_sid, auth_token=account.auth_token or "")
-    prefix = "whatsapp:" if conversation.channel == Channel.WHATSAPP else ""
-    return adapter, prefix
 
 
 def message_deliver(*, organization: Organization, message_id) -> str:
@@ -174,11 +158,13 @@ def message_deliver(*, organization: Organization, message_id) -> str:
     try:
         if conversation.phone_number_id:
             _take_pace_slot(conversation.phone_number, message)
-        adapter, prefix = _adapter(conversation)
+        adapter = for_conversation(conversation)
         sender = (conversation.phone_number.phone_number if conversation.phone_number_id
                   else conversation.whatsapp_sender.display_phone_number)
-        result = adapter.send(sender=prefix + sender, to=prefix + conversation.contact.phone_number, body=message.body,
-                              media_urls=[m["url"] for m in message.media], status_callback=webhook_urls().status_callback)
+        result = adapter.send(sender=sender, to=conversation.contact.phone_number, channel=conversation.channel,
+                              body=message.body, status_callback=webhook_urls().status_callback,
+                              media=[OutboundMedia(url=m["url"], content_type=m.get("content_type", ""))
+                                     for m in message.media])
     except Paced:
         _release(message)
         raise
@@ -186,7 +172,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         if conversation.phone_number_id:
             _give_back_pace_slot(conversation.phone_number, message)
         if exc.permanent:
-            _fail(message, str(exc.code or ""), readable_error(exc.code, exc.message) if exc.code else exc.message)
+            _fail(message, str(exc.code or ""), exc.message)  # the adapter's words, readable
             return "failed"
         _release(message)
         raise
@@ -211,17 +197,13 @@ def messages_sweep(*, organization: Organization) -> dict:
     """Nothing stays unsettled: `pending` messages whose task was lost (broker down when they were
     queued) are queued again, and so are inbound events nobody processed; `sending` messages whose
     worker died mid-send are failed with the reason rather than sent a second time."""
-    from messaging.tasks import message_deliver
-
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)
     stale = Message.objects.filter(organization=organization, direction=Direction.OUTBOUND, updated_at__lt=cutoff)
     requeued = 0
     for message in stale.filter(status=MessageStatus.PENDING).only("pk")[:500]:
         Message.objects.filter(pk=message.pk).update(updated_at=timezone.now())
-        enqueue_for(message_deliver, organization, message)
+        jobs.message_deliver(organization.pk, message.pk)
         requeued += 1
-    from .events import inbound_events_drain, inbound_events_unprocessed
-
     events_requeued = 0
     if inbound_events_unprocessed(organization=organization,
                                   older_than=timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)).exists():
@@ -233,7 +215,5 @@ def messages_sweep(*, organization: Organization) -> dict:
         updated_at=timezone.now())
     if failed:
         inbox_changed(organization)
-    from .conversations import conversations_wake
-
     woken = conversations_wake(organization=organization)
     return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued, "woken": woken}

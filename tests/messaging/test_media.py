@@ -293,3 +293,39 @@ def test_the_whatsapp_token_goes_only_to_whatsapps_configured_hosts(owner_client
         assert [r.token for r in graph.requests if "/media-download/" in r.path] == [ACCESS_TOKEN]
     finally:
         graph.stop()
+
+
+@pytest.fixture
+def meta_media(org, settings):
+    """The Graph API, whose media downloads come from one of Meta's media hosts."""
+    graph = FakeWhatsApp(access_token=ACCESS_TOKEN)
+    settings.WHATSAPP_GRAPH_BASE_URL = graph.start()
+    settings.WHATSAPP_MEDIA_ORIGINS = [graph.base_url]
+    graph.add_phone_number(PHONE_NUMBER_ID, DISPLAY)
+    with tenant_scope(org):
+        WhatsAppSender.objects.create(organization=org, name="Acme WhatsApp", display_phone_number=DISPLAY,
+                                      phone_number_id=PHONE_NUMBER_ID, access_token=ACCESS_TOKEN,
+                                      app_secret="acme-app-secret", verify_token="acme-verify-token")
+    yield graph
+    graph.stop()
+
+
+def whatsapp_media_message(org, media_id: str) -> Message:
+    post(meta.inbound_media(phone_number_id=PHONE_NUMBER_ID, display_phone_number=DISPLAY, from_wa_id="16505551234",
+                            media_type="image", media_id=media_id, mime_type="image/png"))
+    with tenant_scope(org):
+        return Message.objects.get(media__0__media_id=media_id)
+
+
+@pytest.mark.django_db
+def test_whatsapp_media_meta_no_longer_has_is_404_and_an_outage_at_meta_is_502(owner_client, org, meta_media):
+    expired = whatsapp_media_message(org, "media-expired")  # Graph: no such object (code 100)
+    response = owner_client.get(f"/o/acme/media/{expired.pk}/0/")
+    assert (response.status_code, response.content) == (404, b"The provider no longer has this attachment.")
+
+    meta_media.add_media("media-1", PNG, "image/png")
+    kept = whatsapp_media_message(org, "media-1")
+    meta_media.fail_next(1, status=500)
+    response = owner_client.get(f"/o/acme/media/{kept.pk}/0/")
+    assert (response.status_code, response.content) == (502, b"The attachment could not be fetched from the provider.")
+    assert_served(owner_client.get(f"/o/acme/media/{kept.pk}/0/"), PNG, "image/png", "inline")

@@ -221,7 +221,8 @@ def test_start_a_conversation_with_any_number(owner_client, org, our_number, twi
 
 @pytest.mark.django_db
 def test_the_sweeper_requeues_lost_pending_messages_and_fails_unconfirmed_ones(org, conversation, twilio,
-                                                                                settings):
+                                                                                settings,
+                                                                                django_capture_on_commit_callbacks):
     settings.MESSAGE_SWEEP_AFTER_SECONDS = 60
     with tenant_scope(org):
         lost = outbound.message_send(organization=org, actor=None, conversation=conversation, body="lost")
@@ -229,7 +230,9 @@ def test_the_sweeper_requeues_lost_pending_messages_and_fails_unconfirmed_ones(o
         long_ago = timezone.now() - timedelta(minutes=5)
         Message.objects.filter(pk=lost.pk).update(updated_at=long_ago)
         Message.objects.filter(pk=stuck.pk).update(status=MessageStatus.SENDING, updated_at=long_ago)
-        result = outbound.messages_sweep(organization=org)
+        # The sweeper runs outside a transaction: what it queues goes at once, as after a commit.
+        with django_capture_on_commit_callbacks(execute=True):
+            result = outbound.messages_sweep(organization=org)
     assert result == {"requeued": 1, "failed": 1, "events_requeued": 0, "woken": 0}
     assert message(org, lost.pk).status == "queued"  # tasks run inline here: re-queued and sent
     unconfirmed = message(org, stuck.pk)
@@ -263,7 +266,8 @@ def test_if_the_broker_is_down_the_message_is_kept_and_sent_later(owner_client, 
     # The broker is back: the sweeper sends it.
     with tenant_scope(org):
         Message.objects.filter(pk=response.json()["id"]).update(updated_at=timezone.now() - timedelta(minutes=5))
-        outbound.messages_sweep(organization=org)
+        with django_capture_on_commit_callbacks(execute=True):
+            outbound.messages_sweep(organization=org)
     assert [m["body"] for m in twilio.messages(ACME_SID)] == ["kept"]
 
 

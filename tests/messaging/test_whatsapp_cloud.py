@@ -158,3 +158,86 @@ def test_a_message_with_a_nul_character_is_kept_with_the_character_replaced(org,
     failing every time Meta retries it. The signature covers the body as sent."""
     assert post(inbound_text(body="before\x00after")).status_code == 200
     assert messages_of(org) == [("inbound", "before\ufffdafter", "received")]
+
+
+# Attachments go out as what they are (issue 14: documents and videos used to go out as images) ---------
+
+INVOICE = "https://93.184.215.14/files/invoice.pdf"
+CLIP = "https://93.184.215.14/clips/unboxing.mp4"
+
+
+def send_and_deliver(org, body: str, urls: list[str], content_type: str = "") -> Message:
+    with tenant_scope(org):
+        conversation = Conversation.objects.get()
+        queued = outbound.message_send(organization=org, actor=None, conversation=conversation, body=body,
+                                       media_urls=urls, media_content_type=content_type)
+        assert outbound.message_deliver(organization=org, message_id=queued.pk) == "sent"
+        return Message.objects.get(pk=queued.pk)
+
+
+def what_meta_received(graph) -> list[dict]:
+    return [{k: v for k, v in sent.items() if k not in ("wamid", "phone_number_id")} for sent in graph.sent()]
+
+
+@pytest.mark.django_db
+def test_a_pdf_goes_out_as_a_document_with_its_file_name_and_a_video_as_a_video(org, sender, graph):
+    post(inbound_text())
+    graph.open_window(CUSTOMER_WA)
+    invoice = send_and_deliver(org, "Your invoice", [INVOICE], "application/pdf")
+    clip = send_and_deliver(org, "How it looks", [CLIP], "video/mp4")
+    assert what_meta_received(graph) == [
+        {"messaging_product": "whatsapp", "to": CUSTOMER_WA, "type": "document",
+         "document": {"link": INVOICE, "filename": "invoice.pdf", "caption": "Your invoice"}},
+        {"messaging_product": "whatsapp", "to": CUSTOMER_WA, "type": "video",
+         "video": {"link": CLIP, "caption": "How it looks"}},
+    ]
+    assert (invoice.status, invoice.media_type, clip.status, clip.media_type) == ("queued", "document",
+                                                                                 "queued", "video")
+
+
+@pytest.mark.django_db
+def test_an_uploaded_pdf_is_a_document_named_by_its_type(org, sender, graph, settings, tmp_path):
+    """Our upload links name no file: the customer gets "attachment.pdf"."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from messaging.services import attachments
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    post(inbound_text())
+    graph.open_window(CUSTOMER_WA)
+    link = attachments.attachment_store(organization=org, upload=SimpleUploadedFile(
+        "Factura marzo.pdf", b"%PDF-1.4 invoice", content_type="application/pdf"))
+    send_and_deliver(org, "", [link], "application/pdf")
+    assert what_meta_received(graph) == [{"messaging_product": "whatsapp", "to": CUSTOMER_WA, "type": "document",
+                                          "document": {"link": link, "filename": "attachment.pdf"}}]
+
+
+@pytest.mark.django_db
+def test_a_bare_url_is_sent_by_its_extension_and_otherwise_as_a_picture(org, sender, graph):
+    """The API takes URLs without a type: an audio file's extension says what it is (and Meta takes
+    no caption on audio); a URL without one is taken for a picture, as before."""
+    post(inbound_text())
+    graph.open_window(CUSTOMER_WA)
+    send_and_deliver(org, "listen", ["https://93.184.215.14/voice/note.mp3"])
+    send_and_deliver(org, "look", ["https://93.184.215.14/p/12345"])
+    assert what_meta_received(graph) == [
+        {"messaging_product": "whatsapp", "to": CUSTOMER_WA, "type": "audio",
+         "audio": {"link": "https://93.184.215.14/voice/note.mp3"}},
+        {"messaging_product": "whatsapp", "to": CUSTOMER_WA, "type": "image",
+         "image": {"link": "https://93.184.215.14/p/12345", "caption": "look"}},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_send_meta_refuses_fails_at_once_with_a_readable_reason(org, sender, graph):
+    """Our window is open (the customer wrote) but Meta's is not: Meta's code 131047, in words."""
+    post(inbound_text())
+    with tenant_scope(org):
+        conversation = Conversation.objects.get()
+        queued = outbound.message_send(organization=org, actor=None, conversation=conversation, body="hi")
+        assert outbound.message_deliver(organization=org, message_id=queued.pk) == "failed"
+        failed = Message.objects.get(pk=queued.pk)
+    assert (failed.status, failed.error_code) == ("failed", "131047")
+    assert failed.error_message == ("WhatsApp allows only approved templates more than 24 hours after the "
+                                    "customer's last message.")
+    assert graph.sent() == []
