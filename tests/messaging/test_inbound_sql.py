@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.db import DataError, DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 
 import messaging
 from core.ids import uuid7
