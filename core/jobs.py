@@ -25,6 +25,12 @@ def enqueue(name: str, *, countdown: float | None = None, queue: str | None = No
     options = {key: value for key, value in (("countdown", countdown), ("queue", queue)) if value is not None}
 
     def send() -> None:
+        if current_app.conf.task_always_eager:
+            # Tasks run inline (the test suite), which send_task ignores: load the task modules as a
+            # worker does, and run it as .delay() would.
+            current_app.loader.import_default_modules()
+            current_app.tasks[name].apply_async(kwargs=kwargs, **options)
+            return
         try:
             current_app.send_task(name, kwargs=kwargs, **options)
         except Exception as exc:  # kombu raises several kinds; the sweepers catch up once it is back
