@@ -8,6 +8,8 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from core.api import Pagination
+from crm import selectors as crm_selectors
+from crm import services as crm_services
 from crm.models import Channel
 from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
@@ -35,15 +37,15 @@ class ContactListApi(TenantAPIView):
     @extend_schema(parameters=[OpenApiParameter("search", str)], responses=ContactOutputSerializer(many=True),
                    operation_id="contacts_list")
     def get(self, request, org_slug):
-        return self.paginate(selectors.contact_list(organization=self.organization,
-                                                    search=request.query_params.get("search", "")),
+        return self.paginate(crm_selectors.contact_list(organization=self.organization,
+                                                        search=request.query_params.get("search", "")),
                              ContactOutputSerializer)
 
 
 class ContactDetailApi(TenantAPIView):
     @extend_schema(responses=ContactOutputSerializer, operation_id="contacts_retrieve")
     def get(self, request, org_slug, contact_id):
-        return Response(ContactOutputSerializer(selectors.get_contact_for_org(self.organization, contact_id)).data)
+        return Response(ContactOutputSerializer(crm_selectors.get_contact_for_org(self.organization, contact_id)).data)
 
 
 class ConversationListApi(TenantAPIView):
@@ -132,7 +134,7 @@ class MessageStartApi(TenantAPIView):
         number = resolve_in_tenant("from_number_id", lambda: telephony_selectors.get_phone_number_for_org(
             self.organization, f["from_number_id"]))
         to = f["to"]  # canonical E.164 (MessageStartSerializer)
-        contact = conversations.contact_for(organization=self.organization, phone=to)
+        contact = crm_services.contact_for(organization=self.organization, phone=to)
         conversation = conversations.conversation_for(organization=self.organization, contact=contact,
                                                       channel=Channel.SMS, phone_number=number)
         message = outbound.message_send(

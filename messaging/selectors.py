@@ -17,17 +17,6 @@ from tenants.scoping import get_for_org, platform_scope
 from .models import CannedReply, Conversation, ConversationStatus, InboundEvent, Message, WhatsAppSender
 
 
-def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:
-    qs = Contact.objects.filter(organization=organization)
-    if search:
-        qs = qs.filter(Q(phone_number__contains=search) | Q(name__icontains=search))
-    return qs.order_by("name", "phone_number")
-
-
-def get_contact_for_org(organization: Organization, public_id) -> Contact:
-    return get_for_org(Contact.objects.all(), organization, public_id)
-
-
 def inbound_events_failed_count() -> int:
     """Inbound events set aside as failed, on the whole platform (/healthz): a number, nothing else.
     Served by inbound_event_failed_idx, which is empty while all is well."""

@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from crm import selectors as crm_selectors
+from crm import services as crm_services
 from crm.models import Channel
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
@@ -267,13 +269,13 @@ def conversation_update(request: HttpRequest, org_slug: str, conversation_id) ->
 @require_POST
 def contact_notes(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
     organization = request.organization
-    contact = selectors.get_contact_for_org(organization, contact_id)
+    contact = crm_selectors.get_contact_for_org(organization, contact_id)
     form = ContactNotesForm(request.POST)
     if not form.is_valid():
         return _bad_request(request, _first_error(form))
     try:
-        services.contact_update_notes(organization=organization, actor=request.user, contact=contact,
-                                      notes=form.cleaned_data["notes"])
+        crm_services.contact_update_notes(organization=organization, actor=request.user, contact=contact,
+                                          notes=form.cleaned_data["notes"])
     except ValidationError as exc:
         return _bad_request(request, _validation_message(exc))
     return HttpResponse("Saved.", content_type="text/plain; charset=utf-8")

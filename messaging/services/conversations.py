@@ -1,13 +1,15 @@
-"""Contacts and conversations: found or created once, whatever arrives concurrently."""
+"""Conversations: found or created once whatever arrives concurrently, updated by the team."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from typing import NamedTuple
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from core.phones import contact_address
-from crm.models import Channel, Contact
+from crm.models import Contact
 from messaging.models import Conversation, ConversationStatus, Direction
 from tenants.models import Organization
 from tenants.services import audit
@@ -15,53 +17,55 @@ from tenants.services import audit
 from .live import inbox_changed
 
 
-def contact_for(*, organization: Organization, phone: str, profile_name: str = "", wa_id: str = "") -> Contact:
-    """The contact of an address, created once. A valid number is kept in its canonical form; a short
-    code, an alphanumeric sender id or a number libphonenumber rejects is kept as given, with its kind
-    (core.phones.contact_address). ValidationError only when there is no usable address."""
-    number, kind = contact_address(phone)
-    contact = Contact.objects.filter(organization=organization, phone_number=number).first()
-    if contact is None:
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(organization=organization, phone_number=number, address_kind=kind,
-                                                 whatsapp_profile_name=profile_name[:200], wa_id=wa_id)
-        except IntegrityError:  # created concurrently by a duplicate webhook
-            contact = Contact.objects.get(organization=organization, phone_number=number)
-    changed = []
-    if contact.address_kind != kind:  # e.g. a range libphonenumber did not know when we first saw the number
-        contact.address_kind = kind
-        changed.append("address_kind")
-    if profile_name and contact.whatsapp_profile_name != profile_name[:200]:
-        contact.whatsapp_profile_name = profile_name[:200]
-        changed.append("whatsapp_profile_name")
-    if wa_id and contact.wa_id != wa_id:
-        contact.wa_id = wa_id
-        changed.append("wa_id")
-    if changed:
-        contact.save(update_fields=[*changed, "updated_at"])
-    return contact
+class ConversationKey(NamedTuple):
+    """What makes a conversation: a contact on one of our lines (a number, or a WhatsApp sender) and a
+    channel."""
+
+    contact_id: UUID
+    channel: str
+    phone_number_id: UUID | None
+    whatsapp_sender_id: UUID | None
 
 
 def conversation_for(*, organization: Organization, contact: Contact, channel: str, phone_number=None,
                      whatsapp_sender=None) -> Conversation:
-    lookup = {"organization": organization, "contact": contact, "channel": channel,
-              "phone_number": phone_number, "whatsapp_sender": whatsapp_sender}
-    conversation = Conversation.objects.filter(**lookup).first()
-    if conversation is None:
-        try:
-            with transaction.atomic():
-                conversation = Conversation.objects.create(**lookup, assignee=getattr(phone_number, "agent", None),
-                                                           last_message_at=timezone.now())
-        except IntegrityError:
-            conversation = Conversation.objects.get(**lookup)
-    return conversation
+    """The conversation of a contact on one of our lines and a channel, created once."""
+    key = ConversationKey(contact.pk, channel, getattr(phone_number, "pk", None), getattr(whatsapp_sender, "pk", None))
+    ids = conversations_for(organization=organization, wanted={key: getattr(phone_number, "agent_id", None)})
+    return Conversation.objects.get(organization=organization, pk=ids[key])
+
+
+def conversations_for(*, organization: Organization, wanted: dict[ConversationKey, UUID | None]
+                      ) -> dict[ConversationKey, UUID]:
+    """The ids of the conversations of many keys at once, each created once: one SELECT, one INSERT …
+    ON CONFLICT DO NOTHING for the missing ones (one created meanwhile by someone else is simply
+    found), one SELECT for those. `wanted` maps each key to the agent a new conversation is assigned
+    to (the number's agent), or None."""
+    found: dict[ConversationKey, UUID] = {}
+
+    def look(keys) -> None:
+        rows = (Conversation.objects.filter(organization=organization, contact_id__in={key.contact_id for key in keys})
+                .values_list("id", "contact_id", "channel", "phone_number_id", "whatsapp_sender_id"))
+        for conversation_id, *parts in rows:
+            key = ConversationKey(*parts)
+            if key in wanted:
+                found[key] = conversation_id
+
+    look(wanted)
+    missing = sorted((key for key in wanted if key not in found), key=str)  # one order for every writer
+    if missing:
+        now = timezone.now()
+        Conversation.objects.bulk_create(
+            [Conversation(organization=organization, contact_id=key.contact_id, channel=key.channel,
+                          phone_number_id=key.phone_number_id, whatsapp_sender_id=key.whatsapp_sender_id,
+                          assignee_id=wanted[key], last_message_at=now) for key in missing],
+            ignore_conflicts=True)
+        look(missing)
+    return found
 
 
 def conversation_touch(*, conversation: Conversation, preview: str, inbound: bool, at=None) -> None:
     """Record new activity with one UPDATE (no read-modify-write, so concurrent messages add up)."""
-    from django.db.models import F
-
     at = at or timezone.now()
     # updated_at is when the row changed (the live inbox's cursor), not when the message was received:
     # an event drained late must still count as a change after the tabs' cursors.
@@ -137,26 +141,10 @@ def conversations_wake(*, organization: Organization) -> int:
     return woken
 
 
-def contact_set_opt_out(*, contact: Contact, channel: str, opted_out: bool, source: str) -> None:
-    now = timezone.now()
-    if channel == Channel.WHATSAPP:
-        contact.whatsapp_opted_out_at, contact.whatsapp_opt_out_source = (now, source) if opted_out else (None, source)
-    else:
-        contact.sms_opted_out_at, contact.sms_opt_out_source = (now, source) if opted_out else (None, source)
-    contact.save()
-    # The composer's verdict changes: open tabs re-read this contact's conversations.
-    contact.conversations.update(updated_at=now)
+def contact_conversations_changed(sender, *, contact, **kwargs) -> None:
+    """A contact's opt-outs or notes changed (crm.signals.contact_changed, connected in
+    messaging/apps.py): the composer's verdict and the contact pane of its conversations change, so
+    open tabs re-read them."""
+    Conversation.objects.filter(organization_id=contact.organization_id, contact=contact).update(
+        updated_at=timezone.now())
     inbox_changed(contact.organization_id)
-
-
-def contact_update_notes(*, organization: Organization, actor, contact: Contact, notes: str) -> Contact:
-    notes = notes.strip()
-    if len(notes) > 5000:
-        raise ValidationError({"notes": "Notes can be at most 5,000 characters."})
-    if notes != contact.notes:
-        contact.notes = notes
-        contact.save(update_fields=["notes", "updated_at"])
-        audit(organization=organization, actor=actor, verb="contact.notes_updated", target=contact)
-        contact.conversations.update(updated_at=timezone.now())
-        inbox_changed(organization)
-    return contact

@@ -1,29 +1,66 @@
-"""Inbound events: stored by the webhook in one statement, turned into messages by a worker."""
+"""The inbound pipeline, top to bottom: from what a provider tells us to a row, and to the screen.
+
+1. Store (the webhook, messaging/webhooks.py): the event exactly as it arrived, once per provider
+   id, in one round trip with group commit (`inbound_event_store`); the SQL that runs in the
+   database is in messaging/sql/inbound.sql.
+2. Ask for a drain, coalesced: one request stands for many events (`drain_request`, InboundDrain).
+3. Drain (a worker, messaging.tasks.inbound_events_drain): due events in batches (`_batch_process`),
+   each batch one transaction: events claimed with FOR UPDATE SKIP LOCKED, each payload parsed by its
+   vendor's adapter, then contacts, conversations and messages written set-wise
+   (`messages_receive`), sentiment scored in the batch, the events marked processed.
+4. A bad event fails alone: a payload that cannot be parsed fails its event at once; when the batch
+   raises, it is done again one event at a time, each in a savepoint, and only the bad event records
+   its attempt and waits for a retry with backoff, until it is set aside as failed (`_event_failed`).
+5. The screen: once the batch commits, the inbox's change counters are raised once per conversation
+   and audience, in one Redis round trip (services.live).
+
+The WhatsApp Cloud API webhook builds its messages in the request: `message_receive`, a batch of one.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.ids import uuid7
-from messaging.models import InboundDrain, InboundEvent
+from crm.models import Channel, Contact
+from crm.services import Sender, contact_set_opt_out, contacts_for
+from messaging import jobs
+from messaging.models import (
+    ConversationStatus,
+    Direction,
+    InboundDrain,
+    InboundEvent,
+    MediaType,
+    Message,
+    MessageChannel,
+    MessageStatus,
+    WhatsAppSender,
+)
 from messaging.providers import adapter_class
+from messaging.providers.base import Inbound
 from telephony.models import PhoneNumber
 from tenants.models import Organization
 from tenants.rls import call_committing, execute_in_tenant
 from tenants.services import audit
 
-from .inbound import message_receive
+from .conversations import ConversationKey, conversations_for
+from .live import inbox_changed_many
+from .sentiment import message_sentiment
 
 logger = logging.getLogger(__name__)
+
+
+# 1. Store ------------------------------------------------------------------------------------------
 
 
 def inbound_event_store(*, organization: Organization, provider: str, provider_sid: str, payload: dict,
@@ -47,7 +84,7 @@ def inbound_event_store(*, organization: Organization, provider: str, provider_s
         return stored
     stored, claimed = _group_commit.store(event)
     if claimed:
-        _drain_enqueue(organization)
+        jobs.inbound_events_drain(organization.pk)
     return stored
 
 
@@ -130,7 +167,9 @@ def _events_store(events: list[tuple]) -> list[tuple[bool, bool]]:
 _group_commit = _GroupCommit()
 
 
-# Coalescing: under load one drain task serves many events. A request for a drain stands for
+# 2. Ask for a drain, coalesced ---------------------------------------------------------------------
+
+# Under load one drain task serves many events. A request for a drain stands for
 # DRAIN_REQUEST_SECONDS (or until the drain runs out of work); while it stands, webhooks ask for
 # nothing. The drain marks it spent before its last look for work, so an event committed while it
 # stood is seen by that look, and one committed later finds no request standing and makes one.
@@ -138,39 +177,36 @@ DRAIN_REQUEST_SECONDS = 2
 
 
 def drain_request(organization: Organization) -> None:
-    """Ask a worker to process the organization's events, unless a request stands already."""
+    """Ask a worker to process the organization's events, unless a request stands already. A broker
+    that cannot be reached loses nothing: the event is stored, the claimed request lapses by itself
+    (so a webhook asks again once the broker is back) and the sweeper drains meanwhile."""
     [(claimed,)] = execute_in_tenant(organization.pk, "select messaging_inbound_drain_claim(%s, %s, %s)",
                                      [organization.pk, uuid7(), DRAIN_REQUEST_SECONDS])
     if claimed:
-        _drain_enqueue(organization)
-
-
-def _drain_enqueue(organization: Organization) -> None:
-    from messaging.tasks import inbound_events_drain
-
-    try:
-        inbound_events_drain.delay(organization_id=str(organization.pk))
-    except Exception as exc:  # the broker is down: the event is stored; the sweeper drains it
-        # The claimed request lapses by itself, so a webhook asks again once the broker is back.
-        logger.warning("could not request a drain for %s (%s: %s); the sweeper will", organization.pk,
-                       type(exc).__name__, exc)
+        jobs.inbound_events_drain(organization.pk)
 
 
 def _drain_request_spent(organization: Organization) -> None:
     InboundDrain.objects.filter(organization=organization).update(requested_until=timezone.now() - timedelta(days=1))
 
 
-def inbound_events_drain(*, organization: Organization, batch: int = 200) -> int:
-    """Process every pending event of the organization that is due, oldest first. Returns how many
-    were processed. An event that fails is put back to wait for its retry (or set aside as failed)
-    and the drain goes on with the next one: one bad event never holds up the others."""
+# 3. Drain ------------------------------------------------------------------------------------------
+
+# Events per transaction. Larger batches share their fixed costs (a dozen statements and a commit)
+# among more messages, but hold their locks (the events', and the conversations' they touch) longer.
+BATCH = 250
+
+
+def inbound_events_drain(*, organization: Organization, batch: int = BATCH) -> int:
+    """Process every pending event of the organization that is due, oldest first, `batch` at a time.
+    Returns how many were processed. An event that fails is put back to wait for its retry (or set
+    aside as failed) and the drain goes on: one bad event never holds up the others."""
     done = 0
     cleared = False
     while True:
-        ids = list(_due(organization).order_by("received_at").values_list("pk", flat=True)[:batch])
-        for event_id in ids:
-            done += inbound_event_process(organization=organization, event_id=event_id)
-        if len(ids) == batch:
+        processed, claimed = _batch_process(organization, batch)
+        done += processed
+        if claimed == batch:
             continue
         if cleared:
             return done
@@ -185,6 +221,242 @@ def _pending(organization: Organization):
 def _due(organization: Organization, now=None):
     now = now or timezone.now()
     return _pending(organization).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
+@dataclass
+class Received:
+    """One inbound message to store: what the vendor said (parsed by its adapter), who sent it, and
+    the line of ours it reached (a phone number, or a WhatsApp Cloud API sender)."""
+
+    inbound: Inbound
+    sender: Sender
+    phone_number: PhoneNumber | None = None
+    whatsapp_sender: WhatsAppSender | None = None
+
+    @classmethod
+    def of(cls, inbound: Inbound, *, phone_number=None, whatsapp_sender=None) -> Received:
+        """ValidationError when the message has no usable sender address."""
+        return cls(inbound, Sender.of(inbound.sender, inbound.profile_name, inbound.wa_id), phone_number,
+                   whatsapp_sender)
+
+
+def _batch_process(organization: Organization, limit: int) -> tuple[int, int]:
+    """Claim up to `limit` due events and process them in one transaction. Returns (processed, claimed)."""
+    with transaction.atomic():
+        # One batch of an organization at a time: two drains of a busy organization would otherwise
+        # touch the same conversations in different orders (a deadlock), and messages of one
+        # conversation are stored in the order they came. Other organizations' drains go on.
+        with connection.cursor() as cursor:
+            cursor.execute("select pg_advisory_xact_lock(%s)", [_lock_key(organization)])
+        events = list(_due(organization).order_by("received_at").select_for_update(skip_locked=True)[:limit])
+        if not events:
+            return 0, 0
+        numbers = (PhoneNumber.objects.only("id", "organization_id", "agent_id")
+                   .in_bulk({event.phone_number_id for event in events} - {None}))
+        processed, parsed = [], []
+        for event in events:
+            number = numbers.get(event.phone_number_id)
+            if number is None:
+                processed.append(event)  # the number was removed meanwhile: nothing to file it under
+                continue
+            try:
+                inbound = adapter_class(event.provider).inbound_message(event.payload)
+                inbound.received_at = event.received_at
+                parsed.append((event, Received.of(inbound, phone_number=number)))
+            except Exception as exc:  # a payload its adapter cannot read: this event fails, alone
+                _event_failed(event, exc)
+        try:
+            with transaction.atomic():
+                messages_receive(organization=organization, received=[received for _, received in parsed])
+            processed += [event for event, _ in parsed]
+        except Exception as exc:
+            # One of them is bad, and a batch cannot say which: again one at a time, each in a
+            # savepoint, so that only the bad one fails (and nothing it wrote is kept).
+            logger.info("a batch of %d inbound events failed (%s); processing them one by one", len(parsed),
+                        type(exc).__name__)
+            for event, received in parsed:
+                try:
+                    with transaction.atomic():
+                        messages_receive(organization=organization, received=[received])
+                    processed.append(event)
+                except Exception as alone:  # whatever it is, it must not stop the events after this one
+                    _event_failed(event, alone)
+        InboundEvent.objects.filter(pk__in=[event.pk for event in processed]).update(
+            processed_at=timezone.now(), next_attempt_at=None)
+    return len(processed), len(events)
+
+
+def _lock_key(organization: Organization) -> int:
+    """A signed 64-bit key for the organization's drain lock (pg_advisory_xact_lock)."""
+    return (organization.pk.int & (2**64 - 1)) - 2**63
+
+
+OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+OPT_IN = {"START", "UNSTOP", "YES"}
+PREVIEW_LONGEST = 200  # Conversation.last_message_preview
+
+
+def messages_receive(*, organization: Organization, received: list[Received]) -> dict[str, object]:
+    """Store inbound messages, each once, set-wise, in the caller's transaction. Returns the ids of
+    the messages this call stored, by provider id (a provider id stored before is left as it was: a
+    retry, or a concurrent duplicate). In order:
+
+    contacts found or created (crm), conversations found or created (a new one is assigned to the
+    number's agent), messages inserted with their sentiment, each conversation touched once (unread
+    count, last message, reopened if done or snoozed), STOP/START keywords applied, and the inbox's
+    counters raised once the transaction commits."""
+    if not received:
+        return {}
+    contacts = contacts_for(organization=organization, senders=[item.sender for item in received])
+    keys = [ConversationKey(contacts[item.sender.address].pk, item.inbound.channel,
+                            getattr(item.phone_number, "pk", None), getattr(item.whatsapp_sender, "pk", None))
+            for item in received]
+    conversations = conversations_for(organization=organization, wanted={
+        key: getattr(item.phone_number, "agent_id", None) for key, item in zip(keys, received, strict=True)})
+
+    # Messages in the order they came: created_at one microsecond apart keeps the thread in that order.
+    now = timezone.now()
+    rows = [_message_row(item, conversations[key], now + timedelta(microseconds=index))
+            for index, (key, item) in enumerate(zip(keys, received, strict=True))]
+    inserted = _messages_insert(organization, rows)
+    stored = {row["provider_sid"]: row["id"] for row in rows if row["id"] in inserted}
+    if not stored:
+        return stored
+
+    # Each conversation once: how many new messages, and the latest one.
+    touched: dict = {}
+    for key, item, row in zip(keys, received, rows, strict=True):
+        if row["id"] in inserted:
+            count = touched.get(conversations[key], (0,))[0]
+            touched[conversations[key]] = (count + 1, item.inbound.received_at or now, _preview(row))
+    assignees = _conversations_touch(touched=touched)
+
+    for item, row in zip(received, rows, strict=True):
+        if row["id"] in inserted:
+            _keywords(contacts[item.sender.address], item.inbound)
+    inbox_changed_many(organization, list(assignees.items()))
+    return stored
+
+
+def _message_row(item: Received, conversation_id, created_at) -> dict:
+    inbound = item.inbound
+    media = [{"type": _media_type(part.get("content_type", "")), **part} for part in inbound.media]
+    if inbound.channel == Channel.WHATSAPP:
+        channel = MessageChannel.WHATSAPP
+    else:
+        channel = MessageChannel.MMS if media else MessageChannel.SMS
+    return {"id": uuid7(), "conversation_id": conversation_id, "channel": channel.value, "body": inbound.body,
+            "media": media, "media_type": media[0]["type"] if media else MediaType.NONE.value,
+            "provider_sid": inbound.provider_sid, "created_at": created_at,
+            # VADER's compound score, here rather than in a task per message: a fraction of a
+            # millisecond each, and the inbox shows it with the message.
+            "sentiment": message_sentiment(inbound.body) if inbound.body else None}
+
+
+def _media_type(content_type: str) -> str:
+    kind = (content_type or "").split("/")[0]
+    if content_type == "image/webp":
+        return MediaType.STICKER.value
+    types = {"image": MediaType.IMAGE, "video": MediaType.VIDEO, "audio": MediaType.AUDIO}
+    return types.get(kind, MediaType.DOCUMENT).value
+
+
+def _preview(row: dict) -> str:
+    text = row["body"] or (f"[{row['media_type']}]" if row["media"] else "")
+    return text[:PREVIEW_LONGEST]
+
+
+def _messages_insert(organization: Organization, rows: list[dict]) -> set:
+    """One INSERT for every message; a provider id stored before inserts nothing (the unique index).
+    Returns the ids of the messages inserted."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            insert into messaging_message (id, organization_id, conversation_id, direction, channel, body, media,
+                                           media_type, status, provider_sid, error_code, error_message, sentiment,
+                                           num_segments, attempts, created_at, updated_at)
+            select m.id, %s, m.conversation_id, %s, m.channel, m.body, m.media, m.media_type, %s, m.provider_sid,
+                   '', '', m.sentiment, 1, 0, m.created_at, m.created_at
+              from jsonb_to_recordset(%s::jsonb) as m(id uuid, conversation_id uuid, channel text, body text,
+                                                      media jsonb, media_type text, provider_sid text,
+                                                      sentiment double precision, created_at timestamptz)
+            on conflict (provider_sid) do nothing
+            returning id""", [organization.pk, Direction.INBOUND.value, MessageStatus.RECEIVED.value,
+                              json.dumps(rows, default=str)])
+        return {message_id for (message_id,) in cursor.fetchall()}
+
+
+def _conversations_touch(*, touched: dict) -> dict:
+    """Record new inbound messages on their conversations, one UPDATE for all of them: `touched` maps
+    each conversation id to (new messages, when the latest was received, its preview). The unread
+    count grows by the new messages (added in the database, so concurrent writers add up); the latest
+    message is the last one; a done or snoozed conversation opens again. updated_at is when the row
+    changed (the live inbox's cursor), not when the message was received: an event drained late must
+    still count as a change after the tabs' cursors. Returns each conversation's assignee id."""
+    rows = [{"id": conversation_id, "received": count, "at": at, "preview": preview}
+            for conversation_id, (count, at, preview) in touched.items()]
+    reopened = [ConversationStatus.DONE.value, ConversationStatus.SNOOZED.value]
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            update messaging_conversation as c
+               set unread_count = c.unread_count + t.received, last_message_at = t.at, last_inbound_at = t.at,
+                   last_message_preview = t.preview, updated_at = %s,
+                   status = case when c.status = any(%s) then %s else c.status end,
+                   snoozed_until = case when c.status = any(%s) then null else c.snoozed_until end
+              from jsonb_to_recordset(%s::jsonb) as t(id uuid, received integer, at timestamptz, preview text)
+             where c.id = t.id
+            returning c.id, c.assignee_id""",
+                       [timezone.now(), reopened, ConversationStatus.OPEN.value, reopened,
+                        json.dumps(rows, default=str)])
+        return dict(cursor.fetchall())
+
+
+def _keywords(contact: Contact, inbound: Inbound) -> None:
+    word = inbound.body.strip().upper()
+    if word in OPT_OUT and not contact.opted_out(inbound.channel):
+        contact_set_opt_out(contact=contact, channel=inbound.channel, opted_out=True, source=word)
+    elif word in OPT_IN and contact.opted_out(inbound.channel):
+        contact_set_opt_out(contact=contact, channel=inbound.channel, opted_out=False, source=word)
+
+
+def message_receive(*, organization: Organization, inbound: Inbound, phone_number=None,
+                    whatsapp_sender=None) -> tuple[Message, bool]:
+    """Store one inbound message at once (the WhatsApp Cloud API webhook, which builds its messages in
+    the request): a batch of one. Returns (message, created); a provider id stored before returns
+    the stored message. Side effects after commit."""
+    with transaction.atomic():
+        item = Received.of(inbound, phone_number=phone_number, whatsapp_sender=whatsapp_sender)
+        created = bool(messages_receive(organization=organization, received=[item]))
+    return Message.objects.get(organization=organization, provider_sid=inbound.provider_sid), created
+
+
+# 4. A bad event fails alone ------------------------------------------------------------------------
+
+ERROR_LONGEST = 2000
+
+
+def _described(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return f"ValidationError: {' '.join(exc.messages)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _event_failed(event: InboundEvent, exc: Exception) -> None:
+    """Record a failed attempt on the locked row: retry later (INBOUND_EVENT_RETRY_SECONDS, doubled
+    after each failure), or after INBOUND_EVENT_ATTEMPTS set it aside for good, for an admin to see
+    and retry (inbound_events_retry)."""
+    now = timezone.now()
+    event.attempts += 1
+    event.last_error = _described(exc)[:ERROR_LONGEST]
+    if event.attempts >= settings.INBOUND_EVENT_ATTEMPTS:
+        event.failed_at, event.next_attempt_at = now, None
+        logger.error("inbound event %s failed %d times and is set aside (%s)", event.pk, event.attempts,
+                     type(exc).__name__)
+    else:
+        wait = settings.INBOUND_EVENT_RETRY_SECONDS * 2 ** (event.attempts - 1)
+        event.next_attempt_at = now + timedelta(seconds=wait)
+        logger.warning("inbound event %s failed (attempt %d, %s); tried again in %.1f s", event.pk,
+                       event.attempts, type(exc).__name__, wait)
+    event.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
 
 
 def inbound_events_retry_wait(*, organization: Organization) -> float | None:
@@ -215,63 +487,6 @@ def inbound_events_unprocessed(*, organization: Organization, older_than: timede
     return _due(organization).filter(received_at__lt=timezone.now() - older_than)
 
 
-def inbound_event_process(*, organization: Organization, event_id) -> bool:
-    """Turn a stored event into contact, conversation and message (once, whoever runs it).
-
-    True when it was processed. When processing raises, whatever it wrote is rolled back and the
-    event records the attempt and its error: it is tried again after a backoff
-    (INBOUND_EVENT_RETRY_SECONDS, doubled after each failure), and after INBOUND_EVENT_ATTEMPTS it is
-    set aside as failed, for an admin to see and retry (inbound_events_retry)."""
-    with transaction.atomic():
-        event = _due(organization).select_for_update(skip_locked=True).filter(pk=event_id).first()
-        if event is None:
-            return False  # done already, waiting for its retry, or being done by another worker right now
-        try:
-            with transaction.atomic():
-                _event_apply(organization, event)
-        except Exception as exc:  # whatever it is, it must not stop the events after this one
-            _event_failed(event, exc)
-            return False
-        event.processed_at = timezone.now()
-        event.next_attempt_at = None
-        event.save(update_fields=["processed_at", "next_attempt_at"])
-    return True
-
-
-def _event_apply(organization: Organization, event: InboundEvent) -> None:
-    number = PhoneNumber.objects.select_related("agent").filter(pk=event.phone_number_id).first()
-    if event.provider == "twilio" and number is not None:
-        message = adapter_class(event.provider).inbound_message(event.payload)
-        message.received_at = event.received_at
-        message_receive(organization=organization, inbound=message, phone_number=number)
-
-
-ERROR_LONGEST = 2000
-
-
-def _described(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return f"ValidationError: {' '.join(exc.messages)}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _event_failed(event: InboundEvent, exc: Exception) -> None:
-    """Record a failed attempt on the locked row: retry later, or set aside for good."""
-    now = timezone.now()
-    event.attempts += 1
-    event.last_error = _described(exc)[:ERROR_LONGEST]
-    if event.attempts >= settings.INBOUND_EVENT_ATTEMPTS:
-        event.failed_at, event.next_attempt_at = now, None
-        logger.error("inbound event %s failed %d times and is set aside (%s)", event.pk, event.attempts,
-                     type(exc).__name__)
-    else:
-        wait = settings.INBOUND_EVENT_RETRY_SECONDS * 2 ** (event.attempts - 1)
-        event.next_attempt_at = now + timedelta(seconds=wait)
-        logger.warning("inbound event %s failed (attempt %d, %s); tried again in %.1f s", event.pk,
-                       event.attempts, type(exc).__name__, wait)
-    event.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
-
-
 def inbound_events_retry(*, organization: Organization, actor, event_ids) -> int:
     """Put failed events of the organization back in line, with a full set of attempts, and ask for
     a drain. Returns how many. For platform admins (the Django admin's "retry" action)."""
@@ -287,15 +502,3 @@ def inbound_events_retry(*, organization: Organization, actor, event_ids) -> int
         if events:
             transaction.on_commit(lambda: drain_request(organization))
     return len(events)
-
-
-_redis = None
-
-
-def redis_client():
-    global _redis
-    if _redis is None:
-        import redis
-
-        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    return _redis

@@ -60,6 +60,17 @@ def inbox_changed(organization, conversation=None, *, assignees=None) -> None:
     transaction.on_commit(lambda: _bump(organization_id, audiences))
 
 
+def inbox_changed_many(organization, conversations: list[tuple]) -> None:
+    """inbox_changed for many conversations at once, given as (conversation id, assignee id or None):
+    once the transaction commits, every counter concerned is raised once, in one round trip (the
+    inbound pipeline's batch)."""
+    organization_id = getattr(organization, "pk", organization)
+    audiences = sorted({audience for conversation_id, assignee_id in conversations
+                        for audience in _audiences(conversation_id, [assignee_id])})
+    if audiences:
+        transaction.on_commit(lambda: _bump(organization_id, audiences))
+
+
 def _audiences(conversation, assignees) -> list[str]:
     if conversation is None:
         return [ANY]
@@ -72,10 +83,8 @@ def _audiences(conversation, assignees) -> list[str]:
 
 
 def _bump(organization_id, audiences: list[str]) -> None:
-    from .events import redis_client
-
     try:
-        with redis_client().pipeline(transaction=False) as pipe:
+        with stamps.redis_client().pipeline(transaction=False) as pipe:
             pipe.incr(_key(organization_id))
             for audience in audiences:
                 pipe.incr(_key(organization_id, audience))
@@ -171,10 +180,8 @@ def live_version(audience: LiveAudience, audiences: list[str]) -> str | None:
 
 
 def version_for(organization_id: str, audiences: list[str]) -> str:
-    from .events import redis_client
-
     try:
-        values = redis_client().mget([_key(organization_id, audience) for audience in audiences])
+        values = stamps.redis_client().mget([_key(organization_id, audience) for audience in audiences])
     except Exception:
         return ""
     return _joined(values)

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from crm import services as crm_services
 from messaging.models import Conversation, Direction, Message, MessageStatus
 from messaging.services import conversations
 from tenants.scoping import tenant_scope
@@ -24,7 +25,7 @@ XSS = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 @pytest.fixture
 def conversation(org, our_number, agent):  # noqa: F811
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         contact.name = "Maria Lopez"
         contact.save()
         conversation = conversations.conversation_for(organization=org, contact=contact, channel="sms",
@@ -123,7 +124,7 @@ def test_stored_markup_shows_as_text(inbox, org, conversation):
 def test_keyboard_and_the_refusal_shown_before_typing(inbox, org, conversation, our_number):  # noqa: F811
     page = inbox
     with tenant_scope(org):
-        conversations.contact_set_opt_out(contact=conversation.contact, channel="sms", opted_out=True,
+        crm_services.contact_set_opt_out(contact=conversation.contact, channel="sms", opted_out=True,
                                           source="STOP")
     # As on a busy machine: htmx wires up swapped content only when it settles, a moment after it
     # shows; a shortcut pressed as soon as the thread shows must still act (it once did nothing).

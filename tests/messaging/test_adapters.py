@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from crm import services as crm_services
 from messaging import providers, webhooks
 from messaging.models import Conversation, InboundEvent, Message
 from messaging.providers.base import (
@@ -122,7 +123,7 @@ def test_a_new_vendor_fits_by_adding_its_adapter(org, acmesms):
 
     # Sending goes through the conversation's number's vendor; its statuses come back in its words.
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         conversation = conversations.conversation_for(organization=org, contact=contact, channel="sms",
                                                       phone_number=acmesms)
         first = outbound.message_send(organization=org, actor=None, conversation=conversation, body="one")
@@ -155,7 +156,7 @@ def test_a_vendors_webhook_finds_only_its_own_accounts_numbers(org, acmesms):
 @pytest.mark.django_db
 def test_a_line_whose_vendor_has_no_adapter_fails_the_message_with_the_reason(org, our_number, monkeypatch):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         conversation = conversations.conversation_for(organization=org, contact=contact, channel="sms",
                                                       phone_number=our_number)
         queued = outbound.message_send(organization=org, actor=None, conversation=conversation, body="hi")
@@ -169,7 +170,7 @@ def test_a_line_whose_vendor_has_no_adapter_fails_the_message_with_the_reason(or
 @pytest.mark.django_db
 def test_twilio_whatsapp_addresses_carry_twilios_prefix(org, our_number, twilio):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         conversation = conversations.conversation_for(organization=org, contact=contact, channel="whatsapp",
                                                       phone_number=our_number)
         Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(hours=1))

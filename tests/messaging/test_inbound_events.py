@@ -3,15 +3,18 @@ and then set aside as failed, and it never holds up the events after it."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crm import services as crm_services
 from crm.models import Contact
 from messaging.models import Conversation, Direction, InboundDrain, InboundEvent, Message
-from messaging.services import events
+from messaging.services import conversations, events, live
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests.fakes import twilio_webhooks
@@ -215,14 +218,14 @@ def test_a_failing_event_is_retried_with_backoff_then_set_aside_with_its_error(o
 def _posted_while_the_database_restarts(twilio_posts, monkeypatch, *, body: str) -> dict:
     """A message whose processing fails once (the database restarting under the worker); the
     webhook has stored it. Returns the posted parameters."""
-    real = events.message_receive
+    real = events.messages_receive
 
     def restarting(**kwargs):
         raise OperationalError("the database system is shutting down")
 
-    monkeypatch.setattr(events, "message_receive", restarting)
+    monkeypatch.setattr(events, "messages_receive", restarting)
     _, params = twilio_posts.inbound(ACME_TOKEN, body=body)
-    monkeypatch.setattr(events, "message_receive", real)
+    monkeypatch.setattr(events, "messages_receive", real)
     return params
 
 
@@ -257,6 +260,153 @@ def test_the_sweeper_retries_due_events_whose_drain_was_lost_and_leaves_failed_o
         assert outbound.messages_sweep(organization=org)["events_requeued"] == 1
     assert bodies(org) == ["its delayed drain was lost"]
     assert (event(org, missing).state, event(org, missing).attempts) == ("failed", 1)
+
+# Batches -------------------------------------------------------------------------------------------
+
+OTHER = "+14155550123"
+
+
+def sms(body: str, from_: str = CUSTOMER, **kwargs) -> dict:
+    return twilio_webhooks.inbound_message(account_sid=ACME_SID, to=OUR_NUMBER, from_=from_, body=body, **kwargs)
+
+
+def store_undrained(org, our_number, messages: list) -> list[str]:
+    """Events stored as the webhook stores them and not yet drained (inside the test's transaction,
+    the drain asked for after commit never runs), received a millisecond apart in this order.
+    A message may be a payload of its own (not a form)."""
+    sids = []
+    for index, params in enumerate(messages):
+        sid = params["MessageSid"] if isinstance(params, dict) else f"SModd{index}"
+        events.inbound_event_store(organization=org, provider="twilio", provider_sid=sid, payload=params,
+                                   phone_number_id=our_number.pk)
+        sids.append(sid)
+    start = timezone.now()
+    with tenant_scope(org):
+        for index, sid in enumerate(sids):
+            InboundEvent.objects.filter(provider_sid=sid).update(received_at=start + timedelta(milliseconds=index))
+    return sids
+
+
+def drain(org, **kwargs) -> int:
+    with tenant_scope(org):
+        return events.inbound_events_drain(organization=org, **kwargs)
+
+
+def counters(org, audiences: list[str]) -> list[int]:
+    return [int(value) for value in live.version_for(org.pk, audiences).split(".")]
+
+
+@pytest.mark.django_db
+def test_a_drain_costs_the_same_queries_for_ten_messages_as_for_sixty(org, our_number):
+    """Contacts, conversations and messages are written set-wise: no query per message."""
+    def queries_to_drain(count: int, first: int) -> int:
+        store_undrained(org, our_number, [sms(f"hello {i}", from_=f"+1415555{first + i:04d}") for i in range(count)])
+        with CaptureQueriesContext(connection) as queries:
+            assert drain(org) == count
+        return len(queries)
+
+    assert queries_to_drain(10, 1000) == queries_to_drain(60, 2000)  # new senders both times
+    with tenant_scope(org):
+        assert Message.objects.count() == Conversation.objects.count() == Contact.objects.count() == 70
+
+
+@pytest.mark.django_db
+def test_a_batch_touches_each_conversation_once_and_raises_each_counter_once(org, our_number,
+                                                                              django_capture_on_commit_callbacks):
+    with tenant_scope(org):
+        finished = conversations.conversation_for(
+            organization=org, contact=crm_services.contact_for(organization=org, phone=OTHER), channel="sms",
+            phone_number=our_number)
+        Conversation.objects.filter(pk=finished.pk).update(status="done")
+    image = ("https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM1/Media/ME1", "image/png")
+    sids = store_undrained(org, our_number, [sms("one"), sms("hi", from_=OTHER), sms("two"),
+                                             sms("", from_=OTHER, media=[image]), sms("I love this, thanks so much!")])
+    watched = ["all", "u", f"c:{finished.pk}"]
+    before = counters(org, watched)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert drain(org) == 5
+    with tenant_scope(org):
+        mine = Conversation.objects.get(contact__phone_number=CUSTOMER)
+        theirs = Conversation.objects.get(pk=finished.pk)
+        latest = InboundEvent.objects.get(provider_sid=sids[-1]).received_at
+        scores = dict(Message.objects.values_list("body", "sentiment"))
+    assert (mine.unread_count, mine.last_message_preview, mine.status) == (3, "I love this, thanks so much!", "open")
+    assert mine.last_inbound_at == mine.last_message_at == latest
+    assert (theirs.unread_count, theirs.last_message_preview, theirs.status) == (2, "[image]", "open")  # reopened
+    assert scores["I love this, thanks so much!"] == pytest.approx(0.83, abs=0.01)  # VADER, in the batch
+    assert scores[""] is None
+    after = counters(org, watched + [f"c:{mine.pk}"])
+    assert after == [before[0] + 1, before[1] + 1, before[2] + 1, 1]  # once per batch, not per message
+
+
+@pytest.mark.django_db
+def test_bad_events_in_a_batch_fail_alone_and_the_rest_keep_their_order(org, our_number):
+    """A payload that cannot be read fails at once; a row PostgreSQL refuses fails the batch, which
+    is then done one event at a time: either way only the bad event records its failure."""
+    without_sender = sms("no sender")
+    del without_sender["From"]
+    overlong = sms("overlong id", from_="+14155550177", whatsapp=True)
+    overlong["WaId"] = "9" * 40
+    sids = store_undrained(org, our_number, [sms("one"), overlong, sms("two"), without_sender, sms("three"),
+                                             ["not", "a", "form"], sms("four", from_=OTHER)])
+
+    assert drain(org) == 4
+    assert bodies(org) == ["one", "two", "three", "four"]
+    for sid, error in [(sids[1], "DataError: value too long"), (sids[3], MISSING_FIELD),
+                       (sids[5], "AttributeError: 'list' object has no attribute 'get'")]:
+        bad = event(org, sid)
+        assert (bad.state, bad.attempts) == ("retrying", 1) and bad.last_error.startswith(error)
+    with tenant_scope(org):
+        assert sorted(Contact.objects.values_list("phone_number", flat=True)) == sorted([CUSTOMER, OTHER])
+        assert Conversation.objects.get(contact__phone_number=CUSTOMER).unread_count == 3
+
+
+@pytest.mark.django_db
+def test_keywords_and_profile_names_in_one_batch_apply_in_order(org, our_number):
+    store_undrained(org, our_number, [sms("STOP"), sms("hello?"), sms("start"),
+                                      sms("hola", whatsapp=True, profile_name="Ana"),
+                                      sms("otra vez", whatsapp=True, profile_name="Ana Pérez")])
+    assert drain(org) == 5
+    with tenant_scope(org):
+        contact = Contact.objects.get()
+        channels = sorted(Conversation.objects.values_list("channel", flat=True))
+    assert (contact.sms_opted_out_at, contact.sms_opt_out_source) == (None, "START")
+    assert (contact.whatsapp_profile_name, contact.wa_id) == ("Ana Pérez", CUSTOMER[1:])
+    assert channels == ["sms", "whatsapp"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drains_of_one_organization_at_once_store_every_message_once_in_order(org, our_number, monkeypatch):
+    """Two workers draining one busy organization: batches claim different events (SKIP LOCKED), one
+    batch of the organization at a time (no deadlock on the conversations both touch), and each
+    conversation's messages keep the order they came in."""
+    monkeypatch.setattr(events, "drain_request", lambda organization: None)  # the test runs the drains
+    senders = [f"+1415555{2000 + i:04d}" for i in range(20)]
+    with transaction.atomic():
+        store_undrained(org, our_number, [sms(f"{n}", from_=senders[n % 20]) for n in range(300)])
+    processed = []
+
+    def work():
+        try:
+            processed.append(drain(org, batch=40))
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert sum(processed) == 300
+    with tenant_scope(org):
+        assert sorted(Conversation.objects.values_list("unread_count", flat=True)) == [15] * 20
+        for sender in senders:
+            thread = list(Message.objects.filter(conversation__contact__phone_number=sender)
+                          .order_by("created_at").values_list("body", flat=True))
+            assert [int(body) for body in thread] == sorted(int(body) for body in thread)
+            assert len(thread) == 15
+
 
 # Admin and health ----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from crm import services as crm_services
 from messaging.models import Direction, Message, MessageStatus, WhatsAppSender
 from messaging.services import conversations, outbound
 from tenants.scoping import tenant_scope
@@ -136,7 +137,7 @@ def test_outbound_media_is_never_fetched_by_the_proxy(owner_client, org, our_num
 
 
 def _conversation(org, number):
-    contact = conversations.contact_for(organization=org, phone="+14155550199")
+    contact = crm_services.contact_for(organization=org, phone="+14155550199")
     return conversations.conversation_for(organization=org, contact=contact, channel="sms", phone_number=number)
 
 

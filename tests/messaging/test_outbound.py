@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from crm import services as crm_services
 from crm.models import Contact
 from messaging.models import Conversation, Message, MessageStatus
 from messaging.services import conversations, outbound
@@ -17,7 +18,7 @@ from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 @pytest.fixture
 def conversation(org, our_number):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         return conversations.conversation_for(organization=org, contact=contact, channel="sms",
                                               phone_number=our_number)
 
@@ -160,7 +161,7 @@ def test_may_we_send_refuses_with_the_reason(owner_client, org, conversation, ou
     body = {"body": "hi"}
     with tenant_scope(org):
         if setup == "opted_out":
-            conversations.contact_set_opt_out(contact=conversation.contact, channel="sms", opted_out=True,
+            crm_services.contact_set_opt_out(contact=conversation.contact, channel="sms", opted_out=True,
                                               source="STOP")
         elif setup == "no_mms":
             PhoneNumber.objects.filter(pk=our_number.pk).update(capabilities={"sms": True, "mms": False})
@@ -178,7 +179,7 @@ def test_may_we_send_refuses_with_the_reason(owner_client, org, conversation, ou
 @pytest.mark.django_db
 def test_whatsapp_free_text_outside_24_hours_needs_a_template(owner_client, org, our_number):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         wa = conversations.conversation_for(organization=org, contact=contact, channel="whatsapp",
                                             phone_number=our_number)
         Conversation.objects.filter(pk=wa.pk).update(last_inbound_at=timezone.now() - timedelta(hours=25))

@@ -15,6 +15,7 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from crm import services as crm_services
 from messaging.models import Direction, Message
 from messaging.services import attachments, conversations
 from messaging.tasks import attachments_sweep
@@ -33,7 +34,7 @@ def media_root(settings, tmp_path):
 
 def _conversation(org, number):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         return conversations.conversation_for(organization=org, contact=contact, channel="sms", phone_number=number)
 
 

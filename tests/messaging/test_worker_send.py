@@ -7,6 +7,7 @@ import time
 import pytest
 from django.conf import settings
 
+from crm import services as crm_services
 from messaging.models import Message
 from messaging.services import conversations, outbound
 from tenants.scoping import tenant_scope
@@ -27,7 +28,7 @@ def status_of(org, pk):
 @pytest.mark.worker
 def test_a_real_worker_sends_the_message_once(org, our_number, twilio, live_worker):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         conversation = conversations.conversation_for(organization=org, contact=contact, channel="sms",
                                                       phone_number=our_number)
         message = outbound.message_send(organization=org, actor=None, conversation=conversation, body="via a worker")
@@ -48,7 +49,7 @@ def test_a_worker_killed_mid_send_never_sends_twice(org, our_number, twilio, liv
 
     twilio.set_delay(3.0)  # Twilio is slow: the worker is inside the HTTP call when it dies
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone=CUSTOMER)
+        contact = crm_services.contact_for(organization=org, phone=CUSTOMER)
         conversation = conversations.conversation_for(organization=org, contact=contact, channel="sms",
                                                       phone_number=our_number)
         message = outbound.message_send(organization=org, actor=None, conversation=conversation, body="once only")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from crm import services as crm_services
 from messaging.models import Direction, Message, MessageStatus
 from messaging.services import conversations
 from tenants.scoping import tenant_scope
@@ -30,7 +31,7 @@ def listener(settings):
 
 def _conversation(org, number):
     with tenant_scope(org):
-        contact = conversations.contact_for(organization=org, phone="+14155550199")
+        contact = crm_services.contact_for(organization=org, phone="+14155550199")
         return conversations.conversation_for(organization=org, contact=contact, channel="sms", phone_number=number)
 
 

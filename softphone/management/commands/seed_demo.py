@@ -10,8 +10,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from crm.services import contact_for
 from messaging.models import CannedReply, Conversation, Message, MessageStatus
-from messaging.services.conversations import contact_for, conversation_for
+from messaging.services.conversations import conversation_for
 from telephony.models import PhoneNumber, Provider, ProviderAccount
 from tenants import services
 from tenants.models import Agent, AgentKind, Membership, Organization, Role
