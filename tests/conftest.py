@@ -9,15 +9,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
 from softphone import celery_app, embedded
+from softphone.launcher import WORKERS
 from tenants.models import Role
 from tests import factories
 
@@ -146,47 +150,87 @@ def worker_env():
 
 
 def _route_every_task_to(queue: str | None):
-    from softphone import celery_app
+    """Send every task to `queue`; None puts the routes of settings back."""
+    celery_app.conf.task_routes = {"*": {"queue": queue}} if queue else settings.CELERY_TASK_ROUTES
+    _routes_changed()
 
-    celery_app.conf.task_routes = {"*": {"queue": queue}} if queue else None
+
+def _route_to_queues_of(tag: str | None):
+    """Follow the routes of settings, onto the queues of one test: queue q becomes f"{tag}.{q}"
+    (a task with no route too: the default queue becomes f"{tag}.{default}"). None puts the routes
+    of settings back."""
+
+    def route(name, args, kwargs, options, task=None, **_):
+        return {"queue": f"{tag}.{queue_of(name)}"}
+
+    celery_app.conf.task_routes = (route,) if tag else settings.CELERY_TASK_ROUTES
+    _routes_changed()
+
+
+def queue_of(name: str) -> str:
+    """The queue the routes of settings put task `name` on."""
+    return settings.CELERY_TASK_ROUTES.get(name, {}).get("queue", settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def _routes_changed():
     celery_app.amqp.flush_routes()
     celery_app.amqp.__dict__.pop("router", None)  # the router caches the routes it was made with
 
 
-@pytest.fixture
-def live_worker(transactional_db, worker_env):
-    """A real Celery worker process (solo pool: one process, one connection) on the real Redis,
-    using the test database and a queue of its own, to which every task this test sends is routed.
-    Yields the queue name."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], **worker_env}
-    proc = subprocess.Popen(
+def _start_worker(queue: str, env: dict) -> subprocess.Popen:
+    """A real Celery worker process (solo pool: one process, one connection) consuming `queue`."""
+    return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "softphone", "worker", "--pool", "solo", "--concurrency", "1",
-         "--queues", queue, "--include", "tests.worker_probe", "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--loglevel", "INFO"],
+         "--queues", queue, "--hostname", f"{queue}@%h", "--include", "tests.worker_probe", "--without-gossip",
+         "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
         cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    deadline = time.monotonic() + 30
-    ready = False
+
+
+def _wait_ready(proc: subprocess.Popen, deadline: float) -> str | None:
+    """None once the worker says it is ready (what it prints from then on is read and dropped, so
+    that a full pipe never blocks it), else what it printed."""
     lines = []
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         lines.append(line)
         if "ready." in line:
-            ready = True
-            break
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return None
         if proc.poll() is not None:
             break
-    if not ready:
-        proc.kill()
-        pytest.fail("the Celery worker did not start:\n" + "".join(lines))
-    _route_every_task_to(queue)
+    return "".join(lines)
+
+
+@pytest.fixture
+def live_worker(transactional_db, worker_env):
+    """Real Celery workers on the real Redis and the test database, as `make run` starts them: one
+    process per queue of softphone.launcher.WORKERS (each with the solo pool here: one process, one
+    database connection). The queues are this test's own: every task it sends follows the routes
+    of settings onto them (see _route_to_queues_of). Yields the queues' common prefix, which each
+    worker's command line contains."""
+    tag = f"test-{uuid.uuid4().hex[:12]}"
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], **worker_env}
+    procs = [_start_worker(f"{tag}.{worker.queue}", env) for worker in WORKERS]
+    deadline = time.monotonic() + 30
+    for proc in procs:
+        failure = _wait_ready(proc, deadline)
+        if failure is not None:
+            for each in procs:
+                each.kill()
+            pytest.fail("a Celery worker did not start:\n" + failure)
+    _route_to_queues_of(tag)
     try:
-        yield queue
+        yield tag
     finally:
-        _route_every_task_to(None)
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _route_to_queues_of(None)
+        # What a test left queued would wait in Redis for good: nothing else reads these queues.
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
+            *(settings.REDIS_KEY_PREFIX + f"{tag}.{worker.queue}" for worker in WORKERS))
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -13,7 +13,7 @@ def test_tasks_for_two_tenants_in_one_worker_see_only_their_own_rows(live_worker
     factories.build_world(other_org, outsider)
 
     def probe(organization_id):
-        result = celery_app.send_task("tests.rls_probe", kwargs={"organization_id": organization_id}, queue=live_worker)
+        result = celery_app.send_task("tests.rls_probe", kwargs={"organization_id": organization_id})
         return result
 
     first = probe(str(org.pk)).get(timeout=30)
