@@ -339,7 +339,7 @@ def live_changes(organization, *, enabled: bool = True):
     message stored, conversation touched, change counter raised, analysis task enqueued). The
     conversations are put back as they were afterwards and the messages deleted."""
     from messaging.providers.base import Inbound
-    from messaging.services.inbound import message_receive
+    from messaging.services.events import message_receive
 
     with tenant_scope(organization):
         chosen = list(Conversation.objects.filter(organization=organization, status="open", channel="sms",

@@ -15,27 +15,24 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def enqueue(name: str, *, countdown: float | None = None, queue: str | None = None, on_commit: bool = True,
-            **kwargs) -> None:
+def enqueue(name: str, *, on_commit: bool = True, **kwargs) -> None:
     """Send task `name` with keyword arguments `kwargs` once the current transaction commits (at
     once outside one; never when it rolls back). Arguments are ids, never secrets.
 
     A broker outage does not fail the caller: what asked for the work is stored, and a sweeper
     finds it later. It is logged, without the arguments."""
-    options = {key: value for key, value in (("countdown", countdown), ("queue", queue)) if value is not None}
-
     def send() -> None:
         task = _registered(name)
         if task is not None and current_app.conf.task_always_eager:
             # Inline (unit tests): the task's own errors (a Retry too) are the caller's, as with
             # `.delay()`; only a broker that cannot be reached is caught below.
-            task.apply_async(kwargs=kwargs, **options)
+            task.apply_async(kwargs=kwargs)
             return
         try:
             if task is not None:  # its own options
-                task.apply_async(kwargs=kwargs, **options)
+                task.apply_async(kwargs=kwargs)
             else:
-                current_app.send_task(name, kwargs=kwargs, **options)
+                current_app.send_task(name, kwargs=kwargs)
         except Exception as exc:  # kombu raises several kinds; the sweepers catch up once it is back
             logger.warning("could not enqueue %s (%s: %s); a sweeper will catch up", name, type(exc).__name__, exc)
 

@@ -6,14 +6,9 @@ from __future__ import annotations
 from core.jobs import enqueue
 
 
-def message_deliver(organization_id, message_id, *, countdown: float | None = None) -> None:
-    enqueue("messaging.message_deliver", countdown=countdown, organization_id=str(organization_id),
-            message_id=str(message_id))
+def message_deliver(organization_id, message_id) -> None:
+    enqueue("messaging.message_deliver", organization_id=str(organization_id), message_id=str(message_id))
 
 
-def inbound_events_drain(organization_id, *, countdown: float | None = None) -> None:
-    enqueue("messaging.inbound_events_drain", countdown=countdown, organization_id=str(organization_id))
-
-
-def message_analyse(organization_id, message_id) -> None:
-    enqueue("messaging.message_analyse", organization_id=str(organization_id), message_id=str(message_id))
+def inbound_events_drain(organization_id) -> None:
+    enqueue("messaging.inbound_events_drain", organization_id=str(organization_id))

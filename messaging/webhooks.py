@@ -243,7 +243,7 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
         sender = senders[notification.line]
         with tenant_scope(sender.organization):
             for message in notification.messages:
-                inbound.message_receive(organization=sender.organization, whatsapp_sender=sender, inbound=message)
+                events.message_receive(organization=sender.organization, whatsapp_sender=sender, inbound=message)
             for update in notification.statuses:
                 inbound.status_update(organization=sender.organization, provider_sid=update.provider_sid,
                                       status=update.status, error_code=update.error_code,

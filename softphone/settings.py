@@ -230,7 +230,7 @@ INTERACTIVE_TASKS = [
     "telephony.phone_number_configure",  # one number a manager just added, watched on its page
 ]
 BULK_TASKS = [
-    "messaging.message_analyse",  # sentiment: one per stored message
+    "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)
     "messaging.messages_sweep",  # every 30 s; what it re-sends goes to the queues above
     "messaging.attachments_sweep",
     "telephony.phone_numbers_import",  # thousands of numbers

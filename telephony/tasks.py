@@ -31,9 +31,8 @@ def _import_failed(job: Job, exc: ProviderError) -> None:
     importing.job_fail(organization=job.organization, job_id=job.pk, reason=exc.message)
 
 
-_import_run.on_permanent = _import_failed
-phone_numbers_import = row_task("telephony.phone_numbers_import", model=Job, key="job_id",
-                                related=("organization",))(_import_run)
+phone_numbers_import = row_task("telephony.phone_numbers_import", model=Job, key="job_id", related=("organization",),
+                                on_permanent=_import_failed)(_import_run)
 
 
 @row_task("telephony.phone_number_platform_sync", model=PhoneNumber, key="phone_number_id",

@@ -48,19 +48,18 @@ class TenantTask(Task):
             return super().__call__(*args, **kwargs)
 
 
-# How a task retries a vendor that failed for a while: exponential backoff, capped, with jitter.
-RETRY = {"max_retries": 8, "retry_backoff": 5, "retry_backoff_max": 600, "retry_jitter": True}
-
-
 def retry_countdown(retries: int) -> int:
+    """How long a task waits before trying a vendor that failed for a while again: exponential
+    backoff from 5 s, capped at ten minutes."""
     return min(600, 5 * 2 ** retries)
 
 
-def row_task(name: str, *, model, key: str, related: tuple[str, ...] = (), **options):
+def row_task(name: str, *, model, key: str, related: tuple[str, ...] = (), on_permanent=None, max_retries: int = 8,
+             **options):
     """A tenant task about one row, written once: load the row (inside the tenant's scope), end
     quietly if it is gone, call the body with it, and when a vendor fails, retry with backoff if
-    trying again can help, or log and end if it cannot. The body may take an `on_permanent(row,
-    error)` attribute, called before a permanent failure ends the task (to record it on the row).
+    trying again can help (at most `max_retries` times), or log and end if it cannot, after calling
+    `on_permanent(row, error)` when given (to record the failure on the row).
 
         @row_task("telephony.phone_number_configure", model=PhoneNumber, key="phone_number_id")
         def phone_number_configure(number): ...
@@ -68,7 +67,7 @@ def row_task(name: str, *, model, key: str, related: tuple[str, ...] = (), **opt
     It is called as `phone_number_configure.delay(organization_id=..., phone_number_id=...)`."""
 
     def decorate(body):
-        @shared_task(base=TenantTask, bind=True, name=name, **{**RETRY, **options})
+        @shared_task(base=TenantTask, bind=True, name=name, max_retries=max_retries, **options)
         def task(self, *, organization_id: str, **ids):
             row = model.objects.select_related(*related).filter(pk=ids[key]).first()
             if row is None:
@@ -78,9 +77,8 @@ def row_task(name: str, *, model, key: str, related: tuple[str, ...] = (), **opt
             except ProviderError as exc:
                 if exc.permanent:
                     logger.warning("%s failed permanently: %s", name, exc)
-                    hook = getattr(body, "on_permanent", None)
-                    if hook is not None:
-                        hook(row, exc)
+                    if on_permanent is not None:
+                        on_permanent(row, exc)
                     return "failed"
                 raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
 

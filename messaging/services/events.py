@@ -329,7 +329,7 @@ def messages_receive(*, organization: Organization, received: list[Received]) ->
         if row["id"] in inserted:
             count = touched.get(conversations[key], (0,))[0]
             touched[conversations[key]] = (count + 1, item.inbound.received_at or now, _preview(row))
-    assignees = _conversations_touch(touched=touched)
+    assignees = _conversations_touch(organization, touched=touched)
 
     for item, row in zip(received, rows, strict=True):
         if row["id"] in inserted:
@@ -385,7 +385,7 @@ def _messages_insert(organization: Organization, rows: list[dict]) -> set:
         return {message_id for (message_id,) in cursor.fetchall()}
 
 
-def _conversations_touch(*, touched: dict) -> dict:
+def _conversations_touch(organization: Organization, *, touched: dict) -> dict:
     """Record new inbound messages on their conversations, one UPDATE for all of them: `touched` maps
     each conversation id to (new messages, when the latest was received, its preview). The unread
     count grows by the new messages (added in the database, so concurrent writers add up); the latest
@@ -403,10 +403,10 @@ def _conversations_touch(*, touched: dict) -> dict:
                    status = case when c.status = any(%s) then %s else c.status end,
                    snoozed_until = case when c.status = any(%s) then null else c.snoozed_until end
               from jsonb_to_recordset(%s::jsonb) as t(id uuid, received integer, at timestamptz, preview text)
-             where c.id = t.id
+             where c.id = t.id and c.organization_id = %s
             returning c.id, c.assignee_id""",
                        [timezone.now(), reopened, ConversationStatus.OPEN.value, reopened,
-                        json.dumps(rows, default=str)])
+                        json.dumps(rows, default=str), organization.pk])
         return dict(cursor.fetchall())
 
 

@@ -1,6 +1,5 @@
 """What providers tell us about messages we sent: delivery statuses, moved forward only. (Inbound
-messages go through the pipeline, messaging/services/events.py; `message_receive` is the WhatsApp
-Cloud API webhook's entry to it.)"""
+messages go through the pipeline, messaging/services/events.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +8,7 @@ from django.utils import timezone
 from messaging.models import STATUS_RANK, Direction, Message, MessageStatus
 from tenants.models import Organization
 
-from .events import message_receive
 from .live import inbox_changed
-
-__all__ = ["message_receive", "status_update"]
 
 
 def status_update(*, organization: Organization, provider_sid: str, status: str, error_code: str = "",

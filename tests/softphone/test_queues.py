@@ -9,6 +9,7 @@ from django.conf import settings
 from messaging import jobs as messaging_jobs
 from softphone import celery_app
 from softphone.launcher import WORKERS, processes
+from telephony import jobs as telephony_jobs
 from tenants import jobs as tenants_jobs
 
 # What a person waits for, and what nobody does (the issue's lists).
@@ -92,10 +93,10 @@ def test_tasks_sent_by_name_through_the_seams_follow_the_routes(sent, db, django
     """Services enqueue by name (core.jobs, `send_task`, after commit): the routes apply there too."""
     with django_capture_on_commit_callbacks(execute=True):
         messaging_jobs.inbound_events_drain("org-1")
-        messaging_jobs.message_deliver("org-1", "message-1", countdown=2)
-        messaging_jobs.message_analyse("org-1", "message-1")
+        messaging_jobs.message_deliver("org-1", "message-1")
+        telephony_jobs.phone_numbers_import("org-1", "job-1")
         tenants_jobs.password_reset_send("user-1")
     assert sorted(sent) == [("messaging.inbound_events_drain", "interactive"),
-                            ("messaging.message_analyse", "bulk"),
                             ("messaging.message_deliver", "interactive"),
+                            ("telephony.phone_numbers_import", "bulk"),
                             ("tenants.password_reset_send", "interactive")]

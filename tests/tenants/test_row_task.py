@@ -31,9 +31,9 @@ def _on_permanent(job: Job, exc: ProviderError) -> None:
     SEEN.append(("on_permanent", job.pk, exc.message))
 
 
-_body.on_permanent = _on_permanent
-probe = row_task("tests.row_task_probe", model=Job, key="job_id")(_body)
-short_probe = row_task("tests.row_task_short_probe", model=Job, key="job_id", max_retries=2)(_body)
+probe = row_task("tests.row_task_probe", model=Job, key="job_id", on_permanent=_on_permanent)(_body)
+short_probe = row_task("tests.row_task_short_probe", model=Job, key="job_id", on_permanent=_on_permanent,
+                       max_retries=2)(_body)
 
 
 @pytest.fixture(autouse=True)
