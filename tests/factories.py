@@ -71,7 +71,7 @@ def build_world(organization: Organization, owner) -> dict:
         Message,
         WhatsAppSender,
     )
-    from telephony.models import PhoneNumber, Provider, ProviderAccount
+    from telephony.models import Call, PhoneNumber, Provider, ProviderAccount, VoicePolicy
     from tenants.models import AuditEvent, Client, Invitation, Job
 
     world = {}
@@ -115,6 +115,13 @@ def build_world(organization: Organization, owner) -> dict:
         world["cannedreply"] = CannedReply.objects.create(organization=organization, shortcut="hello",
                                                           title="Hello", body="Hello! How can we help?",
                                                           created_by=owner)
+        world["voicepolicy"] = VoicePolicy.objects.create(organization=organization)
+        world["call"] = Call.objects.create(
+            organization=organization, phone_number=world["phonenumber"], agent=world["agent"],
+            contact=world["contact"], direction="inbound", from_number=world["contact"].phone_number,
+            to_number=world["phonenumber"].phone_number, provider_sid="CA" + organization.pk.hex,
+            status="completed", voicemail=True, recording_sid="RE" + organization.pk.hex,
+            recording_url=f"https://api.twilio.com/2010-04-01/Accounts/AC{organization.pk.hex}/Recordings/RE{organization.pk.hex}")
     return world
 
 

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from .base import ProviderError, TelephonyProvider
 from .twilio import TwilioProvider
+from .twilio_voice import TwilioVoice
+from .voice import VoiceCarrier
 
-__all__ = ["ADAPTERS", "ProviderError", "TelephonyProvider", "adapter_class", "for_account", "for_credentials",
-           "supports"]
+__all__ = ["ADAPTERS", "VOICE_ADAPTERS", "ProviderError", "TelephonyProvider", "VoiceCarrier", "adapter_class",
+           "for_account", "for_credentials", "supports", "voice_class", "voice_for_account"]
 
 ADAPTERS: dict[str, type[TelephonyProvider]] = {
     TwilioProvider.name: TwilioProvider,
+}
+
+# Carriers whose numbers take calls in the browser softphone. A numbers provider missing here is
+# messaging-only: its numbers are never offered as caller ids and its calls never reach us.
+VOICE_ADAPTERS: dict[str, type[VoiceCarrier]] = {
+    TwilioVoice.name: TwilioVoice,
 }
 
 
@@ -35,3 +43,14 @@ def for_credentials(provider: str, **credentials) -> TelephonyProvider:
 
 def for_account(account) -> TelephonyProvider:
     return adapter_class(account.provider).for_account(account)
+
+
+def voice_class(provider: str) -> type[VoiceCarrier]:
+    try:
+        return VOICE_ADAPTERS[provider]
+    except KeyError:
+        raise ProviderError(f"Provider '{provider}' does not carry voice calls here.", permanent=True) from None
+
+
+def voice_for_account(account) -> VoiceCarrier:
+    return voice_class(account.provider).for_account(account)

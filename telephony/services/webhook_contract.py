@@ -17,6 +17,28 @@ WEBHOOK_PATHS = {
 }
 
 
+# The voice routes Twilio calls: the TwiML App's voice URL (a browser's outgoing call), what
+# follows a <Dial>, voicemail, recordings, status callbacks of calls and conferences, hold music,
+# and the call placed through the API (which rings the agent first). Fixed for the same reason.
+VOICE_PATHS = {
+    "inbound": "/webhooks/twilio/voice/inbound/",
+    "outbound": "/webhooks/twilio/voice/outbound/",
+    "status": "/webhooks/twilio/voice/status/",
+    "after_dial": "/webhooks/twilio/voice/after-dial/",
+    "voicemail": "/webhooks/twilio/voice/voicemail/",
+    "recording": "/webhooks/twilio/voice/recording/",
+    "conference": "/webhooks/twilio/voice/conference/",
+    "hold_music": "/webhooks/twilio/voice/hold-music/",
+    "connect": "/webhooks/twilio/voice/connect/",
+}
+VAPI_PATH = "/webhooks/vapi/"
+
+
+def voice_url(name: str) -> str:
+    """The public address of one of the voice routes above."""
+    return settings.PUBLIC_BASE_URL + VOICE_PATHS[name]
+
+
 def webhook_urls() -> WebhookUrls:
     base = settings.PUBLIC_BASE_URL
     return WebhookUrls(**{name: base + path for name, path in WEBHOOK_PATHS.items()})

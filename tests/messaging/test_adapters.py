@@ -26,10 +26,11 @@ from messaging.providers.base import (
     StatusUpdate,
     WebhookRequest,
 )
-from messaging.providers.twilio import TwilioMessaging, signature
+from messaging.providers.twilio import TwilioMessaging
 from messaging.providers.whatsapp_cloud import WhatsAppCloud
 from messaging.services import conversations, outbound
 from telephony.models import PhoneNumber, ProviderAccount
+from telephony.providers.twilio import signature
 from tenants.scoping import tenant_scope
 from tests.messaging.conftest import CUSTOMER, OUR_NUMBER
 from tests.vendor_fixtures import ACME_SID

@@ -1,0 +1,113 @@
+"""Twilio Voice: TwiML for our routing decisions, webhook signatures, the browser softphone's set-up
+and tokens, and control of live calls (conferences for hold and transfer), with the real SDK.
+
+Like the numbers adapter, it reaches Twilio only through `make_client` (the configured base URL,
+timeouts, credentials to that one host).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+
+from twilio.twiml.voice_response import Client as ClientNoun
+from twilio.twiml.voice_response import Conference as ConferenceNoun
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from .twilio import call, make_client, signature_valid
+from .voice import (
+    Conference,
+    Decision,
+    DialNumber,
+    Hangup,
+    ProviderError,
+    Refuse,
+    RingAgents,
+    VoiceCarrier,
+    Voicemail,
+)
+
+TWIML = "text/xml"
+VOICE = "Polly.Joanna"  # one clear voice for everything we say to callers
+
+
+class TwilioVoice(VoiceCarrier):
+    name = "twilio"
+
+    def __init__(self, *, account_sid: str, auth_token: str):
+        self.account_sid = account_sid
+        self._auth_token = auth_token
+
+    @classmethod
+    def for_account(cls, account) -> TwilioVoice:
+        if not account.auth_token:
+            raise ProviderError("The Twilio account has no auth token.", permanent=True)
+        return cls(account_sid=account.account_sid, auth_token=account.auth_token)
+
+    @cached_property
+    def client(self):
+        return make_client(self.account_sid, self._auth_token)
+
+    def _call(self, fn, *args, **kwargs):
+        return call(fn, *args, **kwargs)
+
+    # Webhooks and TwiML ----------------------------------------------------------------------------
+
+    @classmethod
+    def webhook_verified(cls, *, url: str, form: Mapping[str, str], form_lists, signature: str, secret: str) -> bool:
+        return signature_valid(url=url, form=form, form_lists=form_lists, given=signature, auth_token=secret)
+
+    @classmethod
+    def render(cls, decision: Decision) -> tuple[str, str]:
+        response = VoiceResponse()
+        if isinstance(decision, RingAgents):
+            dial = Dial(timeout=decision.timeout, action=decision.after_dial_url, method="POST",
+                        answer_on_bridge=True, **({"caller_id": decision.caller_id} if decision.caller_id else {}))
+            for identity in decision.identities[:10]:  # Twilio rings at most ten clients at once
+                client = ClientNoun(status_callback=decision.status_url, status_callback_method="POST",
+                                    status_callback_event="initiated ringing answered completed")
+                client.identity(identity)
+                for name, value in decision.parameters.items():
+                    client.parameter(name=name, value=value)
+                dial.append(client)
+            response.append(dial)
+        elif isinstance(decision, DialNumber):
+            options = {"action": decision.after_dial_url, "method": "POST"} if decision.after_dial_url else {}
+            dial = Dial(caller_id=decision.caller_id, answer_on_bridge=True, timeout=decision.timeout, **options)
+            dial.number(decision.number, status_callback=decision.status_url, status_callback_method="POST",
+                        status_callback_event="initiated ringing answered completed")
+            response.append(dial)
+        elif isinstance(decision, Voicemail):
+            if decision.greeting_audio_url:
+                response.play(decision.greeting_audio_url)
+            else:
+                response.say(decision.greeting_text, voice=VOICE)
+            response.record(max_length=decision.max_length, play_beep=True, action=decision.record_action_url,
+                            method="POST", recording_status_callback=decision.recording_status_url,
+                            recording_status_callback_method="POST", recording_status_callback_event="completed")
+            response.hangup()
+        elif isinstance(decision, Refuse):
+            response.say(decision.message, voice=VOICE)
+            response.hangup()
+        elif isinstance(decision, Conference):
+            dial = Dial()
+            options = {"wait_url": decision.wait_url, "wait_method": "POST"} if decision.wait_url else {}
+            dial.append(ConferenceNoun(
+                decision.name, start_conference_on_enter=decision.start_on_enter,
+                end_conference_on_exit=decision.end_on_exit, beep=False,
+                status_callback=decision.status_url, status_callback_method="POST",
+                status_callback_event="start end join leave hold", **options))
+            response.append(dial)
+        elif isinstance(decision, Hangup):
+            if decision.message:
+                response.say(decision.message, voice=VOICE)
+            response.hangup()
+        else:  # pragma: no cover - every decision type is rendered above
+            raise TypeError(f"No TwiML for {type(decision).__name__}")
+        return response.to_xml(), TWIML
+
+    # Browser softphone set-up (voice_provision, voice_deprovision, access_token) ---------------------
+
+    # Live calls (call_redirect, call_hangup, call_place, conference_*) -------------------------------
+
+    # Recordings (recording_fetch) ------------------------------------------------------------------
