@@ -33,6 +33,7 @@ html_patterns = [
     path("inbox/poll/", views.inbox_poll, name="inbox-poll"),
     path("inbox/availability/", views.availability, name="availability"),
     path("inbox/c/<uuid:conversation_id>/", views.conversation_open, name="conversation-open"),
+    path("inbox/with/<uuid:contact_id>/<uuid:phone_number_id>/", views.conversation_with, name="conversation-with"),
     path("inbox/c/<uuid:conversation_id>/older/", views.conversation_older, name="conversation-older"),
     path("inbox/c/<uuid:conversation_id>/send/", views.conversation_send, name="conversation-send"),
     path("inbox/c/<uuid:conversation_id>/update/", views.conversation_update, name="conversation-update"),

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.models import Channel
+from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.models import AgentKind
@@ -199,6 +200,19 @@ def conversation_open(request: HttpRequest, org_slug: str, conversation_id) -> H
         return redirect(f"{reverse('messaging:inbox', kwargs={'org_slug': org_slug})}?c={conversation.pk}")
     agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
     return render(request, "messaging/_thread.html", {**_thread_context(request, conversation, agent), "oob": True})
+
+
+@require_GET
+def conversation_with(request: HttpRequest, org_slug: str, contact_id, phone_number_id) -> HttpResponse:
+    """The contact's conversation on one of our numbers, opened in the inbox: where a call's
+    notification, the call log and the contact's calls lead. Created the first time (idempotent),
+    so a caller who never texted still has the one conversation their calls and messages share."""
+    organization = request.organization
+    contact = crm_selectors.get_contact_for_org(organization, contact_id)
+    number = telephony_selectors.get_phone_number_for_org(organization, phone_number_id)
+    conversation = services.conversation_for(organization=organization, contact=contact, channel=Channel.SMS,
+                                             phone_number=number)
+    return redirect(f"{reverse('messaging:inbox', kwargs={'org_slug': org_slug})}?c={conversation.pk}")
 
 
 @require_GET

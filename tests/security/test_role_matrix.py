@@ -168,6 +168,9 @@ MATRIX = [
     # Opened outside htmx (a link in a new tab): the whole inbox with the conversation open.
     row(O + "inbox/c/<uuid:conversation_id>/",         "GET",  LOGIN, *["/o/acme/inbox/?c={conversation_id}"] * 4,
         404),
+    # A call's "open conversation": the contact's one conversation on that number (the world's).
+    row(O + "inbox/with/<uuid:contact_id>/<uuid:phone_number_id>/", "GET", LOGIN,
+        *["/o/acme/inbox/?c={conversation_id}"] * 4, 404),
     row(O + "inbox/c/<uuid:conversation_id>/older/",   "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/c/<uuid:conversation_id>/send/",    "POST", LOGIN, 201, 201, 201, 201, 404),
     row(O + "inbox/c/<uuid:conversation_id>/update/",  "POST", LOGIN, 200, 200, 200, 200, 404),
