@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
-from .models import PhoneNumber, ProviderAccount
+from .models import Call, PhoneNumber, ProviderAccount, VoicePolicy
 
 
 @admin.register(ProviderAccount)
@@ -12,7 +12,7 @@ class ProviderAccountAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.M
     list_filter = ["provider", "status", "webhook_mode", "organization"]
     search_fields = ["friendly_name", "account_sid"]
     readonly_fields = ["last_verified_at", "last_error", "created_by", "created_at", "updated_at"]
-    secret_fields = ["auth_token", "api_key_secret", "api_key"]
+    secret_fields = ["auth_token", "api_key_secret", "api_key", "webhook_secret"]
 
 
 @admin.register(PhoneNumber)
@@ -24,3 +24,20 @@ class PhoneNumberAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
     search_fields = ["phone_number", "friendly_name", "provider_sid", "platform_id"]
     autocomplete_fields = ["agent", "client"]
     readonly_fields = ["provider_sid", "platform_id", "last_verified_at", "created_at", "updated_at"]
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "direction", "from_number", "to_number", "status", "agent", "duration",
+                    "voicemail", "organization"]
+    list_filter = ["direction", "status", "voicemail", "provider", "organization"]
+    search_fields = ["from_number", "to_number", "provider_sid", "child_sid"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["phone_number", "agent", "contact", "transferred_by", "transferred_to", "created_by"]
+    readonly_fields = ["provider", "provider_sid", "child_sid", "conference_name", "conference_sid", "last_sequence",
+                       "recording_sid", "recording_url", "created_at", "updated_at"]
+
+
+@admin.register(VoicePolicy)
+class VoicePolicyAdmin(admin.ModelAdmin):
+    list_display = ["organization", "allow_premium_rate", "allow_emergency", "updated_at"]
