@@ -29,6 +29,7 @@ org_api = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/", include((messaging_urls.webhook_patterns, "webhooks"))),
+    path("webhooks/", include((telephony_urls.webhook_patterns, "voice-webhooks"))),
     *messaging_urls.public_patterns,
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

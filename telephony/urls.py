@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, views, webhooks_voice
 
 html_patterns = [
     path("numbers/", views.number_list, name="number-list"),
@@ -36,4 +36,16 @@ api_patterns = [
     path("phone-numbers/<uuid:phone_number_id>/repair-webhooks", api.PhoneNumberRepairApi.as_view(),
          name="api-phone-number-repair"),
     path("jobs/<uuid:job_id>", api.JobDetailApi.as_view(), name="api-job-detail"),
+]
+
+# Mounted under /webhooks/ (namespace "voice-webhooks"): the addresses in
+# telephony.services.webhook_contract.VOICE_PATHS.
+webhook_patterns = [
+    path("twilio/voice/inbound/", webhooks_voice.inbound, name="voice-inbound"),
+    path("twilio/voice/outbound/", webhooks_voice.outbound, name="voice-outbound"),
+    path("twilio/voice/status/", webhooks_voice.status, name="voice-status"),
+    path("twilio/voice/after-dial/", webhooks_voice.after_dial, name="voice-after-dial"),
+    path("twilio/voice/voicemail/", webhooks_voice.voicemail, name="voice-voicemail"),
+    path("twilio/voice/recording/", webhooks_voice.recording, name="voice-recording"),
+    path("twilio/voice/greeting/<str:token>/", webhooks_voice.greeting, name="voice-greeting"),
 ]

@@ -18,7 +18,7 @@ from messaging import jobs
 from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
 from messaging.providers import for_conversation
 from messaging.providers.base import OutboundMedia, ProviderError
-from telephony.services.webhook_contract import webhook_urls
+from telephony.services.webhook_contract import message_status_url
 from tenants.models import Organization
 
 from .attachments import hosted_attachment
@@ -162,7 +162,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         sender = (conversation.phone_number.phone_number if conversation.phone_number_id
                   else conversation.whatsapp_sender.display_phone_number)
         result = adapter.send(sender=sender, to=conversation.contact.phone_number, channel=conversation.channel,
-                              body=message.body, status_callback=webhook_urls().status_callback,
+                              body=message.body, status_callback=message_status_url(),
                               media=[OutboundMedia(url=m["url"], content_type=m.get("content_type", ""))
                                      for m in message.media])
     except Paced:

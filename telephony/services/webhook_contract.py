@@ -10,11 +10,14 @@ from telephony.providers.base import IncomingNumber, WebhookUrls
 
 # The addresses Twilio calls. They are a contract with every number we configure, so they are fixed
 # here rather than derived from the URL configuration.
+# A number's `status_callback` is where Twilio reports the progress of calls to it; each message we
+# send names its own status callback (MESSAGE_STATUS_PATH).
 WEBHOOK_PATHS = {
     "sms_url": "/webhooks/twilio/messages/",
-    "status_callback": "/webhooks/twilio/messages/status/",
+    "status_callback": "/webhooks/twilio/voice/status/",
     "voice_url": "/webhooks/twilio/voice/inbound/",
 }
+MESSAGE_STATUS_PATH = "/webhooks/twilio/messages/status/"
 
 
 # The voice routes Twilio calls: the TwiML App's voice URL (a browser's outgoing call), what
@@ -37,6 +40,10 @@ VAPI_PATH = "/webhooks/vapi/"
 def voice_url(name: str) -> str:
     """The public address of one of the voice routes above."""
     return settings.PUBLIC_BASE_URL + VOICE_PATHS[name]
+
+
+def message_status_url() -> str:
+    return settings.PUBLIC_BASE_URL + MESSAGE_STATUS_PATH
 
 
 def webhook_urls() -> WebhookUrls:

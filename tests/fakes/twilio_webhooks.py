@@ -81,6 +81,69 @@ def status_callback(*, account_sid: str, message_sid: str, status: str, to: str,
     return params
 
 
+# Voice (PROVIDERS.md "Incoming call", "Call status callback", "Ring timeout", "Voicemail") ---------
+
+
+def incoming_call(*, account_sid: str, to: str, from_: str, call_sid: str | None = None) -> dict[str, str]:
+    """A customer's call to our number `to` (the number's voice URL)."""
+    return {"CallSid": call_sid or "CA" + uuid.uuid4().hex, "AccountSid": account_sid, "From": from_, "To": to,
+            "Caller": from_, "Called": to, "CallStatus": "ringing", "Direction": "inbound",
+            "ApiVersion": API_VERSION, "CallerName": "", "FromCountry": "US", "ToCountry": "US"}
+
+
+def browser_call(*, account_sid: str, identity: str, to: str, from_number: str | None = None,
+                 call_sid: str | None = None, application_sid: str = "AP" + "0" * 32) -> dict[str, str]:
+    """A browser softphone's outgoing call (the TwiML App's voice URL): `From=client:<identity>` and
+    the parameters the page passed to `device.connect()` (To, FromNumber)."""
+    params = {"CallSid": call_sid or "CA" + uuid.uuid4().hex, "AccountSid": account_sid, "ApplicationSid": application_sid,
+              "From": f"client:{identity}", "Caller": f"client:{identity}", "To": to, "Called": "",
+              "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": API_VERSION}
+    if from_number is not None:
+        params["FromNumber"] = from_number
+    return params
+
+
+def call_status(*, account_sid: str, call_sid: str, status: str, from_: str, to: str, parent_call_sid: str = "",
+                sequence: int | None = None, duration: int | None = None) -> dict[str, str]:
+    """A call status callback of one leg (the child legs of a <Dial> carry ParentCallSid)."""
+    params = {"CallSid": call_sid, "AccountSid": account_sid, "CallStatus": status, "From": from_, "To": to,
+              "Direction": "outbound-dial" if parent_call_sid else "inbound", "ApiVersion": API_VERSION,
+              "Timestamp": "Thu, 30 Jul 2015 23:19:04 +0000", "CallbackSource": "call-progress-events"}
+    if parent_call_sid:
+        params["ParentCallSid"] = parent_call_sid
+    if sequence is not None:
+        params["SequenceNumber"] = str(sequence)
+    if duration is not None:
+        params["CallDuration"] = str(duration)
+    return params
+
+
+def dial_action(*, account_sid: str, call_sid: str, dial_status: str, from_: str, to: str,
+                dial_call_sid: str = "", duration: int | None = None) -> dict[str, str]:
+    """What a <Dial>'s action URL receives when the dial ends."""
+    params = {"CallSid": call_sid, "AccountSid": account_sid, "From": from_, "To": to, "CallStatus": "in-progress",
+              "DialCallStatus": dial_status, "ApiVersion": API_VERSION}
+    if dial_call_sid:
+        params["DialCallSid"] = dial_call_sid
+    if duration is not None:
+        params["DialCallDuration"] = str(duration)
+    return params
+
+
+def recording(*, account_sid: str, call_sid: str, recording_sid: str | None = None, duration: int = 12,
+              status: str = "completed", action: bool = False) -> dict[str, str]:
+    """A <Record>'s action (`action=True`) or its recording status callback."""
+    sid = recording_sid or "RE" + uuid.uuid4().hex
+    url = f"https://api.twilio.com/{API_VERSION}/Accounts/{account_sid}/Recordings/{sid}"
+    params = {"CallSid": call_sid, "AccountSid": account_sid, "RecordingSid": sid, "RecordingUrl": url,
+              "RecordingDuration": str(duration)}
+    if action:
+        params.update({"Digits": "hangup", "CallStatus": "completed"})
+    else:
+        params.update({"RecordingStatus": status, "RecordingChannels": "1", "RecordingSource": "RecordVerb"})
+    return params
+
+
 def signature(url: str, params: dict, auth_token: str) -> str:
     """`X-Twilio-Signature` for a form POST of `params` to `url` (the full public URL, query included)."""
     return RequestValidator(auth_token).compute_signature(url, params)

@@ -200,6 +200,15 @@ PUBLIC_ROUTES = {
     "webhooks/twilio/messages/",
     "webhooks/twilio/messages/status/",
     "webhooks/whatsapp/",
+    # Voice: the same rule (tests/telephony/test_voice_routing.py); a greeting is fetched by Twilio
+    # through a signed link naming one number's current greeting.
+    "webhooks/twilio/voice/inbound/",
+    "webhooks/twilio/voice/outbound/",
+    "webhooks/twilio/voice/status/",
+    "webhooks/twilio/voice/after-dial/",
+    "webhooks/twilio/voice/voicemail/",
+    "webhooks/twilio/voice/recording/",
+    "webhooks/twilio/voice/greeting/<str:token>/",
     # Outbound attachments, fetched by the provider: a signed, expiring token or 404
     # (tests/messaging/test_inbox.py).
     "attachments/<str:token>/",

@@ -43,6 +43,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client, override_settings
@@ -56,6 +57,7 @@ from messaging.models import Conversation, Message
 from messaging.services import inbox as inbox_services
 from messaging.services import live
 from telephony.models import PhoneNumber, Provider, ProviderAccount
+from telephony.services import routing
 from tenants import services as tenant_services
 from tenants.models import Role
 from tenants.scoping import tenant_scope
@@ -124,6 +126,14 @@ MATRIX = [
     # -- webhooks: unsigned requests are refused whoever sends them -------------------------------------
     row("webhooks/twilio/messages/",                   "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/messages/status/",            "POST", 403, 403, 403, 403, 403, 403),
+    row("webhooks/twilio/voice/inbound/",              "POST", 403, 403, 403, 403, 403, 403),
+    row("webhooks/twilio/voice/outbound/",             "POST", 403, 403, 403, 403, 403, 403),
+    row("webhooks/twilio/voice/status/",               "POST", 403, 403, 403, 403, 403, 403),
+    row("webhooks/twilio/voice/after-dial/",           "POST", 403, 403, 403, 403, 403, 403),
+    row("webhooks/twilio/voice/voicemail/",            "POST", 403, 403, 403, 403, 403, 403),
+    row("webhooks/twilio/voice/recording/",            "POST", 403, 403, 403, 403, 403, 403),
+    # A signed link names one number's greeting: Twilio fetches it without a session.
+    row("webhooks/twilio/voice/greeting/<str:token>/", "GET",  200, 200, 200, 200, 200, 200),
     row("webhooks/whatsapp/",                          "GET",  403, 403, 403, 403, 403, 403),
     row("webhooks/whatsapp/",                          "POST", 403, 403, 403, 403, 403, 403),
     # -- an organization's pages: members work, owners and admins manage --------------------------------
@@ -292,6 +302,15 @@ PAYLOADS = {
                                                              "From": w.number.phone_number, "To": "+14155550188",
                                                              "MessageSid": w.world["message"].provider_sid,
                                                              "MessageStatus": "delivered"},
+    ("webhooks/twilio/voice/inbound/", "POST"): lambda w: {"AccountSid": w.account.account_sid, "From": "+14155550188",
+                                                           "To": w.number.phone_number, "CallSid": "CA" + "1" * 32},
+    ("webhooks/twilio/voice/outbound/", "POST"): lambda w: {
+        "AccountSid": w.account.account_sid, "From": "client:agent_" + w.world["agent"].pk.hex, "To": "+14155550188",
+        "CallSid": "CA" + "2" * 32},
+    **{(f"webhooks/twilio/voice/{name}/", "POST"): (lambda w: {
+        "AccountSid": w.account.account_sid, "CallSid": w.world["call"].provider_sid, "CallStatus": "completed",
+        "DialCallStatus": "no-answer", "RecordingSid": "RE" + "3" * 32, "RecordingStatus": "completed",
+        "RecordingUrl": "https://api.twilio.com/x"}) for name in ("status", "after-dial", "voicemail", "recording")},
     ("webhooks/whatsapp/", "GET"): lambda w: {"hub.mode": "subscribe", "hub.verify_token": "a guess",
                                               "hub.challenge": "1"},
     ("webhooks/whatsapp/", "POST"): lambda w: {"object": "whatsapp_business_account", "entry": [{"changes": [{
@@ -375,6 +394,8 @@ class World:
             args["token"] = self.tokens["attachment"]
         elif route.startswith("live/"):
             args["token"] = self.tokens["live"]
+        elif route.startswith("webhooks/twilio/voice/greeting/"):
+            args["token"] = self.tokens["greeting"]
         elif route.startswith("accounts/reset/<uidb64>"):
             alice = self.users["owner"]
             args.update(uidb64=urlsafe_base64_encode(force_bytes(alice.pk)),
@@ -476,6 +497,8 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         upload = SimpleUploadedFile("photo.png", b"\x89PNG not really", content_type="image/png")
         attachment_url = inbox_services.attachment_store(organization=org, upload=upload)
         live_token = live.live_token(org, dana_agent, user=dana)
+        number.voicemail_greeting_audio.save("greeting.mp3", ContentFile(b"ID3 a greeting"), save=True)
+        greeting_token = routing.greeting_audio_url(number).rstrip("/").rsplit("/", 1)[1]
 
     Group.objects.create(name="Support")
     Token.objects.create(user=alice)
@@ -486,12 +509,12 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "job_id": world["job"].pk, "message_id": photo.pk, "index": 0,
         "conversation_id": world["conversation"].pk, "contact_id": world["contact"].pk,
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
-        "empty_provider_account_id": empty_account.pk,
+        "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,
                   tokens={"invitation": invitation_token, "attachment": attachment_url.rstrip("/").rsplit("/", 1)[1],
-                          "live": live_token},
+                          "live": live_token, "greeting": greeting_token},
                   users={"agent": dana, "admin": bob, "owner": alice, "staff": root, "outsider": charlie})
     built.admin_objects = _admin_objects(org, world, alice)
     built.clients["anonymous"] = Client()  # one client per role: each new one loads the middleware again

@@ -1,0 +1,257 @@
+"""Call records: created when a call first reaches us, kept current by the carrier's callbacks.
+
+Callbacks arrive late, twice, or out of order. A status only moves forward (CALL_STATUS_RANK); once
+a call has ended, its status is final. Each change is told to the apps above (telephony.signals.
+call_changed) after commit, and to presence: an agent on a call is "in a call" until it ends.
+
+What the Call's status means to a person: inbound, `ringing` until an agent answers (`in-progress`),
+then `completed`; nobody answered: `no-answer` (with `voicemail` when the caller left one), or the
+carrier's busy / failed / canceled. Outbound, the customer's side decides: ringing, in-progress,
+completed, or busy / no-answer / failed / canceled.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.models import Contact
+from crm.services import contact_for
+from telephony.models import (
+    CALL_ENDED,
+    CALL_STATUS_RANK,
+    Call,
+    CallDirection,
+    CallStatus,
+    PhoneNumber,
+    Provider,
+)
+from telephony.signals import call_changed
+from tenants import presence
+from tenants.models import Agent, Organization
+
+logger = logging.getLogger(__name__)
+
+
+def _contact(organization: Organization, address: str) -> Contact | None:
+    """The contact of a caller or a destination; None for an address that is none (anonymous)."""
+    try:
+        return contact_for(organization=organization, phone=address)
+    except ValidationError:
+        return None
+
+
+def _announce(call: Call, *, created: bool) -> None:
+    call_id, organization_id = call.pk, call.organization_id
+
+    def send():
+        fresh = Call.objects.filter(organization_id=organization_id, pk=call_id).select_related(
+            "contact", "phone_number", "agent").first()
+        if fresh is not None:
+            call_changed.send(sender=Call, call=fresh, created=created)
+
+    transaction.on_commit(send)
+
+
+def call_for_leg(*, organization: Organization, sid: str) -> Call | None:
+    """The call one of whose legs is `sid` (the parent's provider_sid or the bridged child_sid)."""
+    if not sid:
+        return None
+    return (Call.objects.filter(organization=organization, provider=Provider.TWILIO)
+            .filter(Q(provider_sid=sid) | Q(child_sid=sid)).first())
+
+
+def _get_or_create(organization: Organization, sid: str, defaults: dict) -> tuple[Call, bool]:
+    existing = Call.objects.filter(organization=organization, provider=Provider.TWILIO, provider_sid=sid).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return Call.objects.create(organization=organization, provider=Provider.TWILIO, provider_sid=sid,
+                                       **defaults), True
+    except IntegrityError:  # the same CallSid, stored meanwhile by a retry of the same webhook
+        return Call.objects.get(organization=organization, provider=Provider.TWILIO, provider_sid=sid), False
+
+
+@transaction.atomic
+def call_inbound_start(*, organization: Organization, number: PhoneNumber, call_sid: str, caller: str) -> Call:
+    """A customer's call reached our number (Twilio retries: the same CallSid is the same call)."""
+    now = timezone.now()
+    call, created = _get_or_create(organization, call_sid, dict(
+        phone_number=number, agent=number.agent, contact=_contact(organization, caller),
+        direction=CallDirection.INBOUND, from_number=caller[:64], to_number=number.phone_number,
+        status=CallStatus.RINGING, started_at=now))
+    if created:
+        _announce(call, created=True)
+    return call
+
+
+@transaction.atomic
+def call_outbound_start(*, organization: Organization, agent: Agent, number: PhoneNumber, call_sid: str,
+                        destination: str, refused: str = "") -> Call:
+    """An agent's browser called `destination` from `number`. A refused call is kept too (failed,
+    with the reason), so the agent's log shows what happened."""
+    call, created = _get_or_create(organization, call_sid, dict(
+        phone_number=number, agent=agent, contact=_contact(organization, destination) if not refused else None,
+        direction=CallDirection.OUTBOUND, from_number=number.phone_number if number else "",
+        to_number=destination[:64], status=CallStatus.FAILED if refused else CallStatus.QUEUED,
+        failure_reason=refused, started_at=timezone.now(), created_by=agent.user,
+        ended_at=timezone.now() if refused else None))
+    if created:
+        if not refused:
+            presence.in_call_set(organization.pk, agent.pk, call.pk)
+        _announce(call, created=True)
+    return call
+
+
+def _forward(call: Call, status: str) -> bool:
+    """Whether moving `call` to `status` is a step forward."""
+    if call.status in CALL_ENDED:
+        return False
+    return CALL_STATUS_RANK.get(status, -1) > CALL_STATUS_RANK[call.status]
+
+
+def _locked(organization: Organization, call: Call) -> Call:
+    return Call.objects.select_for_update().get(organization=organization, pk=call.pk)
+
+
+@transaction.atomic
+def call_leg_status(*, organization: Organization, call: Call, leg_sid: str, status: str, sequence: int | None = None,
+                    duration: int | None = None, answered_by: Agent | None = None, at: datetime | None = None) -> bool:
+    """A status callback of one leg. Returns whether the call changed."""
+    if status not in CALL_STATUS_RANK:
+        return False
+    call = _locked(organization, call)
+    at = at or timezone.now()
+    parent = leg_sid == call.provider_sid
+    inbound = call.direction == CallDirection.INBOUND
+    fields: dict = {}
+    if parent:
+        if sequence is not None:
+            if sequence <= call.last_sequence:
+                return False  # a late or repeated callback of this leg
+            fields["last_sequence"] = sequence
+        if status in CALL_ENDED:
+            fields.update(_ended(call, status, duration, at))
+        elif not inbound and status == CallStatus.RINGING and _forward(call, status):
+            fields["status"] = status
+    else:
+        if not call.child_sid and leg_sid:
+            fields["child_sid"] = leg_sid
+        elif leg_sid and call.child_sid != leg_sid and not call.conference_name:
+            # A second agent's browser rang (several clients ring at once): the one that answers wins.
+            if status != CallStatus.IN_PROGRESS or call.answered_at:
+                return False
+            fields["child_sid"] = leg_sid
+        if status == CallStatus.IN_PROGRESS and call.answered_at is None and _forward(call, status):
+            fields.update(status=CallStatus.IN_PROGRESS, answered_at=at)
+            if inbound and answered_by is not None:
+                fields["agent"] = answered_by
+        elif status == CallStatus.RINGING and _forward(call, status):
+            fields["status"] = status
+        elif status in CALL_ENDED and not inbound and call.answered_at is None and call.status not in CALL_ENDED:
+            # The customer never picked up: their side's outcome is the call's.
+            fields.update(status=status, ended_at=at)
+    if not fields:
+        return False
+    for name, value in fields.items():
+        setattr(call, name, value)
+    call.save(update_fields=[*fields, "updated_at"])
+    if call.agent_id:
+        if call.status == CallStatus.IN_PROGRESS:
+            presence.in_call_set(organization.pk, call.agent_id, call.pk)
+        elif call.status in CALL_ENDED:
+            presence.in_call_clear(organization.pk, call.agent_id, call.pk)
+    _announce(call, created=False)
+    return True
+
+
+def _ended(call: Call, status: str, duration: int | None, at: datetime) -> dict:
+    if call.status in CALL_ENDED:
+        return {}
+    fields = {"ended_at": call.ended_at or at}
+    if duration is not None:
+        fields["duration"] = duration
+    if call.answered_at is not None:
+        fields["status"] = CallStatus.COMPLETED
+    elif status in (CallStatus.BUSY, CallStatus.FAILED, CallStatus.CANCELED):
+        fields["status"] = status
+    else:
+        # Twilio answered the customer's leg with our TwiML, so it "completed"; nobody of ours did.
+        fields["status"] = CallStatus.NO_ANSWER
+    return fields
+
+
+@transaction.atomic
+def call_dial_ended(*, organization: Organization, call: Call, dial_status: str, child_sid: str = "") -> Call:
+    """The <Dial> finished (its action URL): who answered, if anyone."""
+    call = _locked(organization, call)
+    fields = {}
+    if child_sid and not call.child_sid:
+        fields["child_sid"] = child_sid
+    if call.direction == CallDirection.OUTBOUND and call.answered_at is None and call.status not in CALL_ENDED:
+        outcome = {"busy": CallStatus.BUSY, "no-answer": CallStatus.NO_ANSWER, "failed": CallStatus.FAILED,
+                   "canceled": CallStatus.CANCELED}.get(dial_status)
+        if outcome:
+            fields.update(status=outcome, ended_at=timezone.now())
+    if fields:
+        for name, value in fields.items():
+            setattr(call, name, value)
+        call.save(update_fields=[*fields, "updated_at"])
+        if call.agent_id and call.status in CALL_ENDED:
+            presence.in_call_clear(organization.pk, call.agent_id, call.pk)
+        _announce(call, created=False)
+    return call
+
+
+@transaction.atomic
+def call_voicemail_record(*, organization: Organization, call: Call, recording_sid: str, recording_url: str,
+                          duration: int | None) -> Call:
+    """The caller left a message (the <Record> action, or its recording callback: whichever comes
+    first fills it, the other changes nothing it already has)."""
+    call = _locked(organization, call)
+    fields = {}
+    if not call.voicemail:
+        fields["voicemail"] = True
+    if recording_sid and not call.recording_sid:
+        fields.update(recording_sid=recording_sid[:64], recording_url=recording_url[:500])
+    if duration is not None and call.recording_duration is None:
+        fields["recording_duration"] = duration
+    if fields:
+        for name, value in fields.items():
+            setattr(call, name, value)
+        call.save(update_fields=[*fields, "updated_at"])
+        _announce(call, created=False)
+    return call
+
+
+@transaction.atomic
+def call_recording_record(*, organization: Organization, call: Call, recording_sid: str, recording_url: str,
+                          duration: int | None, status: str) -> Call:
+    """A recording callback. Only a completed recording is playable; an absent or failed one (the
+    caller hung up at the beep) leaves the call without one, and says why."""
+    if status != "completed":
+        call = _locked(organization, call)
+        if not call.recording_sid and status in ("absent", "failed"):
+            call.failure_reason = call.failure_reason or "The caller left no message."
+            call.save(update_fields=["failure_reason", "updated_at"])
+        return call
+    if call.voicemail or (call.direction == CallDirection.INBOUND and call.answered_at is None):
+        return call_voicemail_record(organization=organization, call=call, recording_sid=recording_sid,
+                                     recording_url=recording_url, duration=duration)
+    return _recording(organization, call, recording_sid, recording_url, duration)
+
+
+def _recording(organization, call, recording_sid, recording_url, duration) -> Call:
+    call = _locked(organization, call)
+    if call.recording_sid:
+        return call
+    call.recording_sid, call.recording_url, call.recording_duration = recording_sid[:64], recording_url[:500], duration
+    call.save(update_fields=["recording_sid", "recording_url", "recording_duration", "updated_at"])
+    _announce(call, created=False)
+    return call

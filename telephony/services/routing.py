@@ -1,0 +1,140 @@
+"""Where a call goes, decided in our terms (telephony/providers/voice.py); the carrier's adapter
+turns the decision into its call-control language. Each function records the call and answers at
+once: Twilio waits at most 15 seconds, and the caller hears silence meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from telephony.identity import client_identity
+from telephony.models import Call, CallDirection, NumberStatus, PhoneNumber
+from telephony.providers.voice import Conference, DialNumber, Hangup, Refuse, RingAgents, Voicemail
+from tenants import presence
+from tenants.models import Agent, AgentKind, Organization
+
+from . import calls
+from .calling_rules import destination_check
+from .webhook_contract import voice_url
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GREETING = ("Sorry, nobody can take your call at {name} right now. "
+                    "Please leave a message after the tone, and we will call you back.")
+NO_NUMBER = "You have no phone number to call from. Ask an administrator to assign you one."
+GOODBYE = "Thank you. Goodbye."
+
+
+def _voicemail(number: PhoneNumber) -> Voicemail:
+    audio = greeting_audio_url(number) if number.voicemail_greeting_audio else ""
+    text = number.voicemail_greeting.strip() or DEFAULT_GREETING.format(name=number.organization.name)
+    return Voicemail(greeting_text=text, greeting_audio_url=audio, record_action_url=voice_url("voicemail"),
+                     recording_status_url=voice_url("recording"))
+
+
+GREETING_SALT = "telephony.voice-greeting"
+
+
+def greeting_audio_url(number: PhoneNumber) -> str:
+    """A link Twilio can fetch the recorded greeting from: signed over the number and the file, so
+    it names one greeting and stops working when the greeting is replaced."""
+    token = signing.dumps([str(number.pk), number.voicemail_greeting_audio.name], salt=GREETING_SALT)
+    return settings.PUBLIC_BASE_URL + reverse("voice-webhooks:voice-greeting", kwargs={"token": token})
+
+
+def greeting_of_token(token: str) -> tuple[str, str] | None:
+    """(phone number id, file name) that `token` names, or None when it is not ours."""
+    try:
+        number_id, name = signing.loads(token, salt=GREETING_SALT)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return str(number_id), str(name)
+
+
+def inbound(*, organization: Organization, number: PhoneNumber, call_sid: str, caller: str):
+    """A customer called our number: ring its person's browser, or take a voicemail."""
+    call = calls.call_inbound_start(organization=organization, number=number, call_sid=call_sid, caller=caller)
+    if call.ended:
+        return Hangup()
+    agent = number.agent
+    if agent is None:
+        return _voicemail(number)
+    if agent.kind == AgentKind.AI:
+        # VAPI answers an AI agent's number; reaching us means its voice URL is ours again (the
+        # platform sync has not finished, or failed): the caller still gets a voicemail.
+        logger.warning("voice: a call to %s reached us although its agent is an AI agent", number.pk)
+        return _voicemail(number)
+    if not presence.can_ring(agent, organization.pk):
+        return _voicemail(number)
+    contact = call.contact
+    parameters = {
+        "call_id": str(call.pk),
+        "contact_name": contact.display_name if contact else (caller or "Unknown caller"),
+        "contact_number": contact.phone_number if contact else caller,
+        "number_label": number.friendly_name or number.phone_number,
+    }
+    if contact is not None:
+        parameters["conversation_url"] = reverse("messaging:conversation-with", kwargs={
+            "org_slug": organization.slug, "contact_id": contact.pk, "phone_number_id": number.pk})
+    return RingAgents(identities=(client_identity(agent),), timeout=number.ring_timeout,
+                      after_dial_url=voice_url("after_dial"), status_url=voice_url("status"),
+                      caller_id=call.from_number if call.from_number.startswith("+") else "", parameters=parameters)
+
+
+def voice_numbers(*, organization: Organization, agent: Agent):
+    """The numbers an agent may call from: theirs, active, voice-capable, not answered by VAPI."""
+    return [n for n in PhoneNumber.objects.filter(organization=organization, agent=agent, status=NumberStatus.ACTIVE,
+                                                  platform_id="").select_related("provider_account")
+            .order_by("phone_number") if n.can("voice")]
+
+
+def outbound(*, organization: Organization, agent: Agent, call_sid: str, destination: str, from_id: str):
+    """An agent's browser placed a call (the TwiML App's voice URL)."""
+    existing = calls.call_for_leg(organization=organization, sid=call_sid)
+    if existing is not None:  # Twilio retried the request
+        if existing.ended:
+            return Refuse(existing.failure_reason or GOODBYE)
+        return _dial(existing)
+    numbers = voice_numbers(organization=organization, agent=agent)
+    number = next((n for n in numbers if str(n.pk) == from_id), numbers[0] if numbers else None)
+    if number is None:
+        calls.call_outbound_start(organization=organization, agent=agent, number=None, call_sid=call_sid,
+                                  destination=destination or "", refused=NO_NUMBER)
+        return Refuse(NO_NUMBER)
+    verdict = destination_check(organization=organization, destination=destination)
+    if not verdict.allowed:
+        calls.call_outbound_start(organization=organization, agent=agent, number=number, call_sid=call_sid,
+                                  destination=verdict.number or (destination or "")[:64], refused=verdict.refusal)
+        return Refuse(verdict.refusal)
+    call = calls.call_outbound_start(organization=organization, agent=agent, number=number, call_sid=call_sid,
+                                     destination=verdict.number)
+    return _dial(call)
+
+
+def _dial(call: Call) -> DialNumber:
+    return DialNumber(number=call.to_number, caller_id=call.from_number, status_url=voice_url("status"),
+                      after_dial_url=voice_url("after_dial"))
+
+
+def after_dial(*, organization: Organization, call: Call, dial_status: str, child_sid: str):
+    """The <Dial> ended: nobody answered (voicemail), the call moved into a conference (hold or
+    transfer), or it is over."""
+    if call.conference_name:
+        return Conference(name=call.conference_name, status_url=voice_url("conference"),
+                          wait_url=voice_url("hold_music"), end_on_exit=False)
+    call = calls.call_dial_ended(organization=organization, call=call, dial_status=dial_status, child_sid=child_sid)
+    if call.direction == CallDirection.INBOUND and call.answered_at is None and dial_status != "completed" \
+            and call.phone_number is not None:
+        return _voicemail(call.phone_number)
+    return Hangup()
+
+
+def voicemail_left(*, organization: Organization, call: Call, recording_sid: str, recording_url: str,
+                   duration: int | None):
+    calls.call_voicemail_record(organization=organization, call=call, recording_sid=recording_sid,
+                                recording_url=recording_url, duration=duration)
+    return Hangup(GOODBYE)

@@ -1,0 +1,200 @@
+"""Twilio's voice webhooks at the HTTP edge: find the tenant, verify the signature with that
+tenant's account, call one routing service, answer TwiML at once.
+
+The tenant comes from what the request names and we know: the called number and the account
+(inbound), the browser's identity and the account (outbound, the TwiML App's voice URL), or the
+call (callbacks). The lookup crosses tenants read-only, before anything is stored; the signature is
+checked with the auth token of the account found, so a request signed for another tenant's account
+is refused like a forged one. Unknown: 404. Forged: 403. Neither stores anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from telephony.identity import agent_id_from_identity
+from telephony.models import Call, NumberStatus, PhoneNumber, Provider, ProviderAccount
+from telephony.providers import voice_class
+from tenants.models import Agent, AgentKind, Organization
+from tenants.scoping import platform_scope, tenant_scope
+
+from .services import calls, routing
+
+logger = logging.getLogger(__name__)
+
+TWILIO = voice_class(Provider.TWILIO)
+SID_LONGEST = 64
+
+
+@dataclass(frozen=True)
+class _Found:
+    organization: Organization
+    account: ProviderAccount
+    number: PhoneNumber | None = None
+    agent: Agent | None = None
+    call: Call | None = None
+
+
+def _plain(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain")
+
+
+def _twiml(decision) -> HttpResponse:
+    body, content_type = TWILIO.render(decision)
+    return HttpResponse(body, content_type=content_type)
+
+
+def _sid(form: dict, name: str) -> str:
+    value = form.get(name, "")
+    return value if len(value) <= SID_LONGEST else ""
+
+
+def _across_tenants(kind: str, form: dict) -> _Found | None:
+    """The one read across tenants: which tenant's number, agent or call this request is about, and
+    the account that must have signed it. Nothing is written here."""
+    account_sid = _sid(form, "AccountSid")
+    if not account_sid:
+        return None
+    with platform_scope():
+        accounts = ProviderAccount.objects.select_related("organization").filter(
+            provider=Provider.TWILIO, account_sid=account_sid)
+        if kind == "inbound":
+            number = (PhoneNumber.objects.select_related("organization", "agent", "provider_account")
+                      .filter(phone_number=form.get("To", ""), provider_account__account_sid=account_sid,
+                              provider_account__provider=Provider.TWILIO)
+                      .exclude(status=NumberStatus.INACTIVE).first())
+            return _Found(number.organization, number.provider_account, number=number) if number else None
+        if kind == "outbound":
+            agent_id = agent_id_from_identity(form.get("From", "") or form.get("Caller", ""))
+            agent = Agent.objects.select_related("organization", "user").filter(
+                pk=agent_id, kind=AgentKind.HUMAN).first() if agent_id else None
+            account = accounts.filter(organization_id=agent.organization_id).first() if agent else None
+            return _Found(agent.organization, account, agent=agent) if account else None
+        sids = [s for s in (_sid(form, "CallSid"), _sid(form, "ParentCallSid")) if s]
+        call = (Call.objects.select_related("organization", "phone_number", "agent", "contact")
+                .filter(provider=Provider.TWILIO).filter(Q(provider_sid__in=sids) | Q(child_sid__in=sids))
+                .first()) if sids else None
+        account = accounts.filter(organization_id=call.organization_id).first() if call else None
+        return _Found(call.organization, account, call=call) if account else None
+
+
+def _verified(request: HttpRequest, found: _Found) -> bool:
+    return TWILIO.webhook_verified(url=settings.PUBLIC_BASE_URL + request.get_full_path(), form=request.POST.dict(),
+                                   form_lists=lambda: dict(request.POST.lists()),
+                                   signature=request.headers.get("X-Twilio-Signature", ""),
+                                   secret=found.account.auth_token or "")
+
+
+def _edge(kind: str):
+    """Decorator: the tenant found and the signature verified, or 404/403 with nothing stored."""
+
+    def wrap(view):
+        @csrf_exempt
+        @require_POST
+        def handle(request: HttpRequest) -> HttpResponse:
+            form = request.POST.dict()
+            found = _across_tenants(kind, form)
+            if found is None:
+                return _plain("Not found.", 404)
+            if not _verified(request, found):
+                return _plain("Invalid signature.", 403)
+            with tenant_scope(found.organization):
+                return view(request, form, found)
+
+        handle.__name__ = view.__name__
+        handle.__doc__ = view.__doc__
+        return handle
+
+    return wrap
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@_edge("inbound")
+def inbound(request, form, found: _Found) -> HttpResponse:
+    """A customer calls one of our numbers."""
+    sid = _sid(form, "CallSid")
+    if not sid:
+        return _plain("CallSid is missing.", 400)
+    return _twiml(routing.inbound(organization=found.organization, number=found.number, call_sid=sid,
+                                  caller=form.get("From", "")[:64]))
+
+
+@_edge("outbound")
+def outbound(request, form, found: _Found) -> HttpResponse:
+    """An agent's browser places a call (the TwiML App's voice URL)."""
+    sid = _sid(form, "CallSid")
+    if not sid:
+        return _plain("CallSid is missing.", 400)
+    return _twiml(routing.outbound(organization=found.organization, agent=found.agent, call_sid=sid,
+                                   destination=form.get("To", "")[:64], from_id=form.get("FromNumber", "")))
+
+
+@_edge("call")
+def status(request, form, found: _Found) -> HttpResponse:
+    """Progress of a call's leg: ours (the parent) or the one we dialled (the child)."""
+    leg = _sid(form, "CallSid")
+    answered_by = None
+    agent_id = agent_id_from_identity(form.get("To", ""))
+    if agent_id is not None:
+        answered_by = Agent.objects.filter(organization=found.organization, pk=agent_id).first()
+    calls.call_leg_status(organization=found.organization, call=found.call, leg_sid=leg,
+                          status=form.get("CallStatus", ""), sequence=_int(form.get("SequenceNumber"))
+                          if leg == found.call.provider_sid else None,
+                          duration=_int(form.get("CallDuration")), answered_by=answered_by)
+    return _plain("", 204)
+
+
+@_edge("call")
+def after_dial(request, form, found: _Found) -> HttpResponse:
+    """The <Dial> ended: what the caller hears next."""
+    return _twiml(routing.after_dial(organization=found.organization, call=found.call,
+                                     dial_status=form.get("DialCallStatus", ""),
+                                     child_sid=_sid(form, "DialCallSid")))
+
+
+@_edge("call")
+def voicemail(request, form, found: _Found) -> HttpResponse:
+    """The caller finished a voicemail (the <Record> action)."""
+    return _twiml(routing.voicemail_left(organization=found.organization, call=found.call,
+                                         recording_sid=_sid(form, "RecordingSid"),
+                                         recording_url=form.get("RecordingUrl", "")[:500],
+                                         duration=_int(form.get("RecordingDuration"))))
+
+
+@_edge("call")
+def recording(request, form, found: _Found) -> HttpResponse:
+    """A recording is ready (or will never be)."""
+    calls.call_recording_record(organization=found.organization, call=found.call,
+                                recording_sid=_sid(form, "RecordingSid"),
+                                recording_url=form.get("RecordingUrl", "")[:500],
+                                duration=_int(form.get("RecordingDuration")),
+                                status=form.get("RecordingStatus", ""))
+    return _plain("", 204)
+
+
+@require_GET
+def greeting(request: HttpRequest, token: str) -> HttpResponse:
+    """A number's recorded voicemail greeting, fetched by Twilio through a signed link."""
+    named = routing.greeting_of_token(token)
+    if named is None:
+        return _plain("Not found.", 404)
+    number_id, name = named
+    with platform_scope():  # the signed token names the number: it is the only key
+        number = PhoneNumber.objects.filter(pk=number_id).first()
+    if number is None or not name or number.voicemail_greeting_audio.name != name:
+        return _plain("Not found.", 404)
+    content_type = "audio/wav" if name.lower().endswith(".wav") else "audio/mpeg"
+    return FileResponse(number.voicemail_greeting_audio.open("rb"), content_type=content_type)
