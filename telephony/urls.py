@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, webhooks_voice
+from . import api, views, views_voice, webhooks_voice
 
 html_patterns = [
     path("numbers/", views.number_list, name="number-list"),
@@ -20,6 +20,8 @@ html_patterns = [
     path("numbers/<uuid:phone_number_id>/platform-sync/", views.number_platform_retry, name="number-platform-sync"),
     path("numbers/<uuid:phone_number_id>/remove/", views.number_remove, name="number-remove"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("telephony/token", views_voice.voice_token, name="voice-token"),
+    path("telephony/presence", views_voice.voice_presence, name="voice-presence"),
 ]
 
 api_patterns = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.twiml.voice_response import Client as ClientNoun
 from twilio.twiml.voice_response import Conference as ConferenceNoun
 from twilio.twiml.voice_response import Dial, VoiceResponse
@@ -107,6 +109,17 @@ class TwilioVoice(VoiceCarrier):
         return response.to_xml(), TWIML
 
     # Browser softphone set-up (voice_provision, voice_deprovision, access_token) ---------------------
+
+    def access_token(self, *, api_key_sid: str, api_key_secret: str, twiml_app_sid: str, identity: str,
+                     ttl: int) -> str:
+        """A Voice access token (a JWT signed with the API key's secret, never the auth token): calls
+        out through the TwiML App, incoming calls to `identity` allowed."""
+        if not (api_key_sid and api_key_secret and twiml_app_sid):
+            raise ProviderError("Voice is not set up on this Twilio account.", permanent=True)
+        token = AccessToken(self.account_sid, api_key_sid, api_key_secret, identity=identity, ttl=ttl)
+        token.add_grant(VoiceGrant(outgoing_application_sid=twiml_app_sid, incoming_allow=True))
+        jwt = token.to_jwt()
+        return jwt.decode() if isinstance(jwt, bytes) else jwt
 
     # Live calls (call_redirect, call_hangup, call_place, conference_*) -------------------------------
 

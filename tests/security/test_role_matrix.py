@@ -169,6 +169,9 @@ MATRIX = [
     row(O + "numbers/<uuid:phone_number_id>/platform-sync/", "POST", LOGIN, 403, NUMBER, NUMBER, NUMBER, 404),
     row(O + "numbers/<uuid:phone_number_id>/remove/",  "POST", LOGIN, 403, NUMBERS, NUMBERS, NUMBERS, 404),
     row(O + "jobs/<uuid:job_id>/",                     "GET",  LOGIN, 403, 200, 200, 200, 404),
+    # The softphone: its tokens and heartbeat are each person's own (404 for someone who is no agent).
+    row(O + "telephony/token",                         "GET",  LOGIN, 200, 404, 404, 404, 404),
+    row(O + "telephony/presence",                      "POST", LOGIN, 200, 404, 404, 404, 404),
     row(O + "media/<uuid:message_id>/<int:index>/",    "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/list/",                             "GET",  LOGIN, 200, 200, 200, 200, 404),
@@ -320,6 +323,7 @@ PAYLOADS = {
     (O + "agents/new/", "POST"): lambda w: {"name": "Night bot", "kind": "ai", "assistant_id": "5f0c6a52-7d7c-4b8e-9d3a-2f1e8c9b0a11"},
     (O + "agents/<uuid:agent_id>/edit/", "POST"): lambda w: {"name": "Renamed", "kind": "human",
                                                               "user": w.world["membership"].user_id},
+    (O + "telephony/presence", "POST"): lambda w: {"state": "registered"},
     (O + "numbers/assign/", "POST"): lambda w: {"numbers": [w.number.pk], "agent": w.world["agent"].pk},
     (O + "numbers/buy/", "GET"): lambda w: {"account": w.account.pk, "phone_number": "+14155550177"},
     (O + "numbers/buy/", "POST"): lambda w: {"account": w.account.pk, "phone_number": w.fresh_number()},
