@@ -22,6 +22,14 @@ def to_e164(value: str, *, default_region: str | None = None, field: str = "phon
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def region_of(e164: str) -> str | None:
+    """The country (ISO 3166 alpha-2) a number in E.164 belongs to, or None."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or None
+    except phonenumbers.NumberParseException:
+        return None
+
+
 def describe(e164: str, *, geocode: bool = False) -> dict:
     """Country, area code and type of a number, for PhoneNumber.metadata; with ``geocode`` also its
     region ("San Francisco, CA"). Geocoding loads libphonenumber's geocoding data, about 6 s and

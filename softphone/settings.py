@@ -58,6 +58,9 @@ FERNET_KEYS = env.list("FERNET_KEYS", default=[]) or [
 ]
 
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# What callers on hold hear: Twilio's own public hold music unless you host your own.
+VOICE_HOLD_MUSIC_URL = env.str("VOICE_HOLD_MUSIC_URL",
+                               default="http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PUBLIC_BASE_URL])
 # How many proxies of ours stand in front of the application and append the client's address to
@@ -228,6 +231,8 @@ INTERACTIVE_TASKS = [
     "tenants.invitation_send",  # an invitee waiting for the email
     "tenants.password_reset_send",  # someone locked out, waiting for the email
     "telephony.phone_number_configure",  # one number a manager just added, watched on its page
+    "telephony.call_place",  # an agent's softphone about to ring with the call they asked for
+    "telephony.call_conference_continue",  # a caller just put on hold, a colleague about to ring
 ]
 BULK_TASKS = [
     "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)

@@ -28,3 +28,11 @@ def phone_number_finish_removal(organization_id, phone_number_id) -> None:
 def provider_account_sync(organization_id, provider_account_id) -> None:
     enqueue("telephony.provider_account_sync", organization_id=str(organization_id),
             provider_account_id=str(provider_account_id))
+
+
+def call_conference_continue(organization_id, call_id) -> None:
+    enqueue("telephony.call_conference_continue", organization_id=str(organization_id), call_id=str(call_id))
+
+
+def call_place(organization_id, call_id) -> None:
+    enqueue("telephony.call_place", organization_id=str(organization_id), call_id=str(call_id))

@@ -236,6 +236,18 @@ CALL_STATUS_RANK = {
 CALL_ENDED = frozenset(s for s, rank in CALL_STATUS_RANK.items() if rank == 3)
 
 
+class TransferState(models.TextChoices):
+    NONE = "", "No transfer"
+    PENDING = "pending", "Moving the call"  # waiting for the conference to start
+    RINGING = "ringing", "Ringing the colleague"
+    TALKING = "talking", "Talking to the colleague"  # warm: the caller waits on hold
+
+
+class TransferMode(models.TextChoices):
+    BLIND = "blind", "Blind"
+    WARM = "warm", "Warm"
+
+
 class Call(TenantModel):
     """One phone call on one of our numbers: a person's (browser softphone) or an AI agent's (VAPI).
 
@@ -261,6 +273,13 @@ class Call(TenantModel):
     conference_name = models.CharField(max_length=64, blank=True)
     conference_sid = models.CharField(max_length=64, blank=True)
     on_hold = models.BooleanField(default=False)
+    # The agent's current leg when it is not the original one (after a transfer), and a transfer
+    # in flight: its mode, who is being rung and on which leg.
+    agent_leg_sid = models.CharField(max_length=64, blank=True)
+    transfer_state = models.CharField(max_length=10, choices=TransferState.choices, blank=True, default="")
+    transfer_mode = models.CharField(max_length=10, choices=TransferMode.choices, blank=True)
+    transfer_target = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    transfer_leg_sid = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=12, choices=CallStatus.choices, default=CallStatus.QUEUED)
     failure_reason = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -307,6 +326,9 @@ class Call(TenantModel):
                          name="call_unseen_missed_idx"),
             # Status callbacks of the other leg: child_sid = ?
             models.Index(fields=["child_sid"], condition=~Q(child_sid=""), name="call_child_sid_idx"),
+            # Callbacks of a transferred call's new agent leg, and of the colleague being rung
+            models.Index(fields=["agent_leg_sid"], condition=~Q(agent_leg_sid=""), name="call_agent_leg_idx"),
+            models.Index(fields=["transfer_leg_sid"], condition=~Q(transfer_leg_sid=""), name="call_transfer_leg_idx"),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from tenants.models import Job, Organization
 from tenants.scoping import get_for_org
 
-from .models import PhoneNumber, Provider, ProviderAccount
+from .models import Call, PhoneNumber, Provider, ProviderAccount
 
 
 def provider_account_list(*, organization: Organization, provider: str | None = None) -> QuerySet[ProviderAccount]:
@@ -54,3 +54,8 @@ def get_phone_number_for_org(organization: Organization, public_id) -> PhoneNumb
 
 def get_job_for_org(organization: Organization, public_id) -> Job:
     return get_for_org(Job.objects.all(), organization, public_id)
+
+
+def get_call_for_org(organization: Organization, public_id) -> Call:
+    return get_for_org(Call.objects.select_related("phone_number__provider_account", "agent", "contact",
+                                                   "transfer_target"), organization, public_id)

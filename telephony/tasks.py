@@ -11,8 +11,8 @@ from tenants.models import Job, Organization
 from tenants.scoping import platform_scope, tenant_scope
 from tenants.tasks import row_task
 
-from .models import PhoneNumber, ProviderAccount
-from .services import accounts, configuring, editing, importing, platform, sync
+from .models import Call, PhoneNumber, ProviderAccount
+from .services import accounts, configuring, editing, importing, live_calls, platform, sync
 
 
 @row_task("telephony.phone_number_configure", model=PhoneNumber, key="phone_number_id",
@@ -57,6 +57,17 @@ def provider_account_verify(account: ProviderAccount):
           related=("organization",))
 def provider_account_sync(account: ProviderAccount):
     sync.account_sync(organization=account.organization, account=account)
+
+
+@row_task("telephony.call_place", model=Call, key="call_id",
+          related=("organization", "agent", "phone_number__provider_account"), max_retries=0)
+def call_place(call: Call):
+    live_calls.call_place_run(organization=call.organization, call=call)
+
+
+@row_task("telephony.call_conference_continue", model=Call, key="call_id", related=("organization",), max_retries=3)
+def call_conference_continue(call: Call):
+    live_calls.call_conference_continue(organization=call.organization, call=call)
 
 
 # Platform maintenance: fan out one tenant task per account / number. Listed bypass uses.

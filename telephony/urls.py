@@ -22,6 +22,12 @@ html_patterns = [
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
     path("telephony/token", views_voice.voice_token, name="voice-token"),
     path("telephony/presence", views_voice.voice_presence, name="voice-presence"),
+    path("calls/live/", views_voice.call_live, name="call-live"),
+    path("calls/transfer-targets/", views_voice.call_transfer_targets, name="call-transfer-targets"),
+    path("calls/<uuid:call_id>/hold/", views_voice.call_hold, name="call-hold"),
+    path("calls/<uuid:call_id>/transfer/", views_voice.call_transfer, name="call-transfer"),
+    path("calls/<uuid:call_id>/transfer/complete/", views_voice.call_transfer_complete, name="call-transfer-complete"),
+    path("calls/<uuid:call_id>/transfer/cancel/", views_voice.call_transfer_cancel, name="call-transfer-cancel"),
 ]
 
 api_patterns = [
@@ -49,5 +55,8 @@ webhook_patterns = [
     path("twilio/voice/after-dial/", webhooks_voice.after_dial, name="voice-after-dial"),
     path("twilio/voice/voicemail/", webhooks_voice.voicemail, name="voice-voicemail"),
     path("twilio/voice/recording/", webhooks_voice.recording, name="voice-recording"),
+    path("twilio/voice/conference/", webhooks_voice.conference, name="voice-conference"),
+    path("twilio/voice/connect/", webhooks_voice.connect, name="voice-connect"),
+    path("twilio/voice/hold-music/", webhooks_voice.hold_music, name="voice-hold-music"),
     path("twilio/voice/greeting/<str:token>/", webhooks_voice.greeting, name="voice-greeting"),
 ]

@@ -11,21 +11,23 @@ is refused like a forged one. Unknown: 404. Forged: 403. Neither stores anything
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Q
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from telephony.identity import agent_id_from_identity
 from telephony.models import Call, NumberStatus, PhoneNumber, Provider, ProviderAccount
 from telephony.providers import voice_class
+from telephony.providers.voice import Hangup
 from tenants.models import Agent, AgentKind, Organization
 from tenants.scoping import platform_scope, tenant_scope
 
-from .services import calls, routing
+from .services import calls, live_calls, routing
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,27 @@ def _sid(form: dict, name: str) -> str:
     return value if len(value) <= SID_LONGEST else ""
 
 
-def _across_tenants(kind: str, form: dict) -> _Found | None:
+def _named_call(kind: str, form: dict, query) -> Call | None:
+    """A conference's call by its name (`call_<id>`), or a call we placed by the id in its URLs."""
+    if kind == "conference":
+        name = form.get("FriendlyName", "")
+        raw = name.removeprefix("call_") if name.startswith("call_") else ""
+    else:
+        raw = query.get("call", "")
+    try:
+        call_id = uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+    if call_id is None:
+        return None
+    call = (Call.objects.select_related("organization", "phone_number__provider_account", "agent", "contact")
+            .filter(pk=call_id, provider=Provider.TWILIO).first())
+    if call is None or (kind == "conference" and call.conference_name != form.get("FriendlyName")):
+        return None
+    return call
+
+
+def _across_tenants(kind: str, form: dict, query=None) -> _Found | None:
     """The one read across tenants: which tenant's number, agent or call this request is about, and
     the account that must have signed it. Nothing is written here."""
     account_sid = _sid(form, "AccountSid")
@@ -77,10 +99,15 @@ def _across_tenants(kind: str, form: dict) -> _Found | None:
                 pk=agent_id, kind=AgentKind.HUMAN).first() if agent_id else None
             account = accounts.filter(organization_id=agent.organization_id).first() if agent else None
             return _Found(agent.organization, account, agent=agent) if account else None
-        sids = [s for s in (_sid(form, "CallSid"), _sid(form, "ParentCallSid")) if s]
-        call = (Call.objects.select_related("organization", "phone_number", "agent", "contact")
-                .filter(provider=Provider.TWILIO).filter(Q(provider_sid__in=sids) | Q(child_sid__in=sids))
-                .first()) if sids else None
+        call = None
+        if kind in ("call", "connect"):
+            sids = [s for s in (_sid(form, "CallSid"), _sid(form, "ParentCallSid")) if s]
+            call = (Call.objects.select_related("organization", "phone_number__provider_account", "agent", "contact")
+                    .filter(provider=Provider.TWILIO)
+                    .filter(Q(provider_sid__in=sids) | Q(child_sid__in=sids) | Q(agent_leg_sid__in=sids)
+                            | Q(transfer_leg_sid__in=sids)).first()) if sids else None
+        if call is None and kind in ("conference", "connect") or (call is None and query and query.get("call")):
+            call = _named_call(kind, form, query or {})
         account = accounts.filter(organization_id=call.organization_id).first() if call else None
         return _Found(call.organization, account, call=call) if account else None
 
@@ -100,7 +127,7 @@ def _edge(kind: str):
         @require_POST
         def handle(request: HttpRequest) -> HttpResponse:
             form = request.POST.dict()
-            found = _across_tenants(kind, form)
+            found = _across_tenants(kind, form, request.GET)
             if found is None:
                 return _plain("Not found.", 404)
             if not _verified(request, found):
@@ -144,8 +171,17 @@ def outbound(request, form, found: _Found) -> HttpResponse:
 
 @_edge("call")
 def status(request, form, found: _Found) -> HttpResponse:
-    """Progress of a call's leg: ours (the parent) or the one we dialled (the child)."""
+    """Progress of a call's leg: ours (the parent), the one we dialled (the child), or a colleague
+    rung into the call's conference (a transfer)."""
     leg = _sid(form, "CallSid")
+    if request.GET.get("call") and not found.call.provider_sid:
+        # A call we placed: Twilio may tell us its id here before its API answer reached us.
+        found = _Found(found.organization, found.account,
+                       call=calls.call_bind_leg(organization=found.organization, call=found.call, sid=leg))
+    if leg and leg == found.call.transfer_leg_sid:
+        live_calls.call_transfer_leg_status(organization=found.organization, call=found.call, leg_sid=leg,
+                                            status=form.get("CallStatus", ""))
+        return _plain("", 204)
     answered_by = None
     agent_id = agent_id_from_identity(form.get("To", ""))
     if agent_id is not None:
@@ -183,6 +219,31 @@ def recording(request, form, found: _Found) -> HttpResponse:
                                 duration=_int(form.get("RecordingDuration")),
                                 status=form.get("RecordingStatus", ""))
     return _plain("", 204)
+
+
+@_edge("conference")
+def conference(request, form, found: _Found) -> HttpResponse:
+    """Events of a call's conference (start, end, join, leave, hold)."""
+    live_calls.call_conference_event(organization=found.organization, call=found.call,
+                                     event=form.get("StatusCallbackEvent", ""),
+                                     conference_sid=_sid(form, "ConferenceSid"), leg_sid=_sid(form, "CallSid"))
+    return _plain("", 204)
+
+
+@_edge("connect")
+def connect(request, form, found: _Found) -> HttpResponse:
+    """The agent answered a call placed for them through the API: now dial the destination."""
+    decision = live_calls.connect_decision(organization=found.organization, call=found.call,
+                                           leg_sid=_sid(form, "CallSid"))
+    return _twiml(decision or Hangup(routing.GOODBYE))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def hold_music(request: HttpRequest) -> HttpResponse:
+    """What a caller on hold (or waiting for the conference) hears: the same for everyone, nothing
+    of any tenant's in it, so it needs no signature."""
+    return _twiml(routing.hold_music())
 
 
 @require_GET

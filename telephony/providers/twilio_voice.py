@@ -22,6 +22,7 @@ from .voice import (
     Decision,
     DialNumber,
     Hangup,
+    Music,
     ProviderError,
     Refuse,
     RingAgents,
@@ -31,6 +32,7 @@ from .voice import (
 
 TWIML = "text/xml"
 VOICE = "Polly.Joanna"  # one clear voice for everything we say to callers
+LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
 class TwilioVoice(VoiceCarrier):
@@ -100,6 +102,10 @@ class TwilioVoice(VoiceCarrier):
                 status_callback=decision.status_url, status_callback_method="POST",
                 status_callback_event="start end join leave hold", **options))
             response.append(dial)
+        elif isinstance(decision, Music):
+            if decision.message:
+                response.say(decision.message, voice=VOICE)
+            response.play(decision.url, loop=0)
         elif isinstance(decision, Hangup):
             if decision.message:
                 response.say(decision.message, voice=VOICE)
@@ -122,5 +128,45 @@ class TwilioVoice(VoiceCarrier):
         return jwt.decode() if isinstance(jwt, bytes) else jwt
 
     # Live calls (call_redirect, call_hangup, call_place, conference_*) -------------------------------
+
+    def call_redirect(self, call_sid: str, decision: Decision) -> None:
+        twiml, _ = self.render(decision)
+        self._call(self.client.calls(call_sid).update, twiml=twiml)
+
+    def call_hangup(self, call_sid: str) -> None:
+        try:
+            self._call(self.client.calls(call_sid).update, status="completed")
+        except ProviderError as exc:
+            if not (exc.gone or exc.code == 21220):  # gone, or no longer in progress: it is over already
+                raise
+
+    def call_place(self, *, from_number: str, to: str, url: str, status_url: str, timeout: int = 30) -> str:
+        created = self._call(self.client.calls.create, to=to, from_=from_number, url=url, method="POST",
+                             status_callback=status_url, status_callback_method="POST",
+                             status_callback_event=LEG_EVENTS, timeout=timeout)
+        return created.sid
+
+    def conference_find(self, name: str) -> str:
+        found = self._call(self.client.conferences.list, friendly_name=name, status="in-progress", limit=1)
+        return found[0].sid if found else ""
+
+    def conference_hold(self, *, conference_sid: str, call_sid: str, hold: bool, hold_url: str = "") -> None:
+        options = {"hold_url": hold_url, "hold_method": "POST"} if hold and hold_url else {}
+        self._call(self.client.conferences(conference_sid).participants(call_sid).update, hold=hold, **options)
+
+    def conference_add(self, *, conference_sid: str, from_number: str, to: str, status_url: str,
+                       timeout: int = 30) -> str:
+        added = self._call(self.client.conferences(conference_sid).participants.create, from_=from_number, to=to,
+                           status_callback=status_url, status_callback_method="POST",
+                           status_callback_event=LEG_EVENTS, timeout=timeout, early_media=True,
+                           start_conference_on_enter=True, end_conference_on_exit=False)
+        return added.call_sid
+
+    def conference_remove(self, *, conference_sid: str, call_sid: str) -> None:
+        try:
+            self._call(self.client.conferences(conference_sid).participants(call_sid).delete)
+        except ProviderError as exc:
+            if not exc.gone:
+                raise
 
     # Recordings (recording_fetch) ------------------------------------------------------------------

@@ -15,7 +15,7 @@ from core.safe_http import Fetched
 from core.vendors import ProviderError
 
 __all__ = [
-    "Conference", "DialNumber", "Hangup", "ProviderError", "Refuse", "RingAgents", "VoiceCarrier", "VoiceSetup",
+    "Conference", "DialNumber", "Hangup", "Music", "ProviderError", "Refuse", "RingAgents", "VoiceCarrier", "VoiceSetup",
     "Voicemail",
 ]
 
@@ -78,13 +78,21 @@ class Conference:
 
 
 @dataclass(frozen=True)
+class Music:
+    """Hold music: a sentence, then the music, over and over until the caller is taken off hold."""
+
+    url: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Hangup:
     """End the call without a word (e.g. after a voicemail was recorded)."""
 
     message: str = ""
 
 
-Decision = RingAgents | DialNumber | Voicemail | Refuse | Conference | Hangup
+Decision = RingAgents | DialNumber | Voicemail | Refuse | Conference | Music | Hangup
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,10 @@ class VoiceCarrier:
     def call_place(self, *, from_number: str, to: str, url: str, status_url: str, timeout: int = 30) -> str:
         """Start a call to `to` (a number or client:<identity>) that runs `url`'s answer when picked
         up; returns the carrier's id of the new call."""
+        raise NotImplementedError
+
+    def conference_find(self, name: str) -> str:
+        """The id of the conference in progress under this name ('' when it has not started yet)."""
         raise NotImplementedError
 
     def conference_hold(self, *, conference_sid: str, call_sid: str, hold: bool, hold_url: str = "") -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-from core.phones import to_e164
+from core.phones import region_of, to_e164
 from telephony.models import VoicePolicy
 from tenants.models import Organization
 
@@ -48,7 +48,10 @@ def policy_of(organization: Organization) -> VoicePolicy:
     return VoicePolicy.objects.filter(organization=organization).first() or VoicePolicy(organization=organization)
 
 
-def destination_check(*, organization: Organization, destination: str, policy: VoicePolicy | None = None) -> Verdict:
+def destination_check(*, organization: Organization, destination: str, policy: VoicePolicy | None = None,
+                      calling_from: str = "") -> Verdict:
+    """Whether `destination` may be called. A number typed without its country code is read as one
+    of the country of the number calling (`calling_from`), as a desk phone would."""
     policy = policy or policy_of(organization)
     raw = (destination or "").strip().replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
     if raw in EMERGENCY_CODES:
@@ -57,7 +60,7 @@ def destination_check(*, organization: Organization, destination: str, policy: V
         return Verdict(number=raw, refusal="Emergency numbers cannot be called from the browser. "
                                            "Please use a phone that can give your location.")
     try:
-        number = to_e164(raw)
+        number = to_e164(raw, default_region=region_of(calling_from) if calling_from else None)
     except ValidationError:
         return Verdict(number="", refusal="That number is not valid. Please check it and call again.")
     if any(number.startswith(prefix) for prefix in policy.allowed_prefixes):

@@ -31,9 +31,12 @@ from telephony.models import (
     PhoneNumber,
     Provider,
 )
+from telephony.providers.voice import Conference
 from telephony.signals import call_changed
 from tenants import presence
 from tenants.models import Agent, Organization
+
+from .webhook_contract import voice_url
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,40 @@ def _contact(organization: Organization, address: str) -> Contact | None:
         return contact_for(organization=organization, phone=address)
     except ValidationError:
         return None
+
+
+# Legs: the customer's and the agent's (the parent is the customer's on an inbound call, the agent's
+# browser on an outbound one; after a transfer, the agent's is the colleague's leg).
+
+
+def customer_leg(call: Call) -> str:
+    return call.provider_sid if call.direction == CallDirection.INBOUND else call.child_sid
+
+
+def agent_leg(call: Call) -> str:
+    if call.agent_leg_sid:
+        return call.agent_leg_sid
+    return call.child_sid if call.direction == CallDirection.INBOUND else call.provider_sid
+
+
+def conference_name(call: Call) -> str:
+    return "call_" + call.pk.hex
+
+
+def conference_for_leg(call: Call, *, customer: bool) -> Conference:
+    """Where a leg goes in the call's conference (hold and transfer happen there). The customer ends
+    it when they hang up; before anyone else is there they hear our hold music."""
+    return Conference(name=call.conference_name, status_url=voice_url("conference"), wait_url=voice_url("hold_music"),
+                      start_on_enter=True, end_on_exit=customer)
+
+
+def contact_of(organization: Organization, address: str) -> Contact | None:
+    return _contact(organization, address)
+
+
+def announce(call: Call, *, created: bool = False) -> None:
+    """Tell the apps above (after commit) that the call changed."""
+    _announce(call, created=created)
 
 
 def _announce(call: Call, *, created: bool) -> None:
@@ -59,11 +96,23 @@ def _announce(call: Call, *, created: bool) -> None:
 
 
 def call_for_leg(*, organization: Organization, sid: str) -> Call | None:
-    """The call one of whose legs is `sid` (the parent's provider_sid or the bridged child_sid)."""
+    """The call one of whose legs is `sid` (the parent's provider_sid, the bridged child_sid, a
+    transferred call's new agent leg, or the colleague being rung)."""
     if not sid:
         return None
     return (Call.objects.filter(organization=organization, provider=Provider.TWILIO)
-            .filter(Q(provider_sid=sid) | Q(child_sid=sid)).first())
+            .filter(Q(provider_sid=sid) | Q(child_sid=sid) | Q(agent_leg_sid=sid) | Q(transfer_leg_sid=sid)).first())
+
+
+@transaction.atomic
+def call_bind_leg(*, organization: Organization, call: Call, sid: str) -> Call:
+    """A call we placed through the API learns its id at Twilio (from Twilio's answer or from its
+    first webhook, whichever comes first: both say the same)."""
+    call = Call.objects.select_for_update().get(organization=organization, pk=call.pk)
+    if sid and not call.provider_sid:
+        call.provider_sid = sid[:64]
+        call.save(update_fields=["provider_sid", "updated_at"])
+    return call
 
 
 def _get_or_create(organization: Organization, sid: str, defaults: dict) -> tuple[Call, bool]:
@@ -131,7 +180,16 @@ def call_leg_status(*, organization: Organization, call: Call, leg_sid: str, sta
     parent = leg_sid == call.provider_sid
     inbound = call.direction == CallDirection.INBOUND
     fields: dict = {}
-    if parent:
+    if call.conference_name and call.answered_at is not None and leg_sid != customer_leg(call):
+        # In the conference an agent's leg may leave (a transfer) while the call goes on: only the
+        # customer's leg ends it.
+        if parent and sequence is not None and sequence > call.last_sequence:
+            call.last_sequence = sequence
+            call.save(update_fields=["last_sequence", "updated_at"])
+        return False
+    if call.conference_name and status in CALL_ENDED and leg_sid == customer_leg(call) and not parent:
+        fields.update(_ended(call, status, duration, at))
+    elif parent:
         if sequence is not None:
             if sequence <= call.last_sequence:
                 return False  # a late or repeated callback of this leg

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from telephony.identity import client_identity
 from telephony.models import Call, CallDirection, NumberStatus, PhoneNumber
-from telephony.providers.voice import Conference, DialNumber, Hangup, Refuse, RingAgents, Voicemail
+from telephony.providers.voice import DialNumber, Hangup, Music, Refuse, RingAgents, Voicemail
 from tenants import presence
 from tenants.models import Agent, AgentKind, Organization
 
@@ -29,7 +29,7 @@ NO_NUMBER = "You have no phone number to call from. Ask an administrator to assi
 GOODBYE = "Thank you. Goodbye."
 
 
-def _voicemail(number: PhoneNumber) -> Voicemail:
+def voicemail_for(number: PhoneNumber) -> Voicemail:
     audio = greeting_audio_url(number) if number.voicemail_greeting_audio else ""
     text = number.voicemail_greeting.strip() or DEFAULT_GREETING.format(name=number.organization.name)
     return Voicemail(greeting_text=text, greeting_audio_url=audio, record_action_url=voice_url("voicemail"),
@@ -62,14 +62,14 @@ def inbound(*, organization: Organization, number: PhoneNumber, call_sid: str, c
         return Hangup()
     agent = number.agent
     if agent is None:
-        return _voicemail(number)
+        return voicemail_for(number)
     if agent.kind == AgentKind.AI:
         # VAPI answers an AI agent's number; reaching us means its voice URL is ours again (the
         # platform sync has not finished, or failed): the caller still gets a voicemail.
         logger.warning("voice: a call to %s reached us although its agent is an AI agent", number.pk)
-        return _voicemail(number)
+        return voicemail_for(number)
     if not presence.can_ring(agent, organization.pk):
-        return _voicemail(number)
+        return voicemail_for(number)
     contact = call.contact
     parameters = {
         "call_id": str(call.pk),
@@ -98,24 +98,25 @@ def outbound(*, organization: Organization, agent: Agent, call_sid: str, destina
     if existing is not None:  # Twilio retried the request
         if existing.ended:
             return Refuse(existing.failure_reason or GOODBYE)
-        return _dial(existing)
+        return dial_for(existing)
     numbers = voice_numbers(organization=organization, agent=agent)
     number = next((n for n in numbers if str(n.pk) == from_id), numbers[0] if numbers else None)
     if number is None:
         calls.call_outbound_start(organization=organization, agent=agent, number=None, call_sid=call_sid,
                                   destination=destination or "", refused=NO_NUMBER)
         return Refuse(NO_NUMBER)
-    verdict = destination_check(organization=organization, destination=destination)
+    verdict = destination_check(organization=organization, destination=destination,
+                                calling_from=number.phone_number)
     if not verdict.allowed:
         calls.call_outbound_start(organization=organization, agent=agent, number=number, call_sid=call_sid,
                                   destination=verdict.number or (destination or "")[:64], refused=verdict.refusal)
         return Refuse(verdict.refusal)
     call = calls.call_outbound_start(organization=organization, agent=agent, number=number, call_sid=call_sid,
                                      destination=verdict.number)
-    return _dial(call)
+    return dial_for(call)
 
 
-def _dial(call: Call) -> DialNumber:
+def dial_for(call: Call) -> DialNumber:
     return DialNumber(number=call.to_number, caller_id=call.from_number, status_url=voice_url("status"),
                       after_dial_url=voice_url("after_dial"))
 
@@ -124,13 +125,17 @@ def after_dial(*, organization: Organization, call: Call, dial_status: str, chil
     """The <Dial> ended: nobody answered (voicemail), the call moved into a conference (hold or
     transfer), or it is over."""
     if call.conference_name:
-        return Conference(name=call.conference_name, status_url=voice_url("conference"),
-                          wait_url=voice_url("hold_music"), end_on_exit=False)
+        # The bridged leg moved into the call's conference (hold or transfer): the parent follows.
+        return calls.conference_for_leg(call, customer=call.direction == CallDirection.INBOUND)
     call = calls.call_dial_ended(organization=organization, call=call, dial_status=dial_status, child_sid=child_sid)
     if call.direction == CallDirection.INBOUND and call.answered_at is None and dial_status != "completed" \
             and call.phone_number is not None:
-        return _voicemail(call.phone_number)
+        return voicemail_for(call.phone_number)
     return Hangup()
+
+
+def hold_music() -> Music:
+    return Music(url=settings.VOICE_HOLD_MUSIC_URL, message="Please hold, we will be with you in a moment.")
 
 
 def voicemail_left(*, organization: Organization, call: Call, recording_sid: str, recording_url: str,

@@ -32,6 +32,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from tests.fakes.server import FakeServer, Request, Response, json_response
+from tests.fakes.twilio_live import LiveCalls
 
 API_VERSION = "2010-04-01"
 MAX_PAGE_SIZE = 1000
@@ -167,7 +168,7 @@ class _RedirectingHttpClient(TwilioHttpClient):
         return super().request(method, _TWILIO_HOST.sub(self._base_url, url, count=1), *args, **kwargs)
 
 
-class FakeTwilio(FakeServer):
+class FakeTwilio(LiveCalls, FakeServer):
     """Twilio accounts with their incoming numbers, messages and calls, behind the 2010-04-01 API."""
 
     def __init__(self, available_capabilities_casing: str = "lower") -> None:
@@ -204,6 +205,8 @@ class FakeTwilio(FakeServer):
             (re.compile(account + r"/Messages/(?P<message>MM[0-9a-f]{32})/Media/(?P<media>ME[0-9a-f]{32})"),
              {"GET": self._fetch_media}),
         ]
+        self._conferences: dict[str, dict[str, dict]] = {}
+        self._routes += self._live_routes()
 
     # -- set-up and inspection -------------------------------------------------------------------
 
@@ -611,6 +614,18 @@ class FakeTwilio(FakeServer):
         return json_response(201, call)
 
     # -- helpers (called with the lock held) -------------------------------------------------------
+
+    @staticmethod
+    def _api_error(status: int, code: int, message: str) -> _ApiError:
+        return _ApiError(status, code, message)
+
+    @staticmethod
+    def _one(value):
+        return _single(value)
+
+    @staticmethod
+    def _now_text() -> str:
+        return _now()
 
     def _store_number(self, account_sid: str, phone_number: str, created: str, fields: dict) -> dict:
         if account_sid not in self._accounts:

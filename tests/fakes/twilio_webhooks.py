@@ -144,6 +144,19 @@ def recording(*, account_sid: str, call_sid: str, recording_sid: str | None = No
     return params
 
 
+def conference_event(*, account_sid: str, conference_sid: str, name: str, event: str, call_sid: str = "",
+                     hold: bool = False) -> dict[str, str]:
+    """A conference's status callback (`statusCallbackEvent` of <Conference>): start, end, join,
+    leave, hold (participant events carry the participant's CallSid)."""
+    params = {"AccountSid": account_sid, "ConferenceSid": conference_sid, "FriendlyName": name,
+              "StatusCallbackEvent": event, "Timestamp": "Thu, 30 Jul 2015 23:19:04 +0000",
+              "SequenceNumber": "1"}
+    if call_sid:
+        params.update({"CallSid": call_sid, "Hold": "true" if hold else "false", "Muted": "false",
+                       "EndConferenceOnExit": "false", "StartConferenceOnEnter": "true", "Coaching": "false"})
+    return params
+
+
 def signature(url: str, params: dict, auth_token: str) -> str:
     """`X-Twilio-Signature` for a form POST of `params` to `url` (the full public URL, query included)."""
     return RequestValidator(auth_token).compute_signature(url, params)

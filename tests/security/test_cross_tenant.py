@@ -209,6 +209,9 @@ PUBLIC_ROUTES = {
     "webhooks/twilio/voice/voicemail/",
     "webhooks/twilio/voice/recording/",
     "webhooks/twilio/voice/greeting/<str:token>/",
+    "webhooks/twilio/voice/conference/",
+    "webhooks/twilio/voice/connect/",
+    "webhooks/twilio/voice/hold-music/",
     # Outbound attachments, fetched by the provider: a signed, expiring token or 404
     # (tests/messaging/test_inbox.py).
     "attachments/<str:token>/",

@@ -134,6 +134,13 @@ MATRIX = [
     row("webhooks/twilio/voice/recording/",            "POST", 403, 403, 403, 403, 403, 403),
     # A signed link names one number's greeting: Twilio fetches it without a session.
     row("webhooks/twilio/voice/greeting/<str:token>/", "GET",  200, 200, 200, 200, 200, 200),
+    # A conference's callbacks name the call's conference; the world's call never moved into one: 404
+    # (the signature check is in tests/telephony/test_live_calls.py).
+    row("webhooks/twilio/voice/conference/",           "POST", 404, 404, 404, 404, 404, 404),
+    row("webhooks/twilio/voice/connect/",              "POST", 403, 403, 403, 403, 403, 403),
+    # Hold music: the same TwiML for everyone, nothing of a tenant's in it.
+    row("webhooks/twilio/voice/hold-music/",           "GET",  200, 200, 200, 200, 200, 200),
+    row("webhooks/twilio/voice/hold-music/",           "POST", 200, 200, 200, 200, 200, 200),
     row("webhooks/whatsapp/",                          "GET",  403, 403, 403, 403, 403, 403),
     row("webhooks/whatsapp/",                          "POST", 403, 403, 403, 403, 403, 403),
     # -- an organization's pages: members work, owners and admins manage --------------------------------
@@ -172,6 +179,13 @@ MATRIX = [
     # The softphone: its tokens and heartbeat are each person's own (404 for someone who is no agent).
     row(O + "telephony/token",                         "GET",  LOGIN, 200, 404, 404, 404, 404),
     row(O + "telephony/presence",                      "POST", LOGIN, 200, 404, 404, 404, 404),
+    # A live call's buttons: only the agent on the call controls it (the world's call is another agent's).
+    row(O + "calls/live/",                             "GET",  LOGIN, 404, 404, 404, 404, 404),
+    row(O + "calls/transfer-targets/",                 "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "calls/<uuid:call_id>/hold/",              "POST", LOGIN, 403, 403, 403, 403, 404),
+    row(O + "calls/<uuid:call_id>/transfer/",          "POST", LOGIN, 403, 403, 403, 403, 404),
+    row(O + "calls/<uuid:call_id>/transfer/complete/", "POST", LOGIN, 403, 403, 403, 403, 404),
+    row(O + "calls/<uuid:call_id>/transfer/cancel/",   "POST", LOGIN, 403, 403, 403, 403, 404),
     row(O + "media/<uuid:message_id>/<int:index>/",    "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/list/",                             "GET",  LOGIN, 200, 200, 200, 200, 404),
@@ -314,6 +328,15 @@ PAYLOADS = {
         "AccountSid": w.account.account_sid, "CallSid": w.world["call"].provider_sid, "CallStatus": "completed",
         "DialCallStatus": "no-answer", "RecordingSid": "RE" + "3" * 32, "RecordingStatus": "completed",
         "RecordingUrl": "https://api.twilio.com/x"}) for name in ("status", "after-dial", "voicemail", "recording")},
+    ("webhooks/twilio/voice/conference/", "POST"): lambda w: {
+        "AccountSid": w.account.account_sid, "ConferenceSid": "CF" + "4" * 32,
+        "FriendlyName": "call_" + w.world["call"].pk.hex, "StatusCallbackEvent": "participant-join",
+        "CallSid": w.world["call"].provider_sid},
+    ("webhooks/twilio/voice/connect/", "POST"): lambda w: {
+        "AccountSid": w.account.account_sid, "CallSid": w.world["call"].provider_sid, "CallStatus": "in-progress"},
+    (O + "calls/live/", "GET"): lambda w: {"sid": w.world["call"].provider_sid},
+    (O + "calls/<uuid:call_id>/hold/", "POST"): lambda w: {"hold": "1"},
+    (O + "calls/<uuid:call_id>/transfer/", "POST"): lambda w: {"to": w.world["agent"].pk, "mode": "warm"},
     ("webhooks/whatsapp/", "GET"): lambda w: {"hub.mode": "subscribe", "hub.verify_token": "a guess",
                                               "hub.challenge": "1"},
     ("webhooks/whatsapp/", "POST"): lambda w: {"object": "whatsapp_business_account", "entry": [{"changes": [{
