@@ -228,6 +228,8 @@ INTERACTIVE_TASKS = [
     "tenants.invitation_send",  # an invitee waiting for the email
     "tenants.password_reset_send",  # someone locked out, waiting for the email
     "telephony.phone_number_configure",  # one number a manager just added, watched on its page
+    "telephony.provider_account_voice_enable",  # a manager waiting for the softphone, on the accounts page
+    "telephony.provider_account_voice_disable",
 ]
 BULK_TASKS = [
     "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)

@@ -28,3 +28,13 @@ def phone_number_finish_removal(organization_id, phone_number_id) -> None:
 def provider_account_sync(organization_id, provider_account_id) -> None:
     enqueue("telephony.provider_account_sync", organization_id=str(organization_id),
             provider_account_id=str(provider_account_id))
+
+
+def provider_account_voice_enable(organization_id, provider_account_id) -> None:
+    enqueue("telephony.provider_account_voice_enable", organization_id=str(organization_id),
+            provider_account_id=str(provider_account_id))
+
+
+def provider_account_voice_disable(organization_id, provider_account_id) -> None:
+    enqueue("telephony.provider_account_voice_disable", organization_id=str(organization_id),
+            provider_account_id=str(provider_account_id))
