@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -119,7 +120,9 @@ def _number_page(request: HttpRequest, number, *, voice_form=None, status: int =
         "rename_form": RenameForm(initial={"friendly_name": number.friendly_name}),
         "voice_form": voice_form or NumberVoiceForm(initial={"ring_timeout": number.ring_timeout,
                                                              "voicemail_greeting": number.voicemail_greeting}),
-        "greeting_audio_url": routing.greeting_audio_url(number) if number.voicemail_greeting_audio else "",
+        # The signed link Twilio plays, on this site (the page's CSP allows media from 'self' only).
+        "greeting_audio_url": routing.greeting_audio_url(number).removeprefix(settings.PUBLIC_BASE_URL)
+        if number.voicemail_greeting_audio else "",
     }, status=status)
 
 

@@ -145,6 +145,7 @@ def test_a_wav_recording_is_kept_and_played_to_callers_instead_of_the_text(org, 
     assert b"".join(served.streaming_content) == audio
     page = owner_client.get(f"/o/acme/numbers/{number.pk}/").content.decode()
     assert "Callers hear the recorded greeting" in page and "Remove the recorded greeting" in page
+    assert '<audio controls preload="none" src="/webhooks/twilio/voice/greeting/' in page  # on this site
 
 
 def test_the_format_is_read_from_the_bytes_not_from_the_name(org, number, owner_client):
