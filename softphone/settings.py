@@ -233,6 +233,8 @@ INTERACTIVE_TASKS = [
     "telephony.phone_number_configure",  # one number a manager just added, watched on its page
     "telephony.call_place",  # an agent's softphone about to ring with the call they asked for
     "telephony.call_conference_continue",  # a caller just put on hold, a colleague about to ring
+    "telephony.provider_account_voice_enable",  # a manager waiting for the softphone, on the accounts page
+    "telephony.provider_account_voice_disable",
 ]
 BULK_TASKS = [
     "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)

@@ -28,8 +28,9 @@ from .serializers import (
     ProviderAccountInputSerializer,
     ProviderAccountOutputSerializer,
     ProviderAccountPatchSerializer,
+    ProviderAccountVoiceSerializer,
 )
-from .services import accounts, adding, assignment, buying, configuring, editing, importing, sync
+from .services import accounts, adding, assignment, buying, configuring, editing, importing, sync, voice_setup
 
 
 def _client(organization, value):
@@ -106,6 +107,24 @@ class ProviderAccountSyncApi(TenantAPIView):
         account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
         sync.provider_account_sync_request(organization=self.organization, account=account)
         return Response({"detail": "Sync started."}, status=status.HTTP_202_ACCEPTED)
+
+
+class ProviderAccountVoiceApi(TenantAPIView):
+    """Set the browser softphone up on a Twilio account, or remove it. A worker does it: the answer
+    is the account as it is now; `voiceStatus` (off, ready, error) and `voiceError` tell the outcome."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(request=ProviderAccountVoiceSerializer, responses={202: ProviderAccountOutputSerializer},
+                   operation_id="provider_accounts_voice")
+    def post(self, request, org_slug, provider_account_id):
+        account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
+        data = ProviderAccountVoiceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        voice_setup.voice_request(organization=self.organization, actor=request.user, account=account,
+                                  enabled=data.validated_data["enabled"])
+        account = selectors.get_provider_account_for_org(self.organization, account.pk)
+        return Response(ProviderAccountOutputSerializer(account).data, status=status.HTTP_202_ACCEPTED)
 
 
 # Phone numbers ------------------------------------------------------------------------------------

@@ -11,12 +11,6 @@ class TwilioAccountForm(forms.Form):
     account_sid = forms.CharField(max_length=64, label="Account SID", validators=[validate_credential])
     auth_token = forms.CharField(max_length=200, label="Auth token", widget=forms.PasswordInput,
                                  validators=[validate_credential])
-    api_key_sid = forms.CharField(max_length=64, required=False, label="API key SID (softphone)",
-                                  validators=[validate_credential])
-    api_key_secret = forms.CharField(max_length=200, required=False, label="API key secret",
-                                     widget=forms.PasswordInput, validators=[validate_credential])
-    twiml_app_sid = forms.CharField(max_length=64, required=False, label="TwiML App SID (softphone)",
-                                    validators=[validate_credential])
     webhook_mode = forms.ChoiceField(choices=WebhookMode.choices, initial=WebhookMode.PER_NUMBER,
                                      label="Webhooks")
     client = forms.ModelChoiceField(queryset=None, required=False)
@@ -76,3 +70,33 @@ class SearchAvailableForm(forms.Form):
     def __init__(self, *args, accounts, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = accounts
+
+
+class NumberVoiceForm(forms.Form):
+    """A number's ringing and voicemail. The recording's content is checked by the service."""
+
+    ring_timeout = forms.IntegerField(
+        label="Ring for (seconds)", min_value=5, max_value=60,
+        help_text="How long the assigned person's softphone rings before the caller reaches voicemail (5 to 60).",
+        error_messages={"min_value": "Ring for 5 to 60 seconds.", "max_value": "Ring for 5 to 60 seconds.",
+                        "invalid": "Ring for 5 to 60 seconds.", "required": "Ring for 5 to 60 seconds."})
+    voicemail_greeting = forms.CharField(
+        label="Voicemail greeting", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Spoken to callers who reach voicemail; a default greeting is used when empty.")
+    greeting_audio = forms.FileField(
+        label="Recorded greeting", required=False,
+        help_text="An MP3 or WAV file, played instead of the text.",
+        widget=forms.FileInput(attrs={"accept": "audio/mpeg,audio/wav,.mp3,.wav"}))
+    remove_greeting_audio = forms.BooleanField(label="Remove the recorded greeting", required=False)
+
+
+class CallingRulesForm(forms.Form):
+    allow_premium_rate = forms.BooleanField(
+        required=False, label="Allow premium-rate numbers",
+        help_text="Numbers that charge by the minute (e.g. +1 900): the classic target of toll fraud.")
+    allow_emergency = forms.BooleanField(
+        required=False, label="Allow emergency numbers from the browser",
+        help_text="911, 112, 999...: the browser gives the dispatcher no location to send help to.")
+    allowed_prefixes = forms.CharField(
+        required=False, label="Always allowed", widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Number prefixes agents may always call, one a line, e.g. +1900555.")

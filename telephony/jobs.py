@@ -36,3 +36,13 @@ def call_conference_continue(organization_id, call_id) -> None:
 
 def call_place(organization_id, call_id) -> None:
     enqueue("telephony.call_place", organization_id=str(organization_id), call_id=str(call_id))
+
+
+def provider_account_voice_enable(organization_id, provider_account_id) -> None:
+    enqueue("telephony.provider_account_voice_enable", organization_id=str(organization_id),
+            provider_account_id=str(provider_account_id))
+
+
+def provider_account_voice_disable(organization_id, provider_account_id) -> None:
+    enqueue("telephony.provider_account_voice_disable", organization_id=str(organization_id),
+            provider_account_id=str(provider_account_id))

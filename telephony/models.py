@@ -209,6 +209,9 @@ class VoicePolicy(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization"], name="voice_policy_one_per_org")]
 
+    def __str__(self) -> str:
+        return "Calling rules"
+
 
 class CallDirection(models.TextChoices):
     INBOUND = "inbound", "Inbound"

@@ -14,9 +14,11 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProviderAccount
-        fields = ["id", "provider", "friendly_name", "account_sid", "api_key_sid", "twiml_app_sid", "client_id",
-                  "status", "last_verified_at", "last_error", "webhook_mode", "has_auth_token", "has_api_key",
-                  "created_at", "updated_at"]
+        # The softphone's TwiML App and API key sids are ids Twilio gave us, shown read-only; the key's
+        # secret never leaves the server.
+        fields = ["id", "provider", "friendly_name", "account_sid", "client_id", "status", "last_verified_at",
+                  "last_error", "webhook_mode", "has_auth_token", "has_api_key", "voice_status", "voice_error",
+                  "twiml_app_sid", "api_key_sid", "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_has_auth_token(self, obj) -> bool:
@@ -34,12 +36,6 @@ class ProviderAccountInputSerializer(serializers.Serializer):
                                         validators=[validate_credential])
     auth_token = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
                                        validators=[validate_credential])
-    api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                        validators=[validate_credential])
-    api_key_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
-                                           validators=[validate_credential])
-    twiml_app_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                          validators=[validate_credential])
     api_key = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
                                     validators=[validate_credential])
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
@@ -51,14 +47,13 @@ class ProviderAccountPatchSerializer(serializers.Serializer):
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
     auth_token = serializers.CharField(max_length=200, required=False, write_only=True,
                                        validators=[validate_credential])
-    api_key_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                        validators=[validate_credential])
-    api_key_secret = serializers.CharField(max_length=200, required=False, write_only=True,
-                                           validators=[validate_credential])
-    twiml_app_sid = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                          validators=[validate_credential])
     api_key = serializers.CharField(max_length=200, required=False, write_only=True,
                                     validators=[validate_credential])
+
+
+class ProviderAccountVoiceSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="true sets the softphone up on this Twilio account (a TwiML App "
+                                                 "and an API key created through Twilio's API); false removes both.")
 
 
 class PhoneNumberOutputSerializer(serializers.ModelSerializer):

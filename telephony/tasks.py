@@ -12,7 +12,7 @@ from tenants.scoping import platform_scope, tenant_scope
 from tenants.tasks import row_task
 
 from .models import Call, PhoneNumber, ProviderAccount
-from .services import accounts, configuring, editing, importing, live_calls, platform, sync
+from .services import accounts, configuring, editing, importing, live_calls, platform, sync, voice_setup
 
 
 @row_task("telephony.phone_number_configure", model=PhoneNumber, key="phone_number_id",
@@ -68,6 +68,22 @@ def call_place(call: Call):
 @row_task("telephony.call_conference_continue", model=Call, key="call_id", related=("organization",), max_retries=3)
 def call_conference_continue(call: Call):
     live_calls.call_conference_continue(organization=call.organization, call=call)
+
+
+# Voice set-up of a Twilio account for the softphone. The service records a failure on the account
+# itself (voice_status error, the reason in words); a transient one is retried here.
+
+
+@row_task("telephony.provider_account_voice_enable", model=ProviderAccount, key="provider_account_id",
+          related=("organization",))
+def provider_account_voice_enable(account: ProviderAccount):
+    voice_setup.voice_enable(organization=account.organization, actor=None, account=account)
+
+
+@row_task("telephony.provider_account_voice_disable", model=ProviderAccount, key="provider_account_id",
+          related=("organization",))
+def provider_account_voice_disable(account: ProviderAccount):
+    voice_setup.voice_disable(organization=account.organization, actor=None, account=account)
 
 
 # Platform maintenance: fan out one tenant task per account / number. Listed bypass uses.

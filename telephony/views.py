@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -17,18 +18,41 @@ from tenants.scoping import parse_public_id
 from . import selectors
 from .forms import (
     AssignForm,
+    CallingRulesForm,
     NumberFilterForm,
+    NumberVoiceForm,
     RenameForm,
     SearchAvailableForm,
     TwilioAccountForm,
     VapiAccountForm,
 )
 from .models import Provider
-from .services import accounts, assignment, buying, configuring, editing, importing, platform, sync
+from .services import (
+    accounts,
+    assignment,
+    buying,
+    calling_rules,
+    configuring,
+    editing,
+    importing,
+    platform,
+    routing,
+    sync,
+    voice_setup,
+)
 
 
 def _errors(exc: ValidationError) -> str:
     return " ".join(exc.messages)
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    """A service's ValidationError onto the form: on its fields when it names them."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
 
 
 def _page_of_this_organization(request: HttpRequest, target: str | None, org_slug: str) -> str | None:
@@ -88,16 +112,44 @@ def number_bulk_assign(request: HttpRequest, org_slug: str) -> HttpResponse:
                     or f"/o/{org_slug}/numbers/")
 
 
-@require_GET
-@manager_required
-def number_detail(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
-    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+def _number_page(request: HttpRequest, number, *, voice_form=None, status: int = 200) -> HttpResponse:
     return render(request, "telephony/number_detail.html", {
         "number": number,
         "history": tenant_selectors.audit_for_target(organization=request.organization, target=number)[:100],
         "assign_form": AssignForm(initial={"agent": number.agent}, agents=_agents(request)),
         "rename_form": RenameForm(initial={"friendly_name": number.friendly_name}),
-    })
+        "voice_form": voice_form or NumberVoiceForm(initial={"ring_timeout": number.ring_timeout,
+                                                             "voicemail_greeting": number.voicemail_greeting}),
+        # The signed link Twilio plays, on this site (the page's CSP allows media from 'self' only).
+        "greeting_audio_url": routing.greeting_audio_url(number).removeprefix(settings.PUBLIC_BASE_URL)
+        if number.voicemail_greeting_audio else "",
+    }, status=status)
+
+
+@require_GET
+@manager_required
+def number_detail(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    return _number_page(request, selectors.get_phone_number_for_org(request.organization, phone_number_id))
+
+
+@require_POST
+@manager_required
+def number_voice_settings(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
+    number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    form = NumberVoiceForm(request.POST, request.FILES)
+    if form.is_valid():
+        f = form.cleaned_data
+        try:
+            editing.phone_number_voice_update(
+                organization=request.organization, actor=request.user, number=number, ring_timeout=f["ring_timeout"],
+                voicemail_greeting=f["voicemail_greeting"], greeting_audio=f["greeting_audio"],
+                remove_greeting_audio=f["remove_greeting_audio"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, "Voice settings saved.")
+            return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+    return _number_page(request, number, voice_form=form, status=400)
 
 
 @require_POST
@@ -217,12 +269,71 @@ def account_sync(request: HttpRequest, org_slug: str, provider_account_id) -> Ht
 def account_delete(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
     account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
     try:
-        accounts.provider_account_delete(organization=request.organization, actor=request.user, account=account)
+        leftover = accounts.provider_account_delete(organization=request.organization, actor=request.user,
+                                                    account=account)
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
         messages.success(request, f"{account} was disconnected.")
+        if leftover:
+            messages.warning(request, leftover)
     return redirect("telephony:account-list", org_slug=org_slug)
+
+
+@require_POST
+@manager_required
+def account_voice(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
+    """The accounts page's "Set up the softphone" (enabled=1) and "Turn voice off" (enabled=0)."""
+    account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
+    enabled = request.POST.get("enabled") == "1"
+    try:
+        asked = voice_setup.voice_request(organization=request.organization, actor=request.user, account=account,
+                                          enabled=enabled)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+        return redirect("telephony:account-list", org_slug=org_slug)
+    if not asked:
+        messages.info(request, f"The softphone is already set up on {account}." if enabled
+                      else f"Voice is already off on {account}.")
+    elif enabled:
+        messages.success(request, f"Setting up the softphone on {account}: its status below changes when Twilio "
+                                  "has answered.")
+    else:
+        messages.success(request, f"Turning voice off on {account}: its TwiML App and API key are being deleted "
+                                  "at Twilio.")
+    return redirect("telephony:account-list", org_slug=org_slug)
+
+
+# Calling rules -----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def calling_rules_edit(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Where the organization's agents may call from the browser."""
+    policy = calling_rules.policy_of(request.organization)
+    if request.method == "POST":
+        form = CallingRulesForm(request.POST)
+        if form.is_valid():
+            f = form.cleaned_data
+            try:
+                calling_rules.voice_policy_update(
+                    organization=request.organization, actor=request.user, allow_premium_rate=f["allow_premium_rate"],
+                    allow_emergency=f["allow_emergency"],
+                    allowed_prefixes=calling_rules.allowed_prefixes_parse(f["allowed_prefixes"]))
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, "Calling rules saved.")
+                return redirect("telephony:calling-rules", org_slug=org_slug)
+    else:
+        form = CallingRulesForm(initial={"allow_premium_rate": policy.allow_premium_rate,
+                                         "allow_emergency": policy.allow_emergency,
+                                         "allowed_prefixes": "\n".join(policy.allowed_prefixes)})
+    return render(request, "telephony/calling_rules.html", {
+        "form": form, "premium_prefixes": calling_rules.PREMIUM_PREFIXES,
+        "emergency_codes": sorted(calling_rules.EMERGENCY_CODES, key=lambda code: (len(code), code)),
+    }, status=400 if form.errors else 200)
 
 
 # Search and buy ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ timeouts, credentials to that one host).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -28,7 +29,11 @@ from .voice import (
     RingAgents,
     VoiceCarrier,
     Voicemail,
+    VoiceSetup,
+    VoiceSetupIncomplete,
 )
+
+logger = logging.getLogger(__name__)
 
 TWIML = "text/xml"
 VOICE = "Polly.Joanna"  # one clear voice for everything we say to callers
@@ -115,6 +120,53 @@ class TwilioVoice(VoiceCarrier):
         return response.to_xml(), TWIML
 
     # Browser softphone set-up (voice_provision, voice_deprovision, access_token) ---------------------
+
+    def voice_provision(self, *, voice_url: str, status_url: str, friendly_name: str) -> VoiceSetup:
+        """A TwiML App (Applications) whose voice URL is our outbound route, and a standard API key
+        (Keys) whose secret Twilio shows in this one answer. Both are made with the auth token."""
+        account = self.client.api.v2010.accounts(self.account_sid)
+        name = friendly_name[:64]
+        app = self._call(account.applications.create, friendly_name=name, voice_url=voice_url, voice_method="POST",
+                         status_callback=status_url, status_callback_method="POST")
+        try:
+            key = self._call(account.new_keys.create, friendly_name=name)
+            if not (key.sid and key.secret):  # without its secret the key can never sign a token
+                self._delete_quietly(account.keys, key.sid)
+                raise ProviderError("Twilio created the API key without showing its secret; try again.",
+                                    permanent=False)
+        except ProviderError as exc:
+            if self._delete_quietly(account.applications, app.sid):
+                raise
+            raise VoiceSetupIncomplete(exc.message, permanent=exc.permanent, code=exc.code,
+                                       twiml_app_sid=app.sid) from None
+        return VoiceSetup(twiml_app_sid=app.sid, api_key_sid=key.sid, api_key_secret=key.secret)
+
+    def voice_deprovision(self, *, twiml_app_sid: str, api_key_sid: str) -> None:
+        """Delete the API key (tokens it signs stop working), then the TwiML App. What Twilio no longer
+        has counts as deleted; both are tried before the first other failure is raised."""
+        account = self.client.api.v2010.accounts(self.account_sid)
+        failure = None
+        for resource, sid in ((account.keys, api_key_sid), (account.applications, twiml_app_sid)):
+            if not sid:
+                continue
+            try:
+                self._call(resource(sid).delete)
+            except ProviderError as exc:
+                if not exc.gone:
+                    failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def _delete_quietly(self, resource, sid: str) -> bool:
+        """Delete what a failed set-up had created; whether it is gone now."""
+        try:
+            self._call(resource(sid).delete)
+        except ProviderError as exc:
+            if not exc.gone:
+                logger.warning("voice set-up: could not remove %s from Twilio account %s: %s", sid,
+                               self.account_sid, exc)
+                return False
+        return True
 
     def access_token(self, *, api_key_sid: str, api_key_secret: str, twiml_app_sid: str, identity: str,
                      ttl: int) -> str:

@@ -15,8 +15,8 @@ from core.safe_http import Fetched
 from core.vendors import ProviderError
 
 __all__ = [
-    "Conference", "DialNumber", "Hangup", "Music", "ProviderError", "Refuse", "RingAgents", "VoiceCarrier", "VoiceSetup",
-    "Voicemail",
+    "Conference", "DialNumber", "Hangup", "Music", "ProviderError", "Refuse", "RingAgents", "VoiceCarrier",
+    "VoiceSetup", "VoiceSetupIncomplete", "Voicemail",
 ]
 
 
@@ -104,6 +104,17 @@ class VoiceSetup:
     api_key_secret: str
 
 
+class VoiceSetupIncomplete(ProviderError):
+    """Set-up failed halfway and what it had created could not all be removed again: the ids left at
+    the carrier (never a secret), so the next set-up or turning voice off can remove them."""
+
+    def __init__(self, message: str, *, permanent: bool, code: int | str | None = None, twiml_app_sid: str = "",
+                 api_key_sid: str = ""):
+        super().__init__(message, permanent=permanent, code=code)
+        self.twiml_app_sid = twiml_app_sid
+        self.api_key_sid = api_key_sid
+
+
 class VoiceCarrier:
     """The interface. Each method raises ProviderError (permanent or not) on failure."""
 
@@ -127,6 +138,10 @@ class VoiceCarrier:
     # Browser softphone set-up ----------------------------------------------------------------------
 
     def voice_provision(self, *, voice_url: str, status_url: str, friendly_name: str) -> VoiceSetup:
+        """Create what the browser softphone needs at the carrier: an app whose voice URL answers the
+        browser's outgoing calls (`voice_url`), reporting their progress to `status_url`, and an API
+        key to sign access tokens with. All or nothing: when a step fails, what the earlier ones
+        created is removed again (VoiceSetupIncomplete names what could not be)."""
         raise NotImplementedError
 
     def voice_deprovision(self, *, twiml_app_sid: str, api_key_sid: str) -> None:

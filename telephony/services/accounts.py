@@ -1,4 +1,7 @@
-"""Provider accounts: connect (verified before anything is saved), update, verify, delete."""
+"""Provider accounts: connect (verified before anything is saved), update, verify, delete.
+
+A connected Twilio account gets its softphone set up by a worker (voice_setup); deleting one
+removes that set-up at Twilio first, as well as it can."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from telephony.lines import lines_changed
 from telephony.models import AccountStatus, NumberStatus, PhoneNumber, ProviderAccount, WebhookMode
 from tenants.models import Organization
 from tenants.services import audit
+
+from . import voice_setup
 
 
 def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str = "", api_key: str = "") -> str:
@@ -38,10 +43,11 @@ def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str
 
 
 def provider_account_connect(*, organization: Organization, actor, provider: str, friendly_name: str = "",
-                             account_sid: str = "", auth_token: str = "", api_key_sid: str = "",
-                             api_key_secret: str = "", twiml_app_sid: str = "", api_key: str = "",
+                             account_sid: str = "", auth_token: str = "", api_key: str = "",
                              webhook_mode: str = WebhookMode.PER_NUMBER, client=None) -> ProviderAccount:
-    """Verify the credentials with the vendor, then save the account. Bad credentials save nothing."""
+    """Verify the credentials with the vendor, then save the account. Bad credentials save nothing.
+    A Twilio account's softphone is then set up through Twilio's API, in a worker: nobody pastes an
+    API key or a TwiML App."""
     account_sid = (account_sid or "").strip()
     if providers.supports(provider) and ProviderAccount.objects.filter(
         organization=organization, provider=provider, account_sid=account_sid
@@ -54,20 +60,20 @@ def provider_account_connect(*, organization: Organization, actor, provider: str
                 organization=organization, client=client, provider=provider,
                 friendly_name=(friendly_name or vendor_name or provider).strip()[:200],
                 account_sid=account_sid if providers.supports(provider) else "",
-                auth_token=auth_token or None, api_key_sid=api_key_sid.strip(), api_key_secret=api_key_secret or None,
-                twiml_app_sid=twiml_app_sid.strip(), api_key=api_key or None, webhook_mode=webhook_mode,
+                auth_token=auth_token or None, api_key=api_key or None, webhook_mode=webhook_mode,
                 status=AccountStatus.ACTIVE, last_verified_at=timezone.now(), created_by=actor,
             )
         except IntegrityError:
             raise ValidationError({"account_sid": "This Twilio account is already connected."}) from None
         audit(organization=organization, actor=actor, verb="provider_account.connected", target=account,
               data={"provider": provider, "friendly_name": account.friendly_name})
+        if voice_setup.voice_possible(account):
+            voice_setup.voice_request(organization=organization, actor=actor, account=account, enabled=True)
     return account
 
 
 def provider_account_update(*, organization: Organization, actor, account: ProviderAccount, friendly_name=None,
-                            webhook_mode=None, auth_token=None, api_key_sid=None, api_key_secret=None,
-                            twiml_app_sid=None, api_key=None) -> ProviderAccount:
+                            webhook_mode=None, auth_token=None, api_key=None) -> ProviderAccount:
     """Change names and settings; new credentials are verified before they replace the old ones."""
     if auth_token or api_key:
         _verify_credentials(account.provider, account_sid=account.account_sid, auth_token=auth_token or "",
@@ -75,12 +81,11 @@ def provider_account_update(*, organization: Organization, actor, account: Provi
     with transaction.atomic():
         locked = ProviderAccount.objects.select_for_update().get(organization=organization, pk=account.pk)
         changed = []
-        for field, value in (("friendly_name", friendly_name), ("webhook_mode", webhook_mode),
-                             ("api_key_sid", api_key_sid), ("twiml_app_sid", twiml_app_sid)):
+        for field, value in (("friendly_name", friendly_name), ("webhook_mode", webhook_mode)):
             if value is not None and getattr(locked, field) != value:
                 setattr(locked, field, value)
                 changed.append(field)
-        for field, value in (("auth_token", auth_token), ("api_key_secret", api_key_secret), ("api_key", api_key)):
+        for field, value in (("auth_token", auth_token), ("api_key", api_key)):
             if value:
                 setattr(locked, field, value)
                 changed.append(field)
@@ -98,20 +103,35 @@ def provider_account_update(*, organization: Organization, actor, account: Provi
     return locked
 
 
-@transaction.atomic
-def provider_account_delete(*, organization: Organization, actor, account: ProviderAccount) -> None:
-    if providers.supports(account.provider):
-        count = PhoneNumber.objects.filter(organization=organization, provider_account=account).count()
-        if count:
-            raise ValidationError(f"Remove this account's {count} phone number(s) first.")
-    elif PhoneNumber.objects.filter(organization=organization, platform=account.provider).exclude(
-        platform_id=""
-    ).exists():
-        raise ValidationError("Numbers are still on VAPI: assign them to people or unassign them first.")
-    audit(organization=organization, actor=actor, verb="provider_account.deleted", target=account,
-          data={"provider": account.provider, "friendly_name": account.friendly_name})
-    ProviderAccount.objects.filter(organization=organization, pk=account.pk).delete()
-    lines_changed(account.account_sid)
+def provider_account_delete(*, organization: Organization, actor, account: ProviderAccount) -> str:
+    """Disconnect the account. A Twilio account's softphone set-up is removed at Twilio first, as
+    well as it can be: a failure there never blocks the delete, and is returned (in words, '' when
+    all went well) so the person can remove the leftovers in Twilio's Console."""
+    with transaction.atomic():
+        locked = ProviderAccount.objects.select_for_update().filter(organization=organization, pk=account.pk).first()
+        if locked is None:
+            return ""
+        if providers.supports(locked.provider):
+            count = PhoneNumber.objects.filter(organization=organization, provider_account=locked).count()
+            if count:
+                raise ValidationError(f"Remove this account's {count} phone number(s) first.")
+        elif PhoneNumber.objects.filter(organization=organization, platform=locked.provider).exclude(
+            platform_id=""
+        ).exists():
+            raise ValidationError("Numbers are still on VAPI: assign them to people or unassign them first.")
+        # Holding the row: a voice set-up running meanwhile waits, then finds the account gone.
+        voice_problem = voice_setup.voice_teardown(locked)
+        data = {"provider": locked.provider, "friendly_name": locked.friendly_name}
+        if voice_problem:
+            data["voice_left_at_twilio"] = {"twiml_app_sid": locked.twiml_app_sid, "api_key_sid": locked.api_key_sid,
+                                            "reason": voice_problem}
+        audit(organization=organization, actor=actor, verb="provider_account.deleted", target=locked, data=data)
+        ProviderAccount.objects.filter(organization=organization, pk=locked.pk).delete()
+        lines_changed(locked.account_sid)
+    if voice_problem:
+        return (f"Its TwiML App {locked.twiml_app_sid or '-'} and API key {locked.api_key_sid or '-'} could not be "
+                f"removed from Twilio ({voice_problem}); delete them in Twilio's Console.")
+    return ""
 
 
 def provider_account_verify(*, organization: Organization, account: ProviderAccount) -> bool:

@@ -9,13 +9,16 @@ organization listed is always allowed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from core.phones import region_of, to_e164
 from telephony.models import VoicePolicy
 from tenants.models import Organization
+from tenants.services import audit
 
 # Emergency and special-service short codes around the world (dialled as they are, no plus).
 EMERGENCY_CODES = frozenset({"911", "112", "999", "000", "110", "119", "118", "100", "101", "102", "108", "933",
@@ -68,3 +71,45 @@ def destination_check(*, organization: Organization, destination: str, policy: V
     if any(number.startswith(prefix) for prefix in PREMIUM_PREFIXES) and not policy.allow_premium_rate:
         return Verdict(number=number, refusal="Premium-rate numbers cannot be called from this organization.")
     return Verdict(number=number)
+
+
+PREFIX = re.compile(r"\+[1-9]\d{0,14}")
+MAX_PREFIXES = 100
+
+
+def allowed_prefixes_parse(text: str) -> list[str]:
+    """E.164 prefixes written one a line (or separated by commas), spaces and dashes allowed;
+    raises with a sentence naming the first that is not one."""
+    prefixes = []
+    for item in re.split(r"[,\n]", text or ""):
+        prefix = re.sub(r"[\s().-]", "", item)
+        if not prefix:
+            continue
+        if not PREFIX.fullmatch(prefix):
+            raise ValidationError({"allowed_prefixes": f"“{item.strip()[:30]}” is not a number prefix: write a + "
+                                                       "and the digits, e.g. +1900555."})
+        if prefix not in prefixes:
+            prefixes.append(prefix)
+    if len(prefixes) > MAX_PREFIXES:
+        raise ValidationError({"allowed_prefixes": f"List at most {MAX_PREFIXES} prefixes."})
+    return prefixes
+
+
+def voice_policy_update(*, organization: Organization, actor, allow_premium_rate: bool, allow_emergency: bool,
+                        allowed_prefixes: list[str]) -> VoicePolicy:
+    """Change where the organization's agents may call; the history keeps what changed."""
+    for prefix in allowed_prefixes:
+        if not PREFIX.fullmatch(prefix):
+            raise ValidationError({"allowed_prefixes": f"“{prefix[:30]}” is not a number prefix."})
+    with transaction.atomic():
+        policy, _ = VoicePolicy.objects.select_for_update().get_or_create(organization=organization)
+        changes = {}
+        for field, value in (("allow_premium_rate", bool(allow_premium_rate)),
+                             ("allow_emergency", bool(allow_emergency)), ("allowed_prefixes", list(allowed_prefixes))):
+            if getattr(policy, field) != value:
+                changes[field] = {"from": getattr(policy, field), "to": value}
+                setattr(policy, field, value)
+        if changes:
+            policy.save()
+            audit(organization=organization, actor=actor, verb="voice_policy.changed", target=policy, data=changes)
+    return policy

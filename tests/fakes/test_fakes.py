@@ -385,6 +385,108 @@ def test_call_magic_numbers_raise_their_codes(client, sender, to, code):
 # -- Twilio: faults -------------------------------------------------------------------------------
 
 
+# -- Twilio: TwiML Apps (Applications) and API keys (Keys) -------------------------------------------
+
+APPLICATION = "api.v2010.account.application"
+APPLICATIONS_PATH = "/2010-04-01/Accounts/{AccountSid}/Applications.json"
+KEYS_PATH = "/2010-04-01/Accounts/{AccountSid}/Keys.json"
+
+
+def test_sdk_creates_a_twiml_app_with_its_voice_url_and_the_fake_records_it(twilio, client):
+    app = client.api.v2010.accounts(ACCOUNT_SID).applications.create(
+        friendly_name="Softphone", voice_url="https://app.example.com/voice/outbound/", voice_method="POST",
+        status_callback="https://app.example.com/voice/status/", status_callback_method="POST")
+
+    assert re.fullmatch(r"AP[0-9a-f]{32}", app.sid)
+    assert (app.voice_url, app.voice_method, app.status_callback) == (
+        "https://app.example.com/voice/outbound/", "POST", "https://app.example.com/voice/status/")
+    assert twilio.requests[-1].form == {
+        "FriendlyName": "Softphone", "VoiceUrl": "https://app.example.com/voice/outbound/", "VoiceMethod": "POST",
+        "StatusCallback": "https://app.example.com/voice/status/", "StatusCallbackMethod": "POST"}
+    [stored] = twilio.applications(ACCOUNT_SID)
+    assert stored["sid"] == app.sid and stored["friendly_name"] == "Softphone"
+    validate_twilio(APPLICATION, stored)
+    assert twilio.applications(OTHER_SID) == []
+
+
+def test_twiml_apps_are_created_listed_fetched_updated_and_deleted_as_the_contract_says(twilio):
+    auth = (ACCOUNT_SID, AUTH_TOKEN)
+    created = requests.post(twilio.base_url + account_uri("Applications.json"), auth=auth, timeout=5,
+                            data={"FriendlyName": "Softphone", "VoiceUrl": "https://app.example.com/v"})
+    assert created.status_code == 201
+    validate_twilio_response(APPLICATIONS_PATH, "post", created.json(), 201)
+    sid = created.json()["sid"]
+    page = twilio_get(twilio, account_uri("Applications.json"))
+    assert page.status_code == 200
+    validate_twilio_response(APPLICATIONS_PATH, "get", page.json())
+    assert set(page.json()) == PAGING_KEYS | {"applications"}
+    assert [a["sid"] for a in page.json()["applications"]] == [sid]
+    assert twilio_get(twilio, account_uri("Applications.json"), FriendlyName="Other").json()["applications"] == []
+
+    updated = requests.post(twilio.base_url + account_uri(f"Applications/{sid}.json"), auth=auth, timeout=5,
+                            data={"VoiceUrl": "https://app.example.com/w", "VoiceMethod": "get"})
+    assert updated.status_code == 200
+    assert (updated.json()["voice_url"], updated.json()["voice_method"]) == ("https://app.example.com/w", "GET")
+    validate_twilio(APPLICATION, updated.json())
+
+    deleted = requests.delete(twilio.base_url + account_uri(f"Applications/{sid}.json"), auth=auth, timeout=5)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    gone = twilio_get(twilio, account_uri(f"Applications/{sid}.json"))
+    assert (gone.status_code, gone.json()["code"]) == (404, 20404)
+    assert twilio.applications(ACCOUNT_SID) == []
+
+
+def test_a_twiml_app_of_another_account_is_out_of_reach(twilio, client):
+    theirs = twilio.client(OTHER_SID).api.v2010.accounts(OTHER_SID).applications.create(friendly_name="Theirs")
+
+    with pytest.raises(TwilioRestException) as error:
+        client.api.v2010.accounts(ACCOUNT_SID).applications(theirs.sid).delete()
+    assert (error.value.status, error.value.code) == (404, 20404)
+    with pytest.raises(TwilioRestException) as error:
+        client.api.v2010.accounts(OTHER_SID).applications(theirs.sid).delete()
+    assert (error.value.status, error.value.code) == (401, 20003)
+    assert [a["sid"] for a in twilio.applications(OTHER_SID)] == [theirs.sid]
+
+
+def test_a_new_api_key_shows_its_secret_once_and_opens_the_account(twilio, client):
+    key = client.api.v2010.accounts(ACCOUNT_SID).new_keys.create(friendly_name="Softphone")
+
+    assert re.fullmatch(r"SK[0-9a-f]{32}", key.sid) and key.secret
+    assert twilio.authenticate(key.sid, key.secret) == ACCOUNT_SID
+    assert twilio.authenticate(key.sid, "a guess") is None
+    as_key = Client(key.sid, key.secret, ACCOUNT_SID, http_client=fake_http_client(twilio.base_url))
+    assert as_key.api.accounts(ACCOUNT_SID).fetch().sid == ACCOUNT_SID
+    # Listed and fetched, the key never carries its secret again.
+    [listed] = twilio.keys(ACCOUNT_SID)
+    assert listed == {"sid": key.sid, "friendly_name": "Softphone", "date_created": listed["date_created"],
+                      "date_updated": listed["date_updated"]}
+    fetched = twilio_get(twilio, account_uri(f"Keys/{key.sid}.json"))
+    assert "secret" not in fetched.json()
+    validate_twilio("api.v2010.account.key", fetched.json())
+    page = twilio_get(twilio, account_uri("Keys.json")).json()
+    validate_twilio_response(KEYS_PATH, "get", page)
+    assert set(page) == PAGING_KEYS | {"keys"} and "secret" not in page["keys"][0]
+
+
+def test_creating_a_key_answers_201_with_the_new_key_contract(twilio):
+    created = requests.post(twilio.base_url + account_uri("Keys.json"), auth=(ACCOUNT_SID, AUTH_TOKEN),
+                            data={"FriendlyName": "Softphone"}, timeout=5)
+    assert created.status_code == 201
+    validate_twilio_response(KEYS_PATH, "post", created.json(), 201)
+    validate_twilio("api.v2010.account.new_key", created.json())
+
+
+def test_a_deleted_key_is_404_and_authenticates_no_more(twilio, client):
+    key = client.api.v2010.accounts(ACCOUNT_SID).new_keys.create(friendly_name="Softphone")
+
+    assert client.api.v2010.accounts(ACCOUNT_SID).keys(key.sid).delete() is True
+    assert twilio.keys(ACCOUNT_SID) == []
+    assert twilio.authenticate(key.sid, key.secret) is None
+    with pytest.raises(TwilioRestException) as error:
+        client.api.v2010.accounts(ACCOUNT_SID).keys(key.sid).delete()
+    assert (error.value.status, error.value.code) == (404, 20404)
+
+
 def test_fail_next_answers_429_code_20429_then_recovers(twilio, client):
     twilio.fail_next(2)
 

@@ -99,6 +99,16 @@ AREAS = {
     "305": _Area("Miami", "FL", "33130", "460", "MIAMI", 25.7617, -80.1918),
 }
 
+# Create/update parameters of an Application (a TwiML App); each is stored under its snake_case name.
+APPLICATION_PARAMS = (
+    "FriendlyName", "ApiVersion", "VoiceUrl", "VoiceMethod", "VoiceFallbackUrl", "VoiceFallbackMethod",
+    "StatusCallback", "StatusCallbackMethod", "VoiceCallerIdLookup", "SmsUrl", "SmsMethod", "SmsFallbackUrl",
+    "SmsFallbackMethod", "SmsStatusCallback", "MessageStatusCallback", "PublicApplicationConnectEnabled",
+)
+_BOOLEAN_PARAMS = frozenset({"VoiceCallerIdLookup", "PublicApplicationConnectEnabled"})
+_METHOD_PARAMS = frozenset({"VoiceMethod", "VoiceFallbackMethod", "StatusCallbackMethod", "SmsMethod",
+                            "SmsFallbackMethod"})
+
 # Update parameters of an IncomingPhoneNumber; each is stored under its snake_case name.
 NUMBER_PARAMS = (
     "FriendlyName", "ApiVersion", "VoiceUrl", "VoiceMethod", "VoiceFallbackUrl", "VoiceFallbackMethod",
@@ -187,6 +197,8 @@ class FakeTwilio(LiveCalls, FakeServer):
         self._positions = itertools.count()
         self._messages: dict[str, list[dict]] = {}
         self._calls: dict[str, list[dict]] = {}
+        self._applications: dict[str, dict[str, dict]] = {}  # account sid -> AP sid -> resource
+        self._keys: dict[str, dict[str, dict]] = {}  # account sid -> SK sid -> resource (no secret)
         self._media: dict[str, dict] = {}  # media path -> {"content", "content_type", "redirect"}
         self._faults: deque[Response | None] = deque()  # None: answer that request normally
         self._delay = 0.0
@@ -204,6 +216,13 @@ class FakeTwilio(LiveCalls, FakeServer):
             (re.compile(account + r"/Calls\.json"), {"POST": self._create_call}),
             (re.compile(account + r"/Messages/(?P<message>MM[0-9a-f]{32})/Media/(?P<media>ME[0-9a-f]{32})"),
              {"GET": self._fetch_media}),
+            (re.compile(account + r"/Applications\.json"),
+             {"GET": self._list_applications, "POST": self._create_application}),
+            (re.compile(account + r"/Applications/(?P<sid>[^/]+)\.json"),
+             {"GET": self._fetch_application, "POST": self._update_application, "DELETE": self._delete_application}),
+            (re.compile(account + r"/Keys\.json"), {"GET": self._list_keys, "POST": self._create_key}),
+            (re.compile(account + r"/Keys/(?P<sid>[^/]+)\.json"),
+             {"GET": self._fetch_key, "POST": self._update_key, "DELETE": self._delete_key}),
         ]
         self._conferences: dict[str, dict[str, dict]] = {}
         self._routes += self._live_routes()
@@ -224,8 +243,9 @@ class FakeTwilio(LiveCalls, FakeServer):
             "status": status,
             "subresource_uris": {
                 name: f"/{API_VERSION}/Accounts/{sid}/{resource}.json" for name, resource in (
-                    ("available_phone_numbers", "AvailablePhoneNumbers"), ("calls", "Calls"),
-                    ("incoming_phone_numbers", "IncomingPhoneNumbers"), ("messages", "Messages"))
+                    ("applications", "Applications"), ("available_phone_numbers", "AvailablePhoneNumbers"),
+                    ("calls", "Calls"), ("incoming_phone_numbers", "IncomingPhoneNumbers"), ("keys", "Keys"),
+                    ("messages", "Messages"))
             },
             "type": type,
             "uri": f"/{API_VERSION}/Accounts/{sid}.json",
@@ -236,6 +256,8 @@ class FakeTwilio(LiveCalls, FakeServer):
             self._numbers.setdefault(sid, {})
             self._messages.setdefault(sid, [])
             self._calls.setdefault(sid, [])
+            self._applications.setdefault(sid, {})
+            self._keys.setdefault(sid, {})
         return dict(account)
 
     def add_api_key(self, account_sid: str, key_sid: str, secret: str) -> None:
@@ -313,6 +335,16 @@ class FakeTwilio(LiveCalls, FakeServer):
     def calls(self, account_sid: str) -> list[dict]:
         with self._lock:
             return [dict(call) for call in self._calls[account_sid]]
+
+    def applications(self, account_sid: str) -> list[dict]:
+        """The account's TwiML Apps (Application resources), oldest first."""
+        with self._lock:
+            return [dict(application) for application in self._applications[account_sid].values()]
+
+    def keys(self, account_sid: str) -> list[dict]:
+        """The account's API keys as Twilio lists them: without their secrets (see `authenticate`)."""
+        with self._lock:
+            return [dict(key) for key in self._keys[account_sid].values()]
 
     def client(self, account_sid: str, auth_token: str | None = None, **http_options: Any) -> Client:
         """The real SDK client for this account, talking to this fake (which must be started)."""
@@ -613,6 +645,101 @@ class FakeTwilio(LiveCalls, FakeServer):
         self._calls[account_sid].append(call)
         return json_response(201, call)
 
+    def _list_applications(self, account_sid: str, params: dict, path: str) -> Response:
+        items = list(self._applications[account_sid].values())
+        if "FriendlyName" in params:
+            items = [item for item in items if item["friendly_name"] == params["FriendlyName"]]
+        return self._paginate(path, params, items, "applications")
+
+    def _create_application(self, account_sid: str, params: dict, path: str) -> Response:
+        fields = _application_fields(params)
+        sid = "AP" + uuid.uuid4().hex
+        now = _now()
+        application = {
+            "account_sid": account_sid,
+            "api_version": API_VERSION,
+            "date_created": now,
+            "date_updated": now,
+            "friendly_name": None,
+            "message_status_callback": None,
+            "public_application_connect_enabled": False,
+            "sid": sid,
+            "sms_fallback_method": "POST",
+            "sms_fallback_url": None,
+            "sms_method": "POST",
+            "sms_status_callback": None,
+            "sms_url": None,
+            "status_callback": None,
+            "status_callback_method": "POST",
+            "uri": f"/{API_VERSION}/Accounts/{account_sid}/Applications/{sid}.json",
+            "voice_caller_id_lookup": False,
+            "voice_fallback_method": "POST",
+            "voice_fallback_url": None,
+            "voice_method": "POST",
+            "voice_url": None,
+            **fields,
+        }
+        self._applications[account_sid][sid] = application
+        self._position[sid] = next(self._positions)
+        return json_response(201, application)
+
+    def _owned_application(self, account_sid: str, sid: str, path: str) -> dict:
+        application = self._applications[account_sid].get(sid)
+        if application is None:
+            raise _not_found(path)
+        return application
+
+    def _fetch_application(self, account_sid: str, params: dict, path: str, sid: str) -> Response:
+        return json_response(200, self._owned_application(account_sid, sid, path))
+
+    def _update_application(self, account_sid: str, params: dict, path: str, sid: str) -> Response:
+        application = self._owned_application(account_sid, sid, path)
+        application.update(_application_fields(params), date_updated=_now())
+        return json_response(200, application)
+
+    def _delete_application(self, account_sid: str, params: dict, path: str, sid: str) -> Response:
+        self._owned_application(account_sid, sid, path)
+        del self._applications[account_sid][sid]
+        return Response(204)
+
+    def _list_keys(self, account_sid: str, params: dict, path: str) -> Response:
+        return self._paginate(path, params, list(self._keys[account_sid].values()), "keys")
+
+    def _create_key(self, account_sid: str, params: dict, path: str) -> Response:
+        sid = "SK" + uuid.uuid4().hex
+        secret = uuid.uuid4().hex  # 32 characters, as Twilio's secrets are
+        now = _now()
+        key = {"date_created": now, "date_updated": now, "friendly_name": _single(params.get("FriendlyName")),
+               "sid": sid}
+        self._keys[account_sid][sid] = key
+        self._position[sid] = next(self._positions)
+        # The key opens its account from now on, in place of the account sid and auth token.
+        self._credentials[sid] = (secret, account_sid)
+        # The secret is in this answer only: Twilio never shows it again.
+        return json_response(201, {**key, "secret": secret})
+
+    def _owned_key(self, account_sid: str, sid: str, path: str) -> dict:
+        key = self._keys[account_sid].get(sid)
+        if key is None:
+            raise _not_found(path)
+        return key
+
+    def _fetch_key(self, account_sid: str, params: dict, path: str, sid: str) -> Response:
+        return json_response(200, self._owned_key(account_sid, sid, path))
+
+    def _update_key(self, account_sid: str, params: dict, path: str, sid: str) -> Response:
+        key = self._owned_key(account_sid, sid, path)
+        if "FriendlyName" in params:
+            key["friendly_name"] = _single(params["FriendlyName"])
+        key["date_updated"] = _now()
+        return json_response(200, key)
+
+    def _delete_key(self, account_sid: str, params: dict, path: str, sid: str) -> Response:
+        self._owned_key(account_sid, sid, path)
+        del self._keys[account_sid][sid]
+        self._credentials.pop(sid, None)  # a deleted key authenticates nothing any more
+        return Response(204)
+
     # -- helpers (called with the lock held) -------------------------------------------------------
 
     @staticmethod
@@ -738,6 +865,24 @@ def _number_fields(params: dict) -> dict:
                 value = _boolean(value)
             elif name.endswith("Sid"):
                 value = value or None  # an empty string clears the sid
+            fields[re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()] = value
+    return fields
+
+
+def _application_fields(params: dict) -> dict:
+    fields = {}
+    for name in APPLICATION_PARAMS:
+        if name in params:
+            value = _single(params[name])
+            if name in _BOOLEAN_PARAMS:
+                value = _boolean(value)
+            elif name in _METHOD_PARAMS:
+                value = value.upper()
+                if value not in ("GET", "POST"):
+                    # (?) Our sources do not give the code of this refusal; the spec allows GET|POST only.
+                    raise _ApiError(400, 21208, f"{name} must be GET or POST.")
+            else:
+                value = value or None  # an empty string clears a URL
             fields[re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()] = value
     return fields
 

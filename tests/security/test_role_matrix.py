@@ -80,6 +80,7 @@ NUMBER = "/o/acme/numbers/{phone_number_id}/"
 NUMBERS = "/o/acme/numbers/"
 ACCOUNTS = "/o/acme/numbers/accounts/"
 CANNED = "/o/acme/canned-replies/"
+RULES = "/o/acme/calling-rules/"
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,17 @@ MATRIX = [
         ACCOUNTS, 404),
     row(O + "numbers/accounts/<uuid:provider_account_id>/delete/", "POST", LOGIN, 403, ACCOUNTS, ACCOUNTS,
         ACCOUNTS, 404),
+    row(O + "numbers/accounts/<uuid:provider_account_id>/voice/", "POST", LOGIN, 403, ACCOUNTS, ACCOUNTS,
+        ACCOUNTS, 404),
     row(O + "numbers/<uuid:phone_number_id>/",         "GET",  LOGIN, 403, 200, 200, 200, 404),
     row(O + "numbers/<uuid:phone_number_id>/assign/",  "POST", LOGIN, 403, NUMBER, NUMBER, NUMBER, 404),
     row(O + "numbers/<uuid:phone_number_id>/rename/",  "POST", LOGIN, 403, NUMBER, NUMBER, NUMBER, 404),
     row(O + "numbers/<uuid:phone_number_id>/repair/",  "POST", LOGIN, 403, NUMBER, NUMBER, NUMBER, 404),
     row(O + "numbers/<uuid:phone_number_id>/platform-sync/", "POST", LOGIN, 403, NUMBER, NUMBER, NUMBER, 404),
     row(O + "numbers/<uuid:phone_number_id>/remove/",  "POST", LOGIN, 403, NUMBERS, NUMBERS, NUMBERS, 404),
+    row(O + "numbers/<uuid:phone_number_id>/voice/",   "POST", LOGIN, 403, NUMBER, NUMBER, NUMBER, 404),
+    row(O + "calling-rules/",                          "GET",  LOGIN, 403, 200, 200, 200, 404),
+    row(O + "calling-rules/",                          "POST", LOGIN, 403, RULES, RULES, RULES, 404),
     row(O + "jobs/<uuid:job_id>/",                     "GET",  LOGIN, 403, 200, 200, 200, 404),
     # The softphone: its tokens and heartbeat are each person's own (404 for someone who is no agent).
     row(O + "telephony/token",                         "GET",  LOGIN, 200, 404, 404, 404, 404),
@@ -218,6 +224,7 @@ MATRIX = [
     row(A + "provider-accounts/<uuid:provider_account_id>", "PATCH", 401, 403, 200, 200, 200, 404),
     row(A + "provider-accounts/<uuid:provider_account_id>", "DELETE", 401, 403, 204, 204, 204, 404),
     row(A + "provider-accounts/<uuid:provider_account_id>/sync", "POST", 401, 403, 202, 202, 202, 404),
+    row(A + "provider-accounts/<uuid:provider_account_id>/voice", "POST", 401, 403, 202, 202, 202, 404),
     row(A + "phone-numbers",                           "GET",    401, 200, 200, 200, 200, 404),
     row(A + "phone-numbers",                           "POST",   401, 403, 201, 201, 201, 404),
     row(A + "phone-numbers/twilio/available",          "POST",   401, 403, 200, 200, 200, 404),
@@ -356,6 +363,10 @@ PAYLOADS = {
         "account_sid": SPARE_SID, "auth_token": SPARE_TOKEN, "friendly_name": "Spare", "webhook_mode": "per_number"},
     (O + "numbers/<uuid:phone_number_id>/assign/", "POST"): lambda w: {"agent": w.world["agent"].pk},
     (O + "numbers/<uuid:phone_number_id>/rename/", "POST"): lambda w: {"friendly_name": "Front desk"},
+    (O + "numbers/accounts/<uuid:provider_account_id>/voice/", "POST"): lambda w: {"enabled": "1"},
+    (O + "numbers/<uuid:phone_number_id>/voice/", "POST"): lambda w: {
+        "ring_timeout": "25", "voicemail_greeting": "Leave a message after the tone."},
+    (O + "calling-rules/", "POST"): lambda w: {"allow_premium_rate": "on", "allowed_prefixes": "+1900555"},
     (O + "inbox/poll/", "GET"): lambda w: {"cursor": timezone.now().isoformat()},
     (O + "inbox/availability/", "POST"): lambda w: {"availability": "away"},
     (O + "inbox/c/<uuid:conversation_id>/older/", "GET"): lambda w: {"before": w.world["message"].pk},
@@ -368,6 +379,7 @@ PAYLOADS = {
     (A + "provider-accounts", "POST"): lambda w: {"provider": "twilio", "accountSid": SPARE_SID,
                                                   "authToken": SPARE_TOKEN},
     (A + "provider-accounts/<uuid:provider_account_id>", "PATCH"): lambda w: {"friendlyName": "Main line"},
+    (A + "provider-accounts/<uuid:provider_account_id>/voice", "POST"): lambda w: {"enabled": True},
     (A + "phone-numbers", "POST"): lambda w: {"provider": "twilio", "phoneNumber": w.spare_number,
                                               "accountSid": w.account.account_sid, "authToken": ACME_TOKEN},
     (A + "phone-numbers/twilio/available", "POST"): lambda w: {"providerAccountId": str(w.account.pk)},
