@@ -14,11 +14,13 @@ from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
 from . import selectors
-from .models import NumberStatus
+from .models import CallDirection, NumberStatus
 from .serializers import (
     AvailableNumberSerializer,
     AvailableSearchSerializer,
     BuySerializer,
+    CallFilterSerializer,
+    CallOutputSerializer,
     ImportSerializer,
     JobSerializer,
     PhoneNumberCreateSerializer,
@@ -250,3 +252,46 @@ class JobDetailApi(TenantAPIView):
     @extend_schema(responses=JobSerializer, operation_id="jobs_retrieve")
     def get(self, request, org_slug, job_id):
         return Response(JobSerializer(selectors.get_job_for_org(self.organization, parse_public_id(job_id))).data)
+
+
+# Calls --------------------------------------------------------------------------------------------
+
+
+class CallListApi(TenantAPIView):
+    """The call log, newest first, with the page's filters. Every member reads it."""
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        parameters=[OpenApiParameter("mine", bool, description="Only the calls of your own agent"),
+                    OpenApiParameter("missed", bool), OpenApiParameter("voicemail", bool),
+                    OpenApiParameter("phoneNumberId", OpenApiTypes.UUID),
+                    OpenApiParameter("direction", OpenApiTypes.STR, enum=CallDirection.values),
+                    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (YYYY-MM-DD), included"),
+                    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (YYYY-MM-DD), included")],
+        responses=CallOutputSerializer(many=True), operation_id="calls_list",
+    )
+    def get(self, request, org_slug):
+        params = {"mine": request.query_params.get("mine"), "missed": request.query_params.get("missed"),
+                  "voicemail": request.query_params.get("voicemail"),
+                  "phone_number_id": request.query_params.get("phoneNumberId"),
+                  "direction": request.query_params.get("direction"),
+                  "from": request.query_params.get("from"), "to": request.query_params.get("to")}
+        data = CallFilterSerializer(data={k: v for k, v in params.items() if v not in (None, "")})
+        data.is_valid(raise_exception=True)
+        filters = dict(data.validated_data)
+        if filters.get("phone_number_id"):
+            filters["number"] = resolve_in_tenant("phone_number_id", lambda: selectors.get_phone_number_for_org(
+                self.organization, filters["phone_number_id"]))
+        calls = selectors.call_list(organization=self.organization, filters=filters, user=request.user)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(calls, request, view=self)
+        return paginator.get_paginated_response(
+            CallOutputSerializer(page, many=True, context={"request": request, "org_slug": org_slug}).data)
+
+
+class CallDetailApi(TenantAPIView):
+    @extend_schema(responses=CallOutputSerializer, operation_id="calls_retrieve")
+    def get(self, request, org_slug, call_id):
+        call = selectors.get_call_for_org(self.organization, call_id)
+        return Response(CallOutputSerializer(call, context={"request": request, "org_slug": org_slug}).data)

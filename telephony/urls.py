@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_voice, webhooks_voice
+from . import api, views, views_calls, views_voice, webhooks_voice
 
 html_patterns = [
     path("numbers/", views.number_list, name="number-list"),
@@ -20,6 +20,10 @@ html_patterns = [
     path("numbers/<uuid:phone_number_id>/platform-sync/", views.number_platform_retry, name="number-platform-sync"),
     path("numbers/<uuid:phone_number_id>/remove/", views.number_remove, name="number-remove"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("calls/", views_calls.call_log_page, name="call-log"),
+    path("calls/<uuid:call_id>/", views_calls.call_detail, name="call-detail"),
+    path("calls/<uuid:call_id>/notes/", views_calls.call_notes, name="call-notes"),
+    path("calls/<uuid:call_id>/recording/", views_calls.call_recording, name="call-recording"),
     path("telephony/token", views_voice.voice_token, name="voice-token"),
     path("telephony/presence", views_voice.voice_presence, name="voice-presence"),
 ]
@@ -38,6 +42,8 @@ api_patterns = [
     path("phone-numbers/<uuid:phone_number_id>/repair-webhooks", api.PhoneNumberRepairApi.as_view(),
          name="api-phone-number-repair"),
     path("jobs/<uuid:job_id>", api.JobDetailApi.as_view(), name="api-job-detail"),
+    path("calls", api.CallListApi.as_view(), name="api-calls"),
+    path("calls/<uuid:call_id>", api.CallDetailApi.as_view(), name="api-call-detail"),
 ]
 
 # Mounted under /webhooks/ (namespace "voice-webhooks"): the addresses in
