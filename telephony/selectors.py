@@ -98,9 +98,8 @@ def call_list(*, organization: Organization, filters: dict | None = None, user=N
 
 
 def get_call_for_org(organization: Organization, public_id) -> Call:
-    return get_for_org(Call.objects.select_related("contact", "agent", "phone_number__provider_account",
-                                                   "transferred_by", "transferred_to", "created_by"),
-                       organization, public_id)
+    return get_for_org(Call.objects.select_related("contact", "agent", "phone_number", "transferred_by",
+                                                   "transferred_to"), organization, public_id)
 
 
 def missed_calls_unseen_count(*, organization: Organization) -> int:

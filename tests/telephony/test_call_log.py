@@ -147,6 +147,22 @@ def test_each_filter_shows_the_calls_it_names(agent_client, org, our_number, sec
     assert [names[pk] for pk in rows(response.content.decode())] == expected
 
 
+def test_the_log_reads_the_same_few_queries_for_five_rows_or_fifty(agent_client, org, our_number):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert log(agent_client, org).status_code == 200
+        return len(captured)
+
+    for _ in range(5):
+        make_call(org, our_number, answered=False, status="no-answer")
+    few = queries()
+    for i in range(45):
+        make_call(org, our_number, customer=f"+1415555{i + 200:04d}")
+    assert queries() == few
+
+
 def test_mine_shows_nothing_to_someone_who_is_no_agent(owner_client, org, our_number):
     make_call(org, our_number)
     page = log(owner_client, org, mine="on").content.decode()
