@@ -13,3 +13,11 @@ class MessagingConfig(AppConfig):
         from .services.conversations import contact_conversations_changed
 
         contact_changed.connect(contact_conversations_changed, dispatch_uid="messaging.contact_conversations_changed")
+
+        # Telephony sits below messaging too: each call it records joins the contact's conversation
+        # on that number (the same timeline as the messages).
+        from telephony.signals import call_changed
+
+        from .services.calls import call_changed_in_conversation
+
+        call_changed.connect(call_changed_in_conversation, dispatch_uid="messaging.call_changed_in_conversation")

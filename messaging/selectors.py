@@ -9,8 +9,9 @@ from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet, Subquery
 
-from crm.models import Contact
-from telephony.models import PhoneNumber
+from crm.models import Channel, Contact
+from telephony import selectors as telephony_selectors
+from telephony.models import Call, PhoneNumber
 from tenants.models import Organization
 from tenants.scoping import get_for_org, platform_scope
 
@@ -221,6 +222,46 @@ def thread_messages(*, organization: Organization, conversation: Conversation, b
     return list(reversed(page[:limit])), len(page) > limit
 
 
+def has_calls(conversation: Conversation) -> bool:
+    """Whether the conversation's timeline shows calls: the contact's calls on one of our numbers
+    belong to their SMS conversation on that number (the one a call opens), not to WhatsApp's."""
+    return conversation.phone_number_id is not None and conversation.channel == Channel.SMS
+
+
+def _item_position(organization: Organization, conversation: Conversation, item_id) -> tuple | None:
+    """(created_at, id) of a message of the conversation, or of one of its calls."""
+    position = (Message.objects.filter(organization=organization, conversation=conversation, pk=item_id)
+                .values_list("created_at", "pk").first())
+    if position is None and has_calls(conversation):
+        position = (Call.objects.filter(organization=organization, contact_id=conversation.contact_id,
+                                        phone_number_id=conversation.phone_number_id, pk=item_id)
+                    .values_list("created_at", "pk").first())
+    return position
+
+
+def thread_items(*, organization: Organization, conversation: Conversation, before=None, limit: int = 50):
+    """The thread as the inbox shows it: the messages and, in a conversation on one of our numbers,
+    the contact's calls on that number, interleaved by time. The newest `limit` items before an
+    item's id (a message or a call), oldest first, and whether there are older ones. One query for
+    the messages and one for the calls (call_contact_number_idx), each stopping at `limit`."""
+    position = None
+    if before is not None:
+        position = _item_position(organization, conversation, before)
+        if position is None:
+            return [], False
+    qs = Message.objects.filter(organization=organization, conversation=conversation).select_related("created_by")
+    if position is not None:
+        at, pk = position
+        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    items = list(qs.order_by("-created_at", "-id")[: limit + 1])
+    if has_calls(conversation):
+        items += telephony_selectors.contact_calls(organization=organization, contact_id=conversation.contact_id,
+                                                   phone_number_id=conversation.phone_number_id, before=position,
+                                                   limit=limit + 1)
+    items.sort(key=lambda item: (item.created_at, item.pk), reverse=True)
+    return list(reversed(items[:limit])), len(items) > limit
+
+
 def contact_conversations(*, organization: Organization, contact: Contact) -> list[Conversation]:
     return list(Conversation.objects.filter(organization=organization, contact=contact)
                 .select_related("phone_number", "whatsapp_sender")
@@ -242,7 +283,7 @@ def get_canned_reply_for_org(organization: Organization, public_id) -> CannedRep
 class InboxChanges:
     rows: list[Conversation]  # changed and still in this view
     gone: list = field(default_factory=list)  # changed and no longer in this view
-    messages: list[Message] = field(default_factory=list)  # of the open conversation
+    messages: list = field(default_factory=list)  # of the open conversation: its messages and calls
     conversation: Conversation | None = None  # the open conversation, when it changed
 
 
@@ -259,6 +300,11 @@ def inbox_changes(*, organization: Organization, agent, filters: InboxFilters, s
         result.messages = list(Message.objects.filter(organization=organization, conversation=open_conversation,
                                                       updated_at__gt=since)
                                .select_related("created_by").order_by("created_at", "id")[:200])
+        if has_calls(open_conversation):
+            result.messages += telephony_selectors.contact_calls(
+                organization=organization, contact_id=open_conversation.contact_id,
+                phone_number_id=open_conversation.phone_number_id, changed_since=since)
+            result.messages.sort(key=lambda item: (item.created_at, item.pk))
         if open_conversation.pk in shown or open_conversation.pk in gone:
             result.conversation = get_conversation_for_org(organization, open_conversation.pk)
     return result

@@ -20,6 +20,7 @@ from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.models import Channel
 from telephony import selectors as telephony_selectors
+from telephony.models import Call
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.models import AgentKind
@@ -136,7 +137,7 @@ def _thread_context(request, conversation, agent) -> dict:
     organization = request.organization
     services.conversation_mark_read(organization=organization, conversation=conversation)
     conversation.unread_count = 0
-    messages, has_older = selectors.thread_messages(organization=organization, conversation=conversation)
+    messages, has_older = selectors.thread_items(organization=organization, conversation=conversation)
     return {**_head_context(request, conversation, agent), "messages": messages, "has_older": has_older,
             "verdict": policy.may_send(conversation),
             "media_verdict": policy.may_send(conversation, has_media=True),
@@ -221,8 +222,8 @@ def conversation_older(request: HttpRequest, org_slug: str, conversation_id) -> 
     before = request.GET.get("before")
     if not before:
         return _bad_request(request, "Say which message to load the older ones before.")
-    messages, has_older = selectors.thread_messages(organization=request.organization, conversation=conversation,
-                                                    before=parse_public_id(before))
+    messages, has_older = selectors.thread_items(organization=request.organization, conversation=conversation,
+                                                 before=parse_public_id(before))
     return render(request, "messaging/_messages_older.html",
                   {"conversation": conversation, "messages": messages, "has_older": has_older})
 
@@ -341,8 +342,7 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
                   "html": render_to_string("messaging/_inbox_row.html", {"row": row, "open_id": open_id},
                                            request=request)} for row in changes.rows],
         "gone": [str(pk) for pk in changes.gone],
-        "messages": [{"id": str(m.pk), "created": m.created_at.isoformat(),
-                      "html": render_to_string("messaging/_bubble.html", {"message": m}, request=request)}
+        "messages": [{"id": str(m.pk), "created": m.created_at.isoformat(), "html": _item_html(request, m)}
                      for m in changes.messages],
     }
     if changes.conversation is not None:
@@ -351,6 +351,13 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
                                            _head_context(request, conversation, agent), request=request)
         payload["verdict"] = render_to_string("messaging/_verdict.html", {"verdict": policy.may_send(conversation)})
     return JsonResponse(payload)
+
+
+def _item_html(request, item) -> str:
+    """One item of a thread: a message's bubble, or a call (both are placed by their `m-<id>`)."""
+    if isinstance(item, Call):
+        return render_to_string("messaging/_call.html", {"call": item}, request=request)
+    return render_to_string("messaging/_bubble.html", {"message": item}, request=request)
 
 
 @require_GET

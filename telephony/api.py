@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from core.api import Pagination
@@ -14,11 +14,14 @@ from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
 from . import selectors
-from .models import NumberStatus
+from .models import CallDirection, NumberStatus
 from .serializers import (
     AvailableNumberSerializer,
     AvailableSearchSerializer,
     BuySerializer,
+    CallFilterSerializer,
+    CallOutputSerializer,
+    CallPlaceSerializer,
     ImportSerializer,
     JobSerializer,
     PhoneNumberCreateSerializer,
@@ -30,7 +33,18 @@ from .serializers import (
     ProviderAccountPatchSerializer,
     ProviderAccountVoiceSerializer,
 )
-from .services import accounts, adding, assignment, buying, configuring, editing, importing, sync, voice_setup
+from .services import (
+    accounts,
+    adding,
+    assignment,
+    buying,
+    configuring,
+    editing,
+    importing,
+    live_calls,
+    sync,
+    voice_setup,
+)
 
 
 def _client(organization, value):
@@ -269,3 +283,69 @@ class JobDetailApi(TenantAPIView):
     @extend_schema(responses=JobSerializer, operation_id="jobs_retrieve")
     def get(self, request, org_slug, job_id):
         return Response(JobSerializer(selectors.get_job_for_org(self.organization, parse_public_id(job_id))).data)
+
+
+# Calls --------------------------------------------------------------------------------------------
+
+
+class CallListApi(TenantAPIView):
+    """The call log, newest first, with the page's filters. Every member reads it."""
+
+    pagination_class = Pagination
+
+    @extend_schema(
+        parameters=[OpenApiParameter("mine", bool, description="Only the calls of your own agent"),
+                    OpenApiParameter("missed", bool), OpenApiParameter("voicemail", bool),
+                    OpenApiParameter("phoneNumberId", OpenApiTypes.UUID),
+                    OpenApiParameter("direction", OpenApiTypes.STR, enum=CallDirection.values),
+                    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (YYYY-MM-DD), included"),
+                    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (YYYY-MM-DD), included")],
+        responses=CallOutputSerializer(many=True), operation_id="calls_list",
+    )
+    def get(self, request, org_slug):
+        params = {"mine": request.query_params.get("mine"), "missed": request.query_params.get("missed"),
+                  "voicemail": request.query_params.get("voicemail"),
+                  "phone_number_id": request.query_params.get("phoneNumberId"),
+                  "direction": request.query_params.get("direction"),
+                  "from": request.query_params.get("from"), "to": request.query_params.get("to")}
+        data = CallFilterSerializer(data={k: v for k, v in params.items() if v not in (None, "")})
+        data.is_valid(raise_exception=True)
+        filters = dict(data.validated_data)
+        if filters.get("phone_number_id"):
+            filters["number"] = resolve_in_tenant("phone_number_id", lambda: selectors.get_phone_number_for_org(
+                self.organization, filters["phone_number_id"]))
+        calls = selectors.call_list(organization=self.organization, filters=filters, user=request.user)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(calls, request, view=self)
+        return paginator.get_paginated_response(
+            CallOutputSerializer(page, many=True, context={"request": request, "org_slug": org_slug}).data)
+
+    @extend_schema(
+        request=CallPlaceSerializer, responses={201: CallOutputSerializer}, operation_id="calls_create",
+        description="Place a call from one of your numbers: your browser softphone rings first (it must be "
+                    "open and you available), and when you answer, Twilio dials the destination. 409 when "
+                    "your softphone cannot ring now.")
+    def post(self, request, org_slug):
+        data = CallPlaceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        agent = tenant_selectors.agent_for_user(organization=self.organization, user=request.user)
+        try:
+            call = live_calls.call_place_request(organization=self.organization, agent=agent,
+                                                 from_id=data.validated_data["from_number_id"],
+                                                 destination=data.validated_data["to"])
+        except live_calls.CallConflict as exc:
+            raise Conflict(" ".join(exc.messages)) from None
+        return Response(CallOutputSerializer(call, context={"request": request, "org_slug": org_slug}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class CallDetailApi(TenantAPIView):
+    @extend_schema(responses=CallOutputSerializer, operation_id="calls_retrieve")
+    def get(self, request, org_slug, call_id):
+        call = selectors.get_call_for_org(self.organization, call_id)
+        return Response(CallOutputSerializer(call, context={"request": request, "org_slug": org_slug}).data)

@@ -2,7 +2,7 @@ from django import forms
 
 from core.validators import validate_credential, validate_name
 
-from .models import NumberStatus, WebhookMode
+from .models import CallDirection, NumberStatus, WebhookMode
 
 
 class TwilioAccountForm(forms.Form):
@@ -100,3 +100,34 @@ class CallingRulesForm(forms.Form):
     allowed_prefixes = forms.CharField(
         required=False, label="Always allowed", widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Number prefixes agents may always call, one a line, e.g. +1900555.")
+
+
+class CallFilterForm(forms.Form):
+    """The call log's filters (the same as the API's)."""
+
+    mine = forms.BooleanField(required=False, label="Only mine")
+    missed = forms.BooleanField(required=False, label="Missed")
+    voicemail = forms.BooleanField(required=False, label="Voicemail")
+    direction = forms.ChoiceField(choices=[("", "In and out"), *CallDirection.choices], required=False,
+                                  label="Direction")
+    number = forms.ModelChoiceField(queryset=None, required=False, empty_label="Any number", label="Our number",
+                                    error_messages={"invalid_choice": "Choose one of this organization's numbers."})
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
+                                error_messages={"invalid": "Enter the first day as YYYY-MM-DD."})
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
+                              error_messages={"invalid": "Enter the last day as YYYY-MM-DD."})
+
+    def __init__(self, *args, numbers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["number"].queryset = numbers
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError("The first day comes after the last one.")
+        return data
+
+
+class CallNotesForm(forms.Form):
+    notes = forms.CharField(required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 5}),
+                            label="Notes")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from datetime import date, datetime, time, timedelta
 
-from tenants.models import Job, Organization
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from tenants.models import Agent, Job, Organization
 from tenants.scoping import get_for_org
 
-from .models import Call, PhoneNumber, Provider, ProviderAccount
+from .models import CALL_ENDED, Call, CallDirection, PhoneNumber, Provider, ProviderAccount
 
 
 def provider_account_list(*, organization: Organization, provider: str | None = None) -> QuerySet[ProviderAccount]:
@@ -56,6 +59,64 @@ def get_job_for_org(organization: Organization, public_id) -> Job:
     return get_for_org(Job.objects.all(), organization, public_id)
 
 
+# Calls -------------------------------------------------------------------------------------------
+
+# What a missed call is: an inbound call that ended without anyone of ours answering (a voicemail
+# is one too). Still ringing is not missed yet.
+MISSED = Q(direction=CallDirection.INBOUND, answered_at__isnull=True, status__in=CALL_ENDED)
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight of `day` in the current time zone (the day as the person asking reads it)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def call_list(*, organization: Organization, filters: dict | None = None, user=None) -> QuerySet[Call]:
+    """The call log, newest first. Filters: `mine` (calls of the asking user's own agent: nothing
+    for someone who is no agent), `missed`, `voicemail`, `number` (a PhoneNumber), `direction`,
+    `date_from` / `date_to` (days, both included). Served by call_org_recent_idx, or
+    call_agent_recent_idx for "mine"."""
+    filters = filters or {}
+    qs = Call.objects.filter(organization=organization).select_related("contact", "agent", "phone_number")
+    if filters.get("mine"):
+        agent = (Agent.objects.filter(organization=organization, user=user).first()
+                 if getattr(user, "is_authenticated", False) else None)
+        qs = qs.filter(agent=agent) if agent is not None else qs.none()
+    if filters.get("missed"):
+        qs = qs.filter(MISSED)
+    if filters.get("voicemail"):
+        qs = qs.filter(voicemail=True)
+    if filters.get("number"):
+        qs = qs.filter(phone_number=filters["number"])
+    if filters.get("direction"):
+        qs = qs.filter(direction=filters["direction"])
+    if filters.get("date_from"):
+        qs = qs.filter(created_at__gte=_day_start(filters["date_from"]))
+    if filters.get("date_to"):
+        qs = qs.filter(created_at__lt=_day_start(filters["date_to"] + timedelta(days=1)))
+    return qs.order_by("-created_at", "-id")
+
+
 def get_call_for_org(organization: Organization, public_id) -> Call:
-    return get_for_org(Call.objects.select_related("phone_number__provider_account", "agent", "contact",
-                                                   "transfer_target"), organization, public_id)
+    return get_for_org(Call.objects.select_related("contact", "agent", "phone_number", "transferred_by",
+                                                   "transferred_to", "transfer_target"), organization, public_id)
+
+
+def missed_calls_unseen_count(*, organization: Organization) -> int:
+    """The top bar's badge: missed calls (and voicemails) nobody has looked at yet. One COUNT on the
+    partial index call_unseen_missed_idx."""
+    return Call.objects.filter(MISSED, organization=organization, seen_at__isnull=True).count()
+
+
+def contact_calls(*, organization: Organization, contact_id, phone_number_id, before: tuple | None = None,
+                  changed_since: datetime | None = None, limit: int = 50) -> list[Call]:
+    """The calls of one contact on one of our numbers (their conversation's calls), newest first:
+    before a (created_at, id) position, or changed since a time (the live inbox). Served by
+    call_contact_number_idx."""
+    qs = Call.objects.filter(organization=organization, contact_id=contact_id, phone_number_id=phone_number_id)
+    if before is not None:
+        at, pk = before
+        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    if changed_since is not None:
+        qs = qs.filter(updated_at__gt=changed_since)
+    return list(qs.select_related("agent").order_by("-created_at", "-id")[:limit])

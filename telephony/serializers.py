@@ -1,10 +1,13 @@
 """Shapes of the `telephony` API. Credentials are write-only inputs; no output carries a secret."""
 
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.validators import validate_credential, validate_name
 
-from .models import NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
+from .models import Call, CallDirection, NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
+from .presentation import call_outcome
 
 
 class ProviderAccountOutputSerializer(serializers.ModelSerializer):
@@ -157,3 +160,65 @@ class JobSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class CallFilterSerializer(serializers.Serializer):
+    """The call log's filters as query parameters: mine, missed, voicemail, phoneNumberId, direction,
+    from and to (days, both included)."""
+
+    mine = serializers.BooleanField(required=False, default=False)
+    missed = serializers.BooleanField(required=False, default=False)
+    voicemail = serializers.BooleanField(required=False, default=False)
+    phone_number_id = serializers.UUIDField(required=False)
+    direction = serializers.ChoiceField(choices=CallDirection.choices, required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # Named as the query parameters are ("from" cannot be an attribute's name).
+        fields["from"] = serializers.DateField(required=False, source="date_from")
+        fields["to"] = serializers.DateField(required=False, source="date_to")
+        return fields
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"from": ["The first day comes after the last one."]})
+        return attrs
+
+
+class CallOutputSerializer(serializers.ModelSerializer):
+    """A call as the API shows it. The carrier's recording address (and so its credentials' host)
+    stays ours: `recordingUrl` is our own authenticated link to the audio, or null."""
+
+    phone_number_id = serializers.UUIDField(read_only=True, allow_null=True)
+    agent_id = serializers.UUIDField(read_only=True, allow_null=True)
+    contact_id = serializers.UUIDField(read_only=True, allow_null=True)
+    transferred_by_id = serializers.UUIDField(read_only=True, allow_null=True)
+    transferred_to_id = serializers.UUIDField(read_only=True, allow_null=True)
+    missed = serializers.BooleanField(read_only=True)
+    outcome = serializers.SerializerMethodField()
+    recording_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Call
+        fields = ["id", "direction", "status", "outcome", "missed", "voicemail", "from_number", "to_number",
+                  "phone_number_id", "agent_id", "contact_id", "provider", "provider_sid", "started_at",
+                  "answered_at", "ended_at", "duration", "failure_reason", "recording_url",
+                  "recording_duration", "transcript", "summary", "cost", "ended_reason", "notes",
+                  "transferred_by_id", "transferred_to_id", "seen_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_outcome(self, obj) -> str:
+        return call_outcome(obj)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_recording_url(self, obj):
+        if not obj.recording_url:
+            return None
+        path = reverse("telephony:call-recording", kwargs={"org_slug": self.context["org_slug"], "call_id": obj.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class CallPlaceSerializer(serializers.Serializer):
+    from_number_id = serializers.UUIDField(help_text="One of your numbers that can make calls")
+    to = serializers.CharField(max_length=64, help_text="The number to call, e.g. +14155550123")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_voice, webhooks_voice
+from . import api, views, views_calls, views_voice, webhooks_voice
 
 html_patterns = [
     path("numbers/", views.number_list, name="number-list"),
@@ -23,6 +23,10 @@ html_patterns = [
     path("numbers/<uuid:phone_number_id>/voice/", views.number_voice_settings, name="number-voice"),
     path("calling-rules/", views.calling_rules_edit, name="calling-rules"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job-detail"),
+    path("calls/", views_calls.call_log_page, name="call-log"),
+    path("calls/<uuid:call_id>/", views_calls.call_detail, name="call-detail"),
+    path("calls/<uuid:call_id>/notes/", views_calls.call_notes, name="call-notes"),
+    path("calls/<uuid:call_id>/recording/", views_calls.call_recording, name="call-recording"),
     path("telephony/token", views_voice.voice_token, name="voice-token"),
     path("telephony/presence", views_voice.voice_presence, name="voice-presence"),
     path("calls/live/", views_voice.call_live, name="call-live"),
@@ -49,6 +53,8 @@ api_patterns = [
     path("phone-numbers/<uuid:phone_number_id>/repair-webhooks", api.PhoneNumberRepairApi.as_view(),
          name="api-phone-number-repair"),
     path("jobs/<uuid:job_id>", api.JobDetailApi.as_view(), name="api-job-detail"),
+    path("calls", api.CallListApi.as_view(), name="api-calls"),
+    path("calls/<uuid:call_id>", api.CallDetailApi.as_view(), name="api-call-detail"),
 ]
 
 # Mounted under /webhooks/ (namespace "voice-webhooks"): the addresses in

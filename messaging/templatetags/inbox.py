@@ -12,6 +12,7 @@ from datetime import datetime
 from django import template
 
 from messaging.services.attachments import attachment_fresh_link
+from telephony.models import Call
 
 register = template.Library()
 
@@ -46,3 +47,9 @@ def attachment_href(url: str) -> str:
     """A link to an outbound attachment that works now: links to our files expire, so a thread
     shows a freshly signed one (the stored link stays expired)."""
     return attachment_fresh_link(url or "")
+
+
+@register.filter
+def is_call(item) -> bool:
+    """Whether a thread item is a call (templates/messaging/_call.html) rather than a message."""
+    return isinstance(item, Call)

@@ -7,17 +7,23 @@ timeouts, credentials to that one host).
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 from collections.abc import Mapping
 from functools import cached_property
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.twiml.voice_response import Client as ClientNoun
 from twilio.twiml.voice_response import Conference as ConferenceNoun
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from .twilio import call, make_client, signature_valid
+from core import safe_http
+
+from .twilio import TWILIO_HOST, call, make_client, signature_valid
 from .voice import (
     Conference,
     Decision,
@@ -34,6 +40,10 @@ from .voice import (
 )
 
 logger = logging.getLogger(__name__)
+# A recording as Twilio names it (RecordingUrl): the account's own, one RE… id, the media or resource
+# extension at most. Nothing else is fetched with the account's credentials.
+RECORDING_PATH = re.compile(
+    r"/2010-04-01/Accounts/(?P<account>AC[0-9a-fA-F]{32})/Recordings/(?P<sid>RE[0-9a-fA-F]{32})(?:\.(?:mp3|wav|json))?")
 
 TWIML = "text/xml"
 VOICE = "Polly.Joanna"  # one clear voice for everything we say to callers
@@ -221,4 +231,37 @@ class TwilioVoice(VoiceCarrier):
             if not exc.gone:
                 raise
 
-    # Recordings (recording_fetch) ------------------------------------------------------------------
+    # Recordings ------------------------------------------------------------------------------------
+
+    def recording_fetch(self, recording_url: str) -> safe_http.Fetched:
+        """The recording's audio as MP3 (RecordingUrl + ".mp3"), with the account's credentials.
+
+        Those credentials go to Twilio's configured API host only, and only for one of this
+        account's own recordings: a URL anywhere else, or another account's, is refused
+        (ProviderError) before any connection. Twilio may answer with a redirect to its storage,
+        which core.safe_http follows without the credentials, to public addresses only."""
+        base = settings.TWILIO_API_BASE_URL.rstrip("/")
+        url = recording_url if isinstance(recording_url, str) else ""
+        if url.startswith(TWILIO_HOST + "/"):
+            url = base + url[len(TWILIO_HOST):]
+        try:
+            trusted = safe_http.origin_of(base)
+            parts = urlsplit(url)
+            ours = (safe_http.origin_of(url) == trusted and not parts.query and not parts.fragment
+                    and parts.username is None and parts.password is None)
+        except (safe_http.FetchRefused, ValueError):
+            ours = False
+        match = RECORDING_PATH.fullmatch(parts.path) if ours else None
+        if match is None or match["account"] != self.account_sid:
+            raise ProviderError("This recording is not one of the account's recordings at Twilio.", permanent=True)
+        media_url = f"{base}/2010-04-01/Accounts/{self.account_sid}/Recordings/{match['sid']}.mp3"
+        basic = base64.b64encode(f"{self.account_sid}:{self._auth_token}".encode()).decode()
+        try:
+            return safe_http.fetch(media_url, trusted_origins=frozenset({trusted}),
+                                   credentials={"Authorization": f"Basic {basic}"})
+        except safe_http.FetchFailed as exc:
+            if exc.status in (404, 410):
+                raise ProviderError("Twilio no longer has this recording.", permanent=True, gone=True) from None
+            raise ProviderError("The recording could not be fetched from Twilio.", permanent=False) from None
+        except safe_http.FetchRefused as exc:
+            raise ProviderError(f"The recording is not served: {exc}", permanent=True) from None

@@ -35,6 +35,7 @@ from telephony.providers.voice import Conference
 from telephony.signals import call_changed
 from tenants import presence
 from tenants.models import Agent, Organization
+from tenants.scoping import tenant_scope
 
 from .webhook_contract import voice_url
 
@@ -86,16 +87,16 @@ def announce(call: Call, *, created: bool = False) -> None:
 def _announce(call: Call, *, created: bool, loaded: bool = False) -> None:
     """After commit, send call_changed with the call as it is then (`loaded`: this very object,
     whose number, agent and contact are already in memory, saving a query on the caller's path)."""
-    call_id, organization_id = call.pk, call.organization_id
-    if loaded:
-        transaction.on_commit(lambda: call_changed.send(sender=Call, call=call, created=created))
-        return
+    call_id, organization = call.pk, call.organization
 
     def send():
-        fresh = Call.objects.filter(organization_id=organization_id, pk=call_id).select_related(
-            "contact", "phone_number", "agent").first()
-        if fresh is not None:
-            call_changed.send(sender=Call, call=fresh, created=created)
+        # After commit the request's scope may be gone (a task, a test's captured callbacks): the
+        # receivers run in the call's tenant either way.
+        with tenant_scope(organization):
+            fresh = call if loaded else Call.objects.filter(organization=organization, pk=call_id).select_related(
+                "contact", "phone_number", "agent").first()
+            if fresh is not None:
+                call_changed.send(sender=Call, call=fresh, created=created)
 
     transaction.on_commit(send)
 

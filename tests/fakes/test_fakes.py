@@ -368,6 +368,30 @@ def test_sdk_places_a_call_and_the_fake_records_it(twilio, client):
     validate_twilio(CALL, placed)
 
 
+def test_a_recording_is_the_contracts_resource_and_its_media_needs_the_credentials(twilio, client):
+    url = twilio.add_recording(ACCOUNT_SID, b"ID3 an mp3", call_sid="CA" + "3" * 32, duration=7)
+    sid = url.rsplit("/", 1)[1]
+    assert url == f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{sid}"
+    recording = client.recordings(sid).fetch()
+    assert (recording.sid, recording.call_sid, recording.duration, recording.status) == (
+        sid, "CA" + "3" * 32, "7", "completed")
+    validate_twilio("api.v2010.account.recording", twilio_get(twilio, account_uri(f"Recordings/{sid}.json")).json())
+
+    mp3 = twilio_get(twilio, account_uri(f"Recordings/{sid}.mp3"))
+    assert (mp3.status_code, mp3.headers["Content-Type"], mp3.content) == (200, "audio/mpeg", b"ID3 an mp3")
+    wav = twilio_get(twilio, account_uri(f"Recordings/{sid}"))  # no extension: WAV
+    assert (wav.status_code, wav.headers["Content-Type"], wav.content[:4]) == (200, "audio/x-wav", b"RIFF")
+    anonymous = requests.get(twilio.base_url + account_uri(f"Recordings/{sid}.mp3"), timeout=5)
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, 20003)
+    other = requests.get(twilio.base_url + account_uri(f"Recordings/{sid}.mp3"), auth=(OTHER_SID, OTHER_TOKEN),
+                         timeout=5)
+    assert other.status_code == 401
+    unknown = twilio_get(twilio, account_uri(f"Recordings/RE{'0' * 32}.mp3"))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, 20404)
+    twilio.delete_recording(ACCOUNT_SID, url)
+    assert twilio_get(twilio, account_uri(f"Recordings/{sid}.mp3")).status_code == 404
+
+
 @pytest.mark.parametrize(("sender", "to", "code"), [
     ("+15005550001", "+14155550199", 21212),
     ("+15005550006", "+15005550001", 21217),

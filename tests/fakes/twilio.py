@@ -200,6 +200,7 @@ class FakeTwilio(LiveCalls, FakeServer):
         self._applications: dict[str, dict[str, dict]] = {}  # account sid -> AP sid -> resource
         self._keys: dict[str, dict[str, dict]] = {}  # account sid -> SK sid -> resource (no secret)
         self._media: dict[str, dict] = {}  # media path -> {"content", "content_type", "redirect"}
+        self._recordings: dict[tuple[str, str], dict] = {}  # (account sid, RE sid) -> resource, media
         self._faults: deque[Response | None] = deque()  # None: answer that request normally
         self._delay = 0.0
         self.requests: list[TwilioRequest] = []
@@ -223,6 +224,8 @@ class FakeTwilio(LiveCalls, FakeServer):
             (re.compile(account + r"/Keys\.json"), {"GET": self._list_keys, "POST": self._create_key}),
             (re.compile(account + r"/Keys/(?P<sid>[^/]+)\.json"),
              {"GET": self._fetch_key, "POST": self._update_key, "DELETE": self._delete_key}),
+            (re.compile(account + r"/Recordings/(?P<sid>RE[0-9a-fA-F]{32})(?P<extension>\.json|\.mp3|\.wav)?"),
+             {"GET": self._fetch_recording}),
         ]
         self._conferences: dict[str, dict[str, dict]] = {}
         self._routes += self._live_routes()
@@ -327,6 +330,37 @@ class FakeTwilio(LiveCalls, FakeServer):
         with self._lock:
             self._media[path] = {"content": bytes(content), "content_type": content_type, "redirect": redirect}
         return "https://api.twilio.com" + path
+
+    def add_recording(self, account_sid: str, mp3: bytes, *, sid: str | None = None, call_sid: str | None = None,
+                      duration: int = 4, redirect: str | None = None) -> str:
+        """A call recording (a voicemail); returns its RecordingUrl as the voice webhooks carry it (on
+        https://api.twilio.com, no extension). Twilio serves the media at that URL plus `.mp3` or
+        `.wav` (WAV without an extension) and the resource at `.json`, to the account's credentials;
+        with ``redirect`` the media answers 307 to that URL (a storage bucket) instead of the bytes."""
+        sid = sid or "RE" + uuid.uuid4().hex
+        _require_sid("RE", sid)
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Recordings/{sid}"
+        now = _now()
+        resource = {
+            "account_sid": account_sid, "api_version": API_VERSION, "call_sid": call_sid or "CA" + uuid.uuid4().hex,
+            "conference_sid": None, "channels": 1, "date_created": now, "date_updated": now, "start_time": now,
+            "price": None, "price_unit": "USD", "duration": str(duration), "sid": sid, "source": "RecordVerb",
+            "status": "completed", "error_code": None, "uri": f"{uri}.json", "encryption_details": None,
+            "media_url": f"https://api.twilio.com{uri}",
+            "subresource_uris": {"add_on_results": f"{uri}/AddOnResults.json",
+                                 "transcriptions": f"{uri}/Transcriptions.json"},
+        }
+        # A WAV of the same length of silence is too much for a fake: a RIFF header stands for it.
+        wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(16) + b"data\x00\x00\x00\x00"
+        with self._lock:
+            self._recordings[(account_sid, sid)] = {"resource": resource, "mp3": bytes(mp3), "wav": wav,
+                                                    "redirect": redirect}
+        return "https://api.twilio.com" + uri
+
+    def delete_recording(self, account_sid: str, recording_url: str) -> None:
+        """The recording was deleted in Twilio's Console: its media and resource answer 404."""
+        with self._lock:
+            self._recordings.pop((account_sid, recording_url.rstrip("/").rsplit("/", 1)[1]), None)
 
     def messages(self, account_sid: str) -> list[dict]:
         with self._lock:
@@ -598,6 +632,18 @@ class FakeTwilio(LiveCalls, FakeServer):
         if item["redirect"]:
             return Response(307, b"", {"Location": item["redirect"]})
         return Response(200, item["content"], {"Content-Type": item["content_type"]})
+
+    def _fetch_recording(self, account_sid: str, params: dict, path: str, sid: str, extension: str | None) -> Response:
+        item = self._recordings.get((account_sid, sid))
+        if item is None:
+            raise _not_found(path)
+        if extension == ".json":
+            return json_response(200, item["resource"])
+        if item["redirect"]:
+            return Response(307, b"", {"Location": item["redirect"]})
+        if extension == ".mp3":
+            return Response(200, item["mp3"], {"Content-Type": "audio/mpeg"})
+        return Response(200, item["wav"], {"Content-Type": "audio/x-wav"})
 
     def _create_call(self, account_sid: str, params: dict, path: str) -> Response:
         to, sender = _single(params.get("To")), _single(params.get("From"))

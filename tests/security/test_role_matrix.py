@@ -81,6 +81,7 @@ NUMBERS = "/o/acme/numbers/"
 ACCOUNTS = "/o/acme/numbers/accounts/"
 CANNED = "/o/acme/canned-replies/"
 RULES = "/o/acme/calling-rules/"
+CALL = "/o/acme/calls/{call_id}/"
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,11 @@ MATRIX = [
     row(O + "calls/<uuid:call_id>/transfer/complete/", "POST", LOGIN, 403, 403, 403, 403, 404),
     row(O + "calls/<uuid:call_id>/transfer/cancel/",   "POST", LOGIN, 403, 403, 403, 403, 404),
     row(O + "media/<uuid:message_id>/<int:index>/",    "GET",  LOGIN, 200, 200, 200, 200, 404),
+    # Calls: every member reads the log and a call's page, plays its recording and writes its notes.
+    row(O + "calls/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "calls/<uuid:call_id>/",                   "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "calls/<uuid:call_id>/notes/",             "POST", LOGIN, CALL, CALL, CALL, CALL, 404),
+    row(O + "calls/<uuid:call_id>/recording/",         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/list/",                             "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/poll/",                             "GET",  LOGIN, 200, 200, 200, 200, 404),
@@ -235,6 +241,10 @@ MATRIX = [
     row(A + "phone-numbers/<uuid:phone_number_id>",    "DELETE", 401, 403, 202, 202, 202, 404),
     row(A + "phone-numbers/<uuid:phone_number_id>/repair-webhooks", "POST", 401, 403, 200, 200, 200, 404),
     row(A + "jobs/<uuid:job_id>",                      "GET",    401, 403, 200, 200, 200, 404),
+    row(A + "calls",                                   "GET",    401, 200, 200, 200, 200, 404),
+    # Placing a call: only from one's own number (the world's number is another agent's): 400.
+    row(A + "calls",                                   "POST",   401, 400, 400, 400, 400, 404),
+    row(A + "calls/<uuid:call_id>",                    "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts",                                "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>",              "GET",    401, 200, 200, 200, 200, 404),
     row(A + "conversations",                           "GET",    401, 200, 200, 200, 200, 404),
@@ -368,6 +378,10 @@ PAYLOADS = {
         "ring_timeout": "25", "voicemail_greeting": "Leave a message after the tone."},
     (O + "calling-rules/", "POST"): lambda w: {"allow_premium_rate": "on", "allowed_prefixes": "+1900555"},
     (O + "inbox/poll/", "GET"): lambda w: {"cursor": timezone.now().isoformat()},
+    (O + "calls/", "GET"): lambda w: {"missed": "on"},
+    (O + "calls/<uuid:call_id>/notes/", "POST"): lambda w: {"notes": "Called back, order 1042 refunded"},
+    (A + "calls", "POST"): lambda w: {"fromNumberId": str(w.number.pk), "to": "+14155550177"},
+    (A + "calls", "GET"): lambda w: {"voicemail": "true", "phoneNumberId": str(w.number.pk)},
     (O + "inbox/availability/", "POST"): lambda w: {"availability": "away"},
     (O + "inbox/c/<uuid:conversation_id>/older/", "GET"): lambda w: {"before": w.world["message"].pk},
     (O + "inbox/c/<uuid:conversation_id>/send/", "POST"): lambda w: {"body": "A note for the team", "note": "on"},
@@ -538,6 +552,8 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         live_token = live.live_token(org, dana_agent, user=dana)
         number.voicemail_greeting_audio.save("greeting.mp3", ContentFile(b"ID3 a greeting"), save=True)
         greeting_token = routing.greeting_audio_url(number).rstrip("/").rsplit("/", 1)[1]
+        call = world["call"]  # its voicemail, at the fake Twilio
+        twilio.add_recording(account.account_sid, b"ID3 a voicemail", sid=call.recording_url.rsplit("/", 1)[1])
 
     Group.objects.create(name="Support")
     Token.objects.create(user=alice)

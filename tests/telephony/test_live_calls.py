@@ -405,3 +405,28 @@ def test_placing_a_call_refuses_with_reasons_and_says_when_twilio_failed(
         call.refresh_from_db()
     assert call.status == "failed" and call.failure_reason
     assert presence.status_of([agent], org.pk)[str(agent.pk)] == presence.AVAILABLE
+
+
+def test_the_api_places_a_call_from_my_number_and_refuses_with_reasons(
+        org, agent, our_number, everyone_online, twilio, agent_client, django_capture_on_commit_callbacks):
+    import json
+
+    class Api:
+        def post(self, path, data, format):
+            return agent_client.post(path, json.dumps(data), content_type="application/json")
+
+    api = Api()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/acme/calls", {"fromNumberId": str(our_number.pk), "to": "+1 415 555 0177"},
+                            format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["direction"] == "outbound" and body["toNumber"] == "+14155550177"
+    [created] = twilio.calls(ACME_SID)
+    assert created["to"] == "client:" + client_identity(agent)
+
+    refused = api.post("/api/acme/calls", {"fromNumberId": str(our_number.pk), "to": "+19005550100"}, format="json")
+    assert refused.status_code == 400 and "Premium-rate" in refused.json()["to"][0]
+    presence.gone(org.pk, agent.pk)
+    offline = api.post("/api/acme/calls", {"fromNumberId": str(our_number.pk), "to": "+14155550177"}, format="json")
+    assert offline.status_code == 409 and "softphone is not online" in offline.json()["detail"]

@@ -1,0 +1,26 @@
+"""Calls in templates: their outcome in words, lengths, the other party, and the missed-call badge."""
+
+from __future__ import annotations
+
+from django import template
+
+from telephony import presentation, selectors
+
+register = template.Library()
+
+register.filter("call_outcome", presentation.call_outcome)
+register.filter("call_kind", presentation.call_kind)
+register.filter("counterpart", presentation.counterpart)
+register.filter("duration", presentation.duration_text)
+
+
+@register.simple_tag(takes_context=True)
+def missed_calls_unseen(context) -> int:
+    """The top bar's missed-call count for the organization of the page (0 for anyone else)."""
+    request = context.get("request")
+    organization = getattr(request, "organization", None)
+    user = getattr(request, "user", None)
+    if organization is None or getattr(request, "membership", None) is None or not getattr(
+            user, "is_authenticated", False):
+        return 0
+    return selectors.missed_calls_unseen_count(organization=organization)
