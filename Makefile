@@ -13,7 +13,7 @@ PY := .venv/bin/python
 
 # Third-party browser code comes from npm at the exact versions in package-lock.json, and is copied
 # to static/vendor/ (ignored by git; served by staticfiles like the rest of static/).
-VENDOR := static/vendor/htmx.min.js static/vendor/axe.min.js
+VENDOR := static/vendor/htmx.min.js static/vendor/axe.min.js static/vendor/twilio.min.js
 CHROMIUM := /usr/bin/chromium
 NPM ?= npm
 
@@ -47,6 +47,12 @@ static/vendor/htmx.min.js: node_modules/.installed
 static/vendor/axe.min.js: node_modules/.installed
 	@mkdir -p $(@D)
 	cp node_modules/axe-core/axe.min.js $@
+
+# The Twilio Voice SDK's browser build (it defines window.Twilio.Device); the softphone loads it on every
+# page of an organization. Twilio has not hosted 2.x on a CDN since 2.0: npm is the way.
+static/vendor/twilio.min.js: node_modules/.installed
+	@mkdir -p $(@D)
+	cp node_modules/@twilio/voice-sdk/dist/twilio.min.js $@
 
 # The browser tests (tests/browser, marker `browser`) drive Debian's chromium through Playwright;
 # `playwright install` is never used. Installed only when missing.

@@ -21,6 +21,7 @@ from crm import services as crm_services
 from crm.models import Channel
 from telephony import selectors as telephony_selectors
 from telephony.models import Call
+from tenants import presence
 from tenants import selectors as tenant_selectors
 from tenants import services as tenant_services
 from tenants.models import AgentKind
@@ -138,7 +139,9 @@ def _thread_context(request, conversation, agent) -> dict:
     services.conversation_mark_read(organization=organization, conversation=conversation)
     conversation.unread_count = 0
     messages, has_older = selectors.thread_items(organization=organization, conversation=conversation)
-    return {**_head_context(request, conversation, agent), "messages": messages, "has_older": has_older,
+    # Not "messages": that name is the page's flash messages (base.html), which a thread opened on
+    # a full page (?c=..., where call notifications lead) would otherwise show as banners.
+    return {**_head_context(request, conversation, agent), "thread_messages": messages, "has_older": has_older,
             "verdict": policy.may_send(conversation),
             "media_verdict": policy.may_send(conversation, has_media=True),
             "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
@@ -225,7 +228,7 @@ def conversation_older(request: HttpRequest, org_slug: str, conversation_id) -> 
     messages, has_older = selectors.thread_items(organization=request.organization, conversation=conversation,
                                                  before=parse_public_id(before))
     return render(request, "messaging/_messages_older.html",
-                  {"conversation": conversation, "messages": messages, "has_older": has_older})
+                  {"conversation": conversation, "thread_messages": messages, "has_older": has_older})
 
 
 @require_POST
@@ -306,7 +309,10 @@ def availability(request: HttpRequest, org_slug: str) -> HttpResponse:
                                               availability=request.POST.get("availability", ""))
     except ValidationError as exc:
         return _bad_request(request, _validation_message(exc))
-    return render(request, "messaging/_availability.html", {"agent": agent})
+    # The top bar shows what colleagues now see (away, or available if the softphone is live).
+    status = presence.status_of([agent], request.organization.pk)[str(agent.pk)]
+    return render(request, "messaging/_availability.html",
+                  {"agent": agent, "presence": {"status": status, "label": presence.LABELS[status]}})
 
 
 @require_GET

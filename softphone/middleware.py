@@ -2,6 +2,15 @@ from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.template.loader import render_to_string
 
+# The hosts the Twilio Voice SDK (static/vendor/twilio.min.js, served by us) talks to, as its README
+# lists them for CSP (node_modules/@twilio/voice-sdk/README.md, "Content Security Policy"): signalling
+# over a WebSocket to the default ("roaming") edge, call-quality events to the event gateway, and its
+# ring and DTMF sounds (fetched, or played by an <audio> element). The call's own audio arrives as a
+# MediaStream (`mediastream:`). Any other edge or a home-region grant would need its own hosts here.
+TWILIO_VOICE_CONNECT = ("wss://voice-js.roaming.twilio.com https://eventgw.twilio.com "
+                        "https://sdk.twilio.com https://media.twiliocdn.com")
+TWILIO_VOICE_MEDIA = "mediastream: https://sdk.twilio.com https://media.twiliocdn.com"
+
 # No inline scripts or styles anywhere: every script is a static file of ours.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -9,8 +18,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self'",
-        "media-src 'self'",
+        f"connect-src 'self' {TWILIO_VOICE_CONNECT}",
+        f"media-src 'self' {TWILIO_VOICE_MEDIA}",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

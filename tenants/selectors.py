@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from . import presence
 from .models import Agent, AuditEvent, Client, Invitation, Membership, Organization
 from .scoping import get_for_org, platform_scope
 
@@ -47,6 +48,17 @@ def agent_list(*, organization: Organization, filters: dict | None = None) -> Qu
     if filters.get("client"):
         qs = qs.filter(client=filters["client"])
     return qs.order_by("name")
+
+
+def agent_list_with_presence(*, organization: Organization) -> list[Agent]:
+    """The agents, each with what colleagues see of it (`presence_status`: available, away, in_call
+    or offline; `presence_label`: its words), for the team page. One Redis round trip per list."""
+    agents = list(agent_list(organization=organization))
+    statuses = presence.status_of(agents, organization.pk)
+    for agent in agents:
+        agent.presence_status = statuses[str(agent.pk)]
+        agent.presence_label = presence.LABELS[agent.presence_status]
+    return agents
 
 
 def agent_for_user(*, organization: Organization, user) -> Agent | None:

@@ -60,7 +60,7 @@ def team(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "tenants/team.html", {
         "members": selectors.membership_list(organization=organization),
         "invitations": selectors.invitation_pending_list(organization=organization),
-        "agents": selectors.agent_list(organization=organization),
+        "agents": selectors.agent_list_with_presence(organization=organization),
         "invite_form": InvitationForm(role_choices=role_choices),
         "agent_form": _agent_form(request),
         "role_choices": role_choices,

@@ -256,8 +256,8 @@ def call_transfer_cancel(*, organization: Organization, agent: Agent | None, cal
     """Stop a transfer: the colleague's leg is dropped and the agent is back with the caller."""
     call = _refresh(organization, call)
     _controlled_by(call, agent)
-    if not call.transfer_state:
-        raise CallConflict("There is no transfer to cancel.", code="transfer")
+    if not call.transfer_state:  # it failed or ended meanwhile: the agent is back with the caller already
+        return call
     if call.transfer_leg_sid and call.conference_sid:
         _carrier(call).conference_remove(conference_sid=call.conference_sid, call_sid=call.transfer_leg_sid)
     with transaction.atomic():

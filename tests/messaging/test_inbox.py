@@ -468,3 +468,14 @@ def test_a_change_wakes_only_the_tabs_that_can_show_it(agent_client, org, our_nu
                                      HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert mine() == 200  # now it is
+
+
+def test_a_conversation_opened_on_a_full_page_shows_its_messages_in_the_thread_not_as_banners(
+        agent_client, org, our_number, agent):
+    """Where a call's notification and the call log lead (?c=...): the thread's messages once, and
+    the page's flash messages (none here) stay empty."""
+    conversation = make_conversation(org, our_number, CUSTOMER, name="Maria Lopez", messages=2)
+    page = agent_client.get(inbox_url(org, view="all", c=conversation.pk)).content.decode()
+    assert page.count("Hello there 1") == 2  # its bubble and the row's preview
+    assert '<ul class="messages">' not in page
+    assert "inbound sms received" not in page
