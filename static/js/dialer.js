@@ -303,9 +303,17 @@
   const heartbeat = (function () {
     let timer = null;
     let worker = null;
+    // One presence request at a time, in order: a beat still on its way must not reach the server
+    // after the goodbye that followed it (the server would think the phone is back).
+    let last = Promise.resolve();
+    function send(state) {
+      last = last.then(function () {
+        return request(config.heartbeat_url, { state: state }).then(showPresence, function () {});
+      });
+    }
     function beat() {
       if (!config || registered.size === 0) return;
-      request(config.heartbeat_url, { state: "registered" }).then(showPresence, function () {});
+      send("registered");
     }
     function start() {
       if (timer || worker || !config) return;
@@ -326,7 +334,7 @@
       if (worker) worker.terminate();
       timer = null;
       worker = null;
-      if (sayGone && config) request(config.heartbeat_url, { state: "gone" }).then(showPresence, function () {});
+      if (sayGone && config) send("gone");
     }
     // The tab is closing or navigating away: fetch may not finish, a beacon does.
     function goodbye() {
@@ -611,7 +619,28 @@
     call.on("cancel", gone);
     call.on("disconnect", gone);
     call.on("error", gone);
+    if (!state.callId) describeRinging(state);
     render();
+  }
+
+  // A call that rings without our parameters (a colleague transferring to me, a call I placed from
+  // the API ringing me first): the server says which call it is and who is on it.
+  async function describeRinging(state) {
+    const sid = state.call.parameters && state.call.parameters.CallSid;
+    if (!sid) return;
+    try {
+      const answer = await request(CALLS_URL + "live/?sid=" + encodeURIComponent(sid));
+      if (ringing !== state || !answer.call) return;
+      state.callId = answer.call.id;
+      state.name = answer.call.contact_name || state.name;
+      state.number = answer.call.contact_number || state.number;
+      state.conversationUrl = answer.call.conversation_url || state.conversationUrl;
+      el.incomingName.textContent = state.name || formatNumber(state.number) || "Unknown caller";
+      el.incomingNumber.textContent = state.name ? formatNumber(state.number) : "";
+      setLink(el.incomingConversation, state.conversationUrl);
+    } catch (err) {
+      // Not ours to describe (or the server is unreachable): the notification keeps what Twilio said.
+    }
   }
 
   function accept() {

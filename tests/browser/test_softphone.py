@@ -81,6 +81,7 @@ class LiveCalls:
     def __init__(self, conversation_url: str = ""):
         self.requests: list[dict] = []
         self.conversation_url = conversation_url
+        self.knows_calls = True  # live/ names a call for any leg (False: 404, as for a stranger's leg)
         self.agents = [
             {"id": str(uuid.uuid4()), "name": "Erin Colleague", "status": "available", "label": "Available"},
             {"id": str(uuid.uuid4()), "name": "Frank Busy", "status": "in_call", "label": "In a call"},
@@ -92,7 +93,7 @@ class LiveCalls:
         self.requests.append({"method": request.method, "path": url.path, "query": parse_qs(url.query),
                               "form": form, "csrf": request.headers.get("x-csrftoken", "")})
         path = url.path.removeprefix("/o/acme/calls/")
-        if path == "live/":
+        if path == "live/" and self.knows_calls:
             body = {"call": {"id": CALL_ID, "contact_name": "Maria Lopez", "contact_number": CUSTOMER,
                              "conversation_url": self.conversation_url, "direction": "outbound",
                              "status": "in-progress"}}
@@ -270,7 +271,7 @@ def test_an_incoming_call_names_the_contact_is_accepted_and_links_to_the_convers
     expect(page.locator("#softphone-status")).to_have_text(re.compile(r"^Call ended · 0:\d\d$"))
 
 
-def test_an_incoming_call_rejected_or_given_up(phone):
+def test_an_incoming_call_rejected_or_given_up(phone, live_calls):
     page = phone
     page.evaluate("""() => __twilioTest.incoming({contact_name: "Maria Lopez", contact_number: "+14155550199",
                                                   number_label: "Support line", call_id: "x"})""")
@@ -282,7 +283,9 @@ def test_an_incoming_call_rejected_or_given_up(phone):
     assert page.evaluate("__twilioTest.last().rejected") is True
     expect(page.locator("#softphone-status")).to_have_text("Rejected call from Maria Lopez")
 
-    # An unknown caller who hangs up before anyone answers: named by number.
+    # An unknown caller who hangs up before anyone answers: named by number (the server knows no call
+    # of theirs to describe).
+    live_calls.knows_calls = False
     page.evaluate("""() => __twilioTest.incoming({}, "+14155550111")""")
     expect(note).to_contain_text("+1 (415) 555-0111")
     expect(note.get_by_role("link")).to_be_hidden()  # no conversation to open
@@ -383,6 +386,9 @@ def test_unregistering_stops_the_heartbeat_and_says_so(phone, org, agent):
 
 def test_why_the_phone_is_unavailable_is_said_plainly(page, live_server, org, agent, twilio_account):
     """Voice not set up on the account; then no number to call from; then the microphone blocked."""
+    with tenant_scope(org):  # connecting set voice up at the fake Twilio: as if it had been turned off since
+        twilio_account.voice_status, twilio_account.twiml_app_sid, twilio_account.api_key_sid = VoiceStatus.OFF, "", ""
+        twilio_account.save()
     with_fake_sdk(page)
     login(page, live_server, "dana", PASSWORD)
     page.locator("#softphone-toggle").click()
