@@ -44,6 +44,7 @@ PATH_IDS = {
     "phone_number_id": "phonenumber",
     "provider_account_id": "provideraccount",
     "job_id": "job",
+    "call_id": "call",
 }
 ORG_SLUG = "acme"  # tests/conftest.py's `org`
 # The owner's API token, known before the test so schemathesis knows which credentials are the real

@@ -4,6 +4,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 from rest_framework.authtoken.models import Token
 
+from telephony.models import Call
 from tenants.models import Agent, Membership, Organization
 from tenants.scoping import tenant_scope
 from tenants.tasks import TenantMissing, invitation_send
@@ -17,6 +18,9 @@ def test_seed_demo_is_idempotent_and_its_logins_work():
     with tenant_scope(demo):
         roles = sorted(Membership.objects.values_list("user__username", "role"))
         agents = list(Agent.objects.values_list("name", "kind"))
+        calls = sorted(Call.objects.values_list("contact__name", "direction", "status"))
+    assert calls == [("Aisha Bello", "outbound", "no-answer"), ("Kenji Watanabe", "inbound", "no-answer"),
+                     ("Maria Lopez", "inbound", "completed")]  # seeded once, not twice
     assert roles == [("agent", "agent"), ("owner", "owner")]
     assert agents == [("Adam Agent", "human")]
     login = RequestFactory().post("/accounts/login/")  # django-axes needs the request a login comes with

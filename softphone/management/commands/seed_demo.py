@@ -13,7 +13,7 @@ from django.utils import timezone
 from crm.services import contact_for
 from messaging.models import CannedReply, Conversation, Message, MessageStatus
 from messaging.services.conversations import conversation_for
-from telephony.models import PhoneNumber, Provider, ProviderAccount
+from telephony.models import Call, CallDirection, CallStatus, PhoneNumber, Provider, ProviderAccount
 from tenants import services
 from tenants.models import Agent, AgentKind, Membership, Organization, Role
 from tenants.scoping import tenant_scope
@@ -62,6 +62,8 @@ class Command(BaseCommand):
             if not organization_has_inbox(organization):
                 seed_inbox(organization, owner=people[Role.OWNER],
                            agent=Agent.objects.get(organization=organization, user=agent_user))
+            if not Call.objects.filter(organization=organization).exists():
+                seed_calls(organization, agent=Agent.objects.get(organization=organization, user=agent_user))
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{DEMO_SLUG}' is ready."))
 
 
@@ -124,3 +126,31 @@ def seed_inbox(organization, *, owner, agent) -> None:
     for shortcut, title, body in DEMO_CANNED:
         CannedReply.objects.get_or_create(organization=organization, shortcut=shortcut,
                                           defaults={"title": title, "body": body, "created_by": owner})
+
+
+# A few calls on the demo number, so the call log, the missed-call badge and the conversations'
+# timelines have something to show: (customer phone, direction, status, minutes ago, seconds talked).
+DEMO_CALLS = [
+    ("+14155550123", CallDirection.INBOUND, CallStatus.COMPLETED, 8, 252),
+    ("+14155550124", CallDirection.INBOUND, CallStatus.NO_ANSWER, 30, None),
+    ("+14155550125", CallDirection.OUTBOUND, CallStatus.NO_ANSWER, 95, None),
+]
+
+
+def seed_calls(organization, *, agent) -> None:
+    number = PhoneNumber.objects.filter(organization=organization, phone_number=DEMO_NUMBER).first()
+    if number is None:
+        return
+    now = timezone.now()
+    for index, (phone, direction, status, minutes, talked) in enumerate(DEMO_CALLS):
+        contact = contact_for(organization=organization, phone=phone)
+        started = now - timedelta(minutes=minutes)
+        inbound = direction == CallDirection.INBOUND
+        call = Call.objects.create(
+            organization=organization, phone_number=number, agent=agent, contact=contact, direction=direction,
+            from_number=phone if inbound else DEMO_NUMBER, to_number=DEMO_NUMBER if inbound else phone,
+            provider=Provider.TWILIO, provider_sid=f"CAdemo{index:02d}" + "0" * 26, status=status,
+            started_at=started, answered_at=started + timedelta(seconds=6) if talked else None,
+            ended_at=started + timedelta(seconds=(talked or 25) + 6), duration=talked,
+            created_by=None if inbound else agent.user)
+        Call.objects.filter(pk=call.pk).update(created_at=started)
