@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_voice, webhooks_voice
+from . import api, views, views_voice, webhooks_vapi, webhooks_voice
 
 html_patterns = [
     path("numbers/", views.number_list, name="number-list"),
@@ -41,7 +41,7 @@ api_patterns = [
 ]
 
 # Mounted under /webhooks/ (namespace "voice-webhooks"): the addresses in
-# telephony.services.webhook_contract.VOICE_PATHS.
+# telephony.services.webhook_contract.VOICE_PATHS and VAPI_PATH.
 webhook_patterns = [
     path("twilio/voice/inbound/", webhooks_voice.inbound, name="voice-inbound"),
     path("twilio/voice/outbound/", webhooks_voice.outbound, name="voice-outbound"),
@@ -50,4 +50,5 @@ webhook_patterns = [
     path("twilio/voice/voicemail/", webhooks_voice.voicemail, name="voice-voicemail"),
     path("twilio/voice/recording/", webhooks_voice.recording, name="voice-recording"),
     path("twilio/voice/greeting/<str:token>/", webhooks_voice.greeting, name="voice-greeting"),
+    path("vapi/", webhooks_vapi.report, name="vapi"),
 ]

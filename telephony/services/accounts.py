@@ -13,6 +13,8 @@ from telephony.models import AccountStatus, NumberStatus, PhoneNumber, ProviderA
 from tenants.models import Organization
 from tenants.services import audit
 
+from .webhook_contract import new_webhook_secret
+
 
 def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str = "", api_key: str = "") -> str:
     """One short call to the vendor; returns the account's name, or raises ValidationError."""
@@ -56,6 +58,9 @@ def provider_account_connect(*, organization: Organization, actor, provider: str
                 account_sid=account_sid if providers.supports(provider) else "",
                 auth_token=auth_token or None, api_key_sid=api_key_sid.strip(), api_key_secret=api_key_secret or None,
                 twiml_app_sid=twiml_app_sid.strip(), api_key=api_key or None, webhook_mode=webhook_mode,
+                # A voice-AI platform presents this to our webhook with every report of a call on
+                # the organization's numbers (set on each number there when it is attached).
+                webhook_secret=new_webhook_secret() if platforms.supports(provider) else None,
                 status=AccountStatus.ACTIVE, last_verified_at=timezone.now(), created_by=actor,
             )
         except IntegrityError:

@@ -209,6 +209,9 @@ PUBLIC_ROUTES = {
     "webhooks/twilio/voice/voicemail/",
     "webhooks/twilio/voice/recording/",
     "webhooks/twilio/voice/greeting/<str:token>/",
+    # VAPI's reports: nothing is stored unless the header carries the secret of the organization
+    # whose number the report names (tests/telephony/test_vapi_webhook.py).
+    "webhooks/vapi/",
     # Outbound attachments, fetched by the provider: a signed, expiring token or 404
     # (tests/messaging/test_inbox.py).
     "attachments/<str:token>/",

@@ -134,6 +134,8 @@ MATRIX = [
     row("webhooks/twilio/voice/recording/",            "POST", 403, 403, 403, 403, 403, 403),
     # A signed link names one number's greeting: Twilio fetches it without a session.
     row("webhooks/twilio/voice/greeting/<str:token>/", "GET",  200, 200, 200, 200, 200, 200),
+    # VAPI presents its organization's secret in a header (X-Vapi-Secret); without one, 401.
+    row("webhooks/vapi/",                              "POST", 401, 401, 401, 401, 401, 401),
     row("webhooks/whatsapp/",                          "GET",  403, 403, 403, 403, 403, 403),
     row("webhooks/whatsapp/",                          "POST", 403, 403, 403, 403, 403, 403),
     # -- an organization's pages: members work, owners and admins manage --------------------------------
@@ -314,6 +316,9 @@ PAYLOADS = {
         "AccountSid": w.account.account_sid, "CallSid": w.world["call"].provider_sid, "CallStatus": "completed",
         "DialCallStatus": "no-answer", "RecordingSid": "RE" + "3" * 32, "RecordingStatus": "completed",
         "RecordingUrl": "https://api.twilio.com/x"}) for name in ("status", "after-dial", "voicemail", "recording")},
+    ("webhooks/vapi/", "POST"): lambda w: {"message": {
+        "type": "end-of-call-report", "endedReason": "customer-ended-call", "artifact": {}, "analysis": {},
+        "call": {"id": "vapi-matrix-call", "phoneNumberId": "vapi-matrix-number"}, "customer": {"number": "+14155550188"}}},
     ("webhooks/whatsapp/", "GET"): lambda w: {"hub.mode": "subscribe", "hub.verify_token": "a guess",
                                               "hub.challenge": "1"},
     ("webhooks/whatsapp/", "POST"): lambda w: {"object": "whatsapp_business_account", "entry": [{"changes": [{
@@ -558,7 +563,7 @@ def ask(world: World, role: str, route: str, method: str):
     kwargs = {}
     if method == "GET":
         kwargs["data"] = payload
-    elif route.startswith(A) or route == "webhooks/whatsapp/":
+    elif route.startswith(A) or route in ("webhooks/whatsapp/", "webhooks/vapi/"):
         kwargs.update(data=json.dumps(payload), content_type="application/json")
     elif method == "POST":
         kwargs["data"] = payload
