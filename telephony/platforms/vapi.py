@@ -12,6 +12,7 @@ to the number's `server.url` with the organization's secret in the `X-Vapi-Secre
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -170,6 +171,7 @@ LONGEST_ID = 64
 LONGEST_URL = 500
 LONGEST_REASON = 100
 HIGHEST_COST = Decimal("999999")
+LONGEST_DURATION = 2**31 - 1  # seconds: what the column holds
 
 
 def ended_status(reason: str) -> str:
@@ -186,6 +188,8 @@ def parse_event(body: bytes) -> PlatformEvent:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ValueError("The request body is not JSON.") from None
+    except RecursionError:
+        raise ValueError("The request body is nested too deeply.") from None
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict):
         raise ValueError("The request has no `message` object.")
@@ -215,7 +219,8 @@ def _text(value, name: str, longest: int | None = None) -> str:
         raise ValueError(f"`{name}` must be a string.")
     if longest is not None and len(value) > longest:
         raise ValueError(f"`{name}` is longer than {longest} characters.")
-    return value
+    # PostgreSQL cannot store U+0000: a NUL in what a caller said is kept as U+FFFD.
+    return value.replace("\x00", "\ufffd")
 
 
 def _time(value, name: str) -> datetime | None:
@@ -234,7 +239,7 @@ def _time(value, name: str) -> datetime | None:
 def _cost(value) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError("`cost` must be a number (US dollars).")
     try:
         cost = Decimal(str(value)).quantize(Decimal("0.0001"))
@@ -243,6 +248,10 @@ def _cost(value) -> Decimal | None:
     if not Decimal(0) <= cost <= HIGHEST_COST:
         raise ValueError("`cost` is out of range.")
     return cost
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _spoken(messages) -> str:
@@ -254,7 +263,7 @@ def _spoken(messages) -> str:
         if isinstance(item, dict) and item.get("role") in ("bot", "assistant", "user") and \
                 isinstance(item.get("message"), str):
             lines.append(f"{'AI' if item['role'] != 'user' else 'User'}: {item['message']}")
-    return "\n".join(lines)
+    return "\n".join(lines).replace("\x00", "\ufffd")
 
 
 def _recording(value) -> str:
@@ -280,9 +289,9 @@ def _report(message: dict, *, status: str | None) -> CallReport:
     ended_reason = _text(message.get("endedReason") or call.get("endedReason"), "endedReason", LONGEST_REASON)
     duration = None
     if started_at and ended_at:
-        duration = max(0, round((ended_at - started_at).total_seconds()))
-    elif isinstance(message.get("durationSeconds"), (int, float)) and not isinstance(message["durationSeconds"], bool):
-        duration = max(0, round(message["durationSeconds"]))
+        duration = max(0, min(round((ended_at - started_at).total_seconds()), LONGEST_DURATION))
+    elif _finite(message.get("durationSeconds")):
+        duration = max(0, min(round(message["durationSeconds"]), LONGEST_DURATION))
     return CallReport(
         call_id=call_id,
         phone_number_id=number_id,

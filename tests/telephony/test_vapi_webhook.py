@@ -173,6 +173,11 @@ def test_a_report_about_a_number_we_do_not_have_is_404(client, org, number, vapi
      "`cost` must be a number"),
     (b'{"message": {"type": "end-of-call-report", "call": {"id": "c1", "phoneNumberId": "x"}, '
      b'"startedAt": "yesterday"}}', "`startedAt` is not an ISO 8601 date-time"),
+    (b'{"message": {"type": "end-of-call-report", "call": {"id": "c1", "phoneNumberId": "x"}, "cost": NaN}}',
+     "`cost` must be a number"),
+    (b'{"message": {"type": "end-of-call-report", "call": {"id": "c1", "phoneNumberId": "x"}, '
+     b'"artifact": {"transcript": 42}}}', "`artifact.transcript` must be a string"),
+    (b'{"message": ' * 5000 + b'{}' + b'}' * 5000, "nested too deeply"),
 ])
 def test_a_report_we_cannot_read_is_a_400_that_says_why(client, org, number, body, says):
     response = client.post(VAPI_PATH, data=body, content_type="application/json",
@@ -245,6 +250,14 @@ def test_an_anonymous_caller_makes_a_call_without_a_contact(client, org, number,
     [call] = calls_of(org)
     assert (call.from_number, call.contact, call.cost) == ("anonymous", None, None)
     assert contacts_of(org) == []
+
+
+@pytest.mark.django_db
+def test_a_nul_in_what_was_said_is_kept_as_a_replacement_character(client, org, number, vapi):
+    deliver(client, vapi.end_of_call_report(number.platform_id, transcript="User: a\x00b", summary="s\x00"))
+
+    [call] = calls_of(org)
+    assert (call.transcript, call.summary) == ("User: a\ufffdb", "s\ufffd")
 
 
 @pytest.mark.django_db
