@@ -66,6 +66,11 @@ def desired_assistant(number: PhoneNumber) -> str | None:
 def phone_number_platform_sync(*, organization: Organization, number_id) -> PhoneNumber:
     """Bring one number's platform presence in line with its agent. Raises ProviderError on failure
     (after recording it on the number) so the task can retry transient ones."""
+    account = platform_account(organization)
+    if account is not None and account.api_key and not account.webhook_secret:
+        # An account connected before report secrets existed gets one first, before the number is
+        # locked: the account row is never waited for while a number row is held.
+        report_server(account)
     with transaction.atomic():
         # The lock serializes syncs of the same number: a reassignment during a sync waits, then
         # its own sync sees the new agent.
