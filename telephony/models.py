@@ -181,6 +181,8 @@ class PhoneNumber(TenantModel):
             models.Index(fields=["client"], condition=Q(agent__isnull=True), name="number_client_unassigned_idx"),
             # Platform sweeper: platform_state in ('pending', 'error')
             models.Index(fields=["platform_state"], condition=~Q(platform_state=""), name="number_platform_state_idx"),
+            # VAPI's webhook: whose number is this? platform = 'vapi' and platform_id = ? (across tenants)
+            models.Index(fields=["platform_id"], condition=~Q(platform_id=""), name="number_platform_id_idx"),
         ]
 
     def __str__(self) -> str:

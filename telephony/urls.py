@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_calls, views_voice, webhooks_voice
+from . import api, views, views_calls, views_voice, webhooks_vapi, webhooks_voice
 
 html_patterns = [
     path("numbers/", views.number_list, name="number-list"),
@@ -58,7 +58,7 @@ api_patterns = [
 ]
 
 # Mounted under /webhooks/ (namespace "voice-webhooks"): the addresses in
-# telephony.services.webhook_contract.VOICE_PATHS.
+# telephony.services.webhook_contract.VOICE_PATHS and VAPI_PATH.
 webhook_patterns = [
     path("twilio/voice/inbound/", webhooks_voice.inbound, name="voice-inbound"),
     path("twilio/voice/outbound/", webhooks_voice.outbound, name="voice-outbound"),
@@ -70,4 +70,5 @@ webhook_patterns = [
     path("twilio/voice/connect/", webhooks_voice.connect, name="voice-connect"),
     path("twilio/voice/hold-music/", webhooks_voice.hold_music, name="voice-hold-music"),
     path("twilio/voice/greeting/<str:token>/", webhooks_voice.greeting, name="voice-greeting"),
+    path("vapi/", webhooks_vapi.report, name="vapi"),
 ]

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model, password_validation
 from core.validators import validate_name, validate_vapi_id
 
 from .models import AgentKind, Role
+from .signals import AssistantCatalog
 
 
 class InvitationForm(forms.Form):
@@ -33,11 +34,38 @@ class AgentForm(forms.Form):
     )
     client = forms.ModelChoiceField(queryset=None, required=False, help_text="Optional: the client it serves.")
 
-    def __init__(self, *args, members, clients, **kwargs):
+    def __init__(self, *args, members, clients, assistants: AssistantCatalog | None = None,
+                 current_assistant: str = "", **kwargs):
+        """`assistants`: the connected voice-AI platform's list (None when none is connected);
+        `current_assistant`: the agent's assistant now, offered even if the platform lost it, so
+        the rest of the agent can still be changed."""
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = members
         self.fields["user"].label_from_instance = lambda u: f"{u.display_name} ({u.email or u.username})"
         self.fields["client"].queryset = clients
+        self._offer_assistants(assistants, current_assistant)
+
+    def _offer_assistants(self, catalog: AssistantCatalog | None, current: str) -> None:
+        field = self.fields["assistant_id"]
+        if catalog is None:
+            field.help_text = ("For an AI agent: its VAPI assistant id. Connect a VAPI account to choose among "
+                               "its assistants; until then the id is kept as typed, unchecked.")
+        elif catalog.error:
+            field.help_text = (f"For an AI agent. {catalog.platform}'s assistants could not be listed "
+                               f"({catalog.error}) Type the assistant id: it is checked with "
+                               f"{catalog.platform} when you save, and a new one cannot be saved until "
+                               f"{catalog.platform} answers.")
+        else:
+            choices = [("", "None (a person agent)")]
+            choices += [(id_, f"{name or 'Unnamed assistant'} ({id_})") for id_, name in catalog.assistants]
+            if current and not catalog.has(current):
+                choices.append((current, f"{current} (no longer in {catalog.platform})"))
+            self.fields["assistant_id"] = forms.ChoiceField(
+                choices=choices, required=False, label=field.label,
+                help_text=f"For an AI agent: one of the assistants of the connected {catalog.platform} account.",
+                error_messages={"invalid_choice": f"The connected {catalog.platform} account has no assistant "
+                                                  f"with id %(value)s."},
+            )
 
 
 class AcceptInvitationForm(forms.Form):

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from . import presence
 from .models import Agent, AuditEvent, Client, Invitation, Membership, Organization
 from .scoping import get_for_org, platform_scope
+from .signals import AssistantCatalog, assistants_requested
 
 
 def organizations_for_user(user) -> list[Organization]:
@@ -84,3 +85,12 @@ def audit_for_target(*, organization: Organization, target) -> QuerySet[AuditEve
     return AuditEvent.objects.filter(
         organization=organization, target_type=target._meta.label_lower, target_id=target.pk
     ).select_related("actor")
+
+
+def assistant_catalog(*, organization: Organization, fresh: bool = False) -> AssistantCatalog | None:
+    """The AI assistants the organization can give an AI agent, as its connected voice-AI platform
+    lists them; None when no platform is connected (telephony answers, tenants.signals)."""
+    for _, answer in assistants_requested.send(sender=Organization, organization=organization, fresh=fresh):
+        if answer is not None:
+            return answer
+    return None

@@ -28,6 +28,8 @@ from .models import (
     Role,
 )
 from .scoping import platform_scope, tenant_scope
+from .selectors import assistant_catalog
+from .signals import agent_changed, agent_deleting
 
 User = get_user_model()
 
@@ -140,6 +142,8 @@ def membership_remove(*, organization: Organization, actor, membership: Membersh
             raise ValidationError("You cannot remove the last owner of an organization.")
     audit(organization=organization, actor=actor, verb="membership.removed", target=locked,
           data={"user": locked.user.username, "role": locked.role})
+    for agent in Agent.objects.filter(organization=organization, user_id=locked.user_id):
+        agent_deleting.send(sender=Agent, agent=agent, actor=actor)  # its numbers are unassigned
     Agent.objects.filter(organization=organization, user_id=locked.user_id).delete()
     locked.delete()
     membership_stamp_revoke(organization.pk, locked.user_id)  # their live inbox tokens stop at once
@@ -291,11 +295,40 @@ def _validate_agent(*, organization: Organization, kind: str, user, assistant_id
         raise ValidationError(errors)
 
 
-@transaction.atomic
+def _check_assistant(*, organization: Organization, assistant_id: str) -> None:
+    """An AI agent's assistant must exist in the organization's voice-AI platform account.
+
+    With no platform connected there is nothing to check against (and no number can be given to
+    an AI agent until one is): the id is kept as typed. A platform that cannot be asked refuses the
+    change: an assistant nobody could check would leave the agent's callers unanswered."""
+    catalog = assistant_catalog(organization=organization)
+    if catalog is None or (not catalog.error and catalog.has(assistant_id)):
+        return
+    if not catalog.error:  # perhaps created since the list was read
+        catalog = assistant_catalog(organization=organization, fresh=True)
+    if catalog is None or (not catalog.error and catalog.has(assistant_id)):
+        return
+    if catalog.error:
+        raise ValidationError({"assistant_id": f"The assistant could not be checked: {catalog.error}"})
+    raise ValidationError({"assistant_id": f"The connected {catalog.platform} account has no assistant "
+                                           f"with id {assistant_id}."})
+
+
 def agent_create(*, organization: Organization, actor, name: str, kind: str, user=None,
                  assistant_id: str = "", client: Client | None = None) -> Agent:
+    """Create a person agent (a member) or an AI agent (an assistant of the connected platform,
+    checked there before anything is saved)."""
     assistant_id = (assistant_id or "").strip()
     _validate_agent(organization=organization, kind=kind, user=user, assistant_id=assistant_id, client=client)
+    if kind == AgentKind.AI:
+        _check_assistant(organization=organization, assistant_id=assistant_id)
+    return _agent_create(organization=organization, actor=actor, name=name, kind=kind, user=user,
+                         assistant_id=assistant_id, client=client)
+
+
+@transaction.atomic
+def _agent_create(*, organization: Organization, actor, name: str, kind: str, user, assistant_id: str,
+                  client: Client | None) -> Agent:
     if user is not None and Agent.objects.filter(organization=organization, user=user).exists():
         raise ValidationError({"user": "That person already is an agent here."})
     agent = Agent.objects.create(
@@ -310,10 +343,25 @@ def agent_create(*, organization: Organization, actor, name: str, kind: str, use
 _UNSET = object()
 
 
-@transaction.atomic
 def agent_update(*, organization: Organization, actor, agent: Agent, name=_UNSET, kind=_UNSET, user=_UNSET,
                  assistant_id=_UNSET, client=_UNSET) -> Agent:
+    """Change an agent. A new assistant of an AI agent is checked with the platform first (outside
+    the transaction: no row waits on the network), and then answers every number of the agent
+    there (telephony follows `agent_changed`)."""
+    wanted_kind = agent.kind if kind is _UNSET else kind
+    wanted_assistant = agent.assistant_id if assistant_id is _UNSET else (assistant_id or "").strip()
+    if wanted_kind == AgentKind.AI and wanted_assistant and (
+            wanted_assistant != agent.assistant_id or agent.kind != AgentKind.AI):
+        _check_assistant(organization=organization, assistant_id=wanted_assistant)
+    return _agent_update(organization=organization, actor=actor, agent=agent, name=name, kind=kind, user=user,
+                         assistant_id=assistant_id, client=client)
+
+
+@transaction.atomic
+def _agent_update(*, organization: Organization, actor, agent: Agent, name, kind, user, assistant_id,
+                  client) -> Agent:
     locked = Agent.objects.select_for_update().get(organization=organization, pk=agent.pk)
+    before = {"kind": locked.kind, "assistant_id": locked.assistant_id}
     changes = {}
     for field, value in (("name", name), ("kind", kind), ("user", user), ("assistant_id", assistant_id),
                          ("client", client)):
@@ -342,14 +390,22 @@ def agent_update(*, organization: Organization, actor, agent: Agent, name=_UNSET
     locked.save()
     audit(organization=organization, actor=actor, verb="agent.updated", target=locked,
           data={k: (str(v.pk) if hasattr(v, "pk") else v) for k, v in changes.items()})
+    changed = set(changes) | {field for field, value in before.items() if getattr(locked, field) != value}
+    agent_changed.send(sender=Agent, agent=locked, changed=frozenset(changed))
     return locked
 
 
 @transaction.atomic
 def agent_delete(*, organization: Organization, actor, agent: Agent) -> None:
-    audit(organization=organization, actor=actor, verb="agent.deleted", target=agent,
-          data={"name": agent.name, "kind": agent.kind})
-    Agent.objects.filter(organization=organization, pk=agent.pk).delete()
+    """Delete an agent. Its numbers are unassigned first (telephony follows `agent_deleting`): an AI
+    agent's leave VAPI and get our voice routing back."""
+    locked = Agent.objects.select_for_update().filter(organization=organization, pk=agent.pk).first()
+    if locked is None:  # deleted a moment ago
+        return
+    audit(organization=organization, actor=actor, verb="agent.deleted", target=locked,
+          data={"name": locked.name, "kind": locked.kind})
+    agent_deleting.send(sender=Agent, agent=locked, actor=actor)
+    Agent.objects.filter(organization=organization, pk=locked.pk).delete()
 
 
 def agent_set_availability(*, organization: Organization, agent: Agent, availability: str) -> Agent:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import selectors, services
 from .forms import AcceptInvitationForm, AgentForm, InvitationForm, RoleForm
 from .models import Role
-from .permissions import manager_required
+from .permissions import is_manager, manager_required
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -43,12 +43,15 @@ def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(request, "tenants/organization_home.html", context)
 
 
-def _agent_form(request, data=None, initial=None):
+def _agent_form(request, data=None, initial=None, agent=None):
     organization = request.organization
     members = get_user_model().objects.filter(
         pk__in=selectors.membership_list(organization=organization).values("user_id")
     )
-    return AgentForm(data, initial=initial, members=members, clients=selectors.client_list(organization=organization))
+    return AgentForm(data, initial=initial, members=members, clients=selectors.client_list(organization=organization),
+                     # A form sent back is checked against VAPI's list as it is now, not as kept.
+                     assistants=selectors.assistant_catalog(organization=organization, fresh=data is not None),
+                     current_assistant=agent.assistant_id if agent is not None else "")
 
 
 @require_GET
@@ -62,7 +65,8 @@ def team(request: HttpRequest, org_slug: str) -> HttpResponse:
         "invitations": selectors.invitation_pending_list(organization=organization),
         "agents": selectors.agent_list_with_presence(organization=organization),
         "invite_form": InvitationForm(role_choices=role_choices),
-        "agent_form": _agent_form(request),
+        # Only managers see the new-agent form (and only for them is VAPI asked for its assistants).
+        "agent_form": _agent_form(request) if is_manager(request) else None,
         "role_choices": role_choices,
         "manages_owners": manages_owners,
     })
@@ -154,9 +158,9 @@ def agent_edit(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
         form = _agent_form(request, initial={
             "name": agent.name, "kind": agent.kind, "user": agent.user, "assistant_id": agent.assistant_id,
             "client": agent.client,
-        })
+        }, agent=agent)
         return render(request, "tenants/agent_form.html", {"form": form, "agent": agent})
-    form = _agent_form(request, request.POST)
+    form = _agent_form(request, request.POST, agent=agent)
     if form.is_valid():
         try:
             services.agent_update(organization=request.organization, actor=request.user, agent=agent,

@@ -17,6 +17,7 @@ from tenants.models import Organization
 from tenants.services import audit
 
 from . import voice_setup
+from .webhook_contract import new_webhook_secret
 
 
 def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str = "", api_key: str = "") -> str:
@@ -61,6 +62,9 @@ def provider_account_connect(*, organization: Organization, actor, provider: str
                 friendly_name=(friendly_name or vendor_name or provider).strip()[:200],
                 account_sid=account_sid if providers.supports(provider) else "",
                 auth_token=auth_token or None, api_key=api_key or None, webhook_mode=webhook_mode,
+                # A voice-AI platform presents this to our webhook with every report of a call on
+                # the organization's numbers (set on each number there when it is attached).
+                webhook_secret=new_webhook_secret() if platforms.supports(provider) else None,
                 status=AccountStatus.ACTIVE, last_verified_at=timezone.now(), created_by=actor,
             )
         except IntegrityError:

@@ -72,3 +72,29 @@ def phone_numbers_bulk_assign(*, organization: Organization, actor, numbers: lis
         else:
             result["skipped"] += 1
     return result
+
+
+def agent_numbers_resync(*, organization: Organization, agent: Agent) -> int:
+    """The agent changed in a way VAPI must hear of (its assistant, or its kind): every number of
+    the agent that is, or should be, on the platform is synced again by a worker after commit
+    (an AI agent's new assistant then answers each of them). Returns how many were asked for."""
+    numbers = list(PhoneNumber.objects.select_for_update().filter(organization=organization, agent=agent))
+    asked = 0
+    for number in numbers:
+        if not (_wants_platform(number, agent) or number.platform_id):
+            continue
+        PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
+            platform_state=PlatformState.PENDING, platform_error="")
+        jobs.phone_number_platform_sync(organization.pk, number.pk)
+        asked += 1
+    return asked
+
+
+def agent_numbers_unassign(*, organization: Organization, actor, agent: Agent) -> int:
+    """The agent is about to be deleted: each of its numbers is unassigned as a person would do it
+    (a history line each; a number on VAPI leaves it and gets our voice routing back). Returns how
+    many."""
+    numbers = list(PhoneNumber.objects.filter(organization=organization, agent=agent))
+    for number in numbers:
+        phone_number_assign(organization=organization, actor=actor, number=number, agent=None)
+    return len(numbers)

@@ -31,10 +31,11 @@ from telephony.models import (
     PhoneNumber,
     Provider,
 )
+from telephony.platforms.base import CallReport
 from telephony.providers.voice import Conference
 from telephony.signals import call_changed
 from tenants import presence
-from tenants.models import Agent, Organization
+from tenants.models import Agent, AgentKind, Organization
 from tenants.scoping import tenant_scope
 
 from .webhook_contract import voice_url
@@ -121,16 +122,17 @@ def call_bind_leg(*, organization: Organization, call: Call, sid: str) -> Call:
     return call
 
 
-def _get_or_create(organization: Organization, sid: str, defaults: dict) -> tuple[Call, bool]:
-    existing = Call.objects.filter(organization=organization, provider=Provider.TWILIO, provider_sid=sid).first()
+def _get_or_create(organization: Organization, sid: str, defaults: dict,
+                   provider: str = Provider.TWILIO) -> tuple[Call, bool]:
+    existing = Call.objects.filter(organization=organization, provider=provider, provider_sid=sid).first()
     if existing is not None:
         return existing, False
     try:
         with transaction.atomic():
-            return Call.objects.create(organization=organization, provider=Provider.TWILIO, provider_sid=sid,
+            return Call.objects.create(organization=organization, provider=provider, provider_sid=sid,
                                        **defaults), True
     except IntegrityError:  # the same CallSid, stored meanwhile by a retry of the same webhook
-        return Call.objects.get(organization=organization, provider=Provider.TWILIO, provider_sid=sid), False
+        return Call.objects.get(organization=organization, provider=provider, provider_sid=sid), False
 
 
 def call_inbound_start(*, organization: Organization, number: PhoneNumber, call_sid: str, caller: str) -> Call:
@@ -328,4 +330,96 @@ def _recording(organization, call, recording_sid, recording_url, duration) -> Ca
     call.recording_sid, call.recording_url, call.recording_duration = recording_sid[:64], recording_url[:500], duration
     call.save(update_fields=["recording_sid", "recording_url", "recording_duration", "updated_at"])
     _announce(call, created=False)
+    return call
+
+
+# AI calls (the voice-AI platform answers the number and reports the call) -------------------------
+
+ANONYMOUS = "anonymous"
+
+
+def _ai_agent(organization: Organization, number: PhoneNumber, assistant_id: str) -> Agent | None:
+    """The AI agent that took the call: the number's, or, if the number changed hands since, the
+    organization's AI agent with the assistant the platform names."""
+    agent = number.agent
+    if agent is not None and agent.kind == AgentKind.AI and (not assistant_id or agent.assistant_id == assistant_id):
+        return agent
+    if assistant_id:
+        named = Agent.objects.filter(organization=organization, kind=AgentKind.AI, assistant_id=assistant_id).first()
+        if named is not None:
+            return named
+    return agent if agent is not None and agent.kind == AgentKind.AI else None
+
+
+def _ai_call_defaults(organization: Organization, number: PhoneNumber, report: CallReport) -> dict:
+    customer = report.customer_number[:64]
+    outbound = report.direction == CallDirection.OUTBOUND
+    return dict(
+        phone_number=number, agent=_ai_agent(organization, number, report.assistant_id),
+        contact=_contact(organization, customer) if customer else None, direction=report.direction,
+        from_number=number.phone_number if outbound else customer or ANONYMOUS,
+        to_number=(customer or ANONYMOUS) if outbound else number.phone_number,
+        started_at=report.started_at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def call_ai_status(*, organization: Organization, number: PhoneNumber, report: CallReport) -> Call:
+    """A live status of a call the platform is taking on `number` (VAPI's status-update), so the
+    call shows while it lasts. Only forward, like every call; the end-of-call report closes it."""
+    defaults = _ai_call_defaults(organization, number, report)
+    defaults.update(status=report.status)
+    if report.status == CallStatus.IN_PROGRESS:
+        defaults["answered_at"] = report.started_at or timezone.now()
+    call, created = _get_or_create(organization, report.call_id, defaults, provider=Provider.VAPI)
+    if created:
+        _announce(call, created=True)
+        return call
+    call = _locked(organization, call)
+    if not _forward(call, report.status):
+        return call
+    fields = {"status": report.status}
+    if report.status == CallStatus.IN_PROGRESS and call.answered_at is None:
+        fields["answered_at"] = report.started_at or timezone.now()
+    for name, value in fields.items():
+        setattr(call, name, value)
+    call.save(update_fields=[*fields, "updated_at"])
+    _announce(call, created=False)
+    return call
+
+
+@transaction.atomic
+def call_ai_report_record(*, organization: Organization, number: PhoneNumber, report: CallReport) -> Call:
+    """The platform's end-of-call report of a call on `number` (VAPI's end-of-call-report): the call
+    as it ended, with its transcript, summary, cost and recording link, in the contact's
+    conversation on the number (found or created by the customer's number).
+
+    The report is the last word on the call: once it is stored the call has ended, and a repeated
+    report (VAPI may send one twice) changes nothing. The recording link is VAPI's; it is kept as a
+    link, never fetched here."""
+    now = timezone.now()
+    call, created = _get_or_create(organization, report.call_id, {
+        **_ai_call_defaults(organization, number, report), "status": CallStatus.QUEUED,
+    }, provider=Provider.VAPI)
+    call = _locked(organization, call)
+    if call.status in CALL_ENDED:
+        return call
+    fields = {
+        "status": report.status, "ended_at": report.ended_at or now, "ended_reason": report.ended_reason,
+        "transcript": report.transcript, "summary": report.summary, "cost": report.cost,
+        "recording_url": report.recording_url, "duration": report.duration,
+    }
+    if report.started_at is not None:
+        fields["started_at"] = report.started_at
+    if report.status == CallStatus.COMPLETED and call.answered_at is None:
+        # The assistant answers at once: the call was answered when it started.
+        fields["answered_at"] = report.started_at or call.started_at or now
+    if call.contact_id is None and report.customer_number:
+        fields["contact"] = _contact(organization, report.customer_number[:64])
+    if call.agent_id is None:
+        fields["agent"] = _ai_agent(organization, number, report.assistant_id)
+    for name, value in fields.items():
+        setattr(call, name, value)
+    call.save(update_fields=[*fields, "updated_at"])
+    _announce(call, created=created)
     return call

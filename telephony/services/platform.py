@@ -19,11 +19,11 @@ from django.utils import timezone
 from core.vendors import ProviderError
 from telephony import jobs, platforms, providers
 from telephony.models import NumberStatus, PhoneNumber, PlatformState, ProviderAccount
-from telephony.platforms.base import VoicePlatform
+from telephony.platforms.base import ReportServer, VoicePlatform
 from tenants.models import AgentKind, Organization
 from tenants.services import audit
 
-from .webhook_contract import webhook_urls
+from .webhook_contract import new_webhook_secret, vapi_url, webhook_urls
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,21 @@ def _platform(organization: Organization) -> tuple[ProviderAccount, VoicePlatfor
     return account, platforms.for_account(account)
 
 
+def report_server(account: ProviderAccount) -> ReportServer:
+    """Where the platform reports the calls of the organization's numbers: our webhook, with the
+    account's secret. An account connected before secrets existed gets one now, once (the account
+    row is locked, so two syncs at the same moment cannot each make a different one)."""
+    if not account.webhook_secret:
+        with transaction.atomic():
+            locked = ProviderAccount.objects.select_for_update().get(organization_id=account.organization_id,
+                                                                     pk=account.pk)
+            if not locked.webhook_secret:
+                locked.webhook_secret = new_webhook_secret()
+                locked.save(update_fields=["webhook_secret", "updated_at"])
+            account.webhook_secret = locked.webhook_secret
+    return ReportServer(url=vapi_url(), secret=account.webhook_secret)
+
+
 def desired_assistant(number: PhoneNumber) -> str | None:
     agent = number.agent
     if agent is not None and agent.kind == AgentKind.AI and number.status == NumberStatus.ACTIVE:
@@ -51,6 +66,11 @@ def desired_assistant(number: PhoneNumber) -> str | None:
 def phone_number_platform_sync(*, organization: Organization, number_id) -> PhoneNumber:
     """Bring one number's platform presence in line with its agent. Raises ProviderError on failure
     (after recording it on the number) so the task can retry transient ones."""
+    account = platform_account(organization)
+    if account is not None and account.api_key and not account.webhook_secret:
+        # An account connected before report secrets existed gets one first, before the number is
+        # locked: the account row is never waited for while a number row is held.
+        report_server(account)
     with transaction.atomic():
         # The lock serializes syncs of the same number: a reassignment during a sync waits, then
         # its own sync sees the new agent.
@@ -76,20 +96,25 @@ def _reconcile(organization: Organization, number: PhoneNumber) -> None:
     assistant = desired_assistant(number)
     if assistant:
         account, platform = _platform(organization)
+        server = report_server(account)
         remote = platform.get_number(number.platform_id) if number.platform_id else None
         if remote is None:
             carrier = number.provider_account
             remote = platform.attach_number(
                 phone_number=number.phone_number, carrier=carrier.provider, account_sid=carrier.account_sid,
                 auth_token=carrier.auth_token or "", assistant_id=assistant,
-                name=number.friendly_name or number.phone_number,
+                name=number.friendly_name or number.phone_number, server=server,
             )
             number.platform, number.platform_id = account.provider, remote.id
             audit(organization=organization, actor=None, verb="phone_number.vapi_imported", target=number,
                   data={"assistant_id": assistant, "vapi_id": remote.id})
-        elif remote.assistant_id != assistant:
-            platform.set_assistant(number.platform_id, assistant)
-            audit(organization=organization, actor=None, verb="phone_number.vapi_assistant_changed", target=number,
+        elif remote.assistant_id != assistant or remote.server_url != server.url:
+            # The report server goes with every change: a number attached before we received
+            # VAPI's reports (or while PUBLIC_BASE_URL was another) starts reporting to us.
+            platform.set_assistant(number.platform_id, assistant, server=server)
+            verb = ("phone_number.vapi_assistant_changed" if remote.assistant_id != assistant
+                    else "phone_number.vapi_report_server_set")
+            audit(organization=organization, actor=None, verb=verb, target=number,
                   data={"assistant_id": assistant})
         number.platform_state, number.platform_error = PlatformState.SYNCED, ""
     elif number.platform_id:

@@ -3,6 +3,8 @@ to tell when what the provider has differs from them (drift)."""
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 
 from telephony.models import PhoneNumber, ProviderAccount, WebhookMode
@@ -34,12 +36,23 @@ VOICE_PATHS = {
     "hold_music": "/webhooks/twilio/voice/hold-music/",
     "connect": "/webhooks/twilio/voice/connect/",
 }
+# Where VAPI reports the calls of our numbers on it (each number's `server.url` there).
 VAPI_PATH = "/webhooks/vapi/"
 
 
 def voice_url(name: str) -> str:
     """The public address of one of the voice routes above."""
     return settings.PUBLIC_BASE_URL + VOICE_PATHS[name]
+
+
+def vapi_url() -> str:
+    """The public address VAPI sends a number's server messages (the end-of-call report) to."""
+    return settings.PUBLIC_BASE_URL + VAPI_PATH
+
+
+def new_webhook_secret() -> str:
+    """A secret a voice-AI platform presents to our webhook: 32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
 
 
 def message_status_url() -> str:

@@ -720,3 +720,41 @@ def test_vapi_lists_assistants_as_a_plain_array(vapi):
 
     assert response.json() == [assistant]
     validate_vapi_response("/assistant", "get", response.json())
+
+
+def test_vapi_keeps_a_numbers_server_and_refuses_what_the_server_object_has_not(vapi, twilio_number):
+    server = {"url": "https://softphone.example.com/webhooks/vapi/", "headers": {"X-Vapi-Secret": "s3cret"}}
+    created = vapi_import(vapi, server=server).json()
+    assert created["server"] == server
+    validate_vapi("TwilioPhoneNumber", created)
+
+    url = f"{vapi.base_url}/phone-number/{created['id']}"
+    for wrong in ({"url": "https://x.example/", "secret": "s"}, {"url": "not a url"}, {"headers": {"X": 1}}):
+        response = requests.patch(url, json={"server": wrong}, headers=VAPI_AUTH, timeout=5)
+        assert (response.status_code, response.json()["error"]) == (400, "Bad Request")
+    assert vapi.phone_numbers()[0]["server"] == server
+
+
+def test_vapi_server_messages_follow_the_contract_and_carry_the_numbers_headers(vapi, twilio_number):
+    assistant = vapi.add_assistant()
+    server = {"url": "https://softphone.example.com/webhooks/vapi/", "headers": {"X-Vapi-Secret": "s3cret"}}
+    number = vapi_import(vapi, assistantId=assistant["id"], server=server, smsEnabled=False).json()
+
+    report = vapi.end_of_call_report(number["id"], call_id="call-1")
+    status = vapi.status_update(number["id"], "in-progress", call_id="call-1")
+
+    for sent in (report, status):
+        assert sent.url == server["url"]
+        assert sent.headers["X-Vapi-Secret"] == "s3cret"
+        validate_vapi("ServerMessage", sent.json)
+        assert sent.json["message"]["call"]["phoneNumberId"] == number["id"]
+    assert report.json["message"]["type"] == "end-of-call-report"
+    validate_vapi("ServerMessageEndOfCallReport", report.json["message"])
+    validate_vapi("ServerMessageStatusUpdate", status.json["message"])
+
+
+def test_vapi_sends_no_server_messages_for_a_number_without_a_server(vapi, twilio_number):
+    number = vapi_import(vapi).json()
+
+    with pytest.raises(AssertionError):
+        vapi.end_of_call_report(number["id"])

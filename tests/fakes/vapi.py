@@ -3,6 +3,11 @@
 Objects follow VAPI's OpenAPI description (`tests/contracts/vapi/vapi_openapi.json`); errors are
 NestJS-shaped, as VAPI's are. Attached to a `FakeTwilio`, importing a number has VAPI's side effect
 on Twilio: the number's voice URL (and SMS URL unless `smsEnabled` is false) now point at VAPI.
+
+A number's `server` (VAPI's `Server` object: `url`, `headers`, ...) is where VAPI would send the
+server messages of its calls: `end_of_call_report` and `status_update` build the request VAPI
+would send there (`ServerMessage` bodies, the number's `server.headers` as headers), for a test to
+deliver to our webhook.
 """
 
 from __future__ import annotations
@@ -35,8 +40,25 @@ TWILIO_NUMBER_PROPERTIES = frozenset({
 SECRETS = ("twilioAuthToken", "twilioApiSecret")
 # Optional references that a PATCH with null detaches.
 DETACHABLE = ("name", "assistantId", "workflowId", "squadId", "server", "fallbackDestination")
+# Properties of VAPI's `Server` object (a number's `server`): VAPI rejects any other.
+SERVER_PROPERTIES = frozenset({
+    "timeoutSeconds", "credentialId", "staticIpAddressesEnabled", "encryptedPaths", "url", "headers", "backoffPlan",
+})
 
 _PHONE_NUMBER = re.compile(r"/phone-number/(?P<id>[^/]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRequest:
+    """A request VAPI would send to a number's server: POST `url` with these headers and body."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +128,60 @@ class FakeVapi(FakeServer):
             del self._numbers[id]
             del self._credentials[id]
 
+    def end_of_call_report(self, number_id: str, *, call_id: str | None = None, customer: str | None = "+14155550123",
+                           direction: str = "inbound", ended_reason: str = "customer-ended-call",
+                           cost: float | None = 0.1234, transcript: str = "AI: Hello, how can I help?\nUser: Where is my order?",
+                           summary: str = "The customer asked where their order is.",
+                           recording_url: str = "https://storage.vapi.ai/recording-1.wav",
+                           started_at: str = "2025-01-31T12:00:00.000Z", ended_at: str = "2025-01-31T12:01:30.000Z",
+                           ) -> ServerRequest:
+        """The `end-of-call-report` VAPI sends to the number's server when a call on it ended."""
+        message = {
+            "type": "end-of-call-report", "endedReason": ended_reason, "startedAt": started_at, "endedAt": ended_at,
+            "artifact": {"transcript": transcript, "recordingUrl": recording_url, "messages": []},
+            "analysis": {"summary": summary},
+        }
+        if cost is not None:
+            message["cost"] = cost
+        return self._server_request(number_id, message, call_id=call_id, customer=customer, direction=direction,
+                                    status="ended", started_at=started_at, ended_at=ended_at)
+
+    def status_update(self, number_id: str, status: str, *, call_id: str | None = None,
+                      customer: str | None = "+14155550123", direction: str = "inbound") -> ServerRequest:
+        """The `status-update` VAPI sends to the number's server when one of its calls moves on."""
+        return self._server_request(number_id, {"type": "status-update", "status": status}, call_id=call_id,
+                                    customer=customer, direction=direction, status=status)
+
+    def _server_request(self, number_id: str, message: dict, *, call_id: str | None, customer: str | None,
+                        direction: str, status: str, started_at: str | None = None,
+                        ended_at: str | None = None) -> ServerRequest:
+        with self._lock:
+            number = dict(self._numbers[number_id])
+        server = number.get("server")
+        if not server or not server.get("url"):
+            raise AssertionError(f"VAPI has no server for number {number_id}: it would send its messages nowhere")
+        now = _now()
+        call = {
+            "id": call_id or str(uuid.uuid4()), "orgId": self.org_id, "createdAt": now, "updatedAt": now,
+            "type": "outboundPhoneCall" if direction == "outbound" else "inboundPhoneCall",
+            "phoneNumberId": number_id, "status": status, "phoneCallProvider": "twilio",
+        }
+        if number.get("assistantId"):
+            call["assistantId"] = number["assistantId"]
+        if started_at:
+            call["startedAt"] = started_at
+        if ended_at:
+            call["endedAt"] = ended_at
+        message = {**message, "timestamp": 1738324890000,
+                   "phoneNumber": {key: number[key] for key in ("provider", "number", "twilioAccountSid", "name",
+                                                                "assistantId", "smsEnabled") if key in number},
+                   "call": call}
+        if customer is not None:
+            message["customer"] = {"number": customer}
+            call["customer"] = {"number": customer}
+        headers = {"Content-Type": "application/json", **(server.get("headers") or {})}
+        return ServerRequest(server["url"], headers, json.dumps({"message": message}).encode())
+
     def fail_next(self, count: int = 1, status: int = 500) -> None:
         """The next `count` requests, whatever they are, answer this status."""
         message = "Internal server error" if status == 500 else HTTPStatus(status).phrase
@@ -142,7 +218,7 @@ class FakeVapi(FakeServer):
     def _route(self, request: Request, query: dict, body: Any) -> Response:
         path, method = request.path.rstrip("/"), request.method
         if path == "/assistant" and method == "GET":
-            return json_response(200, list(self._assistants.values()))
+            return json_response(200, list(reversed(self._assistants.values()))[:_limit(query)])
         if path == "/phone-number" and method == "GET":
             return self._list(query)
         if path == "/phone-number" and method == "POST":
@@ -164,16 +240,8 @@ class FakeVapi(FakeServer):
     # -- endpoints (called with the lock held) -----------------------------------------------------
 
     def _list(self, query: dict) -> Response:
-        try:
-            limit = float(query.get("limit", DEFAULT_LIMIT))
-        except ValueError:
-            raise _bad_request("limit must be a number conforming to the specified constraints") from None
-        if limit > MAX_LIMIT:
-            raise _bad_request(f"limit must not be greater than {MAX_LIMIT}")
-        if limit < 0:
-            raise _bad_request("limit must not be less than 0")
         newest_first = list(reversed(self._numbers.values()))
-        return json_response(200, newest_first[:int(limit)])
+        return json_response(200, newest_first[:_limit(query)])
 
     def _create(self, body: Any) -> Response:
         if not isinstance(body, dict):
@@ -241,6 +309,8 @@ class FakeVapi(FakeServer):
         assistant_id = body.get("assistantId")
         if assistant_id is not None and assistant_id not in self._assistants:
             problems.append(f"Couldn't Find Assistant {assistant_id}")
+        if body.get("server") is not None:
+            problems.extend(_server_problems(body["server"]))
         return problems
 
     def _point_twilio_number_at_vapi(self, account_sid: str, phone_number: str, credentials: tuple[str, str],
@@ -257,6 +327,34 @@ class FakeVapi(FakeServer):
         if sms_enabled:
             fields["sms_url"] = VAPI_SMS_URL
         self.twilio.update_number(account_sid, twilio_number["sid"], **fields)
+
+
+def _limit(query: dict) -> int:
+    """A list's `limit` (default 100, at most 1000), as VAPI validates it."""
+    try:
+        limit = float(query.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        raise _bad_request("limit must be a number conforming to the specified constraints") from None
+    if limit > MAX_LIMIT:
+        raise _bad_request(f"limit must not be greater than {MAX_LIMIT}")
+    if limit < 0:
+        raise _bad_request("limit must not be less than 0")
+    return int(limit)
+
+
+def _server_problems(server: Any) -> list[str]:
+    """class-validator's messages for a `Server` object."""
+    if not isinstance(server, dict):
+        return ["server must be an object"]
+    problems = [f"server.property {key} should not exist" for key in server if key not in SERVER_PROPERTIES]
+    url = server.get("url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"https?://[^/\s]+", url)):
+        problems.append("server.url must be a URL address")
+    headers = server.get("headers")
+    if headers is not None and (not isinstance(headers, dict)
+                                or not all(isinstance(v, str) for v in headers.values())):
+        problems.append("server.headers must be an object of strings")
+    return problems
 
 
 def _credentials(body: dict, account_sid: str | None) -> tuple[str, str] | None:

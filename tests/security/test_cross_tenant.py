@@ -212,6 +212,9 @@ PUBLIC_ROUTES = {
     "webhooks/twilio/voice/conference/",
     "webhooks/twilio/voice/connect/",
     "webhooks/twilio/voice/hold-music/",
+    # VAPI's reports: nothing is stored unless the header carries the secret of the organization
+    # whose number the report names (tests/telephony/test_vapi_webhook.py).
+    "webhooks/vapi/",
     # Outbound attachments, fetched by the provider: a signed, expiring token or 404
     # (tests/messaging/test_inbox.py).
     "attachments/<str:token>/",

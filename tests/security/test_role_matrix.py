@@ -143,6 +143,8 @@ MATRIX = [
     # Hold music: the same TwiML for everyone, nothing of a tenant's in it.
     row("webhooks/twilio/voice/hold-music/",           "GET",  200, 200, 200, 200, 200, 200),
     row("webhooks/twilio/voice/hold-music/",           "POST", 200, 200, 200, 200, 200, 200),
+    # VAPI presents its organization's secret in a header (X-Vapi-Secret); without one, 401.
+    row("webhooks/vapi/",                              "POST", 401, 401, 401, 401, 401, 401),
     row("webhooks/whatsapp/",                          "GET",  403, 403, 403, 403, 403, 403),
     row("webhooks/whatsapp/",                          "POST", 403, 403, 403, 403, 403, 403),
     # -- an organization's pages: members work, owners and admins manage --------------------------------
@@ -354,6 +356,9 @@ PAYLOADS = {
     (O + "calls/live/", "GET"): lambda w: {"sid": w.world["call"].provider_sid},
     (O + "calls/<uuid:call_id>/hold/", "POST"): lambda w: {"hold": "1"},
     (O + "calls/<uuid:call_id>/transfer/", "POST"): lambda w: {"to": w.world["agent"].pk, "mode": "warm"},
+    ("webhooks/vapi/", "POST"): lambda w: {"message": {
+        "type": "end-of-call-report", "endedReason": "customer-ended-call", "artifact": {}, "analysis": {},
+        "call": {"id": "vapi-matrix-call", "phoneNumberId": "vapi-matrix-number"}, "customer": {"number": "+14155550188"}}},
     ("webhooks/whatsapp/", "GET"): lambda w: {"hub.mode": "subscribe", "hub.verify_token": "a guess",
                                               "hub.challenge": "1"},
     ("webhooks/whatsapp/", "POST"): lambda w: {"object": "whatsapp_business_account", "entry": [{"changes": [{
@@ -609,7 +614,7 @@ def ask(world: World, role: str, route: str, method: str):
     kwargs = {}
     if method == "GET":
         kwargs["data"] = payload
-    elif route.startswith(A) or route == "webhooks/whatsapp/":
+    elif route.startswith(A) or route in ("webhooks/whatsapp/", "webhooks/vapi/"):
         kwargs.update(data=json.dumps(payload), content_type="application/json")
     elif method == "POST":
         kwargs["data"] = payload
