@@ -1,5 +1,5 @@
 """The background work messaging's services ask for, by task name (see core.jobs). Every function
-sends after the current transaction commits; the task modules are never imported from here."""
+sends after the current transaction commits (but the one asked from after a commit); the task modules are never imported from here."""
 
 from __future__ import annotations
 
@@ -12,3 +12,9 @@ def message_deliver(organization_id, message_id) -> None:
 
 def inbound_events_drain(organization_id) -> None:
     enqueue("messaging.inbound_events_drain", organization_id=str(organization_id))
+
+
+def call_in_conversation(organization_id, call_id) -> None:
+    # Asked by the receiver of telephony's call_changed, which is sent after commit: send it now.
+    enqueue("messaging.call_in_conversation", on_commit=False, organization_id=str(organization_id),
+            call_id=str(call_id))

@@ -6,12 +6,13 @@ import logging
 
 from celery import shared_task
 
+from telephony.models import Call
 from tenants.models import Organization
 from tenants.scoping import tenant_scope
-from tenants.tasks import TenantTask
+from tenants.tasks import TenantTask, row_task
 
 from .providers.base import ProviderError
-from .services import attachments, events, outbound, sentiment
+from .services import attachments, calls, events, outbound, sentiment
 
 logger = logging.getLogger(__name__)
 
@@ -66,3 +67,11 @@ def attachments_sweep():
             deleted = attachments.attachments_sweep(organization=organization)
         if deleted:
             logger.info("deleted %d unreferenced attachment(s) of %s", deleted, organization.slug)
+
+
+@row_task("messaging.call_in_conversation", model=Call, key="call_id",
+          related=("organization", "contact", "phone_number"))
+def call_in_conversation(call: Call):
+    """A call started, changed or ended: its contact's conversation shows it (the latest state of the
+    call, whatever order the changes are handled in)."""
+    calls.conversation_take_call(call=call)
