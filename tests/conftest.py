@@ -44,6 +44,19 @@ def pytest_sessionfinish(session, exitstatus):
             reporter.write_line(f"\nembedded PostgreSQL: {outcome}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Users are made and logged in with passwords by most tests: PBKDF2's million rounds cost about
+    0.4 s a user on these machines, a quarter of the suite's time. Tests hash with MD5 instead
+    (production keeps Django's default); nothing here tests the hasher itself."""
+    from django.contrib.auth import hashers
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    hashers.get_hashers.cache_clear()
+    hashers.get_hashers_by_algorithm.cache_clear()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Pages render without `collectstatic`: tests read static files from their folders."""
