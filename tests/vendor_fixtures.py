@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.models import Provider
+from telephony.models import Provider, VoiceStatus
 from telephony.services import accounts
 from tenants.scoping import tenant_scope
 from tests.fakes.twilio import FakeTwilio
@@ -16,6 +16,10 @@ ACME_TOKEN = "acme-auth-token-4f1c9e"
 GLOBEX_SID = "AC" + "b" * 32
 GLOBEX_TOKEN = "globex-auth-token-77d2"
 VAPI_KEY = "vapi-private-key-93b1"
+# What voice set-up would have created on Acme's Twilio account (the softphone's TwiML App and key).
+VOICE_KEY_SID = "SK" + "a1" * 16
+VOICE_KEY_SECRET = "the-api-key-secret-shown-once"
+VOICE_APP_SID = "AP" + "b2" * 16
 
 
 @pytest.fixture
@@ -72,3 +76,13 @@ def run_on_commit(django_capture_on_commit_callbacks):
             return fn(*args, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def voice_ready(org, twilio_account):
+    """Acme's Twilio account with the softphone set up (as `voice_enable` leaves it)."""
+    with tenant_scope(org):
+        twilio_account.api_key_sid, twilio_account.api_key_secret = VOICE_KEY_SID, VOICE_KEY_SECRET
+        twilio_account.twiml_app_sid, twilio_account.voice_status = VOICE_APP_SID, VoiceStatus.READY
+        twilio_account.save()
+    return twilio_account

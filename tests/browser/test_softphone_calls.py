@@ -17,7 +17,7 @@ from telephony.models import Call
 from tenants import presence
 from tenants.scoping import tenant_scope
 from tests.browser.conftest import login
-from tests.browser.test_softphone import CUSTOMER, lines, maria, voice_ready, with_fake_sdk  # noqa: F401
+from tests.browser.test_softphone import CUSTOMER, lines, maria, with_fake_sdk  # noqa: F401
 from tests.factories import PASSWORD
 from tests.fakes import twilio_webhooks as tw
 from tests.messaging.conftest import wait_for

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 
 from telephony.identity import client_identity
-from telephony.models import Call, PhoneNumber, Provider, VoiceStatus
+from telephony.models import Call, PhoneNumber, Provider
 from tenants import presence
 from tenants.scoping import tenant_scope
 from tests import factories
@@ -27,15 +27,6 @@ HOLD_MUSIC = settings.PUBLIC_BASE_URL + "/webhooks/twilio/voice/hold-music/"
 def post(path: str, params: dict):
     url = settings.PUBLIC_BASE_URL + path
     return Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=tw.signature(url, params, ACME_TOKEN))
-
-
-@pytest.fixture
-def voice_ready(org, twilio_account):
-    with tenant_scope(org):
-        twilio_account.api_key_sid, twilio_account.api_key_secret = "SK" + "1" * 32, "secret"
-        twilio_account.twiml_app_sid, twilio_account.voice_status = "AP" + "1" * 32, VoiceStatus.READY
-        twilio_account.save()
-    return twilio_account
 
 
 @pytest.fixture

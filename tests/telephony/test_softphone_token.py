@@ -9,26 +9,17 @@ import time
 import jwt
 import pytest
 
-from telephony.models import PhoneNumber, Provider, VoiceStatus
+from telephony.models import PhoneNumber, Provider
 from tenants import presence
 from tenants.scoping import tenant_scope
 from tests import factories
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
+from tests.vendor_fixtures import VOICE_APP_SID as APP_SID
+from tests.vendor_fixtures import VOICE_KEY_SECRET as KEY_SECRET
+from tests.vendor_fixtures import VOICE_KEY_SID as KEY_SID
 
 pytestmark = pytest.mark.django_db
 
-KEY_SID = "SK" + "a1" * 16
-KEY_SECRET = "the-api-key-secret-shown-once"
-APP_SID = "AP" + "b2" * 16
-
-
-@pytest.fixture
-def voice_ready(org, twilio_account):
-    with tenant_scope(org):
-        twilio_account.api_key_sid, twilio_account.api_key_secret = KEY_SID, KEY_SECRET
-        twilio_account.twiml_app_sid, twilio_account.voice_status = APP_SID, VoiceStatus.READY
-        twilio_account.save()
-    return twilio_account
 
 
 @pytest.fixture
