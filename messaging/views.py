@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from core.media import media_error, sealed
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.models import Channel
@@ -44,17 +45,6 @@ from .services import attachments, live, media, policy
 from .services import conversations as services
 from .services import inbox as inbox_services
 
-# What a browser may do with a served attachment: nothing (no script, no style, no plugin, a unique
-# origin if it is ever opened as a document).
-MEDIA_CSP = "sandbox; default-src 'none'"
-
-
-def _media_error(message: str, status: int) -> HttpResponse:
-    response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = MEDIA_CSP
-    return response
-
 
 @require_GET
 def message_media(request: HttpRequest, org_slug: str, message_id, index: int):
@@ -65,14 +55,13 @@ def message_media(request: HttpRequest, org_slug: str, message_id, index: int):
     try:
         served = media.media_open(message=message, index=index)
     except media.MediaUnavailable as exc:
-        return _media_error(str(exc), 404)
+        return media_error(str(exc), 404)
     except media.MediaRefused as exc:
-        return _media_error(str(exc), 502)
+        return media_error(str(exc), 502)
     response = FileResponse(served.fetched.file, content_type=served.content_type)
     response["Content-Length"] = str(served.fetched.size)
     response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = MEDIA_CSP
+    sealed(response)
     disposition = "inline" if served.inline else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{served.filename}"'
     return response
@@ -393,12 +382,11 @@ def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
     try:
         attachment = attachments.attachment_for_token(token)
     except attachments.LinkExpired as exc:
-        return _media_error(f"{exc} Send the file again from the inbox if it is still needed.", 410)
+        return media_error(f"{exc} Send the file again from the inbox if it is still needed.", 410)
     except attachments.LinkInvalid as exc:
-        return _media_error(str(exc), 404)
+        return media_error(str(exc), 404)
     response = FileResponse(attachments.attachment_file(attachment), content_type=attachment.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = MEDIA_CSP
+    sealed(response)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

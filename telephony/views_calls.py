@@ -10,21 +10,14 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.media import media_error, sealed
+
 from . import selectors
 from .forms import CallFilterForm, CallNotesForm
 from .services import call_log, recordings
 
 LOG_PAGE = 50
-# What a browser may do with a served recording: play it, nothing else (no script, no style, a unique
-# origin if it is ever opened as a document).
-MEDIA_CSP = "sandbox; default-src 'none'"
 
-
-def _plain(message: str, status: int) -> HttpResponse:
-    response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = MEDIA_CSP
-    return response
 
 
 @require_GET
@@ -86,13 +79,12 @@ def call_recording(request: HttpRequest, org_slug: str, call_id) -> HttpResponse
     try:
         served = recordings.recording_open(call=call)
     except recordings.RecordingUnavailable as exc:
-        return _plain(str(exc), 404)
+        return media_error(str(exc), 404)
     except recordings.RecordingRefused as exc:
-        return _plain(str(exc), 502)
+        return media_error(str(exc), 502)
     response = FileResponse(served.fetched.file, content_type=served.content_type)
     response["Content-Length"] = str(served.fetched.size)
     response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = MEDIA_CSP
+    sealed(response)
     response["Content-Disposition"] = f'inline; filename="{served.filename}"'
     return response

@@ -48,15 +48,11 @@ def voice_presence(request: HttpRequest, org_slug: str) -> JsonResponse:
     agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
     if agent is None or agent.kind != AgentKind.HUMAN:
         return JsonResponse({"error": "You are not an agent of this organization."}, status=404)
-    state = request.POST.get("state", "")
-    if state == "registered":
-        recorded = presence.heartbeat(request.organization.pk, agent.pk)
-    elif state == "gone":
-        presence.gone(request.organization.pk, agent.pk)
-        recorded = True
-    else:
-        return JsonResponse({"error": "state must be 'registered' or 'gone'."}, status=400)
-    status = presence.status_of([agent], request.organization.pk)[str(agent.pk)]
+    try:
+        status, recorded = softphone.softphone_presence(organization=request.organization, agent=agent,
+                                                        state=request.POST.get("state", ""))
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     return JsonResponse({"status": status, "label": presence.LABELS[status], "recorded": recorded})
 
 
@@ -108,8 +104,8 @@ def _live_action(view):
             return _call_error(exc)
         except ProviderError as exc:
             return _vendor_error(exc)
-        return JsonResponse({"call": _call_json(call), "held": call.on_hold,
-                             "transfer": _call_json(call)["transfer"]})
+        body = _call_json(call)
+        return JsonResponse({"call": body, "held": call.on_hold, "transfer": body["transfer"]})
 
     handle.__name__, handle.__doc__ = view.__name__, view.__doc__
     return handle

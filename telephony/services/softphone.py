@@ -18,6 +18,7 @@ from telephony.identity import client_identity
 from telephony.models import Provider, ProviderAccount, VoiceStatus
 from telephony.providers import voice_for_account
 from telephony.providers.voice import ProviderError
+from tenants import presence
 from tenants.models import Agent, AgentKind, Organization
 
 from .routing import voice_numbers
@@ -67,3 +68,16 @@ def softphone_for(*, organization: Organization, agent: Agent | None) -> Softpho
         for n in voice_numbers(organization=organization, agent=agent) if str(n.provider_account_id) in ready
     ]
     return phone
+
+
+def softphone_presence(*, organization: Organization, agent: Agent, state: str) -> tuple[str, bool]:
+    """The page's heartbeat (`registered`) or goodbye (`gone`): what others now see of the agent, and
+    whether Redis recorded it."""
+    if state == "registered":
+        recorded = presence.heartbeat(organization.pk, agent.pk)
+    elif state == "gone":
+        presence.gone(organization.pk, agent.pk)
+        recorded = True
+    else:
+        raise ValidationError("state must be 'registered' or 'gone'.")
+    return presence.status_of([agent], organization.pk)[str(agent.pk)], recorded

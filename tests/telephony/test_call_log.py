@@ -25,15 +25,6 @@ CUSTOMER = "+14155550199"
 
 
 @pytest.fixture
-def our_number(org, twilio_account, agent):
-    with tenant_scope(org):
-        return PhoneNumber.objects.create(
-            organization=org, provider_account=twilio_account, provider=Provider.TWILIO, phone_number=OUR_NUMBER,
-            provider_sid="PN" + "1" * 32, agent=agent, friendly_name="Support line",
-            capabilities={"voice": True, "sms": True})
-
-
-@pytest.fixture
 def second_number(org, twilio_account):
     with tenant_scope(org):
         return PhoneNumber.objects.create(

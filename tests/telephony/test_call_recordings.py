@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from telephony.models import Call, PhoneNumber, Provider
+from telephony.models import Call, Provider
 from telephony.providers import ProviderError
 from telephony.providers.twilio_voice import TwilioVoice
 from tenants.scoping import tenant_scope
@@ -21,14 +21,6 @@ from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID
 pytestmark = pytest.mark.django_db
 
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 400
-
-
-@pytest.fixture
-def our_number(org, twilio_account, agent):
-    with tenant_scope(org):
-        return PhoneNumber.objects.create(
-            organization=org, provider_account=twilio_account, provider=Provider.TWILIO, phone_number=OUR_NUMBER,
-            provider_sid="PN" + "1" * 32, agent=agent, capabilities={"voice": True, "sms": True})
 
 
 @pytest.fixture

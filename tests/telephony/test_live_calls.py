@@ -3,14 +3,18 @@ dialer's buttons answer, what Twilio was asked to do, and the Call row through i
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from telephony.identity import client_identity
 from telephony.models import Call, PhoneNumber, Provider
+from telephony.services import live_calls
+from telephony.services.live_calls import CallConflict
 from tenants import presence
 from tenants.scoping import tenant_scope
 from tests import factories
@@ -320,7 +324,6 @@ def test_conference_callbacks_are_verified_before_anything_is_kept(answered, age
 
 
 def place(org, agent, number, destination, capture):
-    from telephony.services import live_calls
     with tenant_scope(org), capture(execute=True):
         return live_calls.call_place_request(organization=org, agent=agent, from_id=number.pk, destination=destination)
 
@@ -373,9 +376,6 @@ def test_twilio_naming_the_placed_call_before_its_answer_arrived_finds_it_by_our
 
 def test_placing_a_call_refuses_with_reasons_and_says_when_twilio_failed(
         org, agent, erin, our_number, everyone_online, twilio, django_capture_on_commit_callbacks):
-    from django.core.exceptions import ValidationError
-
-    from telephony.services.live_calls import CallConflict
     with pytest.raises(ValidationError) as refused:
         place(org, agent, our_number, "+19005550100", django_capture_on_commit_callbacks)
     assert "premium" in str(refused.value).lower()
@@ -400,24 +400,19 @@ def test_placing_a_call_refuses_with_reasons_and_says_when_twilio_failed(
 
 def test_the_api_places_a_call_from_my_number_and_refuses_with_reasons(
         org, agent, our_number, everyone_online, twilio, agent_client, django_capture_on_commit_callbacks):
-    import json
+    def api_post(data):
+        return agent_client.post("/api/acme/calls", json.dumps(data), content_type="application/json")
 
-    class Api:
-        def post(self, path, data, format):
-            return agent_client.post(path, json.dumps(data), content_type="application/json")
-
-    api = Api()
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/acme/calls", {"fromNumberId": str(our_number.pk), "to": "+1 415 555 0177"},
-                            format="json")
+        response = api_post({"fromNumberId": str(our_number.pk), "to": "+1 415 555 0177"})
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["direction"] == "outbound" and body["toNumber"] == "+14155550177"
     [created] = twilio.calls(ACME_SID)
     assert created["to"] == "client:" + client_identity(agent)
 
-    refused = api.post("/api/acme/calls", {"fromNumberId": str(our_number.pk), "to": "+19005550100"}, format="json")
+    refused = api_post({"fromNumberId": str(our_number.pk), "to": "+19005550100"})
     assert refused.status_code == 400 and "Premium-rate" in refused.json()["to"][0]
     presence.gone(org.pk, agent.pk)
-    offline = api.post("/api/acme/calls", {"fromNumberId": str(our_number.pk), "to": "+14155550177"}, format="json")
+    offline = api_post({"fromNumberId": str(our_number.pk), "to": "+14155550177"})
     assert offline.status_code == 409 and "softphone is not online" in offline.json()["detail"]

@@ -8,7 +8,9 @@ import time
 
 import jwt
 import pytest
+from django.test import Client
 
+from core import stamps
 from telephony.models import PhoneNumber, Provider
 from tenants import presence
 from tenants.scoping import tenant_scope
@@ -71,7 +73,6 @@ def test_the_identity_is_the_same_every_time_and_differs_between_people(org, age
     other_user = factories.make_user("erin")
     factories.add_member(org, other_user)
     factories.make_agent(org, user=other_user, name="Erin")
-    from django.test import Client
     erin = Client()
     erin.force_login(other_user)
     first, again = agent_client.get("/o/acme/telephony/token").json(), agent_client.get("/o/acme/telephony/token").json()
@@ -106,7 +107,6 @@ def test_heartbeats_make_an_agent_reachable_and_silence_makes_them_unavailable_w
         assert response.status_code == 200 and response.json()["status"] == "available"
         assert presence.can_ring(agent, org.pk)
         # The tab goes silent: its last heartbeat ages past the TTL.
-        from core import stamps
         key = f"{settings.REDIS_KEY_PREFIX}softphone:presence:seen:{org.pk}"
         stamps.redis_client().zadd(key, {str(agent.pk): time.time() - presence.PRESENCE_TTL - 1})
         assert presence.PRESENCE_TTL < 60

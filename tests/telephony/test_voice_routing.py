@@ -42,15 +42,6 @@ def person(org, agent):
 
 
 @pytest.fixture
-def our_number(org, twilio, twilio_account, person):
-    with tenant_scope(org):
-        return PhoneNumber.objects.create(
-            organization=org, provider_account=twilio_account, provider=Provider.TWILIO, phone_number=OUR_NUMBER,
-            provider_sid="PN" + "1" * 32, agent=person, friendly_name="Support line",
-            capabilities={"voice": True, "sms": True, "mms": True, "fax": False})
-
-
-@pytest.fixture
 def online(org, person):
     presence.heartbeat(org.pk, person.pk)
     yield person
