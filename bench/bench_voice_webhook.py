@@ -9,8 +9,10 @@ middleware) and, in the same run:
    reference: what the server and the machine cost, whatever the view does);
 2. the same bursts to POST /webhooks/twilio/voice/inbound/, each request a new call (new CallSid,
    a new caller: a contact is created), signed with the account's token, to a number whose agent's
-   softphone is online: the tenant is found, the signature verified, presence read from Redis, the
-   Call stored and the <Dial><Client> answered.
+   softphone is online: the tenant is found, the signature verified, the contact and the Call stored,
+   presence read from Redis and the <Dial><Client> answered. No worker runs (its work would be on
+   other machines in production); before each burst the request for one is marked spent, as a worker
+   that took the last burst's calls would, so each burst asks the broker for a worker again.
 
 Bursts alternate (reference, webhook, reference, ...), BURSTS of each, one per BURST_GAP seconds; the
 latency of each request is from the burst's start to its answer. A burst during which the
@@ -26,7 +28,17 @@ import time
 import uuid
 from urllib.parse import urlencode
 
-from bench.common import cpu_times, percentile, prepare_database, start_gunicorn, stolen, use_bench_database
+from bench.common import (
+    busy,
+    cpu_spent,
+    cpu_times,
+    percentile,
+    prepare_database,
+    process_cpu,
+    start_gunicorn,
+    stolen,
+    use_bench_database,
+)
 
 use_bench_database()
 REDIS_URL = "redis://127.0.0.1:6379/14"  # the server's and ours: presence lives there
@@ -40,6 +52,7 @@ django.setup()
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from telephony.models import PhoneNumber, Provider, ProviderAccount  # noqa: E402
+from telephony.services.calls import call_drain_spent  # noqa: E402
 from tenants import presence  # noqa: E402
 from tenants import services as tenant_services  # noqa: E402
 from tenants.models import Agent, AgentKind, Organization  # noqa: E402
@@ -135,6 +148,8 @@ def main() -> int:
                             threads=int(os.environ.get("BENCH_THREADS", "8")))
     reference, webhook = [], []
     failures = {"reference": 0, "webhook": 0}
+    cpu: dict[str, dict[str, float]] = {"reference": {}, "webhook": {}}
+    busy_shares: list[float] = []
     disturbed = 0
     try:
         presence.heartbeat(org.pk, agent.pk)
@@ -144,10 +159,19 @@ def main() -> int:
         while done < BURSTS:
             presence.heartbeat(org.pk, agent.pk)  # the agent's page, every 15 s in life
             presence.in_call_clear(org.pk, agent.pk)  # each burst finds the agent free, as a new call would
+            with tenant_scope(org):  # a worker took the last burst's calls: this burst asks for one again
+                call_drain_spent(organization=org)
             before = cpu_times()
+            processes = process_cpu()
             ref_ms, ref_failed = burst(bare_requests(CONCURRENT))
+            ref_cpu = cpu_spent(processes, process_cpu())
             time.sleep(BURST_GAP / 2)
-            hook_ms, hook_failed = burst(inbound_requests(CONCURRENT, done * CONCURRENT))
+            payloads = inbound_requests(CONCURRENT, done * CONCURRENT)
+            processes = process_cpu()
+            machine = cpu_times()
+            hook_ms, hook_failed = burst(payloads)
+            busy_shares.append(busy(machine, cpu_times()))
+            hook_cpu = cpu_spent(processes, process_cpu())
             steal = stolen(before, cpu_times())
             if steal > STEAL_LIMIT and disturbed < BURSTS:
                 disturbed += 1
@@ -155,6 +179,10 @@ def main() -> int:
                 continue
             reference += ref_ms
             webhook += hook_ms
+            for kind, seconds in ref_cpu.items():
+                cpu["reference"][kind] = cpu["reference"].get(kind, 0.0) + seconds
+            for kind, seconds in hook_cpu.items():
+                cpu["webhook"][kind] = cpu["webhook"].get(kind, 0.0) + seconds
             failures["reference"] += ref_failed
             failures["webhook"] += hook_failed
             done += 1
@@ -169,6 +197,12 @@ def main() -> int:
     print(summary("trivial view (reference)", reference, failures["reference"]))
     print(summary("inbound voice webhook", webhook, failures["webhook"]))
     print(f"calls stored: {stored} (every request, warm-up included, is a new call); bursts set aside: {disturbed}")
+    print(f"machine busy during the webhook's bursts: {sum(busy_shares) / max(1, len(busy_shares)):.0%} "
+          "of both cores (idle or waiting for the disk the rest of the time)")
+    for name, spent in cpu.items():
+        requests = len(reference if name == "reference" else webhook) or 1
+        parts = ", ".join(f"{kind} {seconds / requests * 1000:.2f}" for kind, seconds in sorted(spent.items()))
+        print(f"CPU per request, {name} (ms): {parts}; total {sum(spent.values()) / requests * 1000:.2f}")
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()

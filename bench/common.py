@@ -145,3 +145,39 @@ class DiskFlushProbe:
         stalls = self.stalls()
         return (f"{len(ms)} flushes, p50 {percentile(ms, 0.5):.2f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
                 f"max {ms[-1]:.0f} ms, {len(stalls)} over 50 ms ({sum(s for _, s in stalls) * 1000:.0f} ms stalled)")
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds each kind of process has used so far (gunicorn's workers, PostgreSQL's backends,
+    Redis, this process), read from /proc: the difference of two readings says where a stretch of
+    work went. Processes that exit in between are not counted."""
+    kinds: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry) == os.getpid():
+            kind = "benchmark client"
+        elif "gunicorn" in command:
+            kind = "gunicorn"
+        elif "postgres" in command:
+            kind = "postgresql"
+        elif "redis-server" in command:
+            kind = "redis"
+        else:
+            continue
+        kinds[kind] = kinds.get(kind, 0.0) + seconds
+    return kinds
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {kind: after.get(kind, 0.0) - before.get(kind, 0.0) for kind in after}

@@ -16,8 +16,9 @@ class MessagingConfig(AppConfig):
 
         # Telephony sits below messaging too: each call it records joins the contact's conversation
         # on that number (the same timeline as the messages).
-        from telephony.signals import call_changed
+        from telephony.signals import call_changed, calls_waiting
 
-        from .services.calls import call_changed_in_conversation
+        from .services.calls import call_changed_in_conversation, calls_waiting_in_conversation
 
         call_changed.connect(call_changed_in_conversation, dispatch_uid="messaging.call_changed_in_conversation")
+        calls_waiting.connect(calls_waiting_in_conversation, dispatch_uid="messaging.calls_waiting_in_conversation")

@@ -18,3 +18,8 @@ def call_in_conversation(organization_id, call_id) -> None:
     # Asked by the receiver of telephony's call_changed, which is sent after commit: send it now.
     enqueue("messaging.call_in_conversation", on_commit=False, organization_id=str(organization_id),
             call_id=str(call_id))
+
+
+def calls_in_conversations(organization_id) -> None:
+    # Asked by the receiver of telephony's calls_waiting, which is sent after commit: send it now.
+    enqueue("messaging.calls_in_conversations", on_commit=False, organization_id=str(organization_id))

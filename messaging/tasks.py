@@ -75,3 +75,9 @@ def call_in_conversation(call: Call):
     """A call started, changed or ended: its contact's conversation shows it (the latest state of the
     call, whatever order the changes are handled in)."""
     calls.conversation_take_call(call=call)
+
+
+@shared_task(base=TenantTask, name="messaging.calls_in_conversations")
+def calls_in_conversations(*, organization_id: str):
+    """New calls of the organization appear in their conversations (one task for however many)."""
+    calls.calls_in_conversations(organization=Organization.objects.get(pk=organization_id))

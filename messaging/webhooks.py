@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from telephony.lines import lines_stamp
-from telephony.models import NumberStatus, PhoneNumber
+from core.webhooks import webhook_form
+from telephony.lines import line_for
 from tenants.scoping import platform_scope, tenant_scope
 
 from .models import WhatsAppSender
@@ -40,75 +37,6 @@ def _not_found() -> HttpResponse:
 def _public_url(request: HttpRequest) -> str:
     """The URL the vendor signed: our public origin (TLS may end at a proxy before us) and the path."""
     return settings.PUBLIC_BASE_URL + request.get_full_path()
-
-
-def _find_number(provider: str, account: str, addresses: tuple[str, ...]) -> PhoneNumber | None:
-    """Which tenant's number is this? Crosses tenants on purpose (read-only), before the scope."""
-    candidates = [a for a in addresses if a]
-    with platform_scope():
-        return (PhoneNumber.objects.select_related("organization", "provider_account")
-                .filter(phone_number__in=candidates, provider_account__account_sid=account,
-                        provider_account__provider=provider)
-                .exclude(status=NumberStatus.INACTIVE).first())
-
-
-@dataclass(frozen=True)
-class _Line:
-    """What a webhook needs to know about the number it was sent to."""
-
-    organization: object
-    number_id: object
-    auth_token: str
-
-
-# Which tenant owns a number changes rarely; a vendor calls for it many times a second when busy.
-# Each process keeps the answer, with the account's auth token, under the account's lines stamp
-# (telephony/lines.py): a rotated token, a deleted account or a removed number bumps the stamp, and
-# the next webhook in every process sees a stamp other than its entry's and reads the database
-# again, so an old token stops working at once. One Redis GET per request; when Redis cannot answer,
-# nothing cached is used. Entries still live at most LINE_CACHE_SECONDS, for changes no service
-# makes (an edit in the database by hand).
-LINE_CACHE_SECONDS = 30
-_lines: dict[tuple[str, str, str], tuple[float, bytes, _Line]] = {}
-
-
-def _line(provider: str, account: str, addresses: tuple[str, ...]) -> _Line | None:
-    now = time.monotonic()
-    stamp = lines_stamp(account)
-    if stamp is not None:
-        for address in addresses:
-            hit = _lines.get((provider, account, address))
-            if hit is not None and hit[0] > now and hit[1] == stamp:
-                return hit[2]
-    number = _find_number(provider, account, addresses)
-    if number is None:
-        return None
-    line = _Line(organization=number.organization, number_id=number.pk,
-                 auth_token=number.provider_account.auth_token or "")
-    if stamp is not None:  # read before the database: a change made meanwhile moves it on again
-        if len(_lines) > 10000:
-            _lines.clear()
-        _lines[(provider, account, number.phone_number)] = (now + LINE_CACHE_SECONDS, stamp, line)
-    return line
-
-
-def forget_lines() -> None:
-    _lines.clear()
-
-
-def _form(request: HttpRequest) -> dict[str, str] | None:
-    """The form parameters as a plain dict, or None when the body cannot be read as a form.
-
-    Parsed here rather than through request.POST: a QueryDict costs three times as much, on the
-    busiest endpoint we have. Vendors send each name once; a repeated name keeps its last value, as
-    QueryDict.dict() does, and the adapter's signature check can still ask for every value."""
-    if request.content_type != "application/x-www-form-urlencoded":
-        return request.POST.dict()
-    try:
-        return dict(parse_qsl(request.body.decode(), keep_blank_values=True,
-                              max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
-    except ValueError:  # not UTF-8, or more fields than any vendor's request has
-        return None
 
 
 def _signed(request: HttpRequest, form: dict[str, str] | None = None) -> WebhookRequest:
@@ -158,11 +86,11 @@ def number_message(request: HttpRequest, provider: str) -> HttpResponse:
     adapter = _number_adapter(provider)
     if adapter is None:
         return _not_found()
-    form = _form(request)
+    form = webhook_form(request)
     if form is None:
         return _unreadable()
     account, addresses = adapter.inbound_line(form)
-    line = _line(provider, account, addresses)
+    line = line_for(provider, account, addresses)
     if line is None:
         return _not_found()
     if not adapter.webhook_verified(_signed(request, form), line.auth_token):
@@ -186,11 +114,11 @@ def number_message_status(request: HttpRequest, provider: str) -> HttpResponse:
     adapter = _number_adapter(provider)
     if adapter is None:
         return _not_found()
-    form = _form(request)
+    form = webhook_form(request)
     if form is None:
         return _unreadable()
     account, addresses = adapter.status_line(form)
-    line = _line(provider, account, addresses)
+    line = line_for(provider, account, addresses)
     if line is None:
         return _not_found()
     if not adapter.webhook_verified(_signed(request, form), line.auth_token):

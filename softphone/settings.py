@@ -229,6 +229,7 @@ INTERACTIVE_TASKS = [
     "messaging.inbound_events_drain",  # a customer's message on its way to the inbox
     "messaging.message_deliver",  # an agent's reply on its way out
     "messaging.call_in_conversation",  # a call appearing in its conversation, watched in the inbox
+    "messaging.calls_in_conversations",  # new calls appearing there (one task for a burst of them)
     "tenants.invitation_send",  # an invitee waiting for the email
     "tenants.password_reset_send",  # someone locked out, waiting for the email
     "telephony.phone_number_configure",  # one number a manager just added, watched on its page

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
-from .models import Call, PhoneNumber, ProviderAccount, VoicePolicy
+from .models import Call, CallDrain, PhoneNumber, ProviderAccount, VoicePolicy
 
 
 @admin.register(ProviderAccount)
@@ -41,3 +41,16 @@ class CallAdmin(admin.ModelAdmin):
 @admin.register(VoicePolicy)
 class VoicePolicyAdmin(admin.ModelAdmin):
     list_display = ["organization", "allow_premium_rate", "allow_emergency", "updated_at"]
+
+
+@admin.register(CallDrain)
+class CallDrainAdmin(admin.ModelAdmin):
+    """Read-only: whether a worker has been asked to show an organization's new calls in their
+    conversations. An admin who sees calls missing from the inbox can clear a stuck request by
+    deleting the row (the next call or the messages sweep asks again)."""
+
+    list_display = ["organization", "requested_until"]
+    readonly_fields = ["organization", "requested_until"]
+
+    def has_add_permission(self, request):
+        return False

@@ -17,7 +17,11 @@ _IDENTITY = re.compile(r"^agent_([0-9a-f]{32})$")
 
 
 def client_identity(agent) -> str:
-    return PREFIX + uuid.UUID(str(agent.pk)).hex
+    return identity_of(agent.pk)
+
+
+def identity_of(agent_id) -> str:
+    return PREFIX + uuid.UUID(str(agent_id)).hex
 
 
 def agent_id_from_identity(identity: str) -> uuid.UUID | None:

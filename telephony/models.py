@@ -15,7 +15,7 @@ from django.db.models import Q
 from fernet_fields import EncryptedTextField
 
 from crm.models import Contact
-from tenants.models import Agent, Client, TenantModel
+from tenants.models import Agent, Client, Organization, TenantModel
 
 
 class Provider(models.TextChoices):
@@ -307,6 +307,9 @@ class Call(TenantModel):
     transferred_to = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # A missed call or voicemail counts in the top bar's badge until someone looks at it.
     seen_at = models.DateTimeField(null=True, blank=True)
+    # Until a worker has shown the call in its contact's conversation (messaging brings calls there,
+    # see CallDrain); a call whose task was lost is found by this flag and shown later, not never.
+    conversation_pending = models.BooleanField(default=True)
     created_by = models.ForeignKey("tenants.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -334,6 +337,9 @@ class Call(TenantModel):
             # Callbacks of a transferred call's new agent leg, and of the colleague being rung
             models.Index(fields=["agent_leg_sid"], condition=~Q(agent_leg_sid=""), name="call_agent_leg_idx"),
             models.Index(fields=["transfer_leg_sid"], condition=~Q(transfer_leg_sid=""), name="call_transfer_leg_idx"),
+            # Calls not yet shown in their conversation: organization_id = ? and conversation_pending
+            models.Index(fields=["organization", "created_at"], condition=Q(conversation_pending=True),
+                         name="call_conversation_pending_idx"),
         ]
 
     def __str__(self) -> str:
@@ -346,3 +352,23 @@ class Call(TenantModel):
     @property
     def missed(self) -> bool:
         return self.direction == CallDirection.INBOUND and self.ended and self.answered_at is None
+
+
+class CallDrain(TenantModel):
+    """Whether a worker has been asked to bring the organization's new calls into their
+    conversations, and until when that request stands (one row per organization).
+
+    The inbound voice webhook answers while the caller hears silence, so it does not queue a task per
+    call: it claims this request in the same round trip as its insert, right after the commit, and
+    asks a worker only when no request stood. The worker marks the request spent before its last
+    look for calls still pending (`Call.conversation_pending`), so a call stored while the request
+    stood is seen by that worker, and one stored after its last look finds no request standing and
+    asks again. A request that no worker honours (a lost task) lapses at ``requested_until``, and the
+    messages sweep shows calls left pending meanwhile. The same protocol as messaging's InboundDrain.
+    """
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    requested_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"calls' drain requested until {self.requested_until:%H:%M:%S}"

@@ -121,7 +121,7 @@ def _number_page(request: HttpRequest, number, *, voice_form=None, status: int =
         "voice_form": voice_form or NumberVoiceForm(initial={"ring_timeout": number.ring_timeout,
                                                              "voicemail_greeting": number.voicemail_greeting}),
         # The signed link Twilio plays, on this site (the page's CSP allows media from 'self' only).
-        "greeting_audio_url": routing.greeting_audio_url(number).removeprefix(settings.PUBLIC_BASE_URL)
+        "greeting_audio_url": routing.greeting_audio_url(number.pk, number.voicemail_greeting_audio.name).removeprefix(settings.PUBLIC_BASE_URL)
         if number.voicemail_greeting_audio else "",
     }, status=status)
 

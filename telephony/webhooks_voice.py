@@ -20,8 +20,10 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.webhooks import webhook_form
 from telephony.identity import agent_id_from_identity
-from telephony.models import Call, NumberStatus, PhoneNumber, Provider, ProviderAccount
+from telephony.lines import cached_line, cached_line_stale, fresh_line
+from telephony.models import Call, PhoneNumber, Provider, ProviderAccount
 from telephony.providers import voice_class
 from telephony.providers.voice import Hangup
 from tenants.models import Agent, AgentKind, Organization
@@ -55,7 +57,7 @@ def _twiml(decision) -> HttpResponse:
 
 def _sid(form: dict, name: str) -> str:
     value = form.get(name, "")
-    return value if len(value) <= SID_LONGEST else ""
+    return value if len(value) <= SID_LONGEST and "\x00" not in value else ""
 
 
 def _named_call(kind: str, form: dict, query) -> Call | None:
@@ -87,12 +89,6 @@ def _across_tenants(kind: str, form: dict, query=None) -> _Found | None:
     with platform_scope():
         accounts = ProviderAccount.objects.select_related("organization").filter(
             provider=Provider.TWILIO, account_sid=account_sid)
-        if kind == "inbound":
-            number = (PhoneNumber.objects.select_related("organization", "agent", "provider_account")
-                      .filter(phone_number=form.get("To", ""), provider_account__account_sid=account_sid,
-                              provider_account__provider=Provider.TWILIO)
-                      .exclude(status=NumberStatus.INACTIVE).first())
-            return _Found(number.organization, number.provider_account, number=number) if number else None
         if kind == "outbound":
             agent_id = agent_id_from_identity(form.get("From", "") or form.get("Caller", ""))
             agent = Agent.objects.select_related("organization", "user").filter(
@@ -149,14 +145,47 @@ def _int(value) -> int | None:
         return None
 
 
-@_edge("inbound")
-def inbound(request, form, found: _Found) -> HttpResponse:
-    """A customer calls one of our numbers."""
+@csrf_exempt
+@require_POST
+def inbound(request: HttpRequest) -> HttpResponse:
+    """A customer calls one of our numbers. The caller hears silence until we answer, and a busy
+    line brings many calls at once: the line comes from the per-process cache the message webhooks
+    use (telephony.lines), the call is stored in one round trip to PostgreSQL that also confirms the
+    cached line (calls.call_inbound_start), presence is one round trip to Redis, and nothing is
+    queued per call (docs/benchmarks.md, issue 15)."""
+    form = webhook_form(request)
+    if form is None:
+        return _plain("The body is not a form this webhook can read.", 400)
+    account, addresses = _sid(form, "AccountSid"), (form.get("To", ""),)
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+
+    def signed_for(line) -> bool:
+        return TWILIO.webhook_verified(url=url, form=form, form_lists=lambda: dict(request.POST.lists()),
+                                       signature=request.headers.get("X-Twilio-Signature", ""), secret=line.auth_token)
+
     sid = _sid(form, "CallSid")
-    if not sid:
-        return _plain("CallSid is missing.", 400)
-    return _twiml(routing.inbound(organization=found.organization, number=found.number, call_sid=sid,
-                                  caller=form.get("From", "")[:64]))
+    caller = form.get("From", "").replace("\x00", "")
+    # The line as this process cached it, confirmed by the call's own write (see telephony.lines);
+    # when that fails, or the signature does not match a token that has been rotated since, the line
+    # is read again and the signature checked again before anything is stored.
+    line = cached_line(Provider.TWILIO, account, addresses)
+    for fresh in (False, True):
+        if fresh:
+            line = fresh_line(Provider.TWILIO, account, addresses)
+        if line is None:
+            return _plain("Not found.", 404)
+        if not signed_for(line):
+            if fresh or not cached_line_stale(Provider.TWILIO, account, addresses):
+                return _plain("Invalid signature.", 403)
+            continue
+        if not sid:
+            return _plain("CallSid is missing.", 400)
+        call = calls.call_inbound_start(line=line, call_sid=sid, caller=caller)
+        if call is not None:
+            break
+    else:
+        return _plain("Not found.", 404)
+    return _twiml(routing.inbound(call))
 
 
 @_edge("outbound")

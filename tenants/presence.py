@@ -134,5 +134,25 @@ def status_of(agents, organization_id) -> dict[str, str]:
 
 def can_ring(agent, organization_id) -> bool:
     """Whether an incoming call should ring this person's browser now: they chose available, their
-    softphone is live, and they are not on another call."""
-    return status_of([agent], organization_id).get(str(agent.pk)) == AVAILABLE
+    softphone is live, and they are not on another call. (An AI agent is always available, as in
+    status_of.)"""
+    if agent.kind != "human":
+        return True
+    return can_ring_agent(organization_id, agent.pk, agent.availability)
+
+
+def can_ring_agent(organization_id, agent_id, availability: str) -> bool:
+    """can_ring, for a person known by id and their chosen availability: one Redis round trip (the
+    inbound call's webhook asks it while the caller hears silence)."""
+    if availability == AWAY:
+        return False
+    agent = str(agent_id)
+    try:
+        pipeline = stamps.redis_client().pipeline(transaction=False)
+        pipeline.zscore(_key(organization_id, "seen"), agent)
+        pipeline.hexists(_key(organization_id, "calls"), agent)
+        seen, calling = pipeline.execute()
+    except redis.RedisError:
+        logger.warning("presence: cannot tell who is reachable (Redis unavailable)")
+        return False
+    return seen is not None and seen >= time.time() - PRESENCE_TTL and not calling

@@ -78,6 +78,17 @@ def _celery_eager(request):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_line_cache():
+    """Each test builds its organizations anew: forget which tenant owned which number (the
+    webhooks' per-process cache, telephony.lines)."""
+    from telephony.lines import forget_lines
+
+    forget_lines()
+    yield
+    forget_lines()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Throttle counters live in the shared cache (Redis): each test starts with none."""
     factories.clear_rate_limits()

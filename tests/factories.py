@@ -71,7 +71,7 @@ def build_world(organization: Organization, owner) -> dict:
         Message,
         WhatsAppSender,
     )
-    from telephony.models import Call, PhoneNumber, Provider, ProviderAccount, VoicePolicy
+    from telephony.models import Call, CallDrain, PhoneNumber, Provider, ProviderAccount, VoicePolicy
     from tenants.models import AuditEvent, Client, Invitation, Job
 
     world = {}
@@ -122,6 +122,7 @@ def build_world(organization: Organization, owner) -> dict:
             to_number=world["phonenumber"].phone_number, provider_sid="CA" + organization.pk.hex,
             status="completed", voicemail=True, recording_sid="RE" + organization.pk.hex,
             recording_url=f"https://api.twilio.com/2010-04-01/Accounts/AC{organization.pk.hex}/Recordings/RE{organization.pk.hex}")
+        world["calldrain"] = CallDrain.objects.create(organization=organization, requested_until=timezone.now())
     return world
 
 

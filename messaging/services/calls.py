@@ -8,6 +8,13 @@ call joins the conversation of its contact on its number, the one its messages a
   customer's message does; a later change of the same call (its voicemail's recording arriving)
   updates the preview without counting again.
 - Open tabs are told, so the live inbox shows the call appear and change (selectors.inbox_changes).
+
+A call reaches its conversation by one of two roads. A change of a call (telephony's call_changed)
+queues one task for it. A new inbound call, whose webhook has one round trip to spend, queues
+nothing of its own: it is stored as pending (Call.conversation_pending) and, when no worker has been
+asked yet (telephony's calls_waiting), one task is asked for, which shows every pending call of the
+organization (`calls_in_conversations`). Calls left pending by a lost task are shown by the messages
+sweep. Either road marks the call shown.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from messaging import jobs
 from messaging.models import Conversation, ConversationStatus
 from telephony.models import Call
 from telephony.presentation import call_kind, call_outcome, duration_text
+from telephony.services.calls import call_drain_spent, calls_pending_conversation
 
 from .conversations import conversation_for
 from .live import inbox_changed
@@ -52,10 +60,47 @@ def call_changed_in_conversation(sender=None, *, call: Call, created: bool = Fal
     jobs.call_in_conversation(call.organization_id, call.pk)
 
 
+def calls_waiting_in_conversation(sender=None, *, organization_id, **kwargs) -> None:
+    """The receiver of calls_waiting: one task shows every pending call of the organization."""
+    jobs.calls_in_conversations(organization_id)
+
+
+CALLS_BATCH = 200
+
+
+def calls_in_conversations(*, organization) -> int:
+    """Show every call of the organization still pending in its conversation, oldest first; how many.
+
+    The request this worker was asked with (CallDrain) is marked spent before the last look, so a call
+    stored meanwhile is either seen by that look or asks for another worker. A call whose
+    conversation cannot be updated fails alone: it is logged with its reason and no longer pending
+    (it stays in the call log; its next change shows it again), and the others go on."""
+    done = 0
+    cleared = False
+    while True:
+        batch = list(calls_pending_conversation(organization=organization)
+                     .select_related("organization", "contact", "phone_number")[:CALLS_BATCH])
+        for call in batch:
+            try:
+                conversation_take_call(call=call)
+            except Exception:
+                logger.exception("call %s could not be shown in its conversation", call.pk)
+                Call.objects.filter(organization=organization, pk=call.pk).update(conversation_pending=False)
+        done += len(batch)
+        if len(batch) == CALLS_BATCH:
+            continue
+        if cleared:
+            return done
+        call_drain_spent(organization=organization)
+        cleared = True  # look once more: a call may have come in while the request still stood
+
+
 @transaction.atomic
 def conversation_take_call(*, call: Call) -> Conversation | None:
     """Show `call` in its contact's conversation on its number; None for a call with no contact
-    (an anonymous caller) or no number of ours."""
+    (an anonymous caller) or no number of ours. Either way the call is no longer pending."""
+    if call.conversation_pending:
+        Call.objects.filter(organization_id=call.organization_id, pk=call.pk).update(conversation_pending=False)
     if call.contact_id is None or call.phone_number_id is None:
         return None
     conversation = conversation_for(organization=call.organization, contact=call.contact, channel=Channel.SMS,

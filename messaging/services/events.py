@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.group_commit import GroupCommit
 from core.ids import uuid7
 from crm.models import Channel, Contact
 from crm.services import Sender, contact_set_opt_out, contacts_for
@@ -72,7 +72,7 @@ def inbound_event_store(*, organization: Organization, provider: str, provider_s
     webhook) one round trip does it all: the procedure messaging_inbound_events_store inserts,
     commits, and then claims a drain request unless one stands (see InboundDrain), for this event
     and for those that other threads of the process are storing at the same moment (group commit,
-    see _GroupCommit); the broker is called only by the webhook that claimed it. Inside a
+    see core.group_commit); the broker is called only by the webhook that claimed it. Inside a
     transaction the same insert runs, and the claim after the commit. Returns True when this call
     stored the event."""
     event = (organization.pk, uuid7(), provider, provider_sid, phone_number_id, json.dumps(payload))
@@ -82,76 +82,10 @@ def inbound_event_store(*, organization: Organization, provider: str, provider_s
         if stored:
             transaction.on_commit(lambda: drain_request(organization))
         return stored
-    stored, claimed = _group_commit.store(event)
+    stored, claimed = _group_commit.write(event)
     if claimed:
         jobs.inbound_events_drain(organization.pk)
     return stored
-
-
-class _Waiting:
-    __slots__ = ("event", "done", "outcome", "error")
-
-    def __init__(self, event: tuple):
-        self.event, self.done, self.outcome, self.error = event, False, None, None
-
-
-class _GroupCommit:
-    """Group commit for the webhooks of one process. Each commit waits for the disk to flush the
-    write-ahead log; events that arrive while one is being stored wait for it, and are then stored
-    together, by the first of their threads, in one round trip and one flush (messaging_inbound_
-    events_store). Idle, every event is stored at once by its own thread, alone. Under load a batch
-    holds about as many events as the process has threads, which costs the machine a fraction of
-    one flush and one round trip each (docs/benchmarks.md).
-
-    Each caller gets its own event's outcome, or its own event's error: when a batch fails, its
-    events are stored again one by one, so a bad event fails alone and no event is lost or stored
-    twice (a retried insert of a stored event finds it and stores nothing)."""
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._pending: list[_Waiting] = []
-        self._storing = False
-
-    def store(self, event: tuple) -> tuple[bool, bool]:
-        mine = _Waiting(event)
-        with self._condition:
-            self._pending.append(mine)
-            while self._storing and not mine.done:
-                self._condition.wait()
-            if not mine.done:  # nobody is storing: this thread stores every event waiting, its own among them
-                batch, self._pending, self._storing = self._pending, [], True
-        if not mine.done:
-            try:
-                self._write(batch)
-            finally:
-                with self._condition:
-                    for waiting in batch:
-                        if waiting.outcome is None and waiting.error is None:  # _write was interrupted
-                            waiting.error = RuntimeError("storing the event was interrupted")
-                        waiting.done = True
-                    self._storing = False
-                    self._condition.notify_all()
-        if mine.error is not None:
-            raise mine.error
-        return mine.outcome
-
-    @staticmethod
-    def _write(batch: list[_Waiting]) -> None:
-        """Set each waiting event's outcome or error."""
-        try:
-            outcomes = _events_store([waiting.event for waiting in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
-            for waiting in batch:
-                try:
-                    [waiting.outcome] = _events_store([waiting.event])
-                except Exception as alone:
-                    waiting.error = alone
-            return
-        for waiting, outcome in zip(batch, outcomes, strict=True):
-            waiting.outcome = outcome
 
 
 def _events_store(events: list[tuple]) -> list[tuple[bool, bool]]:
@@ -164,7 +98,8 @@ def _events_store(events: list[tuple]) -> list[tuple[bool, bool]]:
     return list(zip(stored, claimed, strict=True))
 
 
-_group_commit = _GroupCommit()
+# Events that arrive while one is being stored are stored together (core.group_commit).
+_group_commit = GroupCommit(_events_store)
 
 
 # 2. Ask for a drain, coalesced ---------------------------------------------------------------------

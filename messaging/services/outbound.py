@@ -18,10 +18,12 @@ from messaging import jobs
 from messaging.models import Conversation, Direction, MediaType, Message, MessageChannel, MessageStatus
 from messaging.providers import for_conversation
 from messaging.providers.base import OutboundMedia, ProviderError
+from telephony.services.calls import calls_pending_conversation
 from telephony.services.webhook_contract import message_status_url
 from tenants.models import Organization
 
 from .attachments import hosted_attachment
+from .calls import calls_in_conversations
 from .conversations import conversation_touch, conversations_wake
 from .events import inbound_events_drain, inbound_events_unprocessed
 from .live import inbox_changed
@@ -195,8 +197,9 @@ def _fail(message: Message, code: str, reason: str) -> None:
 
 def messages_sweep(*, organization: Organization) -> dict:
     """Nothing stays unsettled: `pending` messages whose task was lost (broker down when they were
-    queued) are queued again, and so are inbound events nobody processed; `sending` messages whose
-    worker died mid-send are failed with the reason rather than sent a second time."""
+    queued) are queued again, and so are inbound events nobody processed and calls not yet shown in
+    their conversations; `sending` messages whose worker died mid-send are failed with the reason
+    rather than sent a second time."""
     cutoff = timezone.now() - timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)
     stale = Message.objects.filter(organization=organization, direction=Direction.OUTBOUND, updated_at__lt=cutoff)
     requeued = 0
@@ -216,4 +219,9 @@ def messages_sweep(*, organization: Organization) -> dict:
     if failed:
         inbox_changed(organization)
     woken = conversations_wake(organization=organization)
-    return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued, "woken": woken}
+    calls_shown = 0
+    if calls_pending_conversation(organization=organization,
+                                  older_than=timedelta(seconds=settings.MESSAGE_SWEEP_AFTER_SECONDS)).exists():
+        calls_shown = calls_in_conversations(organization=organization)
+    return {"requeued": requeued, "failed": failed, "events_requeued": events_requeued, "woken": woken,
+            "calls_shown": calls_shown}

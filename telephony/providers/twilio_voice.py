@@ -50,6 +50,45 @@ VOICE = "Polly.Joanna"  # one clear voice for everything we say to callers
 LEG_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
+# The inbound call's answers, written from fixed templates: the SDK's builder (an ElementTree per
+# answer) took a quarter of the inbound webhook's own time, while callers arriving together hear
+# silence until they are answered (docs/benchmarks.md, issue 15). Attributes in the SDK's order,
+# escaped as ElementTree escapes them, so the bytes are the builder's; characters XML 1.0 cannot
+# carry (controls from a contact's name) are dropped rather than making Twilio fail the call.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
+_CLIENT_EVENTS = "initiated ringing answered completed"
+
+
+def _text(value) -> str:
+    return _XML_INVALID.sub("", str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attr(value) -> str:
+    return (_text(value).replace('"', "&quot;").replace("\r", "&#13;").replace("\n", "&#10;")
+            .replace("\t", "&#09;"))
+
+
+def _inbound_twiml(decision: RingAgents | Voicemail) -> str:
+    if isinstance(decision, Voicemail):
+        said = _text(decision.greeting_text)
+        greeting = (f"<Play>{_text(decision.greeting_audio_url)}</Play>" if decision.greeting_audio_url
+                    else f'<Say voice="{VOICE}">{said}</Say>' if said else f'<Say voice="{VOICE}" />')
+        return (f'{_HEAD}{greeting}<Record action="{_attr(decision.record_action_url)}" '
+                f'maxLength="{int(decision.max_length)}" method="POST" playBeep="true" '
+                f'recordingStatusCallback="{_attr(decision.recording_status_url)}" '
+                'recordingStatusCallbackEvent="completed" recordingStatusCallbackMethod="POST" /><Hangup /></Response>')
+    caller_id = f' callerId="{_attr(decision.caller_id)}"' if decision.caller_id else ""
+    parameters = "".join(f'<Parameter name="{_attr(name)}" value="{_attr(value)}" />'
+                         for name, value in decision.parameters.items())
+    clients = "".join(
+        f'<Client statusCallback="{_attr(decision.status_url)}" statusCallbackEvent="{_CLIENT_EVENTS}" '
+        f'statusCallbackMethod="POST"><Identity>{_text(identity)}</Identity>{parameters}</Client>'
+        for identity in decision.identities[:10])  # Twilio rings at most ten clients at once
+    return (f'{_HEAD}<Dial action="{_attr(decision.after_dial_url)}" answerOnBridge="true"{caller_id} method="POST" '
+            f'timeout="{int(decision.timeout)}">{clients}</Dial></Response>')
+
+
 class TwilioVoice(VoiceCarrier):
     name = "twilio"
 
@@ -78,6 +117,14 @@ class TwilioVoice(VoiceCarrier):
 
     @classmethod
     def render(cls, decision: Decision) -> tuple[str, str]:
+        if isinstance(decision, RingAgents | Voicemail):
+            return _inbound_twiml(decision), TWIML
+        return cls.render_with_sdk(decision), TWIML
+
+    @classmethod
+    def render_with_sdk(cls, decision: Decision) -> str:
+        """TwiML built with the SDK's builder: every decision but the inbound call's two answers, which
+        _inbound_twiml writes to the same bytes (tests/telephony/test_twiml.py compares them)."""
         response = VoiceResponse()
         if isinstance(decision, RingAgents):
             dial = Dial(timeout=decision.timeout, action=decision.after_dial_url, method="POST",
@@ -127,7 +174,7 @@ class TwilioVoice(VoiceCarrier):
             response.hangup()
         else:  # pragma: no cover - every decision type is rendered above
             raise TypeError(f"No TwiML for {type(decision).__name__}")
-        return response.to_xml(), TWIML
+        return response.to_xml()
 
     # Browser softphone set-up (voice_provision, voice_deprovision, access_token) ---------------------
 

@@ -12,30 +12,38 @@ completed, or busy / no-answer / failed / canceled.
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.group_commit import GroupCommit
+from core.ids import uuid7
 from crm.models import Contact
-from crm.services import contact_for
+from crm.services import Sender, contact_for
+from telephony.lines import Line
 from telephony.models import (
     CALL_ENDED,
     CALL_STATUS_RANK,
     Call,
     CallDirection,
+    CallDrain,
     CallStatus,
     PhoneNumber,
     Provider,
 )
 from telephony.platforms.base import CallReport
 from telephony.providers.voice import Conference
-from telephony.signals import call_changed
+from telephony.signals import call_changed, calls_waiting
 from tenants import presence
 from tenants.models import Agent, AgentKind, Organization
+from tenants.rls import call_committing, execute_in_tenant
 from tenants.scoping import tenant_scope
 
 from .webhook_contract import voice_url
@@ -43,8 +51,21 @@ from .webhook_contract import voice_url
 logger = logging.getLogger(__name__)
 
 
+# What carriers send instead of a caller's number when it is withheld (Twilio passes the words
+# through, and used to translate them into these digits). Every such caller is someone else: none
+# becomes a contact, or all of them would share one conversation.
+WITHHELD = frozenset({"anonymous", "restricted", "private", "withheld", "unknown", "unavailable", "blocked",
+                      "+266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"})
+
+
+def withheld(address: str) -> bool:
+    return (address or "").strip().lower() in WITHHELD
+
+
 def _contact(organization: Organization, address: str) -> Contact | None:
-    """The contact of a caller or a destination; None for an address that is none (anonymous)."""
+    """The contact of a caller or a destination; None for an address that is none (withheld)."""
+    if withheld(address):
+        return None
     try:
         return contact_for(organization=organization, phone=address)
     except ValidationError:
@@ -135,27 +156,122 @@ def _get_or_create(organization: Organization, sid: str, defaults: dict,
         return Call.objects.get(organization=organization, provider=provider, provider_sid=sid), False
 
 
-def call_inbound_start(*, organization: Organization, number: PhoneNumber, call_sid: str, caller: str) -> Call:
-    """A customer's call reached our number (Twilio retries: the same CallSid is the same call).
+# How long a claimed request for a worker stands before another webhook may ask again (a lost task
+# is asked for again after this; see CallDrain).
+CALL_DRAIN_SECONDS = 60
 
-    The caller hears silence until we answer, so this is as short as it can be: the contact found or
-    created (one statement when known), then one INSERT in autocommit; a retry of the same webhook
-    meets the unique CallSid and finds the row."""
-    contact = _contact(organization, caller)
-    row = Call(organization=organization, provider=Provider.TWILIO, provider_sid=call_sid, phone_number=number,
-               agent=number.agent, contact=contact, direction=CallDirection.INBOUND, from_number=caller[:64],
-               to_number=number.phone_number, status=CallStatus.RINGING, started_at=timezone.now())
-    try:
-        if transaction.get_connection().in_atomic_block:  # a caller's transaction survives the duplicate
-            with transaction.atomic():
-                row.save(force_insert=True)
-        else:
-            row.save(force_insert=True)
-        call = row
-    except IntegrityError:
-        return Call.objects.get(organization=organization, provider=Provider.TWILIO, provider_sid=call_sid)
-    _announce(call, created=True, loaded=True)
-    return call
+
+@dataclass(frozen=True)
+class InboundCall:
+    """A customer's call as stored by the inbound webhook, with what its answer needs: the number's
+    routing settings and its agent as they are now (telephony_inbound_call_insert)."""
+
+    organization_id: uuid.UUID
+    number_id: uuid.UUID
+    call_id: uuid.UUID
+    created: bool
+    status: str
+    caller: str
+    contact_id: uuid.UUID | None
+    contact_name: str
+    contact_number: str
+    number_e164: str
+    number_label: str
+    ring_timeout: int
+    greeting: str
+    greeting_audio: str
+    agent_id: uuid.UUID | None
+    agent_kind: str
+    agent_availability: str
+    organization_name: str
+    organization_slug: str
+
+    @property
+    def ended(self) -> bool:
+        return self.status in CALL_ENDED
+
+
+def call_inbound_start(*, line: Line, call_sid: str, caller: str) -> InboundCall | None:
+    """A customer's call reached our number: the caller's contact found or created, the call stored
+    as ringing, once per CallSid (Twilio retries: the same CallSid is the same call).
+
+    The caller hears silence until we answer, so this is one round trip to PostgreSQL, without the
+    ORM, shared with the calls arriving at the same moment (group commit): the procedure
+    telephony_inbound_calls_start (telephony/sql/voice.sql) writes both rows, commits, claims the
+    request for a worker to show new calls in their conversations, and returns what the answer needs. No task is queued per call: when this call claimed the request, a worker
+    is asked (calls_waiting, connected by messaging), and it takes every call stored meanwhile.
+
+    `line` may come from the webhooks' cache unchecked (telephony.lines.cached_line): the procedure
+    stores nothing, and this returns None, when the number is no longer the line's organization's or
+    its account's stored token is no longer the one the line was read with; the caller then reads
+    the line again. None too when the CallSid is another tenant's call."""
+    organization_id, number_id = line.organization.pk, line.number_id
+    address = kind = None  # a withheld number, or none: a call without a contact
+    if not withheld(caller):
+        try:
+            sender = Sender.of(caller)
+            address, kind = sender.address, sender.kind
+        except ValidationError:
+            pass
+    arguments = (organization_id, uuid7(), number_id, line.token_digest, call_sid, caller[:64], uuid7(), address, kind)
+    if transaction.get_connection().in_atomic_block:
+        # Inside a transaction (a caller's own, a test's): the same insert, the claim after the commit.
+        rows = execute_in_tenant(organization_id, "select to_jsonb(r)::text from telephony_inbound_call_insert("
+                                 "%s, %s, %s, %s, %s, %s, %s, %s, %s) r", list(arguments))
+        row = json.loads(rows[0][0]) if rows else None
+        if row is not None and row["created"]:
+            transaction.on_commit(lambda: _call_drain_request(organization_id))
+    else:
+        row, drain_claimed = _group_commit.write(arguments)
+        if drain_claimed:
+            calls_waiting.send(sender=Call, organization_id=organization_id)
+    if row is None:
+        return None
+    return InboundCall(
+        organization_id=organization_id, number_id=number_id, call_id=uuid.UUID(row["call_id"]), created=row["created"],
+        status=row["call_status"], caller=row["caller"], contact_id=_uuid(row["contact_id"]),
+        contact_name=row["contact_name"] or "", contact_number=row["contact_number"] or "",
+        number_e164=row["number_e164"], number_label=row["number_label"], ring_timeout=row["ring_timeout"],
+        greeting=row["greeting"] or "", greeting_audio=row["greeting_audio"] or "", agent_id=_uuid(row["agent_id"]),
+        agent_kind=row["agent_kind"] or "", agent_availability=row["agent_availability"] or "",
+        organization_name=row["organization_name"], organization_slug=row["organization_slug"])
+
+
+def _uuid(value) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+def _calls_store(batch: list[tuple]) -> list[tuple[dict | None, bool]]:
+    """One call of telephony_inbound_calls_start for calls arriving together: (the stored call's row
+    or None, whether it claimed the request for a worker) for each."""
+    columns = list(zip(*batch, strict=True))
+    calls, claimed = call_committing("telephony_inbound_calls_start", [
+        *(list(column) for column in columns), [uuid7() for _ in batch], CALL_DRAIN_SECONDS])
+    return list(zip(json.loads(calls), claimed, strict=True))  # Django reads JSON as text
+
+
+# Calls that arrive while one is being stored are stored together (core.group_commit).
+_group_commit = GroupCommit(_calls_store)
+
+
+def _call_drain_request(organization_id) -> None:
+    [(claimed,)] = execute_in_tenant(organization_id, "select telephony_call_drain_claim(%s, %s, %s)",
+                                     [organization_id, uuid7(), CALL_DRAIN_SECONDS])
+    if claimed:
+        calls_waiting.send(sender=Call, organization_id=organization_id)
+
+
+def calls_pending_conversation(*, organization: Organization, older_than=None):
+    """Calls not yet shown in their contact's conversation (oldest first)."""
+    pending = Call.objects.filter(organization=organization, conversation_pending=True)
+    if older_than is not None:
+        pending = pending.filter(created_at__lt=timezone.now() - older_than)
+    return pending.order_by("created_at")
+
+
+def call_drain_spent(*, organization: Organization) -> None:
+    """The worker that was asked has started its last look: the next new call asks again."""
+    CallDrain.objects.filter(organization=organization).update(requested_until=timezone.now() - timedelta(days=1))
 
 
 @transaction.atomic

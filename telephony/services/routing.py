@@ -6,12 +6,13 @@ once: Twilio waits at most 15 seconds, and the caller hears silence meanwhile.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from telephony.identity import client_identity
+from telephony.identity import identity_of
 from telephony.models import Call, CallDirection, NumberStatus, PhoneNumber
 from telephony.providers.voice import DialNumber, Hangup, Music, Refuse, RingAgents, Voicemail
 from tenants import presence
@@ -19,6 +20,7 @@ from tenants.models import Agent, AgentKind, Organization
 
 from . import calls
 from .calling_rules import destination_check
+from .calls import InboundCall
 from .webhook_contract import voice_url
 
 logger = logging.getLogger(__name__)
@@ -30,8 +32,14 @@ GOODBYE = "Thank you. Goodbye."
 
 
 def voicemail_for(number: PhoneNumber) -> Voicemail:
-    audio = greeting_audio_url(number) if number.voicemail_greeting_audio else ""
-    text = number.voicemail_greeting.strip() or DEFAULT_GREETING.format(name=number.organization.name)
+    return _voicemail(number_id=number.pk, greeting=number.voicemail_greeting,
+                      greeting_audio=number.voicemail_greeting_audio.name or "",
+                      organization_name=number.organization.name)
+
+
+def _voicemail(*, number_id, greeting: str, greeting_audio: str, organization_name: str) -> Voicemail:
+    audio = greeting_audio_url(number_id, greeting_audio) if greeting_audio else ""
+    text = greeting.strip() or DEFAULT_GREETING.format(name=organization_name)
     return Voicemail(greeting_text=text, greeting_audio_url=audio, record_action_url=voice_url("voicemail"),
                      recording_status_url=voice_url("recording"))
 
@@ -39,10 +47,10 @@ def voicemail_for(number: PhoneNumber) -> Voicemail:
 GREETING_SALT = "telephony.voice-greeting"
 
 
-def greeting_audio_url(number: PhoneNumber) -> str:
+def greeting_audio_url(number_id, file_name: str) -> str:
     """A link Twilio can fetch the recorded greeting from: signed over the number and the file, so
     it names one greeting and stops working when the greeting is replaced."""
-    token = signing.dumps([str(number.pk), number.voicemail_greeting_audio.name], salt=GREETING_SALT)
+    token = signing.dumps([str(number_id), file_name], salt=GREETING_SALT)
     return settings.PUBLIC_BASE_URL + reverse("voice-webhooks:voice-greeting", kwargs={"token": token})
 
 
@@ -55,34 +63,34 @@ def greeting_of_token(token: str) -> tuple[str, str] | None:
     return str(number_id), str(name)
 
 
-def inbound(*, organization: Organization, number: PhoneNumber, call_sid: str, caller: str):
-    """A customer called our number: ring its person's browser, or take a voicemail."""
-    call = calls.call_inbound_start(organization=organization, number=number, call_sid=call_sid, caller=caller)
+def inbound(call: InboundCall):
+    """A customer called our number (the call is stored, calls.call_inbound_start): ring its person's
+    browser, or take a voicemail."""
     if call.ended:
         return Hangup()
-    agent = number.agent
-    if agent is None:
-        return voicemail_for(number)
-    if agent.kind == AgentKind.AI:
+    voicemail = partial(_voicemail, number_id=call.number_id, greeting=call.greeting,
+                        greeting_audio=call.greeting_audio, organization_name=call.organization_name)
+    if call.agent_id is None:
+        return voicemail()
+    if call.agent_kind == AgentKind.AI:
         # VAPI answers an AI agent's number; reaching us means its voice URL is ours again (the
         # platform sync has not finished, or failed): the caller still gets a voicemail.
-        logger.warning("voice: a call to %s reached us although its agent is an AI agent", number.pk)
-        return voicemail_for(number)
-    if not presence.can_ring(agent, organization.pk):
-        return voicemail_for(number)
-    contact = call.contact
+        logger.warning("voice: a call to %s reached us although its agent is an AI agent", call.number_id)
+        return voicemail()
+    if not presence.can_ring_agent(call.organization_id, call.agent_id, call.agent_availability):
+        return voicemail()
     parameters = {
-        "call_id": str(call.pk),
-        "contact_name": contact.display_name if contact else (caller or "Unknown caller"),
-        "contact_number": contact.phone_number if contact else caller,
-        "number_label": number.friendly_name or number.phone_number,
+        "call_id": str(call.call_id),
+        "contact_name": call.contact_name or call.caller or "Unknown caller",
+        "contact_number": call.contact_number or call.caller,
+        "number_label": call.number_label,
     }
-    if contact is not None:
+    if call.contact_id is not None:
         parameters["conversation_url"] = reverse("messaging:conversation-with", kwargs={
-            "org_slug": organization.slug, "contact_id": contact.pk, "phone_number_id": number.pk})
-    return RingAgents(identities=(client_identity(agent),), timeout=number.ring_timeout,
+            "org_slug": call.organization_slug, "contact_id": call.contact_id, "phone_number_id": call.number_id})
+    return RingAgents(identities=(identity_of(call.agent_id),), timeout=call.ring_timeout,
                       after_dial_url=voice_url("after_dial"), status_url=voice_url("status"),
-                      caller_id=call.from_number if call.from_number.startswith("+") else "", parameters=parameters)
+                      caller_id=call.caller if call.caller.startswith("+") else "", parameters=parameters)
 
 
 def voice_numbers(*, organization: Organization, agent: Agent):

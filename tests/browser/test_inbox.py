@@ -16,7 +16,7 @@ from messaging.services import conversations
 from tenants.scoping import tenant_scope
 from tests.browser.conftest import axe_violations, login
 from tests.factories import PASSWORD
-from tests.messaging.conftest import CUSTOMER, TwilioPoster, _fresh_line_cache, our_number  # noqa: F401
+from tests.messaging.conftest import CUSTOMER, TwilioPoster, our_number  # noqa: F401
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 XSS = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'

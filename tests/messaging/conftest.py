@@ -75,14 +75,4 @@ def twilio_posts(django_capture_on_commit_callbacks):
     return TwilioPoster(django_capture_on_commit_callbacks)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_line_cache():
-    """Each test builds its organizations anew: forget which tenant owned which number."""
-    from messaging import webhooks
-
-    webhooks.forget_lines()
-    yield
-    webhooks.forget_lines()
-
-
 __all__ = ["ACME_SID", "GLOBEX_SID", "OUR_NUMBER", "CUSTOMER", "wait_for"]

@@ -3,9 +3,6 @@ that the webhook runs as: row-level security applies to every row."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import re
 import uuid
 from pathlib import Path
 
@@ -16,16 +13,9 @@ import messaging
 from core.ids import uuid7
 from tenants.rls import call_committing
 from tenants.scoping import tenant_scope
+from tests.sql_files import assert_database_runs, assert_newest_loader_matches
 
 SQL_FILE = Path(messaging.__file__).parent / "sql" / "inbound.sql"
-DEFINED = re.compile(r"create or replace (?:function|procedure) (\w+)\(.*?\$\$(.*?)\$\$", re.DOTALL)
-
-
-def definitions() -> dict[str, str]:
-    """Each function or procedure the file defines, with its body as PostgreSQL keeps it (prosrc)."""
-    return dict(DEFINED.findall(SQL_FILE.read_text()))
-
-
 def insert(organization, sid: str, payload: str = '{"Body": "hi"}') -> bool:
     with connection.cursor() as cursor:
         cursor.execute("select messaging_inbound_event_insert(%s, %s, 'twilio', %s, %s, %s::jsonb)",
@@ -60,25 +50,13 @@ def session_tenant() -> tuple[str, str]:
 
 
 def test_a_change_to_the_file_comes_with_a_migration_that_loads_it():
-    """Databases migrated before a change would keep the old definitions: the newest migration that
-    loads the file must have been written for the file as it is (see 0009_inbound_sql)."""
-    names = sorted(path.stem for path in (SQL_FILE.parent.parent / "migrations").glob("0*.py"))
-    loaders = [module for module in (importlib.import_module(f"messaging.migrations.{name}") for name in names)
-               if hasattr(module, "SHA256")]
-    assert loaders, "no migration loads messaging/sql/inbound.sql"
-    assert loaders[-1].SHA256 == hashlib.sha256(SQL_FILE.read_bytes()).hexdigest(), (
-        "messaging/sql/inbound.sql changed: add a migration that loads it again, with its new SHA256")
+    assert_newest_loader_matches("messaging", SQL_FILE)  # see 0009_inbound_sql
 
 
 @pytest.mark.django_db
 def test_the_database_runs_what_the_file_says():
-    defined = definitions()
-    assert sorted(defined) == ["messaging_inbound_drain_claim", "messaging_inbound_event_insert",
-                               "messaging_inbound_events_store"]
-    with connection.cursor() as cursor:
-        cursor.execute("select proname, prosrc, prosecdef from pg_proc where proname = any(%s)", [list(defined)])
-        in_database = {name: (body, definer) for name, body, definer in cursor.fetchall()}
-    assert in_database == {name: (body, False) for name, body in defined.items()}  # none runs as its owner
+    assert_database_runs(SQL_FILE, ["messaging_inbound_drain_claim", "messaging_inbound_event_insert",
+                                    "messaging_inbound_events_store"])
 
 
 @pytest.mark.django_db

@@ -234,7 +234,7 @@ def test_the_sweeper_requeues_lost_pending_messages_and_fails_unconfirmed_ones(o
         # The sweeper runs outside a transaction: what it queues goes at once, as after a commit.
         with django_capture_on_commit_callbacks(execute=True):
             result = outbound.messages_sweep(organization=org)
-    assert result == {"requeued": 1, "failed": 1, "events_requeued": 0, "woken": 0}
+    assert result == {"requeued": 1, "failed": 1, "events_requeued": 0, "woken": 0, "calls_shown": 0}
     assert message(org, lost.pk).status == "queued"  # tasks run inline here: re-queued and sent
     unconfirmed = message(org, stuck.pk)
     assert unconfirmed.status == "failed"

@@ -15,8 +15,9 @@ ALLOWED = {
     "tenants/selectors.py": 1,  # the organization switcher: a person's own memberships
     "tenants/services.py": 1,  # an invitation link: its token is the only key
     "telephony/tasks.py": 1,  # beat fans platform maintenance out into one tenant task per account
-    "messaging/webhooks.py": 3,
-    "telephony/webhooks_voice.py": 2,  # voice webhooks find their tenant (number, identity, call) and a signed greeting link its number (read-only)  # webhooks find their tenant from the called number or WhatsApp sender (read-only)
+    "messaging/webhooks.py": 2,  # WhatsApp webhooks find their tenant from the sender (and its verify token)
+    "telephony/lines.py": 1,  # message and voice webhooks find their tenant from the called number (read-only)
+    "telephony/webhooks_voice.py": 2,  # voice webhooks find their tenant (identity, call) and a signed greeting link its number (read-only)
     "telephony/webhooks_vapi.py": 1,  # VAPI's reports find their tenant from the VAPI number id (read-only)
     "softphone/secrets.py": 1,  # key rotation re-encrypts and checks every organization's secrets
     "messaging/selectors.py": 1,  # /healthz counts failed inbound events on the platform (a number, read-only)

@@ -11,7 +11,7 @@ from messaging.models import Direction, Message, MessageStatus
 from messaging.services import conversations
 from tenants.scoping import tenant_scope
 from tests.fakes.listener import Listener
-from tests.messaging.conftest import _fresh_line_cache, our_number, twilio_posts  # noqa: F401 (fixtures)
+from tests.messaging.conftest import our_number, twilio_posts  # noqa: F401 (fixtures)
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'

@@ -292,6 +292,7 @@ ADMIN_MODEL_EXCEPTIONS = {
     ("tenants.job", "POST", "add/"): 403, ("tenants.job", "GET", "add/"): 403,
     ("messaging.inboundevent", "POST", "add/"): 403, ("messaging.inboundevent", "GET", "add/"): 403,
     ("messaging.inbounddrain", "POST", "add/"): 403, ("messaging.inbounddrain", "GET", "add/"): 403,
+    ("telephony.calldrain", "POST", "add/"): 403, ("telephony.calldrain", "GET", "add/"): 403,
     # django-axes' records of sign-in attempts: read-only, nothing to add.
     **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
        for method in ("GET", "POST")},
@@ -301,6 +302,7 @@ ADMIN_MODEL_EXCEPTIONS = {
     ("tenants.job", "POST", "<path:object_id>/change/"): "/admin/tenants/job/",
     ("messaging.inboundevent", "POST", "<path:object_id>/change/"): "/admin/messaging/inboundevent/",
     ("messaging.inbounddrain", "POST", "<path:object_id>/change/"): "/admin/messaging/inbounddrain/",
+    ("telephony.calldrain", "POST", "<path:object_id>/change/"): "/admin/telephony/calldrain/",
 }
 
 
@@ -556,7 +558,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         attachment_url = inbox_services.attachment_store(organization=org, upload=upload)
         live_token = live.live_token(org, dana_agent, user=dana)
         number.voicemail_greeting_audio.save("greeting.mp3", ContentFile(b"ID3 a greeting"), save=True)
-        greeting_token = routing.greeting_audio_url(number).rstrip("/").rsplit("/", 1)[1]
+        greeting_token = routing.greeting_audio_url(number.pk, number.voicemail_greeting_audio.name).rstrip("/").rsplit("/", 1)[1]
         call = world["call"]  # its voicemail, at the fake Twilio
         twilio.add_recording(account.account_sid, b"ID3 a voicemail", sid=call.recording_url.rsplit("/", 1)[1])
 

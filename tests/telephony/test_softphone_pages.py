@@ -12,7 +12,7 @@ from tenants import presence
 from tenants.models import Agent
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.messaging.conftest import CUSTOMER, _fresh_line_cache, our_number  # noqa: F401
+from tests.messaging.conftest import CUSTOMER, our_number  # noqa: F401
 from tests.messaging.test_inbox import make_conversation
 
 pytestmark = pytest.mark.django_db
