@@ -171,6 +171,9 @@ def main() -> int:
             machine = cpu_times()
             hook_ms, hook_failed = burst(payloads)
             busy_shares.append(busy(machine, cpu_times()))
+            if os.environ.get("BENCH_VERBOSE"):
+                print(f"burst {done}: webhook max {max(hook_ms):.0f} ms, median {percentile(hook_ms, .5):.0f} ms, "
+                      f"busy {busy_shares[-1]:.0%}", flush=True)
             hook_cpu = cpu_spent(processes, process_cpu())
             steal = stolen(before, cpu_times())
             if steal > STEAL_LIMIT and disturbed < BURSTS:

@@ -15,6 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 import telephony
+from core.group_commit import GroupCommit, _Waiting
+from core.ids import uuid7
 from crm.models import Contact
 from messaging.models import Conversation
 from messaging.services import calls as conversation_calls
@@ -204,6 +206,46 @@ def test_the_caller_s_own_tenant_setting_survives(org, our_number, agent, other_
         before = session_tenant()
         start(org, our_number, "CA" + "8" * 32)
         assert session_tenant() == before == (str(other_org.pk), "off")
+
+
+def arguments(org, number, sid: str, caller: str, account_sid: str = ACME_SID) -> tuple:
+    """One call as the webhook hands it to the group commit (calls.call_inbound_start)."""
+    line = line_of(org, number, account_sid)
+    return (org.pk, uuid7(), number.pk, line.token_digest, sid, caller, uuid7(), caller, "phone")
+
+
+@committed
+def test_calls_stored_together_each_get_their_own_answer(org, our_number, agent, other_org, globex_number, asked):
+    """One round trip for calls of two organizations, one of them Twilio's retry of another in the
+    same batch: each is stored once, as its own organization, and each organization asks once."""
+    results = calls._calls_store([
+        arguments(org, our_number, "CA" + "1" * 32, "+14155550001"),
+        arguments(other_org, globex_number, "CA" + "2" * 32, "+14155550002", GLOBEX_SID),
+        arguments(org, our_number, "CA" + "1" * 32, "+14155550001"),
+        arguments(org, our_number, "CA" + "3" * 32, "+14155550003"),
+    ])
+    rows_back = [row for row, _ in results]
+    assert [row["created"] for row in rows_back] == [True, True, False, True]
+    assert rows_back[2]["call_id"] == rows_back[0]["call_id"]
+    assert [claimed for _, claimed in results] == [True, True, False, False]
+    assert sorted(r.provider_sid for r in rows(org)) == ["CA" + "1" * 32, "CA" + "3" * 32]
+    assert [r.provider_sid for r in rows(other_org)] == ["CA" + "2" * 32]
+
+
+@committed
+def test_a_call_that_cannot_be_stored_fails_alone_in_its_batch(org, our_number, agent, asked):
+    """A batch that fails is stored again call by call: the bad call gets its own error, the others
+    are stored once."""
+    commit = GroupCommit(calls._calls_store)
+    batch = [_Waiting(arguments(org, our_number, "CA" + "4" * 32, "+14155550004")),
+             _Waiting(arguments(org, our_number, "CA" + "5" * 32, "+1" + "5" * 70)),  # longer than any number
+             _Waiting(arguments(org, our_number, "CA" + "6" * 32, "+14155550006"))]
+    commit._write(batch)
+
+    assert [w.error is None for w in batch] == [True, False, True]
+    assert "value too long" in str(batch[1].error)
+    assert [w.outcome[0]["created"] for w in (batch[0], batch[2])] == [True, True]
+    assert sorted(r.provider_sid for r in rows(org)) == ["CA" + "4" * 32, "CA" + "6" * 32]
 
 
 # The worker's side: every pending call shown, one failing alone, the sweep for a lost task -----------
