@@ -1,8 +1,9 @@
 from django.contrib import admin
+from django.db.models import F
 
 from core.admin import TypedNamesAdminMixin
 
-from .models import Contact
+from .models import Contact, Order, OrderCounter, OrderItem, OrderStatusChange
 
 
 @admin.register(Contact)
@@ -12,3 +13,85 @@ class ContactAdmin(TypedNamesAdminMixin, admin.ModelAdmin):
                     "whatsapp_opted_out_at", "created_at"]
     list_filter = ["organization"]
     search_fields = ["phone_number", "name", "email", "wa_id", "whatsapp_profile_name"]
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    fields = ["name", "quantity", "unit_price", "line_total"]
+    readonly_fields = ["line_total"]
+    extra = 0
+
+
+class OrderStatusChangeInline(admin.TabularInline):
+    model = OrderStatusChange
+    fields = ["from_status", "to_status", "changed_by", "changed_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders as staff see them. The status moves only through its workflow (the inbox, the API), so
+    it is read-only here; the total is the database's sum of the lines. Any change made here moves the
+    order's version on, so an agent's change made against the version before it is refused."""
+
+    list_display = ["number", "organization", "contact", "status", "total", "currency", "created_at"]
+    list_filter = ["status", "organization"]
+    search_fields = ["number", "contact__name", "contact__phone_number"]
+    readonly_fields = ["number", "status", "total", "currency", "version", "created_by", "created_at", "updated_at"]
+    raw_id_fields = ["contact"]
+    inlines = [OrderItemInline, OrderStatusChangeInline]
+
+    def has_add_permission(self, request):
+        return False  # an order is numbered and recorded by crm.services.order_create
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        Order.objects.filter(pk=form.instance.pk).update(version=F("version") + 1)
+
+
+@admin.register(OrderItem)
+class OrderItemAdmin(admin.ModelAdmin):
+    list_display = ["order", "name", "quantity", "unit_price", "line_total", "organization"]
+    list_filter = ["organization"]
+    search_fields = ["name", "order__number"]
+    readonly_fields = ["order", "line_total"]
+
+    def has_add_permission(self, request):
+        return False  # lines are added on their order
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        Order.objects.filter(pk=obj.order_id).update(version=F("version") + 1)
+
+    def delete_model(self, request, obj):
+        order_id = obj.order_id
+        super().delete_model(request, obj)
+        Order.objects.filter(pk=order_id).update(version=F("version") + 1)
+
+
+@admin.register(OrderStatusChange)
+class OrderStatusChangeAdmin(admin.ModelAdmin):
+    """Read-only: the history of every order's workflow."""
+
+    list_display = ["order", "from_status", "to_status", "changed_by", "changed_at", "organization"]
+    list_filter = ["to_status", "organization"]
+    readonly_fields = ["organization", "order", "from_status", "to_status", "changed_by", "changed_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OrderCounter)
+class OrderCounterAdmin(admin.ModelAdmin):
+    """Read-only: the last order number each organization handed out."""
+
+    list_display = ["organization", "last_number"]
+    readonly_fields = ["organization", "last_number"]
+
+    def has_add_permission(self, request):
+        return False

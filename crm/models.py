@@ -1,10 +1,14 @@
-"""Customers (seed 002's contacts, seed 003's per-agent customers as ordinary rows)."""
+"""Customers (seed 002's contacts, seed 003's per-agent customers as ordinary rows) and their orders
+(seed 003's per-agent orders and order items, as ordinary tenant rows)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F, Q
 from django_scopes import ScopedManager
 
 from core import phones
@@ -87,3 +91,151 @@ class Contact(TenantModel):
 
     def opted_out(self, channel: str) -> bool:
         return bool(self.whatsapp_opted_out_at if channel == Channel.WHATSAPP else self.sms_opted_out_at)
+
+
+# Orders ---------------------------------------------------------------------------------------------
+
+
+class OrderStatus(models.TextChoices):
+    """Seed 003's order_status, in its workflow's order."""
+
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    PROCESSING = "processing", "Processing"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+
+
+# Where an order may go from each status (seed 003's workflow): forward one step at a time; cancelled
+# before it ships; refunded once delivered. Cancelled and refunded are final.
+ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    OrderStatus.PENDING: (OrderStatus.CONFIRMED, OrderStatus.CANCELLED),
+    OrderStatus.CONFIRMED: (OrderStatus.PROCESSING, OrderStatus.CANCELLED),
+    OrderStatus.PROCESSING: (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
+    OrderStatus.SHIPPED: (OrderStatus.DELIVERED,),
+    OrderStatus.DELIVERED: (OrderStatus.REFUNDED,),
+    OrderStatus.CANCELLED: (),
+    OrderStatus.REFUNDED: (),
+}
+# Items can change only while the order is still being put together.
+ORDER_EDITABLE = (OrderStatus.PENDING, OrderStatus.CONFIRMED)
+
+# Money: Decimal with two places, never float. Bounds a person could mean, which also keep every sum
+# inside its column: a line at most 1,000,000 x 99,999,999.99; an order at most 1,000 lines.
+MONEY_PLACES = 2
+UNIT_PRICE_MAX_DIGITS = 10
+QUANTITY_MAX = 1_000_000
+ORDER_ITEMS_MAX = 1_000
+
+
+class OrderCounter(TenantModel):
+    """The last order number handed out in the organization (orders are numbered from 1001): one row
+    per organization, advanced by an atomic upsert, so numbers never repeat and concurrent orders wait
+    for each other only for that one statement."""
+
+    organization = models.OneToOneField("tenants.Organization", on_delete=models.CASCADE, related_name="+")
+    last_number = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"last order #{self.last_number}"
+
+
+class Order(TenantModel):
+    """What a customer ordered, taken in the conversation (seed 003's agt_{id}_orders).
+
+    `total` is the sum of the items' line totals, kept by the database: a trigger on the items adds
+    each change's difference (crm/sql/orders.sql), so no writer can leave it wrong and concurrent
+    edits add up. `version` grows with every change to the order or its items: a change made against
+    an older version is refused as a conflict (crm.services.orders)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="orders")
+    number = models.PositiveIntegerField(help_text="The order's reference in the organization, e.g. 1042")
+    status = models.CharField(max_length=12, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=18, decimal_places=MONEY_PLACES, default=0, editable=False)
+    notes = models.TextField(blank=True)
+    shipping_address = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="order_number_unique_per_org"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_known"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="order_currency_iso"),
+        ]
+        indexes = [
+            # Orders page: organization_id = ? order by created_at desc (optionally status = ?)
+            models.Index(fields=["organization", "-created_at"], name="order_org_recent_idx"),
+            models.Index(fields=["organization", "status", "-created_at"], name="order_org_status_idx"),
+            # A contact's orders (panel, contact page): organization_id = ? and contact_id = ?
+            models.Index(fields=["organization", "contact", "-created_at"], name="order_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
+
+    @property
+    def editable(self) -> bool:
+        return self.status in ORDER_EDITABLE
+
+    @property
+    def next_statuses(self) -> tuple[str, ...]:
+        return ORDER_TRANSITIONS[self.status]
+
+
+class OrderItem(TenantModel):
+    """One line of an order (seed 003's agt_{id}_orders_items): the database keeps its rules."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(QUANTITY_MAX)])
+    unit_price = models.DecimalField(max_digits=UNIT_PRICE_MAX_DIGITS, decimal_places=MONEY_PLACES,
+                                     validators=[MinValueValidator(0)])
+    line_total = models.GeneratedField(expression=F("quantity") * F("unit_price"),
+                                       output_field=models.DecimalField(max_digits=17, decimal_places=MONEY_PLACES),
+                                       db_persist=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0) & Q(quantity__lte=QUANTITY_MAX),
+                                   name="order_item_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="order_item_price_not_negative"),
+            models.CheckConstraint(condition=~Q(name=""), name="order_item_named"),
+        ]
+        indexes = [
+            # An order's lines: order_id = ?
+            models.Index(fields=["order", "created_at"], name="order_item_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.name}"
+
+
+class OrderStatusChange(TenantModel):
+    """Every move of an order through its workflow: from, to, who and when."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
+    # None for the order's creation: it had no status before (a blank would be a status the API's enum
+    # does not have).
+    from_status = models.CharField(max_length=12, choices=OrderStatus.choices, null=True, blank=True)  # noqa: DJ001
+    to_status = models.CharField(max_length=12, choices=OrderStatus.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["order", "changed_at"], name="order_status_change_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} -> {self.to_status}"

@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from tenants.models import Organization
 from tenants.scoping import get_for_org
 
-from .models import Contact
+from .models import Contact, Order
 
 
 def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Contact]:
@@ -19,3 +19,24 @@ def contact_list(*, organization: Organization, search: str = "") -> QuerySet[Co
 
 def get_contact_for_org(organization: Organization, public_id) -> Contact:
     return get_for_org(Contact.objects.all(), organization, public_id)
+
+
+def order_list(*, organization: Organization, status: str = "", contact=None, created_from=None,
+               created_to=None) -> QuerySet[Order]:
+    """The organization's orders, newest first, with the page's filters (created_* are dates, both
+    ends included, in the server's time zone)."""
+    qs = Order.objects.filter(organization=organization).select_related("contact")
+    if status:
+        qs = qs.filter(status=status)
+    if contact is not None:
+        qs = qs.filter(contact=contact)
+    if created_from is not None:
+        qs = qs.filter(created_at__date__gte=created_from)
+    if created_to is not None:
+        qs = qs.filter(created_at__date__lte=created_to)
+    return qs.order_by("-created_at", "-number")
+
+
+def get_order_for_org(organization: Organization, public_id) -> Order:
+    return get_for_org(Order.objects.select_related("contact").prefetch_related("items", "status_changes"),
+                       organization, public_id)

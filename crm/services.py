@@ -1,4 +1,5 @@
-"""Writes of `crm`: contacts, found or created once whatever arrives concurrently.
+"""Writes of `crm`: contacts, found or created once whatever arrives concurrently; orders, their
+items and their workflow.
 
 Open inbox tabs show contacts, but crm knows nothing of the inbox: a write that changes what a tab
 shows of a contact sends `crm.signals.contact_changed` after it, and messaging listens
@@ -7,16 +8,31 @@ shows of a contact sends `crm.signals.contact_changed` after it, and messaging l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from core.ids import uuid7
 from core.phones import contact_address
 from tenants.models import Organization
 from tenants.services import audit
 
-from .models import Channel, Contact
+from .models import (
+    ORDER_ITEMS_MAX,
+    ORDER_TRANSITIONS,
+    QUANTITY_MAX,
+    UNIT_PRICE_MAX_DIGITS,
+    Channel,
+    Contact,
+    Order,
+    OrderItem,
+    OrderStatus,
+    OrderStatusChange,
+)
 from .signals import contact_changed
 
 NAME_LONGEST = 200  # Contact.whatsapp_profile_name
@@ -116,3 +132,148 @@ def contact_update_notes(*, organization: Organization, actor, contact: Contact,
         audit(organization=organization, actor=actor, verb="contact.notes_updated", target=contact)
         contact_changed.send(sender=Contact, contact=contact)
     return contact
+
+
+# Orders ----------------------------------------------------------------------------------------------
+#
+# The only writer of orders and their items. The database keeps what must never be wrong (each item's
+# rules, the order's total: crm/sql/orders.sql); here are the workflow, the numbering, and conflicts:
+# every change names the version of the order it was made against, and a change made against an
+# older version (someone else changed the order meanwhile) is refused, never applied over theirs.
+
+
+class OrderConflict(Exception):
+    """The order changed since the version the change was made against."""
+
+    def __init__(self, order: Order):
+        self.order = order
+        super().__init__(f"Order #{order.number} was changed by someone else meanwhile (it is now at version "
+                         f"{order.version}, status {order.get_status_display().lower()}). Reload it and "
+                         "make your change again.")
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+
+def _items_checked(items) -> list[ItemInput]:
+    """The lines as given, checked as the database will check them, with messages a person understands."""
+    items = list(items)
+    if len(items) > ORDER_ITEMS_MAX:
+        raise ValidationError({"items": f"An order has at most {ORDER_ITEMS_MAX} lines."})
+    checked = []
+    for position, item in enumerate(items, start=1):
+        name = (item.name or "").strip()
+        price = Decimal(item.unit_price)
+        if not name:
+            raise ValidationError({"items": f"Line {position}: give the item a name."})
+        if not 1 <= int(item.quantity) <= QUANTITY_MAX:
+            raise ValidationError({"items": f"Line {position}: the quantity must be from 1 to {QUANTITY_MAX:,}."})
+        if price < 0 or price != price.quantize(Decimal("0.01")) or price >= Decimal(10) ** (UNIT_PRICE_MAX_DIGITS - 2):
+            raise ValidationError({"items": f"Line {position}: the unit price must be 0 or more, in cents, "
+                                            f"below {Decimal(10) ** (UNIT_PRICE_MAX_DIGITS - 2):,}."})
+        checked.append(ItemInput(name[:200], int(item.quantity), price))
+    return checked
+
+
+def _next_order_number(organization: Organization) -> int:
+    """The organization's next order number (1001, 1002, ...): one atomic upsert of its counter."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "insert into crm_ordercounter (id, organization_id, last_number) values (%s, %s, 1001) "
+            "on conflict (organization_id) do update set last_number = crm_ordercounter.last_number + 1 "
+            "returning last_number", [uuid7(), organization.pk])
+        return cursor.fetchone()[0]
+
+
+def _locked(organization: Organization, order: Order, version: int | None) -> Order:
+    locked = Order.objects.select_for_update().get(organization=organization, pk=order.pk)
+    if version is not None and locked.version != version:
+        raise OrderConflict(locked)
+    return locked
+
+
+def _changed(locked: Order) -> Order:
+    Order.objects.filter(organization_id=locked.organization_id, pk=locked.pk).update(
+        version=F("version") + 1, updated_at=timezone.now())
+    locked.refresh_from_db()
+    return locked
+
+
+@transaction.atomic
+def order_create(*, organization: Organization, actor, contact: Contact, items=(), notes: str = "",
+                 shipping_address: str = "") -> Order:
+    """A new order for `contact`, pending, numbered, in the organization's currency."""
+    if contact.organization_id != organization.pk:
+        raise ValidationError({"contact": "That contact is not one of this organization's."})
+    lines = _items_checked(items)
+    order = Order.objects.create(organization=organization, contact=contact, number=_next_order_number(organization),
+                                 currency=organization.currency, notes=notes, shipping_address=shipping_address,
+                                 created_by=actor if actor is not None and actor.is_authenticated else None)
+    OrderItem.objects.bulk_create([OrderItem(organization=organization, order=order, name=line.name,
+                                             quantity=line.quantity, unit_price=line.unit_price) for line in lines])
+    OrderStatusChange.objects.create(organization=organization, order=order, from_status=None,
+                                     to_status=OrderStatus.PENDING, changed_by=order.created_by)
+    order.refresh_from_db()
+    audit(organization=organization, actor=actor, verb="order.created", target=order,
+          data={"number": order.number, "items": len(lines), "total": str(order.total)})
+    return order
+
+
+@transaction.atomic
+def order_update(*, organization: Organization, actor, order: Order, version: int, notes: str | None = None,
+                 shipping_address: str | None = None, items=None) -> Order:
+    """Change the order's notes or shipping address, or replace its lines (only while it is pending or
+    confirmed), against the version the change was made on."""
+    locked = _locked(organization, order, version)
+    changed = []
+    for field, value in (("notes", notes), ("shipping_address", shipping_address)):
+        if value is not None and getattr(locked, field) != value:
+            setattr(locked, field, value)
+            changed.append(field)
+    if changed:
+        locked.save(update_fields=[*changed, "updated_at"])
+    if items is not None:
+        if not locked.editable:
+            raise ValidationError({"items": f"The items of a {locked.get_status_display().lower()} order cannot "
+                                            "change any more."})
+        lines = _items_checked(items)
+        OrderItem.objects.filter(organization=organization, order=locked).delete()
+        OrderItem.objects.bulk_create([OrderItem(organization=organization, order=locked, name=line.name,
+                                                 quantity=line.quantity, unit_price=line.unit_price)
+                                       for line in lines])
+        changed.append("items")
+    if not changed:
+        return locked
+    locked = _changed(locked)
+    audit(organization=organization, actor=actor, verb="order.updated", target=locked,
+          data={"fields": changed, "total": str(locked.total)})
+    return locked
+
+
+@transaction.atomic
+def order_transition(*, organization: Organization, actor, order: Order, to: str, version: int | None = None) -> Order:
+    """Move the order through its workflow (ORDER_TRANSITIONS); any other move is refused with the
+    moves that are possible. Without `version`, the move is checked against the order as it is."""
+    locked = _locked(organization, order, version)
+    if to not in OrderStatus.values:
+        raise ValidationError({"to": f"{to!r} is not an order status; the statuses are "
+                                     f"{', '.join(OrderStatus.values)}."})
+    allowed = ORDER_TRANSITIONS[locked.status]
+    if to not in allowed:
+        current = locked.get_status_display().lower()
+        possible = " or ".join(OrderStatus(s).label.lower() for s in allowed)
+        raise ValidationError({"to": f"A {current} order cannot become {OrderStatus(to).label.lower()}"
+                                     + (f"; it can become {possible}." if possible else "; it is final.")})
+    before = locked.status
+    locked.status = to
+    locked.save(update_fields=["status", "updated_at"])
+    OrderStatusChange.objects.create(organization=organization, order=locked, from_status=before, to_status=to,
+                                     changed_by=actor if actor is not None and actor.is_authenticated else None)
+    locked = _changed(locked)
+    audit(organization=organization, actor=actor, verb="order.status_changed", target=locked,
+          data={"from": before, "to": to})
+    return locked

@@ -320,6 +320,7 @@ SPECTACULAR_SETTINGS = {
         "ActiveStatusEnum": "telephony.models.AccountStatus",
         "ConversationStatusEnum": "messaging.models.ConversationStatus",
         "MessageStatusEnum": "messaging.models.MessageStatus",
+        "OrderStatusEnum": "crm.models.OrderStatus",
     },
 }
 

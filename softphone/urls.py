@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from crm import urls as crm_urls
 from messaging import urls as messaging_urls
 from softphone.views import healthz, not_found
 from telephony import urls as telephony_urls
@@ -24,6 +25,7 @@ org_api = [
     path("", include((tenant_urls.api_patterns, "tenants-api"))),
     path("", include((telephony_urls.api_patterns, "telephony-api"))),
     path("", include((messaging_urls.api_patterns, "messaging-api"))),
+    path("", include((crm_urls.api_patterns, "crm-api"))),
 ]
 
 urlpatterns = [

@@ -55,6 +55,9 @@ class Organization(models.Model):
     # Seed 000's workspace.channel_automation_api_key: the key the organization's channel-automation
     # integration presents. Encrypted at rest, never shown back.
     channel_automation_api_key = EncryptedTextField(null=True, blank=True)
+    # What the organization's orders are priced in (ISO 4217); an order keeps the currency it was made in.
+    currency = models.CharField(max_length=3, default="USD", validators=[RegexValidator(
+        r"^[A-Z]{3}$", "A currency is three capital letters (ISO 4217), e.g. USD or EUR.")])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -62,7 +62,7 @@ def build_world(organization: Organization, owner) -> dict:
 
     from django.utils import timezone
 
-    from crm.models import Contact
+    from crm.models import Contact, Order, OrderCounter, OrderItem, OrderStatusChange
     from messaging.models import (
         CannedReply,
         Conversation,
@@ -123,6 +123,13 @@ def build_world(organization: Organization, owner) -> dict:
             status="completed", voicemail=True, recording_sid="RE" + organization.pk.hex,
             recording_url=f"https://api.twilio.com/2010-04-01/Accounts/AC{organization.pk.hex}/Recordings/RE{organization.pk.hex}")
         world["calldrain"] = CallDrain.objects.create(organization=organization, requested_until=timezone.now())
+        world["ordercounter"] = OrderCounter.objects.create(organization=organization, last_number=1001)
+        world["order"] = Order.objects.create(organization=organization, contact=world["contact"], number=1001,
+                                              currency="USD", created_by=owner)
+        world["orderitem"] = OrderItem.objects.create(organization=organization, order=world["order"],
+                                                      name="Coffee beans", quantity=2, unit_price="12.50")
+        world["orderstatuschange"] = OrderStatusChange.objects.create(
+            organization=organization, order=world["order"], from_status=None, to_status="pending", changed_by=owner)
     return world
 
 

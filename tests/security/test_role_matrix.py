@@ -249,6 +249,13 @@ MATRIX = [
     row(A + "calls/<uuid:call_id>",                    "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts",                                "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>",              "GET",    401, 200, 200, 200, 200, 404),
+    # Orders: any member takes and moves them (agents take orders in the chat).
+    row(A + "contacts/<uuid:contact_id>/orders",       "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "contacts/<uuid:contact_id>/orders",       "POST",   401, 201, 201, 201, 201, 404),
+    row(A + "orders",                                  "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "orders/<uuid:order_id>",                  "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "orders/<uuid:order_id>",                  "PATCH",  401, 200, 200, 200, 200, 404),
+    row(A + "orders/<uuid:order_id>/transitions",      "POST",   401, 200, 200, 200, 200, 404),
     row(A + "conversations",                           "GET",    401, 200, 200, 200, 200, 404),
     row(A + "conversations/<uuid:conversation_id>",    "GET",    401, 200, 200, 200, 200, 404),
     row(A + "conversations/<uuid:conversation_id>",    "PATCH",  401, 200, 200, 200, 200, 404),
@@ -293,6 +300,11 @@ ADMIN_MODEL_EXCEPTIONS = {
     ("messaging.inboundevent", "POST", "add/"): 403, ("messaging.inboundevent", "GET", "add/"): 403,
     ("messaging.inbounddrain", "POST", "add/"): 403, ("messaging.inbounddrain", "GET", "add/"): 403,
     ("telephony.calldrain", "POST", "add/"): 403, ("telephony.calldrain", "GET", "add/"): 403,
+    # Orders are numbered and recorded by crm.services: nothing to add by hand; lines are added on their order.
+    **{(f"crm.{model}", method, "add/"): 403 for model in ("order", "orderitem", "orderstatuschange", "ordercounter")
+       for method in ("GET", "POST")},
+    ("crm.orderstatuschange", "POST", "<path:object_id>/change/"): "/admin/crm/orderstatuschange/",
+    ("crm.ordercounter", "POST", "<path:object_id>/change/"): "/admin/crm/ordercounter/",
     # django-axes' records of sign-in attempts: read-only, nothing to add.
     **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
        for method in ("GET", "POST")},
@@ -409,6 +421,10 @@ PAYLOADS = {
     (A + "phone-numbers/import", "POST"): lambda w: {"providerAccountId": str(w.account.pk), "numbers": "all"},
     (A + "phone-numbers/<uuid:phone_number_id>", "PATCH"): lambda w: {"friendlyName": "Front desk"},
     (A + "conversations/<uuid:conversation_id>", "PATCH"): lambda w: {"status": "done"},
+    (A + "contacts/<uuid:contact_id>/orders", "POST"): lambda w: {
+        "items": [{"name": "Coffee beans", "quantity": 2, "unitPrice": "12.50"}]},
+    (A + "orders/<uuid:order_id>", "PATCH"): lambda w: {"version": w.world["order"].version, "notes": "Gift wrap"},
+    (A + "orders/<uuid:order_id>/transitions", "POST"): lambda w: {"to": "confirmed"},
     (A + "conversations/<uuid:conversation_id>/messages", "POST"): lambda w: {"body": "Hello from the API"},
     (A + "messages", "POST"): lambda w: {"to": "+14155550166", "fromNumberId": str(w.number.pk),
                                          "body": "Hello"},
@@ -571,7 +587,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "job_id": world["job"].pk, "message_id": photo.pk, "index": 0,
         "conversation_id": world["conversation"].pk, "contact_id": world["contact"].pk,
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
-        "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk,
+        "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,

@@ -45,6 +45,7 @@ PATH_IDS = {
     "provider_account_id": "provideraccount",
     "job_id": "job",
     "call_id": "call",
+    "order_id": "order",
 }
 ORG_SLUG = "acme"  # tests/conftest.py's `org`
 # The owner's API token, known before the test so schemathesis knows which credentials are the real
