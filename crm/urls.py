@@ -1,6 +1,12 @@
 from django.urls import path
 
-from . import api
+from . import api, views
+
+html_patterns = [
+    path("orders/", views.order_list_page, name="order-list"),
+    path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
+    path("orders/number/<int:number>/", views.order_by_number, name="order-by-number"),
+]
 
 api_patterns = [
     path("contacts/<uuid:contact_id>/orders", api.ContactOrdersApi.as_view(), name="api-contact-orders"),

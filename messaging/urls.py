@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, webhooks
+from . import api, views, views_orders, webhooks
 from .providers import ADAPTERS
 from .providers.base import NUMBERS
 
@@ -38,6 +38,11 @@ html_patterns = [
     path("inbox/c/<uuid:conversation_id>/send/", views.conversation_send, name="conversation-send"),
     path("inbox/c/<uuid:conversation_id>/update/", views.conversation_update, name="conversation-update"),
     path("inbox/contacts/<uuid:contact_id>/notes/", views.contact_notes, name="contact-notes"),
+    path("inbox/c/<uuid:conversation_id>/orders/", views_orders.conversation_orders, name="conversation-orders"),
+    path("inbox/c/<uuid:conversation_id>/orders/new/", views_orders.conversation_order_create,
+         name="conversation-order-create"),
+    path("inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/",
+         views_orders.conversation_order_transition, name="conversation-order-transition"),
     path("canned-replies/", views.canned_replies, name="canned-replies"),
     path("canned-replies/<uuid:canned_reply_id>/delete/", views.canned_reply_delete, name="canned-reply-delete"),
 ]

@@ -20,6 +20,7 @@ org_html = [
     path("", include((tenant_urls.html_patterns, "tenants"))),
     path("", include((telephony_urls.html_patterns, "telephony"))),
     path("", include((messaging_urls.html_patterns, "messaging"))),
+    path("", include((crm_urls.html_patterns, "crm"))),
 ]
 org_api = [
     path("", include((tenant_urls.api_patterns, "tenants-api"))),

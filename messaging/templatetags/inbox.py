@@ -7,9 +7,14 @@ the agent's own time zone and language (`data-relative`, `data-clock`).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django import template
+from django.template.defaultfilters import linebreaksbr
+from django.urls import reverse
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 
 from messaging.services.attachments import attachment_fresh_link
 from telephony.models import Call
@@ -53,3 +58,22 @@ def attachment_href(url: str) -> str:
 def is_call(item) -> bool:
     """Whether a thread item is a call (templates/messaging/_call.html) rather than a message."""
     return isinstance(item, Call)
+
+
+# "#1042" in a message: a link to that order (crm's order-by-number page resolves it, or says there
+# is none). Not after "&" or a letter: an escaped entity or a word such as "abc#12" is left alone.
+ORDER_REFERENCE = re.compile(r"(?<![&\w])#(\d{3,9})\b")
+
+
+@register.filter
+def message_text(body: str, org_slug: str) -> str:
+    """A message's text as HTML: escaped, line breaks kept, order numbers linked (found in the text as
+    the customer wrote it, so "&#1001;" stays text)."""
+    parts, end = [], 0
+    for match in ORDER_REFERENCE.finditer(body):
+        url = reverse("crm:order-by-number", kwargs={"org_slug": org_slug, "number": int(match.group(1))})
+        parts += [conditional_escape(body[end:match.start()]), f'<a class="order-ref" href="{url}">#{match.group(1)}</a>']
+        end = match.end()
+    parts.append(conditional_escape(body[end:]))
+    # Each piece of the customer's text is escaped; only our own links are added.
+    return mark_safe(linebreaksbr("".join(parts), autoescape=False))  # noqa: S308

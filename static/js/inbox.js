@@ -241,11 +241,12 @@
   // A refused action answers 400 with a sentence: show it next to what was tried.
   document.body.addEventListener("htmx:responseError", function (event) {
     const source = event.detail.elt;
-    const scope = source.closest("#composer") || source.closest("#thread-head") || document;
+    const scope = source.closest("#composer") || source.closest("#thread-head") || source.closest("#contact-orders") || document;
     const box = scope.querySelector("[role=alert]");
-    // 400: refused, with the reason; 413: too large to send (said before the body was read).
+    // 400: refused, with the reason; 409: changed by someone else meanwhile; 413: too large to send
+    // (said before the body was read).
     const status = event.detail.xhr.status;
-    const text = status === 400 || status === 413 ? event.detail.xhr.responseText : "Something went wrong; try again.";
+    const text = status === 400 || status === 409 || status === 413 ? event.detail.xhr.responseText : "Something went wrong; try again.";
     if (box) box.textContent = text; else window.alert(text);
   });
 

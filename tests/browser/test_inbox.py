@@ -161,3 +161,40 @@ def test_an_attachment_over_the_limit_is_refused_before_it_is_uploaded(inbox, or
     expect(page.locator("#composer-error")).not_to_have_text("")
     assert list(tmp_path.rglob("*.png")) == []
     assert twilio.messages(ACME_SID) == []
+
+
+def test_an_agent_takes_an_order_in_the_conversation_and_moves_it(inbox, org, conversation, twilio):
+    """The contact panel: a new order with two lines, told to the customer; then confirmed; "#1001"
+    in a later message leads to it; the page stays accessible."""
+    page = inbox
+    page.goto(f"{page.url.split('/o/')[0]}/o/acme/inbox/?c={conversation.pk}")
+    orders = page.locator("#contact-orders")
+    expect(orders).to_contain_text("No orders yet.")
+    orders.locator("summary", has_text="New order").click()
+    orders.get_by_label("Item 1 name").fill("Coffee beans")
+    orders.get_by_label("Item 1 quantity").fill("3")
+    orders.get_by_label("Item 1 unit price").fill("0.10")
+    orders.get_by_label("Item 2 name").fill("Mug")
+    orders.get_by_label("Item 2 unit price").fill("12")
+    orders.locator("form", has_text="Create order").get_by_label("Tell the customer").check()
+    orders.get_by_role("button", name="Create order").click()
+
+    expect(orders).to_contain_text("Order #1001 created. The customer was told in the conversation.")
+    order = orders.locator("#order-1001")
+    expect(order).to_contain_text("USD 12.30")
+    expect(order).to_contain_text("3 × Coffee beans")
+    assert [m["body"] for m in twilio.messages(ACME_SID)] == [
+        "Thank you! We have your order #1001: 3 x Coffee beans, 1 x Mug. Total USD 12.30."]
+
+    order.get_by_role("button", name="Mark confirmed").click()
+    expect(orders).to_contain_text("Order #1001 is now confirmed.")
+    expect(orders.locator("#order-1001 .chip")).to_have_text("Confirmed")
+    expect(orders.locator("#order-1001")).to_contain_text("Mark processing")
+    assert axe_violations(page) == []
+
+    page.reload()
+    link = page.locator("#messages a.order-ref", has_text="#1001")
+    expect(link).to_have_count(1)  # the outbound "We have your order #1001" message
+    link.click()
+    expect(page.locator("h1")).to_contain_text("Order #1001")
+    expect(page.locator("body")).to_contain_text("Pending → Confirmed by Dana Agent")

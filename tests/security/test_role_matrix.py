@@ -82,6 +82,7 @@ ACCOUNTS = "/o/acme/numbers/accounts/"
 CANNED = "/o/acme/canned-replies/"
 RULES = "/o/acme/calling-rules/"
 CALL = "/o/acme/calls/{call_id}/"
+ORDER = "/o/acme/orders/{order_id}/"
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,10 @@ MATRIX = [
     # Calls: every member reads the log and a call's page, plays its recording and writes its notes.
     row(O + "calls/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "calls/<uuid:call_id>/",                   "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "orders/",                                 "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "orders/<uuid:order_id>/",                 "GET",  LOGIN, 200, 200, 200, 200, 404),
+    # "#1001" in a message: the world's order (a number an outsider's organization does not have).
+    row(O + "orders/number/<int:number>/",             "GET",  LOGIN, ORDER, ORDER, ORDER, ORDER, 404),
     row(O + "calls/<uuid:call_id>/notes/",             "POST", LOGIN, CALL, CALL, CALL, CALL, 404),
     row(O + "calls/<uuid:call_id>/recording/",         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
@@ -216,6 +221,10 @@ MATRIX = [
     row(O + "inbox/c/<uuid:conversation_id>/send/",    "POST", LOGIN, 201, 201, 201, 201, 404),
     row(O + "inbox/c/<uuid:conversation_id>/update/",  "POST", LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/contacts/<uuid:contact_id>/notes/", "POST", LOGIN, 200, 200, 200, 200, 404),
+    row(O + "inbox/c/<uuid:conversation_id>/orders/",  "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST", LOGIN, 200, 200, 200, 200, 404),
+    row(O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST",
+        LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
     row(O + "canned-replies/<uuid:canned_reply_id>/delete/", "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
@@ -406,6 +415,10 @@ PAYLOADS = {
     (O + "inbox/c/<uuid:conversation_id>/send/", "POST"): lambda w: {"body": "A note for the team", "note": "on"},
     (O + "inbox/c/<uuid:conversation_id>/update/", "POST"): lambda w: {"status": "done"},
     (O + "inbox/contacts/<uuid:contact_id>/notes/", "POST"): lambda w: {"notes": "Prefers mornings"},
+    (O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST"): lambda w: {
+        "item_name": "Coffee beans", "item_quantity": "2", "item_price": "12.50"},
+    (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
+        "to": "confirmed", "version": str(w.world["order"].version)},
     (O + "canned-replies/", "POST"): lambda w: {"shortcut": "bye", "title": "Bye", "body": "Goodbye!"},
     (A + "agents", "POST"): lambda w: {"name": "Night bot", "kind": "ai", "assistantId": "5f0c6a52-7d7c-4b8e-9d3a-2f1e8c9b0a11"},
     (A + "agents/<uuid:agent_id>", "PATCH"): lambda w: {"name": "Renamed"},
@@ -588,6 +601,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "conversation_id": world["conversation"].pk, "contact_id": world["contact"].pk,
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
+        "number": world["order"].number,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,
