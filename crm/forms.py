@@ -23,3 +23,14 @@ class OrderFilterForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
             raise forms.ValidationError("The first day comes after the last day.")
         return data
+
+
+class ContactFilterForm(forms.Form):
+    """The contacts page's search, filters and order."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search",
+                        widget=forms.TextInput(attrs={"placeholder": "Name, number or email", "type": "search"}))
+    has_open_orders = forms.BooleanField(required=False, label="Has open orders")
+    opted_out = forms.BooleanField(required=False, label="Opted out")
+    sort = forms.ChoiceField(choices=[("name", "By name"), ("newest", "Newest first")], required=False,
+                             label="Order")

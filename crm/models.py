@@ -71,6 +71,10 @@ class Contact(TenantModel):
             GinIndex(fields=["search_vector"], name="contact_search_idx"),
             # Inbox search by any part of the number: phone_number like '%5550142%' (trigrams)
             GinIndex(fields=["phone_number"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm_idx"),
+            # Contacts page by name: organization_id = ? order by name, phone_number, id
+            models.Index(fields=["organization", "name", "phone_number", "id"], name="contact_org_name_idx"),
+            # Contacts page, newest first: organization_id = ? order by created_at desc, id desc
+            models.Index(fields=["organization", "-created_at", "-id"], name="contact_org_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,8 @@ from django.urls import path
 from . import api, views
 
 html_patterns = [
+    path("contacts/", views.contact_list_page, name="contact-list"),
+    path("contacts/<uuid:contact_id>/", views.contact_detail, name="contact-detail"),
     path("orders/", views.order_list_page, name="order-list"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/number/<int:number>/", views.order_by_number, name="order-by-number"),

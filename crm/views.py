@@ -1,4 +1,4 @@
-"""HTML pages of `crm`: the orders page and an order's page."""
+"""HTML pages of `crm`: contacts and a contact's page, the orders page and an order's page."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from . import selectors
-from .forms import OrderFilterForm
+from .forms import ContactFilterForm, OrderFilterForm
 
 ORDERS_PAGE = 50
+# What a row of the contacts page shows: not the search vector, nor the notes.
+CONTACT_ROW_FIELDS = ("id", "organization_id", "name", "phone_number", "address_kind", "email",
+                      "whatsapp_profile_name", "sms_opted_out_at", "whatsapp_opted_out_at", "created_at")
 
 
 @require_GET
@@ -45,3 +48,31 @@ def order_by_number(request: HttpRequest, org_slug: str, number: int) -> HttpRes
     if order is None:
         raise Http404(f"This organization has no order #{number}.")
     return redirect("crm:order-detail", org_slug=org_slug, order_id=order.pk)
+
+
+CONTACTS_PAGE = 50
+
+
+@require_GET
+def contact_list_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    form = ContactFilterForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        return render(request, "crm/contact_list.html", {"filter_form": form, "page": None, "query": ""},
+                      status=400)
+    f = form.cleaned_data if form.is_bound else {}
+    contacts = selectors.contact_list(organization=request.organization, search=f.get("q") or "",
+                                      has_open_orders=bool(f.get("has_open_orders")),
+                                      opted_out=bool(f.get("opted_out")), sort=f.get("sort") or "name")
+    page = Paginator(contacts.only(*CONTACT_ROW_FIELDS), CONTACTS_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "crm/contact_list.html", {"filter_form": form, "page": page, "query": query.urlencode()})
+
+
+@require_GET
+def contact_detail(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
+    contact = selectors.get_contact_for_org(request.organization, contact_id)
+    return render(request, "crm/contact_detail.html", {
+        "contact": contact,
+        "orders": selectors.order_list(organization=request.organization, contact=contact)[:50],
+    })

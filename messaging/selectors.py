@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet, Subquery
 
 from crm.models import Channel, Contact
+from crm.selectors import search_query
 from telephony import selectors as telephony_selectors
 from telephony.models import Call, PhoneNumber
 from tenants.models import Organization
@@ -80,14 +80,6 @@ class InboxFilters:
     q: str = ""
 
 
-def _search_query(text: str) -> SearchQuery | None:
-    """Every word typed must match, each as a prefix: "ord 1042" finds "order 1042"."""
-    words = re.findall(r"\w+", text.lower())[:8]
-    if not words:
-        return None
-    return SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
-
-
 # What a row of the list shows (templates/messaging/_inbox_row.html): loading only these columns halves
 # the time to build 50 rows (the contact's search vector, the number's provider settings, ... stay in
 # the database).
@@ -120,7 +112,7 @@ def _after(qs, after):
 def _search_matches(organization: Organization, text: str) -> list[Q] | None:
     """One condition per way a conversation can match a search (contact name, number, message
     text); None when the text has nothing to search for."""
-    query = _search_query(text)
+    query = search_query(text)
     if query is None:
         return None
     matches = [Q(contact__in=Contact.objects.filter(organization=organization, search_vector=query).values("pk"))]

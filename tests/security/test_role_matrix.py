@@ -200,6 +200,8 @@ MATRIX = [
     # Calls: every member reads the log and a call's page, plays its recording and writes its notes.
     row(O + "calls/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "calls/<uuid:call_id>/",                   "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "contacts/",                               "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "contacts/<uuid:contact_id>/",             "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/",                                 "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/<uuid:order_id>/",                 "GET",  LOGIN, 200, 200, 200, 200, 404),
     # "#1001" in a message: the world's order (a number an outsider's organization does not have).

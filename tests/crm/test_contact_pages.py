@@ -1,0 +1,89 @@
+"""The contacts page (search, filters, order, paging) and a contact's page (conversations, orders, calls)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from crm.models import Contact
+from crm.services import ItemInput, order_create, order_transition
+from telephony.models import Call
+from tenants.scoping import tenant_scope
+from tests.messaging.test_inbox import XSS, make_conversation
+
+pytestmark = pytest.mark.django_db
+
+
+def contacts(org, *specs):
+    with tenant_scope(org):
+        return [Contact.objects.create(organization=org, phone_number=phone, name=name, email=email)
+                for phone, name, email in specs]
+
+
+def rows(response) -> list[str]:
+    import re
+
+    return re.findall(r'<tr id="contact-[^"]+">\s*<td><a [^>]+>([^<]+)</a>', response.content.decode())
+
+
+def test_the_contacts_page_searches_by_name_number_and_email(agent_client, org):
+    contacts(org, ("+14155550101", "Ann Archer", "ann@example.com"), ("+14155550102", "Bob Baker", ""),
+             ("+442071234567", "Cyd Cole", "cyd@shop.example"))
+    url = f"/o/{org.slug}/contacts/"
+    assert rows(agent_client.get(url)) == ["Ann Archer", "Bob Baker", "Cyd Cole"]
+    assert rows(agent_client.get(url, {"q": "ann"})) == ["Ann Archer"]
+    assert rows(agent_client.get(url, {"q": "bob bak"})) == ["Bob Baker"]
+    assert rows(agent_client.get(url, {"q": "0102"})) == ["Bob Baker"]
+    assert rows(agent_client.get(url, {"q": "cyd@shop.ex"})) == ["Cyd Cole"]
+    assert rows(agent_client.get(url, {"q": "ann@"})) == ["Ann Archer"]
+    assert rows(agent_client.get(url, {"q": "+44 20"})) == ["Cyd Cole"]
+    assert "No contacts match." in agent_client.get(url, {"q": "zzz"}).content.decode()
+    assert rows(agent_client.get(url, {"sort": "newest"})) == ["Cyd Cole", "Bob Baker", "Ann Archer"]
+
+
+def test_filters_open_orders_and_opted_out(agent_client, org, owner):
+    ann, bob, cyd = contacts(org, ("+14155550101", "Ann", ""), ("+14155550102", "Bob", ""), ("+14155550103", "Cyd", ""))
+    with tenant_scope(org):
+        order_create(organization=org, actor=owner, contact=ann, items=[ItemInput("x", 1, "1")])
+        done = order_create(organization=org, actor=owner, contact=bob, items=[ItemInput("x", 1, "1")])
+        order_transition(organization=org, actor=owner, order=done, to="cancelled")
+        cyd.whatsapp_opted_out_at = timezone.now()
+        cyd.save()
+    url = f"/o/{org.slug}/contacts/"
+    assert rows(agent_client.get(url, {"has_open_orders": "on"})) == ["Ann"]
+    assert rows(agent_client.get(url, {"opted_out": "on"})) == ["Cyd"]
+    assert "WhatsApp opted out" in agent_client.get(url, {"opted_out": "on"}).content.decode()
+
+
+def test_the_contacts_page_pages(agent_client, org):
+    contacts(org, *((f"+1415555{i:04d}", f"Person {i:03d}", "") for i in range(120)))
+    first = agent_client.get(f"/o/{org.slug}/contacts/").content.decode()
+    assert "Page 1 of 3 · 120 contacts" in first and "Person 049" in first and "Person 050" not in first
+    third = agent_client.get(f"/o/{org.slug}/contacts/", {"page": 3}).content.decode()
+    assert "Person 119" in third and "Person 099" not in third
+
+
+def test_a_contact_s_page_shows_conversations_orders_and_calls(agent_client, org, owner, our_number, agent):
+    conversation = make_conversation(org, our_number, "+14155550101", name=XSS)
+    with tenant_scope(org):
+        contact = conversation.contact
+        order = order_create(organization=org, actor=owner, contact=contact, items=[ItemInput("Mug", 2, "6.00")])
+        Call.objects.create(organization=org, phone_number=our_number, contact=contact, direction="inbound",
+                            from_number=contact.phone_number, to_number=our_number.phone_number,
+                            provider_sid="CA" + "1" * 32, status="completed")
+    page = agent_client.get(f"/o/{org.slug}/contacts/{contact.pk}/").content.decode()
+    assert XSS not in page and "&lt;script&gt;" in page
+    assert f"?c={conversation.pk}" in page and "SMS with" in page
+    assert f"#{order.number}" in page and "USD 12.00" in page
+    assert "Incoming call" in page and "Completed" in page
+
+
+def test_contacts_of_another_tenant_are_not_there(outsider_client, org, other_org):
+    [ann] = contacts(org, ("+14155550101", "Ann", ""))
+    assert outsider_client.get(f"/o/{other_org.slug}/contacts/{ann.pk}/").status_code == 404
+    assert "Ann" not in outsider_client.get(f"/o/{other_org.slug}/contacts/").content.decode()
+
+
+def test_a_search_with_nothing_to_search_for_finds_nothing(agent_client, org):
+    contacts(org, ("+14155550101", "Ann", ""))
+    assert rows(agent_client.get(f"/o/{org.slug}/contacts/", {"q": "%%"})) == []
