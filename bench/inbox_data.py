@@ -435,10 +435,10 @@ def _plan_conversations(cursor, params) -> None:
 
 def _insert_contacts(cursor, params) -> None:
     cursor.execute("""
-        insert into crm_contact (id, organization_id, phone_number, name, email, whatsapp_profile_name, wa_id,
-            profile_image_url, sms_opted_out_at, sms_opt_out_source, whatsapp_opted_out_at, whatsapp_opt_out_source,
-            notes, created_at, updated_at)
-        select contact_id, %(org)s, phone, first || ' ' || last, email,
+        insert into crm_contact (id, organization_id, phone_number, address_kind, name, email, whatsapp_profile_name,
+            wa_id, profile_image_url, sms_opted_out_at, sms_opt_out_source, whatsapp_opted_out_at,
+            whatsapp_opt_out_source, notes, created_at, updated_at)
+        select contact_id, %(org)s, phone, 'phone', first || ' ' || last, email,
                case when channel = 'whatsapp' then first else '' end,
                case when channel = 'whatsapp' then substr(phone, 2) else '' end,
                '', case when opted_out then last_at end, case when opted_out then 'STOP' else '' end, null, '',

@@ -13,6 +13,16 @@ class Pagination(pagination.PageNumberPagination):
     max_page_size = 200
 
 
+class NewestFirstPagination(pagination.CursorPagination):
+    """For long lists (hundreds of thousands of rows): newest first, `next` and `previous` links with
+    an opaque cursor, no count (counting every row on every page is what makes deep lists slow)."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "pageSize"
+    max_page_size = 200
+
+
 def _validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
     """A service's ValidationError as DRF's 400. Errors on fields stay keyed by field (the renderer
     camelCases the names: ``{"phoneNumber": ["..."]}``); errors about the request as a whole, a plain

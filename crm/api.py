@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from core.api import Pagination
+from core.api import NewestFirstPagination
 from tenants.api import TenantAPIView, resolve_in_tenant
 
 from . import selectors, services
@@ -39,13 +39,13 @@ def _detail(organization, order) -> dict:
 
 
 class ContactOrdersApi(TenantAPIView):
-    pagination_class = Pagination
+    pagination_class = NewestFirstPagination
 
     @extend_schema(responses=OrderOutputSerializer(many=True), operation_id="contact_orders_list")
     def get(self, request, org_slug, contact_id):
         contact = selectors.get_contact_for_org(self.organization, contact_id)
         return self.paginate(selectors.order_list(organization=self.organization, contact=contact)
-                             .prefetch_related("items"), OrderOutputSerializer)
+                             .prefetch_related("items").order_by(), OrderOutputSerializer)
 
     @extend_schema(request=OrderCreateSerializer, responses={201: OrderDetailSerializer},
                    operation_id="contact_orders_create")
@@ -61,7 +61,7 @@ class ContactOrdersApi(TenantAPIView):
 
 
 class OrderListApi(TenantAPIView):
-    pagination_class = Pagination
+    pagination_class = NewestFirstPagination
 
     @extend_schema(parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=OrderStatus.values),
                                OpenApiParameter("contactId", OpenApiTypes.UUID),
@@ -79,8 +79,8 @@ class OrderListApi(TenantAPIView):
         if "contact_id" in f:
             f["contact"] = resolve_in_tenant("contact_id", lambda: selectors.get_contact_for_org(
                 self.organization, f.pop("contact_id")))
-        return self.paginate(selectors.order_list(organization=self.organization, **f).prefetch_related("items"),
-                             OrderOutputSerializer)
+        return self.paginate(selectors.order_list(organization=self.organization, **f).prefetch_related("items")
+                             .order_by(), OrderOutputSerializer)
 
 
 class OrderDetailApi(TenantAPIView):

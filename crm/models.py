@@ -178,7 +178,9 @@ class Order(TenantModel):
         indexes = [
             # Orders page: organization_id = ? order by created_at desc (optionally status = ?)
             models.Index(fields=["organization", "-created_at"], name="order_org_recent_idx"),
-            models.Index(fields=["organization", "status", "-created_at"], name="order_org_status_idx"),
+            # ... and what they add up to: sum(total) group by currency, from the index alone
+            models.Index(fields=["organization", "status", "-created_at"], include=["currency", "total"],
+                         name="order_org_status_idx"),
             # A contact's orders (panel, contact page): organization_id = ? and contact_id = ?
             models.Index(fields=["organization", "contact", "-created_at"], name="order_contact_idx"),
         ]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+import uuid
+from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
 from tenants.models import Organization
 from tenants.scoping import get_for_org
@@ -39,6 +46,50 @@ def contact_matches(organization: Organization, text: str) -> Q | None:
 
 
 CONTACT_SORTS = {"name": ("name", "phone_number", "id"), "newest": ("-created_at", "-id")}
+# Keyset paging: the row a page ends with, as the values of its sort's columns; the next page starts
+# after it (a row comparison the sort's index serves: page 2,000 costs what page 1 does, and no
+# page counts the whole list).
+CONTACT_AFTER = {"name": "(crm_contact.name, crm_contact.phone_number, crm_contact.id) > (%s, %s, %s::uuid)",
+                 "newest": "(crm_contact.created_at, crm_contact.id) < (%s::timestamptz, %s::uuid)"}
+
+
+def contact_cursor(row: Contact | Order, sort: str) -> str:
+    """Where the page after `row` starts (an opaque token for the next page's link): by name for a
+    contact, else by creation time (contacts newest first, orders)."""
+    values = ([row.name, row.phone_number, str(row.pk)] if sort != "newest"
+              else [row.created_at.isoformat(), str(row.pk)])
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _after(sort: str, cursor: str) -> list[str]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        expected = 3 if sort != "newest" else 2
+        if not (isinstance(values, list) and len(values) == expected and all(isinstance(v, str) for v in values)):
+            raise ValueError
+        uuid.UUID(values[-1])
+        if sort == "newest":
+            datetime.fromisoformat(values[0])
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError({"after": "That page link is broken: start again from the first page."}) from None
+    return values
+
+
+def contact_page(*, organization: Organization, search: str = "", has_open_orders: bool = False,
+                 opted_out: bool = False, sort: str = "name", after: str = "", limit: int = 50,
+                 fields: tuple[str, ...] = ()) -> tuple[list[Contact], str]:
+    """One page of the contacts list and the cursor of the next one ("" on the last page)."""
+    sort = sort if sort in CONTACT_SORTS else "name"
+    qs = contact_list(organization=organization, search=search, has_open_orders=has_open_orders,
+                      opted_out=opted_out, sort=sort)
+    if after:
+        qs = qs.filter(RawSQL(CONTACT_AFTER[sort], _after(sort, after), output_field=BooleanField()))
+    if fields:
+        qs = qs.only(*fields)
+    rows = list(qs[:limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, contact_cursor(rows[-1], sort) if more else ""
 OPEN_ORDER_STATUSES = (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.SHIPPED)
 
 
@@ -65,24 +116,41 @@ def get_contact_for_org(organization: Organization, public_id) -> Contact:
 def order_list(*, organization: Organization, status: str = "", contact=None, search: str = "",
                created_from=None, created_to=None) -> QuerySet[Order]:
     """The organization's orders, newest first, with the page's filters (created_* are dates, both
-    ends included, in the server's time zone; `search` a part of the customer's name or number)."""
+    ends included, in the server's time zone; `search` the customer as the contacts page finds them:
+    words of the name, digits of the number)."""
     qs = Order.objects.filter(organization=organization).select_related("contact")
     if status:
         qs = qs.filter(status=status)
     if contact is not None:
         qs = qs.filter(contact=contact)
     if search:
-        qs = qs.filter(Q(contact__name__icontains=search) | Q(contact__phone_number__contains=search))
+        # The matching contacts first (through their indexes), then their orders (through the
+        # contact's orders index), instead of joining every order to its contact.
+        match = contact_matches(organization, search)
+        qs = qs.filter(contact__in=Contact.objects.filter(organization=organization).filter(match).values("pk")
+                       if match is not None else Contact.objects.none())
     if created_from is not None:
         qs = qs.filter(created_at__date__gte=created_from)
     if created_to is not None:
         qs = qs.filter(created_at__date__lte=created_to)
-    return qs.order_by("-created_at", "-number")
+    return qs.order_by("-created_at", "-id")
 
 
 def get_order_for_org(organization: Organization, public_id) -> Order:
     return get_for_org(Order.objects.select_related("contact").prefetch_related("items", "status_changes"),
                        organization, public_id)
+
+
+def order_page(*, organization: Organization, after: str = "", limit: int = 50, **filters) -> tuple[list[Order], str]:
+    """One page of the orders list, newest first, and the cursor of the next one ("" on the last page)."""
+    qs = order_list(organization=organization, **filters)
+    if after:
+        qs = qs.filter(RawSQL("(crm_order.created_at, crm_order.id) < (%s::timestamptz, %s::uuid)",
+                              _after("newest", after), output_field=BooleanField()))
+    rows = list(qs.order_by("-created_at", "-id")[:limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, contact_cursor(rows[-1], "newest") if more else ""
 
 
 def order_totals(orders: QuerySet[Order]) -> list[dict]:

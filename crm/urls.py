@@ -6,6 +6,7 @@ html_patterns = [
     path("contacts/", views.contact_list_page, name="contact-list"),
     path("contacts/<uuid:contact_id>/", views.contact_detail, name="contact-detail"),
     path("orders/", views.order_list_page, name="order-list"),
+    path("orders/totals/", views.order_totals, name="order-totals"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/number/<int:number>/", views.order_by_number, name="order-by-number"),
 ]

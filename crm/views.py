@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from . import selectors
@@ -18,21 +19,46 @@ CONTACT_ROW_FIELDS = ("id", "organization_id", "name", "phone_number", "address_
 
 @require_GET
 def order_list_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The orders, newest first, 50 at a time (keyset paging), and what the filtered ones add up to
+    (once a filter narrows them: adding up every order of a large shop is the accounts' job)."""
     organization = request.organization
     form = OrderFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
-        return render(request, "crm/order_list.html", {"filter_form": form, "page": None, "query": ""}, status=400)
-    f = form.cleaned_data if form.is_bound else {}
-    orders = selectors.order_list(organization=organization, status=f.get("status") or "",
-                                  search=f.get("customer") or "", created_from=f.get("date_from"),
-                                  created_to=f.get("date_to"))
-    page = Paginator(orders, ORDERS_PAGE).get_page(request.GET.get("page"))
+        return render(request, "crm/order_list.html", {"filter_form": form, "rows": None}, status=400)
+    filters = _order_filters(form) if form.is_bound else {}
+    try:
+        rows, after = selectors.order_page(organization=organization, after=request.GET.get("after", ""),
+                                           limit=ORDERS_PAGE, **filters)
+    except ValidationError as exc:
+        return render(request, "crm/order_list.html", {"filter_form": form, "rows": None,
+                                                       "error": " ".join(exc.messages)}, status=400)
     query = request.GET.copy()
-    query.pop("page", None)
+    query.pop("after", None)
     return render(request, "crm/order_list.html", {
-        "filter_form": form, "page": page, "query": query.urlencode(),
-        "totals": selectors.order_totals(orders),
+        "filter_form": form, "rows": rows, "query": query.urlencode(), "after": after,
+        "paged": bool(request.GET.get("after")), "narrowed": any(filters.values()),
+        "orders_url": reverse("crm:order-list", kwargs={"org_slug": org_slug}),
     })
+
+
+def _order_filters(form: OrderFilterForm) -> dict:
+    f = form.cleaned_data
+    return {"status": f.get("status") or "", "search": f.get("customer") or "", "created_from": f.get("date_from"),
+            "created_to": f.get("date_to")}
+
+
+@require_GET
+def order_totals(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """What the filtered orders add up to, per currency: asked by the orders page once it is shown
+    (adding up tens of thousands of orders takes longer than listing fifty of them)."""
+    form = OrderFilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse("", status=400, content_type="text/plain; charset=utf-8")
+    filters = _order_filters(form)
+    if not any(filters.values()):
+        return HttpResponse("", status=400, content_type="text/plain; charset=utf-8")
+    totals = selectors.order_totals(selectors.order_list(organization=request.organization, **filters))
+    return render(request, "crm/_order_totals.html", {"totals": totals})
 
 
 @require_GET
@@ -55,18 +81,26 @@ CONTACTS_PAGE = 50
 
 @require_GET
 def contact_list_page(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The contacts, 50 at a time, with "Next" following the last row shown (keyset paging)."""
     form = ContactFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
-        return render(request, "crm/contact_list.html", {"filter_form": form, "page": None, "query": ""},
-                      status=400)
+        return render(request, "crm/contact_list.html", {"filter_form": form, "rows": None}, status=400)
     f = form.cleaned_data if form.is_bound else {}
-    contacts = selectors.contact_list(organization=request.organization, search=f.get("q") or "",
-                                      has_open_orders=bool(f.get("has_open_orders")),
-                                      opted_out=bool(f.get("opted_out")), sort=f.get("sort") or "name")
-    page = Paginator(contacts.only(*CONTACT_ROW_FIELDS), CONTACTS_PAGE).get_page(request.GET.get("page"))
+    try:
+        rows, after = selectors.contact_page(
+            organization=request.organization, search=f.get("q") or "", has_open_orders=bool(f.get("has_open_orders")),
+            opted_out=bool(f.get("opted_out")), sort=f.get("sort") or "name", after=request.GET.get("after", ""),
+            limit=CONTACTS_PAGE, fields=CONTACT_ROW_FIELDS)
+    except ValidationError as exc:
+        return render(request, "crm/contact_list.html", {"filter_form": form, "rows": None,
+                                                         "error": " ".join(exc.messages)}, status=400)
     query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "crm/contact_list.html", {"filter_form": form, "page": page, "query": query.urlencode()})
+    query.pop("after", None)
+    return render(request, "crm/contact_list.html", {
+        "filter_form": form, "rows": rows, "query": query.urlencode(), "after": after,
+        "paged": bool(request.GET.get("after")),
+        "contacts_url": reverse("crm:contact-list", kwargs={"org_slug": org_slug}),
+    })
 
 
 @require_GET

@@ -34,9 +34,16 @@ def test_the_orders_page_filters_and_adds_up(agent_client, org, owner):
                ("+14155550103", "Cy", "pending", "0.10"))
     page = agent_client.get(f"/o/{org.slug}/orders/").content.decode()
     assert "#1001" in page and "#1002" in page and "#1003" in page
-    assert "3 orders: <strong>USD 6.40</strong>" in page
+    assert "Choose a status, a customer or dates to see what those orders add up to." in page
+    since = timezone.localdate().isoformat()
+    listed = agent_client.get(f"/o/{org.slug}/orders/?date_from={since}").content.decode()
+    assert f'hx-get="/o/{org.slug}/orders/totals/?date_from={since}"' in listed  # the page asks once shown
+    totals = agent_client.get(f"/o/{org.slug}/orders/totals/?date_from={since}").content.decode()
+    assert "3 orders: <strong>USD 6.40</strong>" in totals
     pending = agent_client.get(f"/o/{org.slug}/orders/?status=pending").content.decode()
-    assert "#1002" not in pending and "2 orders: <strong>USD 2.40</strong>" in pending
+    assert "#1002" not in pending
+    assert "2 orders: <strong>USD 2.40</strong>" in agent_client.get(f"/o/{org.slug}/orders/totals/?status=pending").content.decode()
+    assert agent_client.get(f"/o/{org.slug}/orders/totals/").status_code == 400  # everything: not added up
     ann = agent_client.get(f"/o/{org.slug}/orders/?customer=ann").content.decode()
     assert "#1001" in ann and "#1003" not in ann
     by_number = agent_client.get(f"/o/{org.slug}/orders/?customer=0103").content.decode()
@@ -83,3 +90,17 @@ def test_another_tenant_s_order_is_not_found(outsider_client, org, owner, other_
     assert "#1001" not in outsider_client.get(f"/o/{other_org.slug}/orders/").content.decode()
     with tenant_scope(org):
         assert Order.objects.count() == 1
+
+
+def test_the_orders_page_pages_through_every_order_once(agent_client, org, owner):
+    import html
+    import re
+
+    orders_for(org, owner, *((f"+1415556{i:04d}", f"P{i}", "pending", "1.00") for i in range(60)))
+    url, numbers = f"/o/{org.slug}/orders/", []
+    while url:
+        content = agent_client.get(url).content.decode()
+        numbers += [int(n) for n in re.findall(r'<tr id="order-(\d+)">', content)]
+        found = re.search(r'<a href="\?([^"]+)" rel="next">Next</a>', content)
+        url = f"/o/{org.slug}/orders/?{html.unescape(found.group(1))}" if found else None
+    assert numbers == list(range(1060, 1000, -1))

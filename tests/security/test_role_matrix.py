@@ -203,6 +203,7 @@ MATRIX = [
     row(O + "contacts/",                               "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/<uuid:contact_id>/",             "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/",                                 "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "orders/totals/",                          "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/<uuid:order_id>/",                 "GET",  LOGIN, 200, 200, 200, 200, 404),
     # "#1001" in a message: the world's order (a number an outsider's organization does not have).
     row(O + "orders/number/<int:number>/",             "GET",  LOGIN, ORDER, ORDER, ORDER, ORDER, 404),
@@ -417,6 +418,7 @@ PAYLOADS = {
     (O + "inbox/c/<uuid:conversation_id>/send/", "POST"): lambda w: {"body": "A note for the team", "note": "on"},
     (O + "inbox/c/<uuid:conversation_id>/update/", "POST"): lambda w: {"status": "done"},
     (O + "inbox/contacts/<uuid:contact_id>/notes/", "POST"): lambda w: {"notes": "Prefers mornings"},
+    (O + "orders/totals/", "GET"): lambda w: {"status": "pending"},
     (O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST"): lambda w: {
         "item_name": "Coffee beans", "item_quantity": "2", "item_price": "12.50"},
     (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
