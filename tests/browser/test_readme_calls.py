@@ -66,5 +66,17 @@ def test_the_readme_calls_walkthrough(page, live_server, simulated_twilio):
     # "... the calls also appear in the customer's conversation between the messages (Maria Lopez's)."
     page.goto(live_server.url + "/o/demo/inbox/")
     page.locator("#conversation-list").get_by_text("Maria Lopez").first.click()
-    expect(page.locator("#messages")).to_contain_text("Where is my order 1042?")
+    expect(page.locator("#messages")).to_contain_text("Where is my order #1042?")
     expect(page.locator("#messages article.call")).to_contain_text("4:12")
+
+    # "Contacts and orders": '"#1042" in a message links to that order: Maria Lopez asks where hers is,
+    # and the link opens order #1042, shipped, with its two lines and its history.'
+    page.locator("#messages a.order-ref", has_text="#1042").click()
+    expect(page.locator("h1")).to_contain_text("Order #1042")
+    expect(page.locator("h1 .chip")).to_have_text("Shipped")
+    expect(page.locator("table.call-log tbody tr")).to_have_count(2)
+    expect(page.locator("body")).to_contain_text("Processing → Shipped")
+    # "The contact panel lists the customer's orders" (back in Maria's conversation).
+    page.go_back()
+    expect(page.locator("#contact-orders #order-1042")).to_contain_text("Shipped")
+    expect(page.locator("#contact-orders #order-1042").get_by_role("button", name="Mark delivered")).to_be_visible()

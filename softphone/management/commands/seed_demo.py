@@ -4,13 +4,15 @@ It lives in the project package, not in `tenants`, because it seeds every app (t
 nothing of ours)."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from crm.services import contact_for
+from crm.models import Order, OrderCounter
+from crm.services import ItemInput, contact_for, order_create, order_transition
 from messaging.models import CannedReply, Conversation, Message, MessageStatus
 from messaging.services.conversations import conversation_for
 from telephony.models import Call, CallDirection, CallStatus, PhoneNumber, Provider, ProviderAccount
@@ -64,6 +66,8 @@ class Command(BaseCommand):
                            agent=Agent.objects.get(organization=organization, user=agent_user))
             if not Call.objects.filter(organization=organization).exists():
                 seed_calls(organization, agent=Agent.objects.get(organization=organization, user=agent_user))
+            if not Order.objects.filter(organization=organization).exists():
+                seed_orders(organization, owner=people[Role.OWNER])
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{DEMO_SLUG}' is ready."))
 
 
@@ -72,10 +76,10 @@ class Command(BaseCommand):
 DEMO_ACCOUNT_SID, DEMO_TOKEN, DEMO_NUMBER = "AC00000000000000000000000000000001", "demo-token", "+14155550100"
 DEMO_CUSTOMERS = [
     # phone, name, minutes ago, [(direction, body)], labels
-    ("+14155550123", "Maria Lopez", 3, [("inbound", "Hi! Where is my order 1042? It said Tuesday."),
+    ("+14155550123", "Maria Lopez", 3, [("inbound", "Hi! Where is my order #1042? It said Tuesday."),
                                          ("outbound", "Hi Maria, let me check that for you."),
                                          ("inbound", "Thanks, I really need it by Friday 🙏")], ["orders"]),
-    ("+14155550124", "Kenji Watanabe", 25, [("inbound", "Can I change the delivery address for order 1043?")], []),
+    ("+14155550124", "Kenji Watanabe", 25, [("inbound", "Can I change the delivery address for order #1043?")], []),
     ("+14155550125", "Aisha Bello", 90, [("inbound", "This is the third time the package is late. Very disappointed."),
                                           ("outbound", "I'm sorry, Aisha. I've escalated it to our carrier.")],
      ["complaint"]),
@@ -154,3 +158,25 @@ def seed_calls(organization, *, agent) -> None:
             ended_at=started + timedelta(seconds=(talked or 25) + 6), duration=talked,
             created_by=None if inbound else agent.user)
         Call.objects.filter(pk=call.pk).update(created_at=started)
+
+
+# The orders the demo's customers write about ("Where is my order #1042?"): numbered from 1041, each
+# walked through the workflow by the owner as an agent would. (customer phone, lines, steps, ship to)
+DEMO_ORDERS = [
+    ("+14155550125", [("Espresso beans 1 kg", 1, "18.00")], ["confirmed", "processing", "shipped", "delivered"],
+     "4 Elm Row, Oakland"),
+    ("+14155550123", [("Coffee beans 1 kg", 2, "12.50"), ("Enamel mug", 1, "9.90")],
+     ["confirmed", "processing", "shipped"], "12 Market St, San Francisco"),
+    ("+14155550124", [("Pour-over kettle", 1, "39.00"), ("Filter papers (100)", 3, "4.20")], [],
+     "88 Valencia St, San Francisco"),
+]
+
+
+def seed_orders(organization, *, owner) -> None:
+    OrderCounter.objects.update_or_create(organization=organization, defaults={"last_number": 1040})
+    for phone, lines, steps, address in DEMO_ORDERS:
+        contact = contact_for(organization=organization, phone=phone)
+        order = order_create(organization=organization, actor=owner, contact=contact, shipping_address=address,
+                             items=[ItemInput(name, quantity, Decimal(price)) for name, quantity, price in lines])
+        for step in steps:
+            order = order_transition(organization=organization, actor=owner, order=order, to=step)
