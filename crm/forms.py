@@ -34,3 +34,9 @@ class ContactFilterForm(forms.Form):
     opted_out = forms.BooleanField(required=False, label="Opted out")
     sort = forms.ChoiceField(choices=[("name", "By name"), ("newest", "Newest first")], required=False,
                              label="Order")
+
+
+class ContactEditForm(forms.Form):
+    name = forms.CharField(required=False, max_length=200)
+    email = forms.CharField(required=False, max_length=254, widget=forms.EmailInput)
+    notes = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))

@@ -12,6 +12,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -123,13 +124,40 @@ def contact_set_opt_out(*, contact: Contact, channel: str, opted_out: bool, sour
 
 
 def contact_update_notes(*, organization: Organization, actor, contact: Contact, notes: str) -> Contact:
-    notes = notes.strip()
-    if len(notes) > 5000:
-        raise ValidationError({"notes": "Notes can be at most 5,000 characters."})
-    if notes != contact.notes:
-        contact.notes = notes
-        contact.save(update_fields=["notes", "updated_at"])
-        audit(organization=organization, actor=actor, verb="contact.notes_updated", target=contact)
+    """The inbox panel's notes box: contact_update of the notes alone."""
+    return contact_update(organization=organization, actor=actor, contact=contact, notes=notes)
+
+
+def contact_update(*, organization: Organization, actor, contact: Contact, name: str | None = None,
+                   email: str | None = None, notes: str | None = None) -> Contact:
+    """Edit what the team knows of a contact: name, email, notes (None: unchanged). Audited with the
+    fields' names; open inbox tabs are told."""
+    changes = {}
+    if name is not None:
+        name = " ".join(name.split())
+        if len(name) > 200:
+            raise ValidationError({"name": "A name can be at most 200 characters."})
+        changes["name"] = name
+    if email is not None:
+        email = email.strip()
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                raise ValidationError({"email": f"{email[:80]!r} is not an email address."}) from None
+        changes["email"] = email
+    if notes is not None:
+        notes = notes.strip()
+        if len(notes) > 5000:
+            raise ValidationError({"notes": "Notes can be at most 5,000 characters."})
+        changes["notes"] = notes
+    changed = [field for field, value in changes.items() if getattr(contact, field) != value]
+    if changed:
+        for field in changed:
+            setattr(contact, field, changes[field])
+        contact.save(update_fields=[*changed, "updated_at"])
+        audit(organization=organization, actor=actor, verb="contact.updated", target=contact,
+              data={"fields": changed})
         contact_changed.send(sender=Contact, contact=contact)
     return contact
 

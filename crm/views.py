@@ -6,10 +6,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from . import selectors
-from .forms import ContactFilterForm, OrderFilterForm
+from . import selectors, services
+from .forms import ContactEditForm, ContactFilterForm, OrderFilterForm
 
 ORDERS_PAGE = 50
 # What a row of the contacts page shows: not the search vector, nor the notes.
@@ -103,10 +103,25 @@ def contact_list_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     })
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def contact_detail(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
+    """A contact's page; POST saves the edit form (name, email, notes) and shows the page again."""
     contact = selectors.get_contact_for_org(request.organization, contact_id)
+    form, status, saved = None, 200, False
+    if request.method == "POST":
+        form = ContactEditForm(request.POST)
+        if form.is_valid():
+            try:
+                contact = services.contact_update(organization=request.organization, actor=request.user,
+                                                  contact=contact, **form.cleaned_data)
+                saved, form = True, None
+            except ValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, messages)
+        if form is not None and form.errors:
+            status = 400
+    form = form or ContactEditForm(initial={"name": contact.name, "email": contact.email, "notes": contact.notes})
     return render(request, "crm/contact_detail.html", {
-        "contact": contact,
+        "contact": contact, "form": form, "saved": saved,
         "orders": selectors.order_list(organization=request.organization, contact=contact)[:50],
-    })
+    }, status=status)

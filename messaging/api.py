@@ -20,6 +20,7 @@ from . import selectors
 from .models import ConversationStatus
 from .serializers import (
     ContactOutputSerializer,
+    ContactPatchSerializer,
     ConversationFilterSerializer,
     ConversationOutputSerializer,
     ConversationPatchSerializer,
@@ -46,6 +47,15 @@ class ContactDetailApi(TenantAPIView):
     @extend_schema(responses=ContactOutputSerializer, operation_id="contacts_retrieve")
     def get(self, request, org_slug, contact_id):
         return Response(ContactOutputSerializer(crm_selectors.get_contact_for_org(self.organization, contact_id)).data)
+
+    @extend_schema(request=ContactPatchSerializer, responses=ContactOutputSerializer, operation_id="contacts_update")
+    def patch(self, request, org_slug, contact_id):
+        contact = crm_selectors.get_contact_for_org(self.organization, contact_id)
+        data = ContactPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = crm_services.contact_update(organization=self.organization, actor=request.user, contact=contact,
+                                              **data.validated_data)
+        return Response(ContactOutputSerializer(contact).data)
 
 
 class ConversationListApi(TenantAPIView):

@@ -13,10 +13,18 @@ from .models import Conversation, ConversationStatus, Message
 class ContactOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contact
-        fields = ["id", "phone_number", "name", "email", "whatsapp_profile_name", "wa_id", "profile_image_url",
-                  "sms_opted_out_at", "sms_opt_out_source", "whatsapp_opted_out_at", "whatsapp_opt_out_source",
-                  "created_at"]
+        fields = ["id", "phone_number", "name", "email", "notes", "whatsapp_profile_name", "wa_id",
+                  "profile_image_url", "sms_opted_out_at", "sms_opt_out_source", "whatsapp_opted_out_at",
+                  "whatsapp_opt_out_source", "created_at"]
         read_only_fields = fields
+
+
+class ContactPatchSerializer(serializers.Serializer):
+    """What the team may change of a contact (crm.services.contact_update checks it)."""
+
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
 class ConversationOutputSerializer(serializers.ModelSerializer):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from crm.models import Contact
 from crm.services import ItemInput, order_create, order_transition
 from telephony.models import Call
+from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests.messaging.test_inbox import XSS, make_conversation
 
@@ -111,3 +112,34 @@ def test_contacts_of_another_tenant_are_not_there(outsider_client, org, other_or
 def test_a_search_with_nothing_to_search_for_finds_nothing(agent_client, org):
     contacts(org, ("+14155550101", "Ann", ""))
     assert rows(agent_client.get(f"/o/{org.slug}/contacts/", {"q": "%%"})) == []
+
+
+def test_a_contact_is_edited_on_their_page(agent_client, org):
+    [ann] = contacts(org, ("+14155550101", "Ann", ""))
+    url = f"/o/{org.slug}/contacts/{ann.pk}/"
+    saved = agent_client.post(url, {"name": "  Ann   Archer ", "email": "ann@example.com", "notes": "VIP"})
+    assert saved.status_code == 200 and "Saved." in saved.content.decode()
+    with tenant_scope(org):
+        ann.refresh_from_db()
+        assert (ann.name, ann.email, ann.notes) == ("Ann Archer", "ann@example.com", "VIP")
+        assert AuditEvent.objects.get(verb="contact.updated").data == {"fields": ["name", "email", "notes"]}
+    refused = agent_client.post(url, {"name": "Ann", "email": "not an address", "notes": ""})
+    assert refused.status_code == 400 and "is not an email address" in refused.content.decode()
+    with tenant_scope(org):
+        ann.refresh_from_db()
+        assert ann.email == "ann@example.com"
+
+
+def test_a_contact_is_edited_through_the_api(owner_client, outsider_client, org, other_org):
+    [ann] = contacts(org, ("+14155550101", "Ann", ""))
+    response = owner_client.patch(f"/api/{org.slug}/contacts/{ann.pk}", {"name": "Ann Archer", "notes": "VIP"},
+                                  content_type="application/json")
+    assert response.status_code == 200
+    assert (response.json()["name"], response.json()["notes"], response.json()["email"]) == ("Ann Archer", "VIP", "")
+    bad = owner_client.patch(f"/api/{org.slug}/contacts/{ann.pk}", {"email": "nope"}, content_type="application/json")
+    assert bad.status_code == 400 and "email" in bad.json()
+    assert outsider_client.patch(f"/api/{other_org.slug}/contacts/{ann.pk}", {"name": "x"},
+                                 content_type="application/json").status_code == 404
+    with tenant_scope(org):
+        ann.refresh_from_db()
+        assert ann.name == "Ann Archer"

@@ -202,6 +202,7 @@ MATRIX = [
     row(O + "calls/<uuid:call_id>/",                   "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/",                               "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/<uuid:contact_id>/",             "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "contacts/<uuid:contact_id>/",             "POST", LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/",                                 "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/totals/",                          "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/<uuid:order_id>/",                 "GET",  LOGIN, 200, 200, 200, 200, 404),
@@ -261,6 +262,7 @@ MATRIX = [
     row(A + "calls/<uuid:call_id>",                    "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts",                                "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>",              "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "contacts/<uuid:contact_id>",              "PATCH",  401, 200, 200, 200, 200, 404),
     # Orders: any member takes and moves them (agents take orders in the chat).
     row(A + "contacts/<uuid:contact_id>/orders",       "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>/orders",       "POST",   401, 201, 201, 201, 201, 404),
@@ -419,6 +421,8 @@ PAYLOADS = {
     (O + "inbox/c/<uuid:conversation_id>/update/", "POST"): lambda w: {"status": "done"},
     (O + "inbox/contacts/<uuid:contact_id>/notes/", "POST"): lambda w: {"notes": "Prefers mornings"},
     (O + "orders/totals/", "GET"): lambda w: {"status": "pending"},
+    (O + "contacts/<uuid:contact_id>/", "POST"): lambda w: {"name": "Renamed", "email": "", "notes": ""},
+    (A + "contacts/<uuid:contact_id>", "PATCH"): lambda w: {"name": "Renamed"},
     (O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST"): lambda w: {
         "item_name": "Coffee beans", "item_quantity": "2", "item_price": "12.50"},
     (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
