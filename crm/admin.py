@@ -3,7 +3,7 @@ from django.db.models import F
 
 from core.admin import TypedNamesAdminMixin
 
-from .models import Contact, Order, OrderCounter, OrderItem, OrderStatusChange
+from .models import Contact, ContactMerge, Order, OrderCounter, OrderItem, OrderStatusChange
 
 
 @admin.register(Contact)
@@ -94,4 +94,25 @@ class OrderCounterAdmin(admin.ModelAdmin):
     readonly_fields = ["organization", "last_number"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ContactMerge)
+class ContactMergeAdmin(admin.ModelAdmin):
+    """Merges as they happened (crm.merges): a record, never edited; removing one would stop its
+    number from reaching the contact it was merged into, so it is kept."""
+
+    list_display = ["merged_address", "merged_name", "contact", "organization", "merged_by", "merged_at"]
+    list_filter = ["organization"]
+    search_fields = ["merged_address", "merged_name", "contact__name", "contact__phone_number"]
+    readonly_fields = ["contact", "merged_contact_id", "merged_address", "merged_name", "merged_snapshot", "moved",
+                       "merged_by", "merged_at", "organization"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -9,10 +9,13 @@ from rest_framework.response import Response
 
 from core.api import NewestFirstPagination
 from tenants.api import TenantAPIView, resolve_in_tenant
+from tenants.permissions import IsManager
 
-from . import selectors, services
+from . import merges, selectors, services
 from .models import OrderStatus
 from .serializers import (
+    ContactMergeInputSerializer,
+    ContactMergeSerializer,
     OrderCreateSerializer,
     OrderDetailSerializer,
     OrderFilterSerializer,
@@ -117,3 +120,23 @@ class OrderTransitionApi(TenantAPIView):
         except services.OrderConflict as exc:
             return _conflict(exc)
         return Response(_detail(self.organization, order))
+
+
+class ContactMergeApi(TenantAPIView):
+    """Two contacts that are the same person made one (crm.merges): owners and admins only."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(request=ContactMergeInputSerializer, responses={201: ContactMergeSerializer},
+                   operation_id="contacts_merge")
+    def post(self, request, org_slug):
+        data = ContactMergeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        survivor = resolve_in_tenant("survivor_id", lambda: selectors.get_contact_for_org(self.organization,
+                                                                                         f["survivor_id"]))
+        duplicate = resolve_in_tenant("duplicate_id", lambda: selectors.get_contact_for_org(self.organization,
+                                                                                           f["duplicate_id"]))
+        record = merges.contact_merge(organization=self.organization, actor=request.user, survivor=survivor,
+                                      duplicate=duplicate)
+        return Response(ContactMergeSerializer(record).data, status=status.HTTP_201_CREATED)

@@ -245,3 +245,41 @@ class OrderStatusChange(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.from_status or 'new'} -> {self.to_status}"
+
+
+# Merges ---------------------------------------------------------------------------------------------
+
+
+class ContactMerge(TenantModel):
+    """Two contacts found to be the same person, made one (crm.services.contact_merge): the duplicate's
+    conversations, calls and orders moved to `contact`, the duplicate removed, and this record kept.
+
+    It also keeps the duplicate's address reaching the person: a message or call from `merged_address`
+    finds `contact` (crm.services.contacts_for, telephony/sql/voice.sql), so a merge is not undone by
+    the customer writing again from their other number. When `contact` is itself merged into another
+    contact later, its records move with everything else, and the address follows."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges",
+                                help_text="The contact that remained (the survivor).")
+    merged_contact_id = models.UUIDField(help_text="The id the duplicate had, before it was removed.")
+    merged_address = models.CharField(max_length=phones.ADDRESS_LONGEST)
+    merged_name = models.CharField(max_length=200, blank=True)
+    # Everything the duplicate was (its fields as they were) and what moved (counts per kind of row).
+    merged_snapshot = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    merged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    merged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-merged_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "merged_address"], name="contact_merge_address_unique"),
+        ]
+        indexes = [
+            # A contact's page: contact_id = ? order by merged_at desc
+            models.Index(fields=["contact", "-merged_at"], name="contact_merge_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merged_name or self.merged_address} merged into {self.contact_id}"

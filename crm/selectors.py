@@ -17,7 +17,7 @@ from django.db.models.expressions import RawSQL
 from tenants.models import Organization
 from tenants.scoping import get_for_org
 
-from .models import Contact, Order, OrderStatus
+from .models import Contact, ContactMerge, Order, OrderStatus
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -162,3 +162,19 @@ def order_totals(orders: QuerySet[Order]) -> list[dict]:
 def order_by_number(organization: Organization, number: int) -> Order | None:
     return Order.objects.filter(organization=organization, number=number).first()
 
+
+
+def merge_preview(*, organization: Organization, duplicate: Contact) -> list[tuple[str, int]]:
+    """What merging `duplicate` into another contact would move: (what, how many) for every kind of row
+    that points at it, whatever app it belongs to (as crm.merges moves them)."""
+    counts = []
+    for relation in Contact._meta.related_objects:
+        model = relation.related_model
+        count = model._default_manager.filter(organization=organization, **{relation.field.name: duplicate}).count()
+        if count:
+            counts.append((str(model._meta.verbose_name_plural), count))
+    return counts
+
+
+def contact_merges(*, organization: Organization, contact: Contact) -> QuerySet[ContactMerge]:
+    return ContactMerge.objects.filter(organization=organization, contact=contact).select_related("merged_by")

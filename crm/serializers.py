@@ -9,6 +9,7 @@ from .models import (
     ORDER_ITEMS_MAX,
     QUANTITY_MAX,
     UNIT_PRICE_MAX_DIGITS,
+    ContactMerge,
     Order,
     OrderItem,
     OrderStatus,
@@ -88,3 +89,20 @@ class OrderFilterSerializer(serializers.Serializer):
     contact_id = serializers.UUIDField(required=False)
     created_from = serializers.DateField(required=False)
     created_to = serializers.DateField(required=False)
+
+
+class ContactMergeInputSerializer(serializers.Serializer):
+    survivor_id = serializers.UUIDField(help_text="The contact that stays (its number is the one we write to).")
+    duplicate_id = serializers.UUIDField(help_text="The contact merged into it and removed.")
+
+
+class ContactMergeSerializer(serializers.ModelSerializer):
+    contact_id = serializers.UUIDField(read_only=True, help_text="The survivor.")
+    merged_by = serializers.CharField(source="merged_by.display_name", default=None, read_only=True)
+    moved = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = ContactMerge
+        fields = ["id", "contact_id", "merged_contact_id", "merged_address", "merged_name", "moved", "merged_by",
+                  "merged_at"]
+        read_only_fields = fields

@@ -29,6 +29,7 @@ from .models import (
     UNIT_PRICE_MAX_DIGITS,
     Channel,
     Contact,
+    ContactMerge,
     Order,
     OrderItem,
     OrderStatus,
@@ -70,8 +71,9 @@ def contact_for(*, organization: Organization, phone: str, profile_name: str = "
 
 def contacts_for(*, organization: Organization, senders: list[Sender]) -> dict[str, Contact]:
     """The contacts of many senders at once, by address, each created once: one SELECT for every
-    address, one INSERT … ON CONFLICT DO NOTHING for the missing ones (a contact created meanwhile by
-    a concurrent drain or webhook is simply found), one SELECT for those. What a sender tells of
+    address; for the others, one SELECT of merged contacts' numbers (crm.merges: such a number reaches
+    the contact it was merged into), one INSERT … ON CONFLICT DO NOTHING for the rest (a contact
+    created meanwhile by a concurrent drain or webhook is simply found) and one SELECT for those. What a sender tells of
     themselves (the address's kind, WhatsApp's profile name and id) is kept, the latest sighting
     winning, as if the senders had been seen one after the other."""
     seen: dict[str, Sender] = {}
@@ -84,6 +86,16 @@ def contacts_for(*, organization: Organization, senders: list[Sender]) -> dict[s
     contacts = {contact.phone_number: contact
                 for contact in Contact.objects.filter(organization=organization, phone_number__in=list(seen))}
     missing = sorted(address for address in seen if address not in contacts)  # one order for every writer
+    aliases: set[str] = set()
+    if missing:
+        # A number of a contact merged into another reaches that other (crm.merges).
+        merged = dict(ContactMerge.objects.filter(organization=organization, merged_address__in=missing)
+                      .values_list("merged_address", "contact_id"))
+        if merged:
+            survivors = Contact.objects.filter(organization=organization).in_bulk(set(merged.values()))
+            contacts.update((address, survivors[contact_id]) for address, contact_id in merged.items())
+            aliases = set(merged)
+            missing = [address for address in missing if address not in aliases]
     if missing:
         Contact.objects.bulk_create(
             [Contact(organization=organization, phone_number=address, address_kind=seen[address].kind,
@@ -96,7 +108,7 @@ def contacts_for(*, organization: Organization, senders: list[Sender]) -> dict[s
     for address, sender in seen.items():
         contact = contacts[address]
         changed = []
-        if contact.address_kind != sender.kind:  # e.g. a range libphonenumber did not know when first seen
+        if contact.address_kind != sender.kind and address not in aliases:  # e.g. a range libphonenumber did not know when first seen
             contact.address_kind = sender.kind
             changed.append("address_kind")
         if sender.profile_name and contact.whatsapp_profile_name != sender.profile_name:

@@ -9,3 +9,10 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 contact_changed = Signal()
+
+# `contacts_merging` (keyword arguments `organization`, `survivor`, `duplicate`, `moved`) is sent by
+# crm.merges.contact_merge inside its transaction, both contacts locked, before it moves the rows that
+# point at the duplicate to the survivor. A receiver settles what a plain move would break (messaging:
+# two conversations of the person on the same line of ours become one) and counts what it did in
+# `moved` (a dict: what was moved -> how many), which the merge's record shows.
+contacts_merging = Signal()

@@ -5,6 +5,8 @@ from . import api, views
 html_patterns = [
     path("contacts/", views.contact_list_page, name="contact-list"),
     path("contacts/<uuid:contact_id>/", views.contact_detail, name="contact-detail"),
+    path("contacts/<uuid:contact_id>/merge/", views.contact_merge_search, name="contact-merge-search"),
+    path("contacts/<uuid:contact_id>/merge/<uuid:duplicate_id>/", views.contact_merge, name="contact-merge"),
     path("orders/", views.order_list_page, name="order-list"),
     path("orders/totals/", views.order_totals, name="order-totals"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
@@ -12,6 +14,7 @@ html_patterns = [
 ]
 
 api_patterns = [
+    path("contacts/merge", api.ContactMergeApi.as_view(), name="api-contact-merge"),
     path("contacts/<uuid:contact_id>/orders", api.ContactOrdersApi.as_view(), name="api-contact-orders"),
     path("orders", api.OrderListApi.as_view(), name="api-orders"),
     path("orders/<uuid:order_id>", api.OrderDetailApi.as_view(), name="api-order-detail"),

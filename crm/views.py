@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import selectors, services
+from tenants.permissions import is_manager, manager_required
+
+from . import merges, selectors, services
 from .forms import ContactEditForm, ContactFilterForm, OrderFilterForm
 
 ORDERS_PAGE = 50
@@ -124,4 +127,44 @@ def contact_detail(request: HttpRequest, org_slug: str, contact_id) -> HttpRespo
     return render(request, "crm/contact_detail.html", {
         "contact": contact, "form": form, "saved": saved,
         "orders": selectors.order_list(organization=request.organization, contact=contact)[:50],
+        "merges": selectors.contact_merges(organization=request.organization, contact=contact),
+        "can_merge": is_manager(request),
+    }, status=status)
+
+
+@require_GET
+@manager_required
+def contact_merge_search(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
+    """Merging into this contact, step one: find the duplicate (the contacts page's search)."""
+    survivor = selectors.get_contact_for_org(request.organization, contact_id)
+    query = request.GET.get("q", "").strip()[:100]
+    rows = []
+    if query:
+        rows, _ = selectors.contact_page(organization=request.organization, search=query, limit=21,
+                                         fields=CONTACT_ROW_FIELDS)
+        rows = [row for row in rows if row.pk != survivor.pk][:20]
+    return render(request, "crm/contact_merge_search.html", {"survivor": survivor, "query": query, "rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def contact_merge(request: HttpRequest, org_slug: str, contact_id, duplicate_id) -> HttpResponse:
+    """Merging into this contact, step two: what will move (GET), then the merge (POST)."""
+    organization = request.organization
+    survivor = selectors.get_contact_for_org(organization, contact_id)
+    duplicate = selectors.get_contact_for_org(organization, duplicate_id)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            record = merges.contact_merge(organization=organization, actor=request.user, survivor=survivor,
+                                          duplicate=duplicate)
+        except ValidationError as exc:
+            error, status = " ".join(exc.messages), 400
+        else:
+            messages.success(request, f"{record.merged_name} ({record.merged_address}) was merged into "
+                                      f"{survivor.display_name}.")
+            return redirect("crm:contact-detail", org_slug=org_slug, contact_id=survivor.pk)
+    return render(request, "crm/contact_merge.html", {
+        "survivor": survivor, "duplicate": duplicate, "error": error,
+        "moves": selectors.merge_preview(organization=organization, duplicate=duplicate),
     }, status=status)

@@ -8,11 +8,13 @@ class MessagingConfig(AppConfig):
     def ready(self):
         # crm sits below messaging and cannot call it: it says when a contact changed, and the
         # conversations of the contact tell their open tabs.
-        from crm.signals import contact_changed
+        from crm.signals import contact_changed, contacts_merging
 
-        from .services.conversations import contact_conversations_changed
+        from .services.conversations import contact_conversations_changed, contacts_merging_conversations
 
         contact_changed.connect(contact_conversations_changed, dispatch_uid="messaging.contact_conversations_changed")
+        # Two contacts made one: the person's two conversations on one line of ours become one.
+        contacts_merging.connect(contacts_merging_conversations, dispatch_uid="messaging.contacts_merging_conversations")
 
         # Telephony sits below messaging too: each call it records joins the contact's conversation
         # on that number (the same timeline as the messages).

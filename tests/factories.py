@@ -62,7 +62,8 @@ def build_world(organization: Organization, owner) -> dict:
 
     from django.utils import timezone
 
-    from crm.models import Contact, Order, OrderCounter, OrderItem, OrderStatusChange
+    from core.ids import uuid7
+    from crm.models import Contact, ContactMerge, Order, OrderCounter, OrderItem, OrderStatusChange
     from messaging.models import (
         CannedReply,
         Conversation,
@@ -130,6 +131,12 @@ def build_world(organization: Organization, owner) -> dict:
                                                       name="Coffee beans", quantity=2, unit_price="12.50")
         world["orderstatuschange"] = OrderStatusChange.objects.create(
             organization=organization, order=world["order"], from_status=None, to_status="pending", changed_by=owner)
+        # The same person under another number (a merge's duplicate).
+        world["duplicate"] = Contact.objects.create(organization=organization, phone_number=next_test_number(),
+                                                    name="Same customer, other phone")
+        world["contactmerge"] = ContactMerge.objects.create(
+            organization=organization, contact=world["contact"], merged_contact_id=uuid7(),
+            merged_address=next_test_number(), merged_name="Their old number", merged_by=owner)
     return world
 
 

@@ -6,11 +6,11 @@ from typing import NamedTuple
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from crm.models import Contact
-from messaging.models import Conversation, ConversationStatus, Direction
+from messaging.models import Conversation, ConversationStatus, Direction, Message
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -148,3 +148,73 @@ def contact_conversations_changed(sender, *, contact, **kwargs) -> None:
     Conversation.objects.filter(organization_id=contact.organization_id, contact=contact).update(
         updated_at=timezone.now())
     inbox_changed(contact.organization_id)
+
+
+# Merging contacts: a person's two conversations on one line of ours become one ---------------------
+
+# Which of two conversations' statuses the combined one takes: the one that still asks for work.
+STATUS_WEIGHT = {ConversationStatus.OPEN: 3, ConversationStatus.PENDING: 2, ConversationStatus.SNOOZED: 1,
+                 ConversationStatus.DONE: 0}
+
+
+def _line(conversation: Conversation) -> tuple:
+    # The unique constraints' keys: a number and a channel, or a WhatsApp sender.
+    if conversation.phone_number_id is not None:
+        return ("number", conversation.channel, conversation.phone_number_id)
+    return ("sender", conversation.whatsapp_sender_id)
+
+
+def contacts_merging_conversations(sender, *, organization, survivor, duplicate, moved, **kwargs) -> None:
+    """crm.signals.contacts_merging (connected in messaging/apps.py): where both contacts talk with us
+    on the same line, the duplicate's conversation joins the survivor's (its messages, and every other
+    row that points at it, move; the counts add up; the labels are joined; the status that still asks
+    for work wins) and is removed. The duplicate's other conversations then move with its other rows."""
+    ours = {_line(c): c for c in Conversation.objects.select_for_update().filter(organization=organization,
+                                                                                   contact=survivor)}
+    combined = messages = 0
+    for theirs in Conversation.objects.select_for_update().filter(organization=organization, contact=duplicate):
+        target = ours.get(_line(theirs))
+        if target is None:
+            continue
+        theirs_later = _later(theirs, target)
+        for relation in Conversation._meta.related_objects:
+            model, field = relation.related_model, relation.field.name
+            count = model._default_manager.filter(organization=organization, **{field: theirs}).update(
+                **{field: target})
+            if model._meta.label_lower == "messaging.message":
+                messages += count
+        _combine(target, theirs, theirs_later)
+        theirs.delete()
+        combined += 1
+    if combined:
+        moved["conversations combined"] = combined
+        moved["messages moved into them"] = messages
+    inbox_changed(organization.pk)
+
+
+def _later(theirs: Conversation, target: Conversation) -> bool:
+    """Whether `theirs` was written in last (its latest message is the later one, where the two
+    conversations' last_message_at, the time a batch of messages was stored, are the same)."""
+    if theirs.last_message_at is None or target.last_message_at is None:
+        return target.last_message_at is None
+    if theirs.last_message_at != target.last_message_at:
+        return theirs.last_message_at > target.last_message_at
+    newest = {conversation_id: at for conversation_id, at in Message.objects.filter(
+        organization_id=target.organization_id, conversation__in=[theirs, target]).values_list(
+        "conversation_id").annotate(at=Max("created_at"))}
+    return (newest.get(theirs.pk) or theirs.last_message_at) > (newest.get(target.pk) or target.last_message_at)
+
+
+def _combine(target: Conversation, theirs: Conversation, theirs_later: bool) -> None:
+    if theirs_later:
+        target.last_message_at, target.last_message_preview = theirs.last_message_at, theirs.last_message_preview
+    if theirs.last_inbound_at and (target.last_inbound_at is None or theirs.last_inbound_at > target.last_inbound_at):
+        target.last_inbound_at = theirs.last_inbound_at
+    target.unread_count += theirs.unread_count
+    target.labels = [*target.labels, *(label for label in theirs.labels if label not in target.labels)]
+    if STATUS_WEIGHT.get(theirs.status, 0) > STATUS_WEIGHT.get(target.status, 0):
+        target.status, target.snoozed_until = theirs.status, theirs.snoozed_until
+    if target.assignee_id is None:
+        target.assignee_id = theirs.assignee_id
+    target.updated_at = timezone.now()
+    target.save()

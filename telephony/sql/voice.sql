@@ -58,6 +58,11 @@ begin
         return;
     end if;
     if p_address is not null then
+        -- A number of a contact merged into another reaches that other (crm.merges).
+        select m.contact_id into v_contact from crm_contactmerge m
+            where m.organization_id = p_organization and m.merged_address = p_address;
+    end if;
+    if p_address is not null and v_contact is null then
         insert into crm_contact (id, organization_id, phone_number, address_kind, name, email,
                                  whatsapp_profile_name, wa_id, profile_image_url, sms_opt_out_source,
                                  whatsapp_opt_out_source, notes, created_at, updated_at)

@@ -29,13 +29,13 @@ def our_number(org, twilio_account):
                                           phone_number="+14155550142", provider_sid="PN" + "1" * 32)
 
 
-def test_contacts_are_found_and_created_for_many_senders_in_three_queries(org):
+def test_contacts_are_found_and_created_for_many_senders_in_four_queries(org):
     with tenant_scope(org):
         known = services.contact_for(organization=org, phone="+14155550101")
         senders = [Sender.of(phone) for phone in ["+14155550101", "+14155550102", "ACMEBANK", "12345"]]
         with CaptureQueriesContext(connection) as queries:
             found = services.contacts_for(organization=org, senders=senders)
-        assert len(queries) == 3  # the known ones, the missing ones inserted, then read
+        assert len(queries) == 4  # the known ones, merged numbers among the others, the missing inserted, then read
         assert found["+14155550101"] == known
         assert {address: contact.address_kind for address, contact in found.items()} == {
             "+14155550101": "phone", "+14155550102": "phone", "ACMEBANK": "alphanumeric", "12345": "short_code"}

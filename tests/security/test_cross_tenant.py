@@ -60,6 +60,7 @@ REFERENCE_FIELDS = {
     "userId": "user", "agentId": "agent", "clientId": "client", "membershipId": "membership",
     "phoneNumberId": "phonenumber", "fromNumberId": "phonenumber", "providerAccountId": "provideraccount",
     "contactId": "contact", "conversationId": "conversation", "assigneeId": "agent",
+    "survivorId": "contact", "duplicateId": "duplicate",
 }
 
 

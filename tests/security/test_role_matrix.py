@@ -83,6 +83,7 @@ CANNED = "/o/acme/canned-replies/"
 RULES = "/o/acme/calling-rules/"
 CALL = "/o/acme/calls/{call_id}/"
 ORDER = "/o/acme/orders/{order_id}/"
+CONTACT = "/o/acme/contacts/{contact_id}/"
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,11 @@ MATRIX = [
     row(O + "contacts/",                               "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/<uuid:contact_id>/",             "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/<uuid:contact_id>/",             "POST", LOGIN, 200, 200, 200, 200, 404),
+    # Merging contacts: owners and admins (Ana, the WhatsApp contact, merged into the world's contact).
+    row(O + "contacts/<uuid:contact_id>/merge/",       "GET",  LOGIN, 403, 200, 200, 200, 404),
+    row(O + "contacts/<uuid:contact_id>/merge/<uuid:duplicate_id>/", "GET", LOGIN, 403, 200, 200, 200, 404),
+    row(O + "contacts/<uuid:contact_id>/merge/<uuid:duplicate_id>/", "POST", LOGIN, 403, CONTACT, CONTACT, CONTACT,
+        404),
     row(O + "orders/",                                 "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/totals/",                          "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "orders/<uuid:order_id>/",                 "GET",  LOGIN, 200, 200, 200, 200, 404),
@@ -263,6 +269,7 @@ MATRIX = [
     row(A + "contacts",                                "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>",              "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>",              "PATCH",  401, 200, 200, 200, 200, 404),
+    row(A + "contacts/merge",                          "POST",   401, 403, 201, 201, 201, 404),
     # Orders: any member takes and moves them (agents take orders in the chat).
     row(A + "contacts/<uuid:contact_id>/orders",       "GET",    401, 200, 200, 200, 200, 404),
     row(A + "contacts/<uuid:contact_id>/orders",       "POST",   401, 201, 201, 201, 201, 404),
@@ -318,6 +325,10 @@ ADMIN_MODEL_EXCEPTIONS = {
     **{(f"crm.{model}", method, "add/"): 403 for model in ("order", "orderitem", "orderstatuschange", "ordercounter")
        for method in ("GET", "POST")},
     ("crm.orderstatuschange", "POST", "<path:object_id>/change/"): "/admin/crm/orderstatuschange/",
+    # A merge's record: kept as it happened (its number keeps reaching the contact), never added, changed or removed.
+    **{("crm.contactmerge", method, page): 403 for method in ("GET", "POST")
+       for page in ("add/", "<path:object_id>/delete/")},
+    ("crm.contactmerge", "POST", "<path:object_id>/change/"): 403,
     ("crm.ordercounter", "POST", "<path:object_id>/change/"): "/admin/crm/ordercounter/",
     # django-axes' records of sign-in attempts: read-only, nothing to add.
     **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
@@ -423,6 +434,8 @@ PAYLOADS = {
     (O + "orders/totals/", "GET"): lambda w: {"status": "pending"},
     (O + "contacts/<uuid:contact_id>/", "POST"): lambda w: {"name": "Renamed", "email": "", "notes": ""},
     (A + "contacts/<uuid:contact_id>", "PATCH"): lambda w: {"name": "Renamed"},
+    (A + "contacts/merge", "POST"): lambda w: {"survivorId": str(w.ids["contact_id"]),
+                                                "duplicateId": str(w.ids["duplicate_id"])},
     (O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST"): lambda w: {
         "item_name": "Coffee beans", "item_quantity": "2", "item_price": "12.50"},
     (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
@@ -609,7 +622,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "conversation_id": world["conversation"].pk, "contact_id": world["contact"].pk,
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
-        "number": world["order"].number,
+        "number": world["order"].number, "duplicate_id": wa_contact.pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,

@@ -17,6 +17,7 @@ from django.utils import timezone
 import telephony
 from core.group_commit import GroupCommit, _Waiting
 from core.ids import uuid7
+from crm import merges
 from crm.models import Contact
 from messaging.models import Conversation
 from messaging.services import calls as conversation_calls
@@ -387,3 +388,20 @@ def test_a_body_that_is_not_a_form_is_refused(org, our_number):
                              content_type="application/x-www-form-urlencoded", HTTP_X_TWILIO_SIGNATURE="x")
     assert response.status_code == 400 and b"not a form" in response.content
 
+
+
+@committed
+def test_a_caller_whose_number_was_merged_reaches_the_contact_it_was_merged_into(org, owner, our_number, agent,
+                                                                                 asked):
+    with tenant_scope(org):
+        maria = Contact.objects.create(organization=org, phone_number="+14155550177", name="Maria")
+        second_phone = Contact.objects.create(organization=org, phone_number=CUSTOMER)
+        merges.contact_merge(organization=org, actor=owner, survivor=maria, duplicate=second_phone)
+
+    call = start(org, our_number, "CA" + "5" * 32, caller=CUSTOMER)
+
+    assert (call.contact_id, call.contact_name, call.contact_number) == (maria.pk, "Maria", "+14155550177")
+    [row] = rows(org)
+    assert row.contact_id == maria.pk and row.from_number == CUSTOMER
+    with tenant_scope(org):
+        assert list(Contact.objects.values_list("phone_number", flat=True)) == ["+14155550177"]
