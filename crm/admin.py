@@ -3,7 +3,7 @@ from django.db.models import F
 
 from core.admin import TypedNamesAdminMixin
 
-from .models import Contact, ContactMerge, Order, OrderCounter, OrderItem, OrderStatusChange
+from .models import Contact, ContactImport, ContactMerge, Order, OrderCounter, OrderItem, OrderStatusChange
 
 
 @admin.register(Contact)
@@ -115,4 +115,22 @@ class ContactMergeAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactImport)
+class ContactImportAdmin(admin.ModelAdmin):
+    """CSV imports of contacts (crm.imports): what each file held, line by line, and what it did. A
+    record: it is made and applied on the contacts page, never here."""
+
+    list_display = ["file_name", "organization", "status", "created_by", "created_at", "applied_at"]
+    list_filter = ["status", "organization"]
+    search_fields = ["file_name"]
+    readonly_fields = ["file_name", "organization", "status", "default_country", "summary", "result", "rows",
+                       "created_by", "created_at", "applied_by", "applied_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

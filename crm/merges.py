@@ -84,7 +84,7 @@ def contact_merge(*, organization: Organization, actor, survivor: Contact, dupli
 
 
 def _take_over(survivor: Contact, duplicate: Contact) -> list[str]:
-    """What the survivor takes from the duplicate: blanks filled, notes joined, opt-outs kept, the
+    """What the survivor takes from the duplicate: blanks filled, notes and labels joined, opt-outs kept, the
     earlier first sighting. The names of the fields changed."""
     changed = []
     for field in FILL_FIELDS:
@@ -101,6 +101,10 @@ def _take_over(survivor: Contact, duplicate: Contact) -> list[str]:
             setattr(survivor, at, getattr(duplicate, at))
             setattr(survivor, source, f"{getattr(duplicate, source) or 'opted out'} (as {duplicate.phone_number})"[:100])
             changed += [at, source]
+    labels = {label.casefold(): label for label in [*duplicate.labels, *survivor.labels]}  # the survivor's spelling
+    if len(labels) > len(survivor.labels):
+        survivor.labels = sorted(labels.values(), key=str.casefold)
+        changed.append("labels")
     if duplicate.created_at < survivor.created_at:
         survivor.created_at = duplicate.created_at
         changed.append("created_at")

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django_scopes import ScopedManager
 
 from core import phones
@@ -33,6 +34,10 @@ class AddressKind(models.TextChoices):
 NO_REPLIES = {AddressKind.SHORT_CODE, AddressKind.ALPHANUMERIC}
 
 
+CONTACT_LABEL_LONGEST = 50
+CONTACT_LABELS_MAX = 20
+
+
 class Contact(TenantModel):
     """A person (or a sender) who reaches the organization. One per address per organization:
     phone numbers are stored in one canonical E.164 form (see core.phones.canonical_contact_number);
@@ -52,6 +57,9 @@ class Contact(TenantModel):
     whatsapp_opted_out_at = models.DateTimeField(null=True, blank=True)
     whatsapp_opt_out_source = models.CharField(max_length=100, blank=True)
     notes = models.TextField(blank=True, help_text="The team's notes about this customer.")
+    # The team's tags for the customer ("vip", "wholesale"), kept sorted, at most CONTACT_LABELS_MAX.
+    labels = ArrayField(models.CharField(max_length=CONTACT_LABEL_LONGEST), default=list, blank=True,
+                        db_default=Value([], output_field=ArrayField(models.CharField(max_length=CONTACT_LABEL_LONGEST))))
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Inbox search by name, WhatsApp profile name or email, word prefixes ('simple': names as typed).
@@ -75,6 +83,8 @@ class Contact(TenantModel):
             models.Index(fields=["organization", "name", "phone_number", "id"], name="contact_org_name_idx"),
             # Contacts page, newest first: organization_id = ? order by created_at desc, id desc
             models.Index(fields=["organization", "-created_at", "-id"], name="contact_org_recent_idx"),
+            # Label filter: organization_id = ? and labels @> array[?]
+            GinIndex(fields=["labels"], name="contact_labels_idx"),
         ]
 
     def __str__(self) -> str:
@@ -283,3 +293,42 @@ class ContactMerge(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.merged_name or self.merged_address} merged into {self.contact_id}"
+
+
+# Imports --------------------------------------------------------------------------------------------
+
+
+class ContactImportStatus(models.TextChoices):
+    PREVIEWED = "previewed", "Previewed"
+    APPLIED = "applied", "Applied"
+
+
+class ContactImport(TenantModel):
+    """A CSV file of contacts, read (crm.imports.contact_import_preview) and, once confirmed, applied.
+
+    `rows` keeps every line of the file as read: its line number, cleaned values (`phone` canonical),
+    its `error` (why it is set aside) or what it will do (`contact_id`: fill in that contact; `same_as`:
+    folded into an earlier line with the same number; neither: a new contact)."""
+
+    file_name = models.CharField(max_length=255)
+    default_country = models.CharField(max_length=2, help_text="How numbers without a country code were read.")
+    status = models.CharField(max_length=10, choices=ContactImportStatus.choices, default=ContactImportStatus.PREVIEWED)
+    rows = models.JSONField(default=list)
+    summary = models.JSONField(default=dict)
+    result = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The import page's recent imports: organization_id = ? order by created_at desc
+            models.Index(fields=["organization", "-created_at"], name="contact_import_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display().lower()})"

@@ -7,17 +7,19 @@ import binascii
 import json
 import re
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, Exists, F, Func, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from tenants.models import Organization
 from tenants.scoping import get_for_org
 
-from .models import Contact, ContactMerge, Order, OrderStatus
+from .models import Contact, ContactImport, ContactMerge, Order, OrderStatus
 
 
 def search_query(text: str) -> SearchQuery | None:
@@ -75,13 +77,12 @@ def _after(sort: str, cursor: str) -> list[str]:
     return values
 
 
-def contact_page(*, organization: Organization, search: str = "", has_open_orders: bool = False,
-                 opted_out: bool = False, sort: str = "name", after: str = "", limit: int = 50,
-                 fields: tuple[str, ...] = ()) -> tuple[list[Contact], str]:
-    """One page of the contacts list and the cursor of the next one ("" on the last page)."""
+def contact_page(*, organization: Organization, sort: str = "name", after: str = "", limit: int = 50,
+                 fields: tuple[str, ...] = (), **filters) -> tuple[list[Contact], str]:
+    """One page of the contacts list and the cursor of the next one ("" on the last page); `filters`
+    are contact_list's."""
     sort = sort if sort in CONTACT_SORTS else "name"
-    qs = contact_list(organization=organization, search=search, has_open_orders=has_open_orders,
-                      opted_out=opted_out, sort=sort)
+    qs = contact_list(organization=organization, sort=sort, **filters)
     if after:
         qs = qs.filter(RawSQL(CONTACT_AFTER[sort], _after(sort, after), output_field=BooleanField()))
     if fields:
@@ -90,14 +91,41 @@ def contact_page(*, organization: Organization, search: str = "", has_open_order
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, contact_cursor(rows[-1], sort) if more else ""
+
+
 OPEN_ORDER_STATUSES = (OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PROCESSING, OrderStatus.SHIPPED)
 
 
+# "Last contact": when a message (either way) or a call last moved one of the contact's conversations.
+LAST_CONTACT = {"7d": "In the last 7 days", "30d": "In the last 30 days", "90d": "In the last 90 days",
+                "quiet90": "Not in 90 days, or never", "never": "Never"}
+LAST_CONTACT_DAYS = {"7d": 7, "30d": 30, "90d": 90, "quiet90": 90}
+
+
+def _contacted_since(organization: Organization, since) -> QuerySet[Contact]:
+    """The ids of contacts with a conversation that moved since `since` (None: ever), through the
+    conversations' (organization, last_message_at) index."""
+    qs = Contact.objects.filter(organization=organization, conversations__organization=organization)
+    if since is None:
+        return qs.filter(conversations__last_message_at__isnull=False).values("pk")
+    return qs.filter(conversations__last_message_at__gte=since).values("pk")
+
+
 def contact_list(*, organization: Organization, search: str = "", has_open_orders: bool = False,
-                 opted_out: bool = False, sort: str = "name") -> QuerySet[Contact]:
-    """The organization's contacts for the contacts page and the API: search (name, number, email),
-    those with an order still on its way, those opted out of a channel, by name or newest first."""
+                 opted_out: bool = False, label: str = "", last_contact: str = "",
+                 sort: str = "name") -> QuerySet[Contact]:
+    """The organization's contacts for the contacts page, its export and the API: search (name, number,
+    email), those with an order still on its way, those opted out of a channel, with a label, by when
+    we were last in touch; by name or newest first."""
     qs = Contact.objects.filter(organization=organization)
+    if label:
+        qs = qs.filter(labels__contains=[" ".join(label.split())])
+    if last_contact in LAST_CONTACT_DAYS:
+        since = timezone.now() - timedelta(days=LAST_CONTACT_DAYS[last_contact])
+        recent = _contacted_since(organization, since)
+        qs = qs.filter(pk__in=recent) if last_contact != "quiet90" else qs.exclude(pk__in=recent)
+    elif last_contact == "never":
+        qs = qs.exclude(pk__in=_contacted_since(organization, None))
     if search:
         match = contact_matches(organization, search)
         qs = qs.filter(match) if match is not None else qs.none()
@@ -107,6 +135,21 @@ def contact_list(*, organization: Organization, search: str = "", has_open_order
     if opted_out:
         qs = qs.filter(Q(sms_opted_out_at__isnull=False) | Q(whatsapp_opted_out_at__isnull=False))
     return qs.order_by(*CONTACT_SORTS.get(sort, CONTACT_SORTS["name"]))
+
+
+def contact_labels(*, organization: Organization) -> list[str]:
+    """The labels the organization's contacts carry, for the filter's and the edit form's suggestions."""
+    labels = (Contact.objects.filter(organization=organization, labels__len__gt=0)
+              .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True)
+              .order_by("label").distinct())
+    return list(labels[:200])
+
+
+def last_contacted(*, organization: Organization, contacts: list[Contact]) -> dict:
+    """When each of these contacts was last in touch (their conversations' latest move), by contact id;
+    one query for a page of them."""
+    return dict(Contact.objects.filter(organization=organization, pk__in=[c.pk for c in contacts])
+                .annotate(last=Max("conversations__last_message_at")).values_list("pk", "last"))
 
 
 def get_contact_for_org(organization: Organization, public_id) -> Contact:
@@ -178,3 +221,39 @@ def merge_preview(*, organization: Organization, duplicate: Contact) -> list[tup
 
 def contact_merges(*, organization: Organization, contact: Contact) -> QuerySet[ContactMerge]:
     return ContactMerge.objects.filter(organization=organization, contact=contact).select_related("merged_by")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # "conversation" | "call" | "order" | "merge"
+    item: object
+
+
+def contact_timeline(*, organization: Organization, contact: Contact, limit: int = 50) -> list[TimelineEntry]:
+    """One timeline of everything with the contact, newest first: their conversations (at their last
+    message), calls, orders and merges; at most `limit`, four small queries through the contact's
+    indexes. Conversations and calls are other apps' rows, read through the contact's relations."""
+    entries = [TimelineEntry(c.last_message_at or c.created_at, "conversation", c)
+               for c in contact.conversations.filter(organization=organization)
+               .select_related("phone_number", "whatsapp_sender")
+               .order_by(F("last_message_at").desc(nulls_last=True))[:limit]]
+    entries += [TimelineEntry(call.created_at, "call", call)
+                for call in contact.calls.filter(organization=organization).order_by("-created_at")[:limit]]
+    entries += [TimelineEntry(order.created_at, "order", order)
+                for order in Order.objects.filter(organization=organization, contact=contact)
+                .order_by("-created_at")[:limit]]
+    entries += [TimelineEntry(merge.merged_at, "merge", merge)
+                for merge in contact_merges(organization=organization, contact=contact)[:limit]]
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
+
+
+def contact_imports(*, organization: Organization) -> QuerySet[ContactImport]:
+    """The organization's CSV imports, newest first, without their lines."""
+    return (ContactImport.objects.filter(organization=organization).defer("rows")
+            .select_related("created_by", "applied_by").order_by("-created_at"))
+
+
+def get_contact_import_for_org(organization: Organization, public_id) -> ContactImport:
+    return get_for_org(ContactImport.objects.all(), organization, public_id)

@@ -23,6 +23,8 @@ from tenants.models import Organization
 from tenants.services import audit
 
 from .models import (
+    CONTACT_LABEL_LONGEST,
+    CONTACT_LABELS_MAX,
     ORDER_ITEMS_MAX,
     ORDER_TRANSITIONS,
     QUANTITY_MAX,
@@ -140,10 +142,27 @@ def contact_update_notes(*, organization: Organization, actor, contact: Contact,
     return contact_update(organization=organization, actor=actor, contact=contact, notes=notes)
 
 
+def contact_labels_clean(labels) -> list[str]:
+    """Labels as kept: spaces collapsed, one of each whatever its case (the first spelling wins),
+    sorted; a ValidationError that says what is wrong for too long a label or too many."""
+    kept: dict[str, str] = {}
+    for label in labels:
+        label = " ".join(str(label).split())
+        if not label:
+            continue
+        if len(label) > CONTACT_LABEL_LONGEST:
+            raise ValidationError({"labels": f"A label can be at most {CONTACT_LABEL_LONGEST} characters "
+                                             f"({label[:20]!r}… has {len(label)})."})
+        kept.setdefault(label.casefold(), label)
+    if len(kept) > CONTACT_LABELS_MAX:
+        raise ValidationError({"labels": f"A contact can have at most {CONTACT_LABELS_MAX} labels ({len(kept)} given)."})
+    return sorted(kept.values(), key=str.casefold)
+
+
 def contact_update(*, organization: Organization, actor, contact: Contact, name: str | None = None,
-                   email: str | None = None, notes: str | None = None) -> Contact:
-    """Edit what the team knows of a contact: name, email, notes (None: unchanged). Audited with the
-    fields' names; open inbox tabs are told."""
+                   email: str | None = None, notes: str | None = None, labels: list[str] | None = None) -> Contact:
+    """Edit what the team knows of a contact: name, email, notes, labels (None: unchanged; `labels`
+    replaces them all). Audited with the fields' names; open inbox tabs are told."""
     changes = {}
     if name is not None:
         name = " ".join(name.split())
@@ -163,6 +182,8 @@ def contact_update(*, organization: Organization, actor, contact: Contact, name:
         if len(notes) > 5000:
             raise ValidationError({"notes": "Notes can be at most 5,000 characters."})
         changes["notes"] = notes
+    if labels is not None:
+        changes["labels"] = contact_labels_clean(labels)
     changed = [field for field, value in changes.items() if getattr(contact, field) != value]
     if changed:
         for field in changed:

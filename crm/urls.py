@@ -4,6 +4,9 @@ from . import api, views
 
 html_patterns = [
     path("contacts/", views.contact_list_page, name="contact-list"),
+    path("contacts/export.csv", views.contact_export, name="contact-export"),
+    path("contacts/import/", views.contact_import, name="contact-import"),
+    path("contacts/import/<uuid:contact_import_id>/", views.contact_import_detail, name="contact-import-detail"),
     path("contacts/<uuid:contact_id>/", views.contact_detail, name="contact-detail"),
     path("contacts/<uuid:contact_id>/merge/", views.contact_merge_search, name="contact-merge-search"),
     path("contacts/<uuid:contact_id>/merge/<uuid:duplicate_id>/", views.contact_merge, name="contact-merge"),

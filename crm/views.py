@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tenants.permissions import is_manager, manager_required
 
-from . import merges, selectors, services
-from .forms import ContactEditForm, ContactFilterForm, OrderFilterForm
+from . import exports, imports, merges, selectors, services
+from .forms import ContactEditForm, ContactFilterForm, ContactImportForm, OrderFilterForm
 
 ORDERS_PAGE = 50
 # What a row of the contacts page shows: not the search vector, nor the notes.
-CONTACT_ROW_FIELDS = ("id", "organization_id", "name", "phone_number", "address_kind", "email",
+CONTACT_ROW_FIELDS = ("id", "organization_id", "name", "phone_number", "address_kind", "email", "labels",
                       "whatsapp_profile_name", "sms_opted_out_at", "whatsapp_opted_out_at", "created_at")
 
 
@@ -82,33 +83,60 @@ def order_by_number(request: HttpRequest, org_slug: str, number: int) -> HttpRes
 CONTACTS_PAGE = 50
 
 
+def contact_filters(form: ContactFilterForm) -> dict:
+    """contact_list's filters and order from the contacts page's (valid or unbound) form."""
+    f = form.cleaned_data if form.is_bound else {}
+    return {"search": f.get("q") or "", "has_open_orders": bool(f.get("has_open_orders")),
+            "opted_out": bool(f.get("opted_out")), "label": f.get("label") or "",
+            "last_contact": f.get("last_contact") or "", "sort": f.get("sort") or "name"}
+
+
 @require_GET
 def contact_list_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The contacts, 50 at a time, with "Next" following the last row shown (keyset paging)."""
     form = ContactFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
         return render(request, "crm/contact_list.html", {"filter_form": form, "rows": None}, status=400)
-    f = form.cleaned_data if form.is_bound else {}
     try:
         rows, after = selectors.contact_page(
-            organization=request.organization, search=f.get("q") or "", has_open_orders=bool(f.get("has_open_orders")),
-            opted_out=bool(f.get("opted_out")), sort=f.get("sort") or "name", after=request.GET.get("after", ""),
-            limit=CONTACTS_PAGE, fields=CONTACT_ROW_FIELDS)
+            organization=request.organization, after=request.GET.get("after", ""), limit=CONTACTS_PAGE,
+            fields=CONTACT_ROW_FIELDS, **contact_filters(form))
     except ValidationError as exc:
         return render(request, "crm/contact_list.html", {"filter_form": form, "rows": None,
                                                          "error": " ".join(exc.messages)}, status=400)
+    last = selectors.last_contacted(organization=request.organization, contacts=rows)
+    for row in rows:
+        row.last_contact = last.get(row.pk)
     query = request.GET.copy()
     query.pop("after", None)
     return render(request, "crm/contact_list.html", {
         "filter_form": form, "rows": rows, "query": query.urlencode(), "after": after,
-        "paged": bool(request.GET.get("after")),
+        "paged": bool(request.GET.get("after")), "labels": selectors.contact_labels(organization=request.organization),
+        "can_import": is_manager(request),
         "contacts_url": reverse("crm:contact-list", kwargs={"org_slug": org_slug}),
     })
 
 
+@require_GET
+def contact_export(request: HttpRequest, org_slug: str) -> StreamingHttpResponse | HttpResponse:
+    """The contacts the page lists with these filters, as CSV (streamed)."""
+    form = ContactFilterForm(request.GET or None)
+    if request.GET and not form.is_valid():
+        message = " ".join(f"{form.fields[field].label if field in form.fields else ''}: {' '.join(errors)}"
+                           for field, errors in form.errors.items())
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    lines = exports.contact_export(organization=request.organization, actor=request.user,
+                                   filters=contact_filters(form))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    name = f"contacts-{request.organization.slug}-{timezone.localdate().isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def contact_detail(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
-    """A contact's page; POST saves the edit form (name, email, notes) and shows the page again."""
+    """A contact's page: what we know of them, one timeline of everything with them; POST saves the
+    edit form (name, email, labels, notes) and shows the page again."""
     contact = selectors.get_contact_for_org(request.organization, contact_id)
     form, status, saved = None, 200, False
     if request.method == "POST":
@@ -123,10 +151,13 @@ def contact_detail(request: HttpRequest, org_slug: str, contact_id) -> HttpRespo
                     form.add_error(field if field in form.fields else None, messages)
         if form is not None and form.errors:
             status = 400
-    form = form or ContactEditForm(initial={"name": contact.name, "email": contact.email, "notes": contact.notes})
+    form = form or ContactEditForm(initial={"name": contact.name, "email": contact.email, "notes": contact.notes,
+                                            "labels": ", ".join(contact.labels)})
     return render(request, "crm/contact_detail.html", {
         "contact": contact, "form": form, "saved": saved,
         "orders": selectors.order_list(organization=request.organization, contact=contact)[:50],
+        "timeline": selectors.contact_timeline(organization=request.organization, contact=contact),
+        "labels": selectors.contact_labels(organization=request.organization),
         "merges": selectors.contact_merges(organization=request.organization, contact=contact),
         "can_merge": is_manager(request),
     }, status=status)
@@ -168,3 +199,58 @@ def contact_merge(request: HttpRequest, org_slug: str, contact_id, duplicate_id)
         "survivor": survivor, "duplicate": duplicate, "error": error,
         "moves": selectors.merge_preview(organization=organization, duplicate=duplicate),
     }, status=status)
+
+
+IMPORT_LINES_SHOWN = 1000  # a preview's lines on its page (and, below them, the later ones with errors)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def contact_import(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Import contacts from CSV, step one: upload the file; its preview follows (nothing written yet)."""
+    organization = request.organization
+    form = ContactImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > imports.MAX_BYTES:
+                    raise ValidationError(f"The file is {upload.size / 1024 / 1024:.1f} MB; at most "
+                                          f"{imports.MAX_BYTES // 1024 // 1024} MB can be imported at once. Split it.")
+                record = imports.contact_import_preview(organization=organization, actor=request.user,
+                                                        file_name=upload.name, data=upload.read(),
+                                                        default_country=form.cleaned_data["country"])
+            except ValidationError as exc:
+                form.add_error("file", exc.messages)
+            else:
+                return redirect("crm:contact-import-detail", org_slug=org_slug, contact_import_id=record.pk)
+        status = 400
+    return render(request, "crm/contact_import.html", {
+        "form": form, "recent": selectors.contact_imports(organization=organization)[:10],
+    }, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def contact_import_detail(request: HttpRequest, org_slug: str, contact_import_id) -> HttpResponse:
+    """Step two: the preview, line by line (GET), and applying it (POST, once)."""
+    organization = request.organization
+    record = selectors.get_contact_import_for_org(organization, contact_import_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            record = imports.contact_import_apply(organization=organization, actor=request.user,
+                                                  contact_import=record)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        else:
+            result = record.result
+            messages.success(request, f"Imported: {result['created']} new, {result['updated']} updated, "
+                                      f"{result['unchanged']} already up to date, {result['skipped']} skipped.")
+            return redirect("crm:contact-import-detail", org_slug=org_slug, contact_import_id=record.pk)
+    rows = record.rows
+    return render(request, "crm/contact_import_detail.html", {
+        "record": record, "error": error, "rows": rows[:IMPORT_LINES_SHOWN], "more": max(0, len(rows) - IMPORT_LINES_SHOWN),
+        "hidden_errors": [row for row in rows[IMPORT_LINES_SHOWN:] if row["error"]][:IMPORT_LINES_SHOWN],
+    }, status=400 if error else 200)

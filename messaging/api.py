@@ -11,6 +11,7 @@ from core.api import Pagination
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.models import Channel
+from crm.selectors import LAST_CONTACT
 from telephony import selectors as telephony_selectors
 from tenants import selectors as tenant_selectors
 from tenants.api import TenantAPIView, resolve_in_tenant
@@ -19,6 +20,7 @@ from tenants.scoping import parse_public_id
 from . import selectors
 from .models import ConversationStatus
 from .serializers import (
+    ContactFilterSerializer,
     ContactOutputSerializer,
     ContactPatchSerializer,
     ConversationFilterSerializer,
@@ -35,11 +37,19 @@ from .services import conversations, outbound
 class ContactListApi(TenantAPIView):
     pagination_class = Pagination
 
-    @extend_schema(parameters=[OpenApiParameter("search", str)], responses=ContactOutputSerializer(many=True),
-                   operation_id="contacts_list")
+    @extend_schema(parameters=[OpenApiParameter("search", str), OpenApiParameter("label", str),
+                               OpenApiParameter("hasOpenOrders", bool), OpenApiParameter("optedOut", bool),
+                               OpenApiParameter("lastContact", OpenApiTypes.STR, enum=list(LAST_CONTACT))],
+                   responses=ContactOutputSerializer(many=True), operation_id="contacts_list")
     def get(self, request, org_slug):
-        return self.paginate(crm_selectors.contact_list(organization=self.organization,
-                                                        search=request.query_params.get("search", "")),
+        params = request.query_params
+        raw = {key: params.get(name) for key, name in (("search", "search"), ("label", "label"),
+                                                       ("has_open_orders", "hasOpenOrders"),
+                                                       ("opted_out", "optedOut"), ("last_contact", "lastContact"))
+               if params.get(name) not in (None, "")}
+        filters = ContactFilterSerializer(data=raw)
+        filters.is_valid(raise_exception=True)
+        return self.paginate(crm_selectors.contact_list(organization=self.organization, **filters.validated_data),
                              ContactOutputSerializer)
 
 

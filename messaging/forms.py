@@ -73,6 +73,31 @@ class SendForm(forms.Form):
         return upload
 
 
+class ContactWriteForm(forms.Form):
+    """A first (or next) message to a contact from their page: which of our lines, and what."""
+
+    line = forms.CharField(error_messages={"required": "Choose the line to write from."})
+    body = forms.CharField(strip=False, max_length=1600,
+                           error_messages={"required": "Write a message first.",
+                                           "max_length": "A message can be at most 1,600 characters."})
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = lines
+
+    def clean_line(self) -> str:
+        line = self.cleaned_data["line"]
+        if line not in self.lines:
+            raise forms.ValidationError("That line is not one of this organization's numbers or WhatsApp senders.")
+        return line
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"].replace("\r\n", "\n")
+        if not body.strip():
+            raise forms.ValidationError("Write a message first.")
+        return body
+
+
 class ConversationUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=ConversationStatus.choices, required=False)
     snooze_until = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])

@@ -202,6 +202,25 @@ def inbox_lines(*, organization: Organization) -> list[tuple[str, str]]:
             + [(f"w:{s.pk}", f"WhatsApp · {s.name}") for s in senders])
 
 
+def contact_lines(*, organization: Organization, contact: Contact) -> dict[str, Conversation]:
+    """Where the team could write to a contact from: SMS from each of our numbers that sends text, and
+    WhatsApp from each sender, as the contact's conversation there (an unsaved one where there is
+    none yet, so "may we send?" can be asked of it), keyed "n:<number id>" / "w:<sender id>"."""
+    existing = {(c.channel, c.phone_number_id, c.whatsapp_sender_id): c
+                for c in Conversation.objects.filter(organization=organization, contact=contact)}
+    lines: dict[str, Conversation] = {}
+    for number in PhoneNumber.objects.filter(organization=organization).order_by("phone_number"):
+        if number.can("sms"):
+            lines[f"n:{number.pk}"] = existing.get((Channel.SMS, number.pk, None)) or Conversation(
+                organization=organization, contact=contact, channel=Channel.SMS, phone_number=number)
+    for sender in WhatsAppSender.objects.filter(organization=organization).order_by("name"):
+        lines[f"w:{sender.pk}"] = existing.get((Channel.WHATSAPP, None, sender.pk)) or Conversation(
+            organization=organization, contact=contact, channel=Channel.WHATSAPP, whatsapp_sender=sender)
+    for conversation in lines.values():
+        conversation.contact = contact
+    return lines
+
+
 def thread_messages(*, organization: Organization, conversation: Conversation, before=None, limit: int = 50):
     """The thread's newest `limit` messages before a message id, oldest first, and whether there are
     older ones. One query (the cursor's time is read in a subquery)."""

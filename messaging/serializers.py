@@ -6,6 +6,7 @@ from rest_framework import serializers
 from core.phones import canonical_contact_number
 from core.validators import validate_name
 from crm.models import Contact
+from crm.selectors import LAST_CONTACT
 
 from .models import Conversation, ConversationStatus, Message
 
@@ -13,7 +14,7 @@ from .models import Conversation, ConversationStatus, Message
 class ContactOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contact
-        fields = ["id", "phone_number", "name", "email", "notes", "whatsapp_profile_name", "wa_id",
+        fields = ["id", "phone_number", "name", "email", "notes", "labels", "whatsapp_profile_name", "wa_id",
                   "profile_image_url", "sms_opted_out_at", "sms_opt_out_source", "whatsapp_opted_out_at",
                   "whatsapp_opt_out_source", "created_at"]
         read_only_fields = fields
@@ -25,6 +26,18 @@ class ContactPatchSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     email = serializers.CharField(required=False, allow_blank=True, max_length=254)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    labels = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=20,
+                                   help_text="Replaces the contact's labels.")
+
+
+class ContactFilterSerializer(serializers.Serializer):
+    """The contacts list's filters (the contacts page's)."""
+
+    search = serializers.CharField(required=False, max_length=100)
+    label = serializers.CharField(required=False, max_length=50)
+    has_open_orders = serializers.BooleanField(required=False)
+    opted_out = serializers.BooleanField(required=False)
+    last_contact = serializers.ChoiceField(required=False, choices=list(LAST_CONTACT))
 
 
 class ConversationOutputSerializer(serializers.ModelSerializer):

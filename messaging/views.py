@@ -33,6 +33,7 @@ from . import selectors
 from .forms import (
     CannedReplyForm,
     ContactNotesForm,
+    ContactWriteForm,
     ConversationUpdateForm,
     InboxFilterForm,
     SendForm,
@@ -206,6 +207,41 @@ def conversation_with(request: HttpRequest, org_slug: str, contact_id, phone_num
     conversation = services.conversation_for(organization=organization, contact=contact, channel=Channel.SMS,
                                              phone_number=number)
     return redirect(f"{reverse('messaging:inbox', kwargs={'org_slug': org_slug})}?c={conversation.pk}")
+
+
+@require_http_methods(["GET", "POST"])
+def contact_write(request: HttpRequest, org_slug: str, contact_id) -> HttpResponse:
+    """Start (or carry on) a conversation from the contact's page: choose one of our lines, write,
+    send. Every line says whether we may send there and, if not, why (the same "may we send?" as
+    the composer's); a refused message leaves nothing behind, not even an empty conversation."""
+    organization = request.organization
+    contact = crm_selectors.get_contact_for_org(organization, contact_id)
+    lines = selectors.contact_lines(organization=organization, contact=contact)
+    verdicts = {key: policy.may_send(conversation) for key, conversation in lines.items()}
+    form, error = ContactWriteForm(request.POST or None, lines=lines), ""
+    if request.method == "POST":
+        if form.is_valid():
+            chosen = lines[form.cleaned_data["line"]]
+            try:
+                conversation = inbox_services.contact_write(
+                    organization=organization, actor=request.user, contact=contact, channel=chosen.channel,
+                    phone_number=chosen.phone_number, whatsapp_sender=chosen.whatsapp_sender,
+                    body=form.cleaned_data["body"])
+            except ValidationError as exc:
+                error = _validation_message(exc)
+            else:
+                url = f"{reverse('messaging:inbox', kwargs={'org_slug': org_slug})}?c={conversation.pk}"
+                if request.htmx:
+                    return HttpResponse(status=204, headers={"HX-Redirect": url})
+                return redirect(url)
+        else:
+            error = _first_error(form)
+    template = "messaging/_contact_write.html" if request.htmx else "messaging/contact_write.html"
+    return render(request, template, {
+        "contact": contact, "form": form, "error": error,
+        "lines": [(key, conversation, verdicts[key]) for key, conversation in lines.items()],
+        "chosen": request.POST.get("line") or next((key for key, verdict in verdicts.items() if verdict), ""),
+    }, status=400 if error else 200)
 
 
 @require_GET

@@ -20,6 +20,7 @@ from .services import outbound
 
 PANEL_ORDERS = 10  # the newest; the orders page has the rest
 BLANK_LINES = 3  # empty lines the new-order form offers
+SPARE_LINES = 2  # empty lines the edit form offers below the order's own
 
 
 def _panel(request: HttpRequest, conversation, *, said: str = "", status: int = 200) -> HttpResponse:
@@ -28,7 +29,8 @@ def _panel(request: HttpRequest, conversation, *, said: str = "", status: int = 
                   .prefetch_related("items")[:PANEL_ORDERS])
     return render(request, "messaging/_orders.html", {
         "conversation": conversation, "orders": orders, "said": said, "blank_lines": range(BLANK_LINES),
-        "statuses": OrderStatus}, status=status)
+        "statuses": OrderStatus,
+        "spare_lines": range(SPARE_LINES)}, status=status)
 
 
 def _refused(message: str, status: int = 400) -> HttpResponse:
@@ -48,7 +50,7 @@ def _told(request: HttpRequest, conversation, text: str) -> str:
 
 
 def _lines(request: HttpRequest) -> list[crm_services.ItemInput]:
-    """The new order's lines from the form's parallel fields; rows left empty are skipped."""
+    """The order's lines from the form's parallel fields; rows left (or made) empty are skipped."""
     names = request.POST.getlist("item_name")
     quantities = request.POST.getlist("item_quantity")
     prices = request.POST.getlist("item_price")
@@ -86,6 +88,36 @@ def conversation_order_create(request: HttpRequest, org_slug: str, conversation_
                                         + ", ".join(f"{i.quantity} x {i.name}" for i in order.items.all())
                                         + f". Total {order.currency} {order.total}.")
     return _panel(request, conversation, said=f"Order #{order.number} created. {said}".strip())
+
+
+@require_POST
+def conversation_order_update(request: HttpRequest, org_slug: str, conversation_id, order_id) -> HttpResponse:
+    """Change an order's lines (while it is pending or confirmed) and its shipping address, against
+    the version the form was shown with: a change someone else made meanwhile is a 409 that says so,
+    never overwritten. A line emptied in the form is removed."""
+    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
+    order = crm_selectors.get_order_for_org(request.organization, order_id)
+    if order.contact_id != conversation.contact_id:
+        return _refused("That order is not this customer's.", 404)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        return _refused("The order's version is missing: reload the conversation.")
+    try:
+        lines = _lines(request)
+        if not lines:
+            raise ValidationError({"items": "An order needs at least one item: to call it off, cancel it."})
+        order = crm_services.order_update(organization=request.organization, actor=request.user, order=order,
+                                          version=version, items=lines,
+                                          shipping_address=request.POST.get("shipping_address", "")[:2000])
+    except crm_services.OrderConflict as exc:
+        return _refused(str(exc), 409)
+    except ValidationError as exc:
+        return _refused(" ".join(exc.messages))
+    said = _told(request, conversation, f"Your order #{order.number} was updated: "
+                                        + ", ".join(f"{i.quantity} x {i.name}" for i in order.items.all())
+                                        + f". Total {order.currency} {order.total}.")
+    return _panel(request, conversation, said=f"Order #{order.number} updated. {said}".strip())
 
 
 @require_POST

@@ -63,7 +63,15 @@ def build_world(organization: Organization, owner) -> dict:
     from django.utils import timezone
 
     from core.ids import uuid7
-    from crm.models import Contact, ContactMerge, Order, OrderCounter, OrderItem, OrderStatusChange
+    from crm.models import (
+        Contact,
+        ContactImport,
+        ContactMerge,
+        Order,
+        OrderCounter,
+        OrderItem,
+        OrderStatusChange,
+    )
     from messaging.models import (
         CannedReply,
         Conversation,
@@ -137,6 +145,13 @@ def build_world(organization: Organization, owner) -> dict:
         world["contactmerge"] = ContactMerge.objects.create(
             organization=organization, contact=world["contact"], merged_contact_id=uuid7(),
             merged_address=next_test_number(), merged_name="Their old number", merged_by=owner)
+        # A CSV of contacts, previewed and waiting to be confirmed (one new contact in it).
+        world["contactimport"] = ContactImport.objects.create(
+            organization=organization, file_name="customers.csv", default_country="US", created_by=owner,
+            rows=[{"line": 2, "raw_phone": "+14155550166", "phone": "+14155550166", "name": "Imported Ivy",
+                   "email": "", "notes": "", "labels": [], "error": ""}],
+            summary={"rows": 1, "errors": 0, "same": 0, "create": 1, "update": 0, "ignored_columns": [],
+                     "encoding": "UTF-8"})
     return world
 
 

@@ -11,6 +11,7 @@ from tenants.models import Organization
 from tenants.services import audit
 
 from .attachments import attachment_discard, attachment_store
+from .conversations import conversation_for
 from .live import inbox_changed
 from .outbound import message_send
 from .policy import may_send
@@ -34,6 +35,18 @@ def reply_send(*, organization: Organization, actor, conversation: Conversation,
         for url in urls:  # refused or failed: the file would belong to no message
             attachment_discard(url)
         raise
+
+
+def contact_write(*, organization: Organization, actor, contact, channel: str, phone_number=None,
+                  whatsapp_sender=None, body: str) -> Conversation:
+    """A message to a contact from their page, on one of our lines: their conversation there (created
+    the first time) and the message, through the composer's "may we send?". A refused message leaves
+    nothing behind, not even the new conversation."""
+    with transaction.atomic():
+        conversation = conversation_for(organization=organization, contact=contact, channel=channel,
+                                        phone_number=phone_number, whatsapp_sender=whatsapp_sender)
+        reply_send(organization=organization, actor=actor, conversation=conversation, body=body)
+    return conversation
 
 
 def note_add(*, organization: Organization, actor, conversation: Conversation, body: str) -> Message:

@@ -118,3 +118,45 @@ def test_another_customer_s_order_cannot_be_moved_from_this_conversation(agent_c
     with tenant_scope(org):
         assert Order.objects.get().status == "pending"
     assert not re.search("Order #1001 is now", response.content.decode())
+
+
+def test_an_order_s_items_are_edited_in_the_panel(agent_client, org, our_number, agent):
+    conversation = make_conversation(org, our_number, "+14155550101", name="Ann")
+    agent_client.post(panel(org, conversation) + "new/", NEW_ORDER)
+    with tenant_scope(org):
+        order = Order.objects.get()
+    fragment = agent_client.get(panel(org, conversation)).content.decode()
+    assert "Edit items" in fragment and 'value="Coffee beans"' in fragment and 'value="0.10"' in fragment
+    url = panel(org, conversation) + f"{order.pk}/update/"
+    # Beans: 3 -> 30; the mug removed (emptied); a new line added; a new address; the customer told.
+    edited = agent_client.post(url, {"version": order.version, "item_name": ["Coffee beans", "", "Filter papers"],
+                                     "item_quantity": ["30", "1", "2"], "item_price": ["0.10", "", "1.35"],
+                                     "shipping_address": "2 Side St", "notify": "1"})
+    assert edited.status_code == 200, edited.content
+    assert "Order #1001 updated. The customer was told in the conversation." in edited.content.decode()
+    with tenant_scope(org):
+        order = Order.objects.get()
+        assert [(i.name, i.quantity, str(i.unit_price)) for i in order.items.all()] == [
+            ("Coffee beans", 30, "0.10"), ("Filter papers", 2, "1.35")]
+        assert (order.total, order.shipping_address) == (Decimal("5.70"), "2 Side St")
+    assert sent(org, conversation) == ["Your order #1001 was updated: 30 x Coffee beans, 2 x Filter papers. "
+                                       "Total USD 5.70."]
+    # Made on the version before: someone else's change is not overwritten.
+    stale = agent_client.post(url, {"version": order.version - 1, "item_name": "Mug", "item_quantity": "1",
+                                    "item_price": "1"})
+    assert stale.status_code == 409 and "changed by someone else meanwhile" in stale.content.decode()
+    empty = agent_client.post(url, {"version": order.version, "item_name": "", "item_price": ""})
+    assert empty.status_code == 400 and "To call it off, cancel it." in empty.content.decode().replace("to call", "To call")
+    bad = agent_client.post(url, {"version": order.version, "item_name": "Mug", "item_quantity": "0",
+                                  "item_price": "1"})
+    assert bad.status_code == 400
+    agent_client.post(panel(org, conversation) + f"{order.pk}/transition/", {"to": "confirmed",
+                                                                              "version": order.version})
+    agent_client.post(panel(org, conversation) + f"{order.pk}/transition/", {"to": "processing",
+                                                                              "version": order.version + 1})
+    assert "Edit items" not in agent_client.get(panel(org, conversation)).content.decode()
+    late = agent_client.post(url, {"version": order.version + 2, "item_name": "Mug", "item_quantity": "1",
+                                   "item_price": "1"})
+    assert late.status_code == 400 and "cannot change any more" in late.content.decode()
+    with tenant_scope(org):
+        assert Order.objects.get().total == Decimal("5.70")

@@ -84,6 +84,7 @@ RULES = "/o/acme/calling-rules/"
 CALL = "/o/acme/calls/{call_id}/"
 ORDER = "/o/acme/orders/{order_id}/"
 CONTACT = "/o/acme/contacts/{contact_id}/"
+IMPORT = "/o/acme/contacts/import/{contact_import_id}/"
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,13 @@ MATRIX = [
     row(O + "calls/",                                  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "calls/<uuid:call_id>/",                   "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/",                               "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "contacts/export.csv",                     "GET",  LOGIN, 200, 200, 200, 200, 404),
+    # Importing contacts from CSV: owners and admins (the upload shows its preview; confirming applies it).
+    row(O + "contacts/import/",                        "GET",  LOGIN, 403, 200, 200, 200, 404),
+    row(O + "contacts/import/",                        "POST", LOGIN, 403, "/o/acme/contacts/import/*",
+        "/o/acme/contacts/import/*", "/o/acme/contacts/import/*", 404),
+    row(O + "contacts/import/<uuid:contact_import_id>/",       "GET",  LOGIN, 403, 200, 200, 200, 404),
+    row(O + "contacts/import/<uuid:contact_import_id>/",       "POST", LOGIN, 403, IMPORT, IMPORT, IMPORT, 404),
     row(O + "contacts/<uuid:contact_id>/",             "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "contacts/<uuid:contact_id>/",             "POST", LOGIN, 200, 200, 200, 200, 404),
     # Merging contacts: owners and admins (Ana, the WhatsApp contact, merged into the world's contact).
@@ -231,9 +239,15 @@ MATRIX = [
     row(O + "inbox/c/<uuid:conversation_id>/send/",    "POST", LOGIN, 201, 201, 201, 201, 404),
     row(O + "inbox/c/<uuid:conversation_id>/update/",  "POST", LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/contacts/<uuid:contact_id>/notes/", "POST", LOGIN, 200, 200, 200, 200, 404),
+    # Writing to a contact from their page: from the world's number, into their conversation there.
+    row(O + "inbox/contacts/<uuid:contact_id>/write/", "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "inbox/contacts/<uuid:contact_id>/write/", "POST", LOGIN, *["/o/acme/inbox/?c={conversation_id}"] * 4,
+        404),
     row(O + "inbox/c/<uuid:conversation_id>/orders/",  "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST", LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST",
+        LOGIN, 200, 200, 200, 200, 404),
+    row(O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/update/", "POST",
         LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
@@ -329,6 +343,9 @@ ADMIN_MODEL_EXCEPTIONS = {
     **{("crm.contactmerge", method, page): 403 for method in ("GET", "POST")
        for page in ("add/", "<path:object_id>/delete/")},
     ("crm.contactmerge", "POST", "<path:object_id>/change/"): 403,
+    # A CSV import's record: made and applied on the contacts page; staff may only read (or remove) it.
+    ("crm.contactimport", "GET", "add/"): 403, ("crm.contactimport", "POST", "add/"): 403,
+    ("crm.contactimport", "POST", "<path:object_id>/change/"): 403,
     ("crm.ordercounter", "POST", "<path:object_id>/change/"): "/admin/crm/ordercounter/",
     # django-axes' records of sign-in attempts: read-only, nothing to add.
     **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
@@ -431,6 +448,10 @@ PAYLOADS = {
     (O + "inbox/c/<uuid:conversation_id>/send/", "POST"): lambda w: {"body": "A note for the team", "note": "on"},
     (O + "inbox/c/<uuid:conversation_id>/update/", "POST"): lambda w: {"status": "done"},
     (O + "inbox/contacts/<uuid:contact_id>/notes/", "POST"): lambda w: {"notes": "Prefers mornings"},
+    (O + "contacts/import/", "POST"): lambda w: {"country": "US", "file": SimpleUploadedFile(
+        "customers.csv", b"phone,name\n+14155550177,Imported Ida\n", content_type="text/csv")},
+    (O + "inbox/contacts/<uuid:contact_id>/write/", "POST"): lambda w: {"line": f"n:{w.number.pk}",
+                                                                       "body": "Your order has shipped"},
     (O + "orders/totals/", "GET"): lambda w: {"status": "pending"},
     (O + "contacts/<uuid:contact_id>/", "POST"): lambda w: {"name": "Renamed", "email": "", "notes": ""},
     (A + "contacts/<uuid:contact_id>", "PATCH"): lambda w: {"name": "Renamed"},
@@ -438,6 +459,8 @@ PAYLOADS = {
                                                 "duplicateId": str(w.ids["duplicate_id"])},
     (O + "inbox/c/<uuid:conversation_id>/orders/new/", "POST"): lambda w: {
         "item_name": "Coffee beans", "item_quantity": "2", "item_price": "12.50"},
+    (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/update/", "POST"): lambda w: {
+        "version": str(w.world["order"].version), "item_name": "Mug", "item_quantity": "3", "item_price": "6.50"},
     (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
         "to": "confirmed", "version": str(w.world["order"].version)},
     (O + "canned-replies/", "POST"): lambda w: {"shortcut": "bye", "title": "Bye", "body": "Goodbye!"},
@@ -622,7 +645,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "conversation_id": world["conversation"].pk, "contact_id": world["contact"].pk,
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
-        "number": world["order"].number, "duplicate_id": wa_contact.pk,
+        "number": world["order"].number, "duplicate_id": wa_contact.pk, "contact_import_id": world["contactimport"].pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,

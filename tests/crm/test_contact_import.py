@@ -1,0 +1,141 @@
+"""Contacts from a CSV file: a preview of every line before anything is written, then applied once;
+a person already known (by any spelling of their number, or a number merged into them) is filled in,
+never doubled; bad lines are set aside with their reason and never block the others."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from crm.models import Contact, ContactImport, ContactMerge
+from tenants.models import AuditEvent
+from tenants.scoping import tenant_scope
+from tests.crm.test_contact_export import exported
+from tests.crm.test_contact_pages import contacts
+
+pytestmark = pytest.mark.django_db
+
+MESSY = (
+    "\ufeffPhone Number;Full_Name;E-mail;Tags;Notes;Favourite colour\r\n"
+    "+1 415 555 0101;Ann Archer;ann@example.com;vip, wholesale;\"Prefers mornings; \"\"no calls\"\"\nafter 6\";red\r\n"
+    "555-01;Bad Number;;;;blue\r\n"
+    "+14155550102;Bad Email;not-an-email;;;green\r\n"
+    "(415) 555-0103;Cyd National;;;;\r\n"
+    "+14155550101;Ann again;;late payer;Second line;\r\n"
+    "+1-415-555-0104;Known Already;known@example.com;;;\r\n"
+    "+14155550105;Merged Number;;;;\r\n"
+    ";;;;;\r\n"
+    "+14155550106;=HYPERLINK(\"x\");;;;\r\n"
+).encode("utf-8")
+
+
+def upload(client, org, content: bytes, name="customers.csv", country="US"):
+    return client.post(f"/o/{org.slug}/contacts/import/",
+                       {"file": SimpleUploadedFile(name, content, content_type="text/csv"), "country": country})
+
+
+def lines(page: str) -> dict[int, str]:
+    found = re.findall(r'<tr id="line-(\d+)"[^>]*>(.*?)</tr>', page, re.S)
+    return {int(line): " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cells)).split()) for line, cells in found}
+
+
+def test_a_messy_file_is_previewed_then_applied_once(owner_client, org, owner):
+    known, survivor = contacts(org, ("+14155550104", "Known By Us", ""), ("+14155550199", "Survivor", ""))
+    with tenant_scope(org):
+        ContactMerge.objects.create(organization=org, contact=survivor, merged_contact_id=survivor.pk,
+                                    merged_address="+14155550105", merged_name="Old number")
+    response = upload(owner_client, org, MESSY)
+    assert response.status_code == 302
+    preview = owner_client.get(response["Location"])
+    page = preview.content.decode()
+    shown = lines(page)
+    assert shown[2].startswith("2 +14155550101 Ann Archer ann@example.com vip, wholesale New contact")
+    assert "'555-01' is not a phone number" in shown[4]  # line numbers count the quoted note's two lines
+    assert "'not-an-email' is not an email address." in shown[5]
+    assert shown[6].endswith("+14155550103 Cyd National New contact")  # the national number, read as US
+    assert shown[7].endswith("Same number as line 2")
+    assert shown[8].endswith("Fills in Known By Us")
+    assert shown[9].endswith("Fills in Survivor (a number merged into them)")
+    assert "Ignored columns: Favourite colour." in page
+    assert "<strong>3 new</strong>" in page and "<strong>2 already contacts</strong>" in page
+    assert "2 with errors" in page
+    with tenant_scope(org):  # a preview writes no contact
+        assert Contact.objects.count() == 2
+    applied = owner_client.post(response["Location"])
+    assert applied.status_code == 302
+    page = owner_client.get(response["Location"]).content.decode()
+    assert "3 new, 1 updated, 1 already up to date, 2 skipped." in page  # the survivor had nothing to fill in
+    with tenant_scope(org):
+        ann = Contact.objects.get(phone_number="+14155550101")
+        assert (ann.name, ann.email, ann.labels) == ("Ann Archer", "ann@example.com", ["late payer", "vip", "wholesale"])
+        assert ann.notes == 'Prefers mornings; "no calls"\nafter 6\n\nSecond line'
+        known.refresh_from_db()
+        assert (known.name, known.email) == ("Known By Us", "known@example.com")  # typed name kept, blank filled
+        survivor.refresh_from_db()
+        assert survivor.name == "Survivor"
+        assert not Contact.objects.filter(phone_number="+14155550105").exists()  # reached the survivor instead
+        assert Contact.objects.get(phone_number="+14155550106").name == '=HYPERLINK("x")'  # stored as typed
+        assert Contact.objects.count() == 5
+        assert AuditEvent.objects.get(verb="contacts.imported").data["created"] == 3
+    again = owner_client.post(response["Location"])
+    assert again.status_code == 400 and "This import was already applied on" in again.content.decode()
+    with tenant_scope(org):
+        assert Contact.objects.count() == 5
+
+
+def test_a_contact_created_between_preview_and_confirm_is_filled_not_doubled(owner_client, org):
+    response = upload(owner_client, org, b"phone,name,email\n+14155550101,Ann,ann@example.com\n")
+    contacts(org, ("+14155550101", "", ""))  # a message arrived from her meanwhile
+    owner_client.post(response["Location"])
+    with tenant_scope(org):
+        [ann] = Contact.objects.all()
+        assert (ann.name, ann.email) == ("Ann", "ann@example.com")
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"", "The file is empty: choose the CSV file to import."),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "This is not a CSV file"),
+    (b"name,email\nAnn,ann@example.com\n", "No column holds phone numbers: name one of them phone"),
+    (b"phone,name\n", "has no contacts under them"),
+    (b"phone\n" + b"+14155550101\n" * 20_001, "more than 20,000 contacts"),
+])
+def test_files_that_cannot_be_imported_say_why(owner_client, org, content, said):
+    response = upload(owner_client, org, content)
+    assert response.status_code == 400 and said in html.unescape(response.content.decode())
+    with tenant_scope(org):
+        assert not ContactImport.objects.exists() and not Contact.objects.exists()
+
+
+def test_windows_1252_files_are_read(owner_client, org):
+    response = upload(owner_client, org, "phone,name\n+14155550101,Zoë Müller\n".encode("cp1252"))
+    owner_client.post(response["Location"])
+    with tenant_scope(org):
+        assert Contact.objects.get().name == "Zoë Müller"
+
+
+def test_an_export_imports_back(owner_client, org, other_org, outsider_client):
+    contacts(org, ("+14155550101", "Ann Archer", "ann@example.com"), ("+442071234567", "-Cyd", ""))
+    with tenant_scope(org):
+        Contact.objects.filter(phone_number="+14155550101").update(labels=["vip"], notes="Line one, and two")
+    body = "".join(",".join(f'"{cell}"' for cell in line) + "\n"
+                   for line in exported(owner_client.get(f"/o/{org.slug}/contacts/export.csv")))
+    response = outsider_client.post(f"/o/{other_org.slug}/contacts/import/",
+                                    {"file": SimpleUploadedFile("export.csv", body.encode(), content_type="text/csv"),
+                                     "country": "US"})
+    assert response.status_code == 302
+    # The import is the other organization's: not seen, not applied from here.
+    assert owner_client.get(response["Location"].replace(other_org.slug, org.slug)).status_code == 404
+    assert owner_client.post(response["Location"].replace(other_org.slug, org.slug)).status_code == 404
+    outsider_client.post(response["Location"])
+    with tenant_scope(other_org):
+        imported = {c.phone_number: (c.name, c.email, c.labels, c.notes) for c in Contact.objects.all()}
+    assert imported == {"+14155550101": ("Ann Archer", "ann@example.com", ["vip"], "Line one, and two"),
+                        "+442071234567": ("-Cyd", "", [], "")}  # the export's guard is taken off again
+
+
+def test_agents_cannot_import(agent_client, org):
+    assert upload(agent_client, org, b"phone\n+14155550101\n").status_code == 403
+    assert "Import CSV" not in agent_client.get(f"/o/{org.slug}/contacts/").content.decode()
