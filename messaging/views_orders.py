@@ -66,6 +66,26 @@ def _lines(request: HttpRequest) -> list[crm_services.ItemInput]:
     return lines
 
 
+def _order_changed(request: HttpRequest, conversation_id, order_id, change):
+    """The conversation and its customer's order after `change(order, version)` (the version the form was
+    shown with), or, in the order's place, the refusal to answer: not this customer's order (404), no
+    version, someone else's change meanwhile (409), a change the order cannot take (400)."""
+    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
+    order = crm_selectors.get_order_for_org(request.organization, order_id)
+    if order.contact_id != conversation.contact_id:
+        return conversation, _refused("That order is not this customer's.", 404)
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        return conversation, _refused("The order's version is missing: reload the conversation.")
+    try:
+        return conversation, change(order, version)
+    except crm_services.OrderConflict as exc:
+        return conversation, _refused(str(exc), 409)
+    except ValidationError as exc:
+        return conversation, _refused(" ".join(exc.messages))
+
+
 @require_GET
 def conversation_orders(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
     return _panel(request, selectors.get_conversation_for_org(request.organization, conversation_id))
@@ -95,25 +115,17 @@ def conversation_order_update(request: HttpRequest, org_slug: str, conversation_
     """Change an order's lines (while it is pending or confirmed) and its shipping address, against
     the version the form was shown with: a change someone else made meanwhile is a 409 that says so,
     never overwritten. A line emptied in the form is removed."""
-    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
-    order = crm_selectors.get_order_for_org(request.organization, order_id)
-    if order.contact_id != conversation.contact_id:
-        return _refused("That order is not this customer's.", 404)
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        return _refused("The order's version is missing: reload the conversation.")
-    try:
+    def change(order, version):
         lines = _lines(request)
         if not lines:
             raise ValidationError({"items": "An order needs at least one item: to call it off, cancel it."})
-        order = crm_services.order_update(organization=request.organization, actor=request.user, order=order,
-                                          version=version, items=lines,
-                                          shipping_address=request.POST.get("shipping_address", "")[:2000])
-    except crm_services.OrderConflict as exc:
-        return _refused(str(exc), 409)
-    except ValidationError as exc:
-        return _refused(" ".join(exc.messages))
+        return crm_services.order_update(organization=request.organization, actor=request.user, order=order,
+                                         version=version, items=lines,
+                                         shipping_address=request.POST.get("shipping_address", "")[:2000])
+
+    conversation, order = _order_changed(request, conversation_id, order_id, change)
+    if isinstance(order, HttpResponse):
+        return order
     said = _told(request, conversation, f"Your order #{order.number} was updated: "
                                         + ", ".join(f"{i.quantity} x {i.name}" for i in order.items.all())
                                         + f". Total {order.currency} {order.total}.")
@@ -122,21 +134,13 @@ def conversation_order_update(request: HttpRequest, org_slug: str, conversation_
 
 @require_POST
 def conversation_order_transition(request: HttpRequest, org_slug: str, conversation_id, order_id) -> HttpResponse:
-    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
-    order = crm_selectors.get_order_for_org(request.organization, order_id)
-    if order.contact_id != conversation.contact_id:
-        return _refused("That order is not this customer's.", 404)
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        return _refused("The order's version is missing: reload the conversation.")
-    try:
-        order = crm_services.order_transition(organization=request.organization, actor=request.user, order=order,
-                                              to=request.POST.get("to", ""), version=version)
-    except crm_services.OrderConflict as exc:
-        return _refused(str(exc), 409)
-    except ValidationError as exc:
-        return _refused(" ".join(exc.messages))
+    conversation, order = _order_changed(
+        request, conversation_id, order_id,
+        lambda order, version: crm_services.order_transition(organization=request.organization, actor=request.user,
+                                                             order=order, to=request.POST.get("to", ""),
+                                                             version=version))
+    if isinstance(order, HttpResponse):
+        return order
     said = _told(request, conversation, f"Your order #{order.number} is now {order.get_status_display().lower()}.")
     return _panel(request, conversation,
                   said=f"Order #{order.number} is now {order.get_status_display().lower()}. {said}".strip())
