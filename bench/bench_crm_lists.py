@@ -145,6 +145,8 @@ def in_process(organization, agents) -> None:
             group="contacts")
     measure("contacts: has open orders", [f"/o/{slug}/contacts/?has_open_orders=on"] * 200, client=client,
             target=TARGET_MS, group="contacts")
+    measure("contacts: last contact in 30 days", [f"/o/{slug}/contacts/?last_contact=30d"] * 200, client=client,
+            target=TARGET_MS, group="contacts")
     measure("API: contacts", [f"/api/{slug}/contacts"] * 200, client=client, target=TARGET_MS, group="contacts")
     measure("orders page (newest)", [f"/o/{slug}/orders/"] * 200, client=client, target=TARGET_MS, group="orders")
     measure("orders page: status shipped", [f"/o/{slug}/orders/?status=shipped"] * 200, client=client,

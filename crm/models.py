@@ -85,6 +85,9 @@ class Contact(TenantModel):
             models.Index(fields=["organization", "-created_at", "-id"], name="contact_org_recent_idx"),
             # Label filter: organization_id = ? and labels @> array[?]
             GinIndex(fields=["labels"], name="contact_labels_idx"),
+            # The labels in use (the filter's suggestions): organization_id = ? and labels <> '{}', the
+            # labelled contacts only
+            models.Index(fields=["organization"], condition=~Q(labels=[]), name="contact_labelled_idx"),
         ]
 
     def __str__(self) -> str:

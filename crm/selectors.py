@@ -139,7 +139,7 @@ def contact_list(*, organization: Organization, search: str = "", has_open_order
 
 def contact_labels(*, organization: Organization) -> list[str]:
     """The labels the organization's contacts carry, for the filter's and the edit form's suggestions."""
-    labels = (Contact.objects.filter(organization=organization, labels__len__gt=0)
+    labels = (Contact.objects.filter(organization=organization).exclude(labels=[])
               .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True)
               .order_by("label").distinct())
     return list(labels[:200])
