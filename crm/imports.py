@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import defaultdict
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -111,14 +112,19 @@ def _row(values: dict, country: str) -> dict:
     return row
 
 
-def _found(organization: Organization, numbers: list[str]) -> dict[str, Contact]:
-    """The contacts these numbers reach: their own, or the one a number was merged into."""
-    found = {c.phone_number: c for c in Contact.objects.filter(organization=organization, phone_number__in=numbers)}
+def _found(organization: Organization, numbers: list[str], *, lock: bool = False) -> dict[str, Contact]:
+    """The contacts these numbers reach: their own, or the one a number was merged into. `lock` holds
+    them (in one order, so two imports cannot deadlock) until the transaction ends: "fill in only what
+    is blank" must not read a name just before the team types one."""
+    contacts = Contact.objects.filter(organization=organization)
+    if lock:
+        contacts = contacts.select_for_update().order_by("pk")
+    found = {c.phone_number: c for c in contacts.filter(phone_number__in=numbers)}
     missing = [number for number in numbers if number not in found]
     if missing:
         merged = dict(ContactMerge.objects.filter(organization=organization, merged_address__in=missing)
                       .values_list("merged_address", "contact_id"))
-        survivors = Contact.objects.filter(organization=organization).in_bulk(set(merged.values()))
+        survivors = {c.pk: c for c in contacts.filter(pk__in=set(merged.values()))}
         found.update((number, survivors[contact_id]) for number, contact_id in merged.items() if contact_id in survivors)
     return found
 
@@ -222,36 +228,49 @@ def _folded(rows: list[dict]) -> dict[str, dict]:
 
 def contact_import_apply(*, organization: Organization, actor, contact_import: ContactImport) -> ContactImport:
     """Do what the preview showed, once: a second confirmation (another tab, a double click) is told the
-    import was already applied, and changes nothing."""
+    import was already applied, and changes nothing. New contacts are inserted with their values in one
+    statement per thousand, and known ones updated in batches (only the fields the file filled in):
+    20,000 lines, one UPDATE each, took 28 s with every touched contact locked."""
     with transaction.atomic():
         locked = ContactImport.objects.select_for_update().get(organization=organization, pk=contact_import.pk)
         if locked.status == ContactImportStatus.APPLIED:
             raise ValidationError(f"This import was already applied on "
                                   f"{timezone.localtime(locked.applied_at):%b %-d, %Y at %H:%M}; nothing was changed.")
         wanted = _folded(locked.rows)
-        found = _found(organization, list(wanted))
-        new = [number for number in wanted if number not in found]
-        Contact.objects.bulk_create(
-            [Contact(organization=organization, phone_number=number, address_kind=phones.PHONE) for number in new],
-            ignore_conflicts=True)
-        if new:
-            found.update(_found(organization, new))
-        now, created, updated, unchanged = timezone.now(), 0, 0, 0
+        found = _found(organization, list(wanted), lock=True)
+        now = timezone.now()
+        fresh = {}
         for number, row in wanted.items():
-            contact = found[number]
-            changed = _fill(contact, row)
-            if number in new:
-                created += 1
-            elif changed:
-                updated += 1
-            else:
-                unchanged += 1
-            if changed:
-                contact.updated_at = now
-                contact.save(update_fields=[*changed, "updated_at"])
+            if number not in found:
+                fresh[number] = Contact(organization=organization, phone_number=number, address_kind=phones.PHONE)
+                _fill(fresh[number], row)
+        Contact.objects.bulk_create(fresh.values(), batch_size=1000, ignore_conflicts=True)
+        # A contact created since the preview (a message arrived) won the insert: it is filled in below.
+        stored = dict(Contact.objects.filter(organization=organization, phone_number__in=list(fresh))
+                      .values_list("phone_number", "pk")) if fresh else {}
+        raced = {number for number in fresh if stored.get(number) != fresh[number].pk}
+        if raced:
+            found.update(_found(organization, list(raced), lock=True))
+        created = len(fresh) - len(raced)
+        # A contact reached by two lines (its number, and one merged into it) is one object, filled twice.
+        contacts: dict = {}
+        changed: dict = defaultdict(set)
+        for number, row in wanted.items():
+            if number in fresh and number not in raced or number not in found:  # not found: deleted meanwhile
+                continue
+            contact = contacts.setdefault(found[number].pk, found[number])
+            changed[contact.pk].update(_fill(contact, row))
+        batches: dict[frozenset, list[Contact]] = defaultdict(list)
+        for pk, fields in changed.items():
+            if fields:
+                contacts[pk].updated_at = now
+                batches[frozenset(fields)].append(contacts[pk])
+        for fields, batch in batches.items():  # one batch per set of fields, so nothing else is written
+            Contact.objects.bulk_update(batch, [*sorted(fields), "updated_at"], batch_size=1000)
+        updated = sum(len(batch) for batch in batches.values())
         locked.status = ContactImportStatus.APPLIED
         locked.applied_at, locked.applied_by = now, _user(actor)
-        locked.result = {"created": created, "updated": updated, "unchanged": unchanged,
+        locked.result = {"created": created, "updated": updated, "unchanged": len(contacts) - updated,
                          "skipped": locked.summary.get("errors", 0), "folded": locked.summary.get("same", 0)}
         locked.save(update_fields=["status", "applied_at", "applied_by", "result"])
         audit(organization=organization, actor=actor, verb="contacts.imported", target=locked,

@@ -93,6 +93,35 @@ def test_a_contact_created_between_preview_and_confirm_is_filled_not_doubled(own
     with tenant_scope(org):
         [ann] = Contact.objects.all()
         assert (ann.name, ann.email) == ("Ann", "ann@example.com")
+    assert "0 new, 1 updated, 0 already up to date" in owner_client.get(response["Location"]).content.decode()
+
+
+def test_a_contact_reached_by_two_lines_keeps_both_notes(owner_client, org):
+    [survivor] = contacts(org, ("+14155550199", "Survivor", ""))
+    with tenant_scope(org):
+        ContactMerge.objects.create(organization=org, contact=survivor, merged_contact_id=survivor.pk,
+                                    merged_address="+14155550105", merged_name="Old number")
+    response = upload(owner_client, org, b"phone,email,notes\n+14155550199,,From her number\n"
+                                         b"+14155550105,s@example.com,From her old number\n")
+    owner_client.post(response["Location"])
+    with tenant_scope(org):
+        [survivor] = Contact.objects.all()
+        assert (survivor.email, survivor.notes) == ("s@example.com", "From her number\n\nFrom her old number")
+    assert "0 new, 1 updated" in owner_client.get(response["Location"]).content.decode()
+
+
+def test_applying_a_large_file_takes_a_few_statements_not_one_per_line(owner_client, org,
+                                                                       django_assert_max_num_queries):
+    contacts(org, *[(f"+1415555{i:04d}", "", "") for i in range(100)])  # known, with blanks to fill
+    body = "phone,name,notes\n" + "".join(f"+1415555{i:04d},Person {i},Met at the fair\n" for i in range(600))
+    response = upload(owner_client, org, body.encode())
+    with django_assert_max_num_queries(40):  # was one UPDATE per line: 600 and more
+        owner_client.post(response["Location"])
+    with tenant_scope(org):
+        assert Contact.objects.count() == 600
+        assert Contact.objects.filter(name="Person 7", notes="Met at the fair").exists()  # known, filled in
+        assert Contact.objects.filter(name="Person 599", notes="Met at the fair").exists()  # new
+    assert "500 new, 100 updated, 0 already up to date" in owner_client.get(response["Location"]).content.decode()
 
 
 @pytest.mark.parametrize("content, said", [
