@@ -99,6 +99,8 @@ def _row(values: dict, country: str) -> dict:
         row["phone"] = _phone(row["raw_phone"], country)
         if len(name) > 200:
             raise ValidationError("The name is longer than 200 characters.")
+        if len(values.get("email", "").strip()) > 254:
+            raise ValidationError("The email address is longer than 254 characters.")
         if row["email"]:
             try:
                 validate_email(row["email"])

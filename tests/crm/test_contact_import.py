@@ -52,7 +52,8 @@ def test_a_messy_file_is_previewed_then_applied_once(owner_client, org, owner):
     preview = owner_client.get(response["Location"])
     page = preview.content.decode()
     shown = lines(page)
-    assert shown[2].startswith("2 +14155550101 Ann Archer ann@example.com vip, wholesale New contact")
+    assert shown[2].startswith('2 +14155550101 Ann Archer ann@example.com vip, wholesale '
+                             'Prefers mornings; "no calls" after 6 New contact')
     assert "'555-01' is not a phone number" in shown[4]  # line numbers count the quoted note's two lines
     assert "'not-an-email' is not an email address." in shown[5]
     assert shown[6].endswith("+14155550103 Cyd National New contact")  # the national number, read as US
@@ -136,6 +137,38 @@ def test_files_that_cannot_be_imported_say_why(owner_client, org, content, said)
     assert response.status_code == 400 and said in html.unescape(response.content.decode())
     with tenant_scope(org):
         assert not ContactImport.objects.exists() and not Contact.objects.exists()
+
+
+def test_a_file_over_5_mb_is_refused(owner_client, org):
+    response = upload(owner_client, org, b"phone,notes\n" + b"+14155550101," + b"x" * (5 * 1024 * 1024) + b"\n")
+    assert response.status_code == 400
+    assert "at most 5 MB can be imported at once" in html.unescape(response.content.decode())
+    with tenant_scope(org):
+        assert not ContactImport.objects.exists()
+
+
+def test_values_too_long_are_errors_of_their_line(owner_client, org):
+    response = upload(owner_client, org, (
+        "phone,name,email,notes\n"
+        f"+14155550101,{'N' * 201},,\n"
+        f"+14155550102,Ann,{'a' * 250}@example.com,\n"
+        f"+14155550103,Bob,,{'n' * 5001}\n"
+        "+14155550104,Cyd,,fine\n").encode())
+    shown = lines(owner_client.get(response["Location"]).content.decode())
+    assert "The name is longer than 200 characters." in shown[2]
+    assert "The email address is longer than 254 characters." in shown[3]
+    assert "The notes are longer than 5,000 characters." in shown[4]
+    assert shown[5].endswith("New contact")
+    owner_client.post(response["Location"])
+    with tenant_scope(org):
+        assert list(Contact.objects.values_list("name", flat=True)) == ["Cyd"]
+
+
+def test_the_file_name_is_shown_as_text(owner_client, org):
+    response = upload(owner_client, org, b"phone\n+14155550101\n", name="<img src=x onerror=alert(1)>.csv")
+    for page in (owner_client.get(response["Location"]), owner_client.get(f"/o/{org.slug}/contacts/import/")):
+        text = page.content.decode()
+        assert "<img src=x" not in text and "&lt;img src=x onerror=alert(1)&gt;.csv" in text
 
 
 def test_windows_1252_files_are_read(owner_client, org):
