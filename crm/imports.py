@@ -28,7 +28,7 @@ from tenants.models import Organization
 from tenants.services import audit
 
 from .exports import FORMULA_STARTS
-from .models import Contact, ContactImport, ContactImportStatus, ContactMerge
+from .models import CONTACT_LABELS_MAX, Contact, ContactImport, ContactImportStatus, ContactMerge
 from .services import contact_labels_clean
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -202,7 +202,13 @@ def _fill(contact: Contact, row: dict) -> list[str]:
         if row[field] and not getattr(contact, field):
             setattr(contact, field, row[field])
             changed.append(field)
-    labels = {label.casefold(): label for label in [*row["labels"], *contact.labels]}
+    # The team's labels first; the file's are added while there is room (past the limit, the contact's
+    # page would refuse every later edit until some were removed).
+    labels = {label.casefold(): label for label in contact.labels}
+    for label in row["labels"]:
+        if len(labels) >= CONTACT_LABELS_MAX:
+            break
+        labels.setdefault(label.casefold(), label)
     if len(labels) > len(contact.labels):
         contact.labels = sorted(labels.values(), key=str.casefold)
         changed.append("labels")

@@ -139,6 +139,18 @@ def test_files_that_cannot_be_imported_say_why(owner_client, org, content, said)
         assert not ContactImport.objects.exists() and not Contact.objects.exists()
 
 
+def test_labels_from_the_file_are_added_while_there_is_room(owner_client, org):
+    [ann] = contacts(org, ("+14155550101", "Ann", ""))
+    theirs = [f"team {i:02d}" for i in range(19)]
+    with tenant_scope(org):
+        Contact.objects.filter(pk=ann.pk).update(labels=theirs)
+    response = upload(owner_client, org, b'phone,labels\n+14155550101,"TEAM 03, vip, wholesale"\n')
+    owner_client.post(response["Location"])
+    with tenant_scope(org):
+        ann.refresh_from_db()
+    assert ann.labels == sorted([*theirs, "vip"], key=str.casefold)  # at most 20; the team's spelling kept
+
+
 def test_a_file_over_5_mb_is_refused(owner_client, org):
     response = upload(owner_client, org, b"phone,notes\n" + b"+14155550101," + b"x" * (5 * 1024 * 1024) + b"\n")
     assert response.status_code == 400
