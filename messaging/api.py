@@ -49,7 +49,8 @@ class ContactListApi(TenantAPIView):
                if params.get(name) not in (None, "")}
         filters = ContactFilterSerializer(data=raw)
         filters.is_valid(raise_exception=True)
-        return self.paginate(crm_selectors.contact_list(organization=self.organization, **filters.validated_data),
+        contacts = crm_selectors.contact_list(organization=self.organization, **filters.validated_data)
+        return self.paginate(crm_selectors.searched_by_name(contacts, search=filters.validated_data.get("search", "")),
                              ContactOutputSerializer)
 
 

@@ -117,6 +117,9 @@ def write_url(org, contact) -> str:
 
 def test_write_to_a_contact_from_their_page(agent_client, org, our_number, twilio, django_capture_on_commit_callbacks):
     [ann] = contacts(org, ("+14155550101", "Ann", ""))
+    with tenant_scope(org):  # two messages within a second: not paced (inline tasks cannot wait for a slot)
+        our_number.send_rate = 50
+        our_number.save(update_fields=["send_rate"])
     form = agent_client.get(write_url(org, ann), HTTP_HX_REQUEST="true").content.decode()
     assert f'value="n:{our_number.pk}" checked' in form and "SMS · " in form
     with django_capture_on_commit_callbacks(execute=True):

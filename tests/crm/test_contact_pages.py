@@ -81,6 +81,25 @@ def test_the_contacts_page_pages_through_everyone_once(agent_client, org, sort, 
     assert sorted(seen) == sorted(c.name if c.pk not in (made[6].pk,) else "Person 005" for c in made)
 
 
+@pytest.mark.parametrize("sorted_up_to", [0, 1_000_000], ids=["broad: walk the name index", "narrow: sort the matches"])
+def test_a_search_pages_through_its_matches_in_name_order(agent_client, org, monkeypatch, sorted_up_to):
+    """However the search's rows are found (a broad search walks the name index, a narrow one sorts its
+    matches), its pages list every match once, in name order, and nobody else."""
+    from crm import selectors
+
+    monkeypatch.setattr(selectors, "CONTACT_SEARCH_SORTED_UP_TO", sorted_up_to)
+    names = [f"{first} {last}" for first in ("Tim", "Timothy", "Ada") for last in ("Zed", "Young", "Abel", "Tim")]
+    contacts(org, *((f"+1415556{i:04d}", names[i % len(names)], "") for i in range(130)))
+    url, seen = f"/o/{org.slug}/contacts/?q=tim", []
+    while url:
+        response = agent_client.get(url if url.startswith("/") else f"/o/{org.slug}/contacts/{url}")
+        assert response.status_code == 200
+        seen += rows(response)
+        url = next_link(response)
+    expected = sorted(name for i in range(130) for name in [names[i % len(names)]] if "Tim" in name)
+    assert seen == expected and len(seen) == 98  # 32 of the 130 are Ada Zed, Ada Young or Ada Abel
+
+
 def test_a_broken_page_link_is_said(agent_client, org):
     for after in ("junk", "W10", "WyJhIiwiYiIsImMiXQ"):
         response = agent_client.get(f"/o/{org.slug}/contacts/", {"after": after})
