@@ -1,5 +1,5 @@
 """A bare Django application: one view, no middleware, no apps, nothing else. The benchmarks serve it
-with the same gunicorn command as the product (`bench.bare_django:application`) to measure the most
+with the same web server command as the product (`bench.bare_django:application`) to measure the most
 a Django view can do on this machine, in the same run as the product's figures."""
 
 from django.conf import settings

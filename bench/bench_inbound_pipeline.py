@@ -1,11 +1,11 @@
 """Benchmark: the inbound pipeline end to end (issue 14), with the product running as `make run` runs it.
 
-Starts what `make run` starts (softphone.launcher.processes(): gunicorn 2 workers x 8 threads, one
+Starts what `make run` starts (softphone.launcher.processes(): granian 2 workers x 8 threads, one
 Celery worker per queue, beat) on the embedded PostgreSQL (a database of its own, softphone_bench)
 and Redis (every key under a namespace of its own, deleted afterwards), with the product's settings
 plus one trivial view (bench.bench_settings). Then, in one run:
 
-1. a bare Django application (bench/bare_django.py: one view, no middleware) under the same gunicorn
+1. a bare Django application (bench/bare_django.py: one view, no middleware) under the same web server
    command, alone on the machine: `wrk` for BENCH_CEILING_SECONDS;
 2. the trivial view served by the product's own processes (workers and beat idle), the same way;
 3. the sustained load: signed Twilio inbound webhooks (each a new MessageSid, from BENCH_SENDERS
@@ -350,10 +350,9 @@ def main() -> int:
     web, *_ = host_processes
     env = product_env()
 
-    # 1. The bare Django application, same gunicorn command, alone.
-    bare_web = launcher.Process("bare-django", [
-        ("bench.bare_django:application" if part == "softphone.wsgi" else
-         f"127.0.0.1:{BARE_PORT}" if part == f"127.0.0.1:{PORT}" else part) for part in web.command])
+    # 1. The bare Django application, same web server command, alone.
+    bare_web = launcher.Process("bare-django", launcher.web_command(host="127.0.0.1", port=BARE_PORT,
+                                                                    app="bench.bare_django:application"))
     bare_server = start(bare_web, env)
     try:
         if not launcher.wait_healthy(f"http://127.0.0.1:{BARE_PORT}/bench/bare", [bare_server]):

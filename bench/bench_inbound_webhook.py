@@ -1,6 +1,6 @@
 """Benchmark: the inbound message webhook under the production server configuration.
 
-Serves the product with gunicorn exactly as docs/operations.md runs a web process (2 workers x 8
+Serves the product with the production web server (granian) exactly as docs/operations.md runs a web process (2 workers x 8
 threads here, DEBUG off, WhiteNoise, every middleware), then, in the same run:
 1. `wrk -t2 -c16 -d10s` against a trivial view served by the same processes: the ceiling;
 2. the same against POST /webhooks/twilio/messages/ with pre-signed requests, each a new MessageSid
@@ -33,7 +33,7 @@ from bench.common import (
     cpu_times,
     percentile,
     prepare_database,
-    start_gunicorn,
+    start_web_server,
     stolen,
     use_bench_database,
     wait_until_quiet,
@@ -110,6 +110,7 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
     interval = 1.0 / rate
     latencies: list[float] = []
     failures: list[float] = []
+    reasons: dict[str, int] = {}  # why requests failed: a status line, or the exception's type
     spans: list[tuple[float, float]] = []  # (due, answered) on the monotonic clock, for each success
 
     async def run():
@@ -141,12 +142,16 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
                         keep = False
                 await reader.readexactly(length)
                 ok = status_line.split()[1] == b"200"
+                if not ok:
+                    reason = status_line.decode(errors="replace").strip()
+                    reasons[reason] = reasons.get(reason, 0) + 1
                 if keep:
                     idle.append((reader, writer))
                 else:
                     writer.close()
-            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
                 ok = False
+                reasons[type(exc).__name__] = reasons.get(type(exc).__name__, 0) + 1
             (latencies if ok else failures).append(loop.time() - due)
             if ok:
                 spans.append((due, loop.time()))
@@ -165,7 +170,7 @@ def open_loop(requests: list[tuple[str, str]], rate: float, seconds: int) -> dic
     ms = [seconds * 1000 for seconds in latencies]
     return {"sent": len(ms) + len(failures), "failed": len(failures), "p50": percentile(ms, 0.50),
             "p95": percentile(ms, 0.95), "p99": percentile(ms, 0.99), "max": max(ms), "mean": statistics.mean(ms),
-            "spans": spans}
+            "spans": spans, "reasons": reasons}
 
 
 def clear_of(spans: list[tuple[float, float]], stalls: list[tuple[float, float]]) -> list[float]:
@@ -190,7 +195,7 @@ def main() -> int:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.bench_settings", "DEBUG": "false",
            "PUBLIC_BASE_URL": BASE, "REDIS_URL": REDIS_URL, "DATABASE_NAME": os.environ["DATABASE_NAME"]}
     script = str(Path(__file__).with_name("webhook_requests.lua"))
-    server = start_gunicorn(port=PORT, env=env, workers=int(os.environ.get("BENCH_WORKERS", "2")),
+    server = start_web_server(port=PORT, env=env, workers=int(os.environ.get("BENCH_WORKERS", "2")),
                             threads=int(os.environ.get("BENCH_THREADS", "8")))
     rounds, disturbed = [], 0
     try:
@@ -247,6 +252,8 @@ def main() -> int:
     print(f"trivial view:    median {bare_rate:.0f} req/s over {len(rounds)} rounds (wrk -t2 -c16 -d{DURATION}s)")
     print(f"inbound webhook: median {webhook_rate:.0f} req/s, non-2xx {non_2xx}, ratio of medians {ratio:.2f} "
           f"(median of the rounds' ratios {per_round:.2f})")
+    if latency["reasons"]:
+        print("failed requests, by reason: " + ", ".join(f"{why} x {n}" for why, n in latency["reasons"].items()))
     print(f"at half load ({half:.0f} req/s, open loop, {latency['sent']} requests, {latency['failed']} failed): "
           f"p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms, p99 {latency['p99']:.1f} ms, "
           f"max {latency['max']:.1f} ms (steal {latency['steal']:.0%})")

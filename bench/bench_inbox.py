@@ -14,7 +14,7 @@ messages) each answer in under 50 ms server time at p95; search in under 200 ms.
    the median time per request inside PostgreSQL calls (every query timed by a connection wrapper),
    "python cpu" the median CPU time of this process per request, "machine busy" the non-idle share
    of all cores meanwhile (this process alone is 50 % of two cores), "steal" from /proc/stat.
-3. Open inbox tabs: gunicorn as in production (2 workers x 8 threads, DEBUG off), BENCH_TABS (200)
+3. Open inbox tabs: the web server (granian) as in production (2 workers x 8 threads, DEBUG off), BENCH_TABS (200)
    sessions of the 5 agents and as many simulated tabs doing what static/js/inbox.js does every
    1.5 s: ask the quiet path `live/<token>/` (no cookie), and when it answers "changed" the authenticated inbox/poll/
    (one keep-alive connection each, all in one asyncio thread). 8 tabs in 10 show Mine (an agent's
@@ -23,10 +23,10 @@ messages) each answer in under 50 ms server time at p95; search in under 200 ms.
    customer message arriving every 2 s through the real service (message_receive) in a recent open
    conversation, which raises the change counters of its audience (services/live.py). Reported:
    poll latency (quiet path plus poll when needed), answered 204 vs 200, the list view's latency,
-   CPU of gunicorn (per worker), of PostgreSQL's backends and of this client.
+   CPU of the web server (per worker), of PostgreSQL's backends and of this client.
 
 Run: `.venv/bin/python -m bench.bench_inbox`. Knobs: BENCH_PARTS=inprocess,tabs, BENCH_TABS,
-BENCH_TAB_SECONDS, BENCH_WORKERS / BENCH_THREADS (gunicorn), BENCH_INBOX_PORT, BENCH_SEARCH_SECONDS;
+BENCH_TAB_SECONDS, BENCH_WORKERS / BENCH_THREADS (the web server), BENCH_INBOX_PORT, BENCH_SEARCH_SECONDS;
 `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of each case's slowest query.
 """
 
@@ -48,7 +48,7 @@ from urllib.parse import quote, urlencode
 
 import django
 
-from bench.common import cpu_times, percentile, prepare_database, start_gunicorn, stolen, use_bench_database
+from bench.common import cpu_times, percentile, prepare_database, start_web_server, stolen, use_bench_database
 
 os.environ["DEBUG"] = "false"
 # A Redis database of its own: the inbox change counter and the tasks the live test enqueues.
@@ -300,17 +300,17 @@ def in_process(organization, agents) -> None:
     client.logout()  # deletes its session row
 
 
-# 200 tabs against gunicorn ---------------------------------------------------------------------
+# 200 tabs against the web server -------------------------------------------------------------
 
 
 def start_server() -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.inbox_settings", "DEBUG": "false",
            "REDIS_URL": REDIS_URL, "DATABASE_NAME": os.environ["DATABASE_NAME"]}
-    return start_gunicorn(port=PORT, env=env, workers=WORKERS, threads=THREADS)
+    return start_web_server(port=PORT, env=env, workers=WORKERS, threads=THREADS)
 
 
 def postgres_backends() -> list[psutil.Process]:
-    """The server processes serving the benchmark database (gunicorn's and ours)."""
+    """The server processes serving the benchmark database (the web server's and ours)."""
     pid = int((Path(settings.BASE_DIR) / "var/pgdata/postmaster.pid").read_text().split()[0])
     found = []
     for child in psutil.Process(pid).children():
@@ -383,7 +383,7 @@ def live_changes(organization, *, enabled: bool = True):
 
 
 def tabs_test(organization, agents) -> list[dict]:
-    """200 sessions, gunicorn, then two runs of TAB_SECONDS: a quiet organization (nothing changes,
+    """200 sessions, the web server, then two runs of TAB_SECONDS: a quiet organization (nothing changes,
     so polls are answered 204 from Redis, but for the 30-second recheck) and a busy one (a customer
     message every CHANGE_EVERY seconds, so most polls find the counter moved and read the database)."""
     import asyncio
@@ -482,7 +482,7 @@ def tabs_test(organization, agents) -> list[dict]:
                 except (OSError, asyncio.IncompleteReadError):
                     conn[0] = None
                     await asyncio.sleep(0.5)
-            raise RuntimeError("gunicorn does not answer the list view")
+            raise RuntimeError("the web server does not answer the list view")
 
         for _ in range(3):
             await asyncio.gather(*(fetch(conn) for conn in conns))
@@ -507,20 +507,20 @@ def tabs_test(organization, agents) -> list[dict]:
         polls: list[tuple[int, float]] = []
         list_times: list[float] = []
         failures: list[str] = []
-        gunicorn = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+        web = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
         me = psutil.Process()
         with live_changes(organization, enabled=busy_org) as made:
-            before = (cpu_times(), cpu_seconds(gunicorn), cpu_seconds(postgres_backends()), cpu_seconds([me]),
+            before = (cpu_times(), cpu_seconds(web), cpu_seconds(postgres_backends()), cpu_seconds([me]),
                       time.monotonic())
             asyncio.run(run(polls, list_times, failures))
-            after = (cpu_times(), cpu_seconds(gunicorn), cpu_seconds(postgres_backends()), cpu_seconds([me]),
+            after = (cpu_times(), cpu_seconds(web), cpu_seconds(postgres_backends()), cpu_seconds([me]),
                      time.monotonic())
         wall = after[4] - before[4]
 
         def used(i):
             return sum(after[i].get(pid, 0) - before[i].get(pid, 0) for pid in after[i]) / wall
 
-        workers = sorted((after[1].get(w.pid, 0) - before[1].get(w.pid, 0)) / wall for w in gunicorn[1:])
+        workers = sorted((after[1].get(w.pid, 0) - before[1].get(w.pid, 0)) / wall for w in web[1:])
 
         latencies = [ms for _, ms in polls]
         by_status = {code: [ms for st, ms in polls if st == code] for code in (204, 200)}
@@ -539,7 +539,7 @@ def tabs_test(organization, agents) -> list[dict]:
             "list_n": len(list_times), "list_p50": p(list_times, 0.5), "list_p95": p(list_times, 0.95),
             "list_max": max(list_times, default=0),
             "changes": len(made), "change_ms": statistics.median(s for _, s in made) * 1000 if made else 0,
-            "cpu_gunicorn": used(1), "cpu_workers": workers, "cpu_postgres": used(2), "cpu_client": used(3),
+            "cpu_web": used(1), "cpu_workers": workers, "cpu_postgres": used(2), "cpu_client": used(3),
             "machine_busy": busy(before[0], after[0]), "steal": stolen(before[0], after[0]),
         }
 
@@ -582,7 +582,7 @@ def report(tabs: list[dict] | None) -> bool:
     if RESULTS:
         print("(ms; db and python cpu are medians per request: time in PostgreSQL, and this process's CPU time)")
     for t in tabs or []:
-        print(f"\n{t['tabs']} tabs polling every {POLL_EVERY} s for {t['seconds']} s, gunicorn {WORKERS} x {THREADS}, "
+        print(f"\n{t['tabs']} tabs polling every {POLL_EVERY} s for {t['seconds']} s, web server {WORKERS} x {THREADS}, "
               f"{t['name']}"
               + (f", {t['changes']} messages, {t['change_ms']:.0f} ms each" if t["changes"] else "") + ":")
         print(f"  polls: {t['polls']} ({t['rate']:.0f}/s), 204 {t['n204']}, 200 {t['n200']}, "
@@ -591,10 +591,10 @@ def report(tabs: list[dict] | None) -> bool:
               f"(204: p50 {t['p50_204']:.1f} / p95 {t['p95_204']:.1f}; 200: p50 {t['p50_200']:.1f} / "
               f"p95 {t['p95_200']:.1f})")
         print(f"  polls in flight on average (rate x mean latency): {t['in_flight']:.1f} "
-              f"(gunicorn has {WORKERS * THREADS} threads)")
+              f"(the web server has {WORKERS * THREADS} threads)")
         print(f"  list view meanwhile ({t['list_n']} requests, 1/s): p50 {t['list_p50']:.1f}, "
               f"p95 {t['list_p95']:.1f}, max {t['list_max']:.1f} ms")
-        print(f"  CPU (cores): gunicorn {t['cpu_gunicorn']:.2f} (workers {', '.join(f'{w:.2f}' for w in t['cpu_workers'])}), "
+        print(f"  CPU (cores): web server {t['cpu_web']:.2f} (workers {', '.join(f'{w:.2f}' for w in t['cpu_workers'])}), "
               f"PostgreSQL backends {t['cpu_postgres']:.2f}, "
               f"this client {t['cpu_client']:.2f}; machine busy {t['machine_busy']:.0%} of 2 cores, "
               f"steal {t['steal']:.0%}")

@@ -2,7 +2,7 @@
 
 Twilio waits at most 15 s for our TwiML and the caller hears silence meanwhile: the issue (Voice)
 asks for a p99 under 100 ms with 50 calls at the same moment, on this machine. Serves the product
-with gunicorn as docs/operations.md runs a web process (2 workers x 8 threads, DEBUG off, every
+with the production web server (granian) as docs/operations.md runs a web process (2 workers x 8 threads, DEBUG off, every
 middleware) and, in the same run:
 
 1. bursts of 50 requests sent at the same instant to a trivial view of the same processes (the
@@ -35,7 +35,7 @@ from bench.common import (
     percentile,
     prepare_database,
     process_cpu,
-    start_gunicorn,
+    start_web_server,
     stolen,
     use_bench_database,
 )
@@ -144,7 +144,7 @@ def main() -> int:
     org, agent = seed()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.bench_settings", "DEBUG": "false",
            "PUBLIC_BASE_URL": BASE, "REDIS_URL": REDIS_URL, "DATABASE_NAME": os.environ["DATABASE_NAME"]}
-    server = start_gunicorn(port=PORT, env=env, workers=int(os.environ.get("BENCH_WORKERS", "2")),
+    server = start_web_server(port=PORT, env=env, workers=int(os.environ.get("BENCH_WORKERS", "2")),
                             threads=int(os.environ.get("BENCH_THREADS", "8")))
     reference, webhook = [], []
     failures = {"reference": 0, "webhook": 0}

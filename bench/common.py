@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -52,15 +51,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
-def start_gunicorn(*, port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
-    """The production server (softphone.wsgi under gunicorn) on `port`, once it answers /bench/bare
-    (bench/bench_urls.py)."""
+def start_web_server(*, port: int, env: dict, workers: int, threads: int) -> subprocess.Popen:
+    """The production web server (softphone.launcher.web_command) on `port`, once it answers
+    /bench/bare (bench/bench_urls.py)."""
     from django.conf import settings
 
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "softphone.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
-        cwd=settings.BASE_DIR, env=env)
+    from softphone.launcher import web_command
+
+    command = web_command(host="127.0.0.1", port=port, workers=workers, threads=threads, access_log=False)
+    server = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -69,7 +68,7 @@ def start_gunicorn(*, port: int, env: dict, workers: int, threads: int) -> subpr
         except OSError:
             time.sleep(0.3)
     server.kill()
-    raise RuntimeError("gunicorn did not start")
+    raise RuntimeError("the web server did not start")
 
 
 def busy(before: list[int], after: list[int]) -> float:
@@ -148,7 +147,7 @@ class DiskFlushProbe:
 
 
 def process_cpu() -> dict[str, float]:
-    """CPU seconds each kind of process has used so far (gunicorn's workers, PostgreSQL's backends,
+    """CPU seconds each kind of process has used so far (the web server's workers, PostgreSQL's backends,
     Redis, this process), read from /proc: the difference of two readings says where a stretch of
     work went. Processes that exit in between are not counted."""
     kinds: dict[str, float] = {}
@@ -167,8 +166,8 @@ def process_cpu() -> dict[str, float]:
         seconds = (int(fields[11]) + int(fields[12])) / tick
         if int(entry) == os.getpid():
             kind = "benchmark client"
-        elif "gunicorn" in command:
-            kind = "gunicorn"
+        elif "granian" in command:
+            kind = "web server"
         elif "postgres" in command:
             kind = "postgresql"
         elif "redis-server" in command:

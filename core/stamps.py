@@ -2,7 +2,7 @@
 or trusts has changed.
 
 A web process keeps some answers in memory (which account a number belongs to, and its auth token)
-or hands out short-lived signed tokens (the inbox's live token). gunicorn runs several processes,
+or hands out short-lived signed tokens (the inbox's live token). The web server runs several processes,
 on several machines, so clearing one process's memory is not enough: the write bumps or deletes a
 stamp in the Redis they all share, after its transaction commits, and each reader compares the
 stamp it saw with the one Redis holds now, in a round trip it makes anyway or in one GET.

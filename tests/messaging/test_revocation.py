@@ -85,7 +85,7 @@ _ROTATE_IN_ANOTHER_PROCESS = textwrap.dedent("""
 @pytest.mark.django_db(transaction=True)
 def test_a_token_rotated_by_another_process_is_refused_here_at_once(org, our_number, twilio_account, twilio,
                                                                     twilio_posts, settings):
-    """gunicorn runs several processes: the one that saves the new token is rarely the one that
+    """The web server runs several processes: the one that saves the new token is rarely the one that
     cached the old one. The rotation runs in a separate Python process against the same database and
     Redis; this process's cache must not accept the old token afterwards."""
     assert twilio_posts.inbound(ACME_TOKEN, body="Hi", message_sid="SM" + "5" * 32)[0].status_code == 200  # cached here

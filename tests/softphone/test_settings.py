@@ -37,7 +37,7 @@ def test_production_refuses_to_start_without_its_secrets():
 
 
 def test_a_web_process_loads_every_view_and_what_sending_a_task_needs_then_freezes_it():
-    """softphone.wsgi (what gunicorn loads) imports every view, the tasks and the parts of Celery a
+    """softphone.wsgi (what the web server loads) imports every view, the tasks and the parts of Celery a
     first `.delay()` would import, then freezes what it loaded: a full collection in a busy worker
     does not walk the whole framework, and the first request that sends a task does not import ~70
     modules while other requests wait (docs/benchmarks.md)."""
