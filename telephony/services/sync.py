@@ -11,7 +11,7 @@ from tenants.models import Organization
 from tenants.services import audit
 
 from .editing import phone_number_mark_released
-from .webhook_contract import drift_of
+from .webhook_contract import drift_of, outdated_ours
 
 
 def account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
@@ -24,10 +24,10 @@ def account_sync(*, organization: Organization, account: ProviderAccount, actor=
 
 def provider_account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
     """Compare every number of a numbers-provider account with the provider: released there ->
-    inactive; webhook URLs changed behind our back -> drift recorded (one click repairs);
-    capabilities refreshed."""
+    inactive; webhook URLs changed behind our back -> drift recorded (one click repairs); URLs still
+    as we set them under an older contract -> configured again by a worker; capabilities refreshed."""
     remote = {n.sid: n for n in providers.for_account(account).iter_incoming_numbers(page_size=1000)}
-    counts = {"checked": 0, "released": 0, "drifted": 0}
+    counts = {"checked": 0, "released": 0, "drifted": 0, "updated": 0}
     now = timezone.now()
     for number in PhoneNumber.objects.filter(organization=organization, provider_account=account).exclude(
         status=NumberStatus.INACTIVE
@@ -39,7 +39,12 @@ def provider_account_sync(*, organization: Organization, account: ProviderAccoun
                 phone_number_mark_released(organization, number, actor)
                 counts["released"] += 1
                 continue
-            drift = drift_of(number, found, account) if number.webhook_configured else ""
+            if outdated_ours(number, found, account):
+                transaction.on_commit(lambda n=number: jobs.phone_number_configure(organization.pk, n.pk))
+                counts["updated"] += 1
+                drift = ""
+            else:
+                drift = drift_of(number, found, account) if number.webhook_configured else ""
             if drift and drift != number.webhook_drift:
                 audit(organization=organization, actor=actor, verb="phone_number.webhook_drift", target=number,
                       data={"drift": drift})

@@ -70,6 +70,22 @@ def takes_voice(number: PhoneNumber) -> bool:
     return not number.platform_id
 
 
+def outdated_ours(number: PhoneNumber, remote: IncomingNumber, account: ProviderAccount) -> bool:
+    """The provider has exactly what we last set on this number, but that is no longer our contract
+    (a release moved a route: the number-level status callback became voice's). Not drift (nobody
+    changed it behind our back): the number is configured again, without anyone having to press
+    "Repair"."""
+    if account.webhook_mode == WebhookMode.GLOBAL or not number.webhook_configured:
+        return False
+    ours = webhook_urls()
+    pairs = [(remote.sms_url, number.sms_url, ours.sms_url),
+             (remote.status_callback, number.status_callback_url, ours.status_callback)]
+    if takes_voice(number):
+        pairs.append((remote.voice_url, number.voice_url, ours.voice_url))
+    return (all(there == last for there, last, _ in pairs)
+            and any(last != now for _, last, now in pairs))
+
+
 def drift_of(number: PhoneNumber, remote: IncomingNumber, account: ProviderAccount) -> str:
     """What the provider has that we did not set ('' when all is as we left it)."""
     if account.webhook_mode == WebhookMode.GLOBAL:

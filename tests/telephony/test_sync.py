@@ -123,3 +123,30 @@ def test_a_stalled_import_is_resumed_by_beat(org, owner, twilio, twilio_account)
     with tenant_scope(org):
         job.refresh_from_db()
         assert (job.status, job.done, job.created_count) == (JobStatus.DONE, 30, 30)
+
+
+OLD_STATUS_PATH = "/webhooks/twilio/messages/status/"  # the number-level status callback before voice
+
+
+@pytest.mark.django_db
+def test_a_number_still_as_an_older_release_set_it_is_configured_again_not_called_drifted(
+        org, twilio, twilio_account, two_numbers, django_capture_on_commit_callbacks):
+    """Numbers configured before the status callback became voice's still have the old one, exactly
+    as we set it: sync configures them again (no "Changed", no button to press); a number someone
+    changed behind our back is still drift."""
+    from django.conf import settings
+
+    first, second = two_numbers
+    old = settings.PUBLIC_BASE_URL + OLD_STATUS_PATH
+    with tenant_scope(org):
+        PhoneNumber.objects.filter(pk__in=[first.pk, second.pk]).update(status_callback_url=old)
+    twilio.update_number(ACME_SID, first.provider_sid, status_callback=old)
+    twilio.update_number(ACME_SID, second.provider_sid, status_callback="https://someone-else.example.com/status")
+    with django_capture_on_commit_callbacks(execute=True):
+        phone_numbers_sync_all.apply(throw=True)
+    assert twilio.number(ACME_SID, first.provider_sid)["status_callback"] == webhook_urls().status_callback
+    after = state(org)
+    assert after[FIRST] == (NumberStatus.ACTIVE, "")
+    assert after[SECOND] == (NumberStatus.ACTIVE, "status callback is https://someone-else.example.com/status")
+    with tenant_scope(org):
+        assert PhoneNumber.objects.get(pk=first.pk).status_callback_url == webhook_urls().status_callback
