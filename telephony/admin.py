@@ -3,6 +3,7 @@ from django.contrib import admin
 from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from .models import Call, CallDrain, PhoneNumber, ProviderAccount, VoicePolicy
+from .services import platform
 
 
 @admin.register(ProviderAccount)
@@ -13,6 +14,15 @@ class ProviderAccountAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.M
     search_fields = ["friendly_name", "account_sid"]
     readonly_fields = ["last_verified_at", "last_error", "created_by", "created_at", "updated_at"]
     secret_fields = ["auth_token", "api_key_secret", "api_key", "webhook_secret"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "webhook_secret" in form.changed_data and form.cleaned_data.get("webhook_secret"):
+            # VAPI presents the secret on every report: tell it the new one, through each number.
+            count = platform.platform_report_secret_changed(organization=obj.organization, account=obj,
+                                                            actor=request.user)
+            self.message_user(request, f"The new webhook secret is being sent to VAPI for {count} number"
+                                       f"{'' if count == 1 else 's'}.")
 
 
 @admin.register(PhoneNumber)

@@ -108,14 +108,17 @@ def _reconcile(organization: Organization, number: PhoneNumber) -> None:
             number.platform, number.platform_id = account.provider, remote.id
             audit(organization=organization, actor=None, verb="phone_number.vapi_imported", target=number,
                   data={"assistant_id": assistant, "vapi_id": remote.id})
-        elif remote.assistant_id != assistant or remote.server_url != server.url:
-            # The report server goes with every change: a number attached before we received
-            # VAPI's reports (or while PUBLIC_BASE_URL was another) starts reporting to us.
+        else:
+            # The assistant and the report server (its URL and the secret VAPI presents) are set on
+            # every sync, changed or not: VAPI does not show the secret it holds, so a secret changed
+            # since (an admin typing a new one) reaches the number only this way, and a number
+            # attached before we received VAPI's reports starts reporting to us.
             platform.set_assistant(number.platform_id, assistant, server=server)
-            verb = ("phone_number.vapi_assistant_changed" if remote.assistant_id != assistant
-                    else "phone_number.vapi_report_server_set")
-            audit(organization=organization, actor=None, verb=verb, target=number,
-                  data={"assistant_id": assistant})
+            if remote.assistant_id != assistant or remote.server_url != server.url:
+                verb = ("phone_number.vapi_assistant_changed" if remote.assistant_id != assistant
+                        else "phone_number.vapi_report_server_set")
+                audit(organization=organization, actor=None, verb=verb, target=number,
+                      data={"assistant_id": assistant})
         number.platform_state, number.platform_error = PlatformState.SYNCED, ""
     elif number.platform_id:
         platform_leave(organization=organization, number=number, restore_ours=number.status == NumberStatus.ACTIVE)
@@ -145,6 +148,16 @@ def numbers_with_lost_platform_sync(*, organization: Organization, older_than_se
     """Numbers left `pending` longer than a sync takes: their task was lost (broker or worker down)."""
     return PhoneNumber.objects.filter(organization=organization, platform_state=PlatformState.PENDING,
                                       updated_at__lt=timezone.now() - timedelta(seconds=older_than_seconds))
+
+
+def platform_report_secret_changed(*, organization: Organization, account: ProviderAccount, actor) -> int:
+    """The secret VAPI presents to our webhook changed (typed in the admin): every number of ours on
+    that platform is synced again, which sends VAPI the new one. How many were asked for."""
+    numbers = list(PhoneNumber.objects.filter(organization=organization, platform=account.provider)
+                   .exclude(platform_id=""))
+    for number in numbers:
+        platform_sync_request(organization=organization, actor=actor, number=number)
+    return len(numbers)
 
 
 @transaction.atomic

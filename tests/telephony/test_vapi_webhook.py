@@ -284,3 +284,48 @@ def test_a_number_attached_before_reports_existed_reports_to_us_after_a_sync(org
     assert vapi.phone_numbers()[0]["server"] == {"url": settings.PUBLIC_BASE_URL + VAPI_PATH,
                                                  "headers": {"X-Vapi-Secret": secret}}
     assert vapi.requests[-1].method == "PATCH"
+
+
+def admin_form_values(page: str) -> dict:
+    """What the admin's change form would post back as it is shown (inputs, checked boxes, selects)."""
+    import html
+    import re
+
+    values = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name, kind = re.search(r'name="([^"]+)"', tag), re.search(r'type="([^"]+)"', tag)
+        if not name or (kind and kind.group(1) in ("submit", "button", "file")):
+            continue
+        if kind and kind.group(1) == "checkbox":
+            if " checked" in tag:
+                values[name.group(1)] = "on"
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        values[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    for name, body in re.findall(r'<select name="([^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*selected', body)
+        values[name] = html.unescape(chosen.group(1)) if chosen else ""
+    for name, body in re.findall(r'<textarea name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.S):
+        values[name] = html.unescape(body.strip())
+    return values
+
+
+@pytest.mark.django_db
+def test_a_new_secret_typed_in_the_admin_reaches_vapi_and_the_old_one_stops_working(
+        client, org, number, vapi, staff_user, django_capture_on_commit_callbacks):
+    old = secret_of(org)
+    with tenant_scope(org):
+        account = ProviderAccount.objects.get(organization=org, provider=Provider.VAPI)
+    client.force_login(staff_user)
+    url = f"/admin/telephony/provideraccount/{account.pk}/change/"
+    form = {**admin_form_values(client.get(url).content.decode()), "webhook_secret": "n" * 40}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, form, follow=True)
+    assert "The new webhook secret is being sent to VAPI for 1 number." in response.content.decode()
+    [on_vapi] = vapi.phone_numbers()
+    assert on_vapi["server"]["headers"] == {"X-Vapi-Secret": "n" * 40}
+    client.logout()
+    assert deliver(client, vapi.end_of_call_report(number.platform_id, call_id="after")).status_code == 200
+    stale = deliver(client, vapi.end_of_call_report(number.platform_id, call_id="stale"), **{"X-Vapi-Secret": old})
+    assert stale.status_code == 403
+    assert [c.provider_sid for c in calls_of(org)] == ["after"]
