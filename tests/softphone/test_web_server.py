@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -24,11 +25,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[int]:
-    """The web process `make run` starts (one worker of two threads here), on a free port."""
+    """The web process `make run` starts (one worker of two threads here), on a free port, after the
+    static files are collected as `make run` collects them (pages name them by their hashed names)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("web") / "server.log"
+    var = tmp_path_factory.mktemp("var")
+    log = var / "server.log"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_VERSION", "PYTEST_CURRENT_TEST")}
-    env.update({"DJANGO_SETTINGS_MODULE": "softphone.settings", "DEBUG": "false"})
+    env.update({"DJANGO_SETTINGS_MODULE": "softphone.settings", "DEBUG": "false", "SOFTPHONE_VAR_DIR": str(var)})
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], cwd=BASE_DIR,
+                   env=env, check=True, timeout=120)
     with open(log, "wb") as output:
         process = subprocess.Popen(web_command(host="127.0.0.1", port=port, workers=1, threads=2, access_log=False),
                                    cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT)
