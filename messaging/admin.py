@@ -3,7 +3,15 @@ from django.utils.text import Truncator
 
 from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
-from .models import CannedReply, Conversation, InboundDrain, InboundEvent, Message, WhatsAppSender
+from .models import (
+    CannedReply,
+    Conversation,
+    InboundDrain,
+    InboundEvent,
+    Message,
+    WhatsAppSender,
+    WhatsAppTemplate,
+)
 from .services import events
 
 
@@ -14,6 +22,23 @@ class WhatsAppSenderAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.Mo
     list_filter = ["is_active", "organization"]
     search_fields = ["name", "display_phone_number", "phone_number_id"]
     secret_fields = ["access_token", "app_secret"]
+
+
+@admin.register(WhatsAppTemplate)
+class WhatsAppTemplateAdmin(admin.ModelAdmin):
+    """Read-only: templates are written and reviewed at Meta (or Twilio) and synced from there; an
+    edit here would be overwritten by the next sync and never reach the vendor."""
+
+    list_display = ["name", "language", "category", "status", "provider", "business_account_id", "organization",
+                    "synced_at"]
+    list_filter = ["status", "provider", "category", "organization"]
+    search_fields = ["name", "body", "external_id", "business_account_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Conversation)
@@ -29,7 +54,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_display = ["created_at", "organization", "direction", "channel", "status", "provider_sid", "error_code"]
     list_filter = ["direction", "channel", "status", "organization"]
     search_fields = ["provider_sid", "body"]
-    raw_id_fields = ["conversation", "created_by"]
+    raw_id_fields = ["conversation", "created_by", "template"]
     readonly_fields = ["provider_sid", "sentiment", "attempts", "created_at", "updated_at", "sent_at"]
 
 

@@ -32,6 +32,7 @@ from .serializers import (
     MessageStartSerializer,
 )
 from .services import conversations, outbound
+from .services import templates as template_services
 
 
 class ContactListApi(TenantAPIView):
@@ -138,9 +139,15 @@ class ConversationMessagesApi(TenantAPIView):
         conversation = selectors.get_conversation_for_org(self.organization, conversation_id)
         data = MessageSendSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        message = outbound.message_send(
-            organization=self.organization, actor=request.user, conversation=conversation,
-            body=data.validated_data.get("body", ""), media_urls=data.validated_data.get("media_urls"))
+        if data.validated_data.get("template_id"):
+            template = selectors.get_whatsapp_template_for_org(self.organization, data.validated_data["template_id"])
+            message = template_services.template_send(
+                organization=self.organization, actor=request.user, conversation=conversation, template=template,
+                values=data.validated_data.get("template_values") or {})
+        else:
+            message = outbound.message_send(
+                organization=self.organization, actor=request.user, conversation=conversation,
+                body=data.validated_data.get("body", ""), media_urls=data.validated_data.get("media_urls"))
         return Response(MessageOutputSerializer(message, context={"org_slug": org_slug}).data,
                         status=status.HTTP_202_ACCEPTED)
 

@@ -23,3 +23,8 @@ def call_in_conversation(organization_id, call_id) -> None:
 def calls_in_conversations(organization_id) -> None:
     # Asked by the receiver of telephony's calls_waiting, which is sent after commit: send it now.
     enqueue("messaging.calls_in_conversations", on_commit=False, organization_id=str(organization_id))
+
+
+def whatsapp_templates_sync(organization_id, whatsapp_sender_id) -> None:
+    enqueue("messaging.whatsapp_templates_sync", organization_id=str(organization_id),
+            whatsapp_sender_id=str(whatsapp_sender_id))

@@ -16,7 +16,7 @@ from django_scopes import ScopedManager
 from fernet_fields import EncryptedTextField
 
 from crm.models import Channel, Contact
-from telephony.models import PhoneNumber
+from telephony.models import PhoneNumber, ProviderAccount
 from tenants.models import Agent, Organization, TenantModel, WithoutSearchVectorManager
 
 
@@ -33,6 +33,9 @@ class WhatsAppSender(TenantModel):
     app_secret = EncryptedTextField(null=True, blank=True)
     verify_token = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
+    # The last reading of the business account's message templates (messaging.services.templates).
+    templates_synced_at = models.DateTimeField(null=True, blank=True)
+    templates_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +44,76 @@ class WhatsAppSender(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.display_phone_number})"
+
+
+class TemplateProvider(models.TextChoices):
+    WHATSAPP_CLOUD = "whatsapp_cloud", "WhatsApp Cloud API"
+    TWILIO = "twilio", "Twilio (Content API)"
+
+
+class TemplateStatus(models.TextChoices):
+    """Meta's review states of a message template (Twilio reports the same ones for WhatsApp), and
+    ours for one that left the vendor's list."""
+
+    APPROVED = "approved", "Approved"
+    PENDING = "pending", "Pending review"
+    IN_APPEAL = "in_appeal", "In appeal"
+    REJECTED = "rejected", "Rejected"
+    PAUSED = "paused", "Paused"
+    DISABLED = "disabled", "Disabled"
+    PENDING_DELETION = "pending_deletion", "Being deleted"
+    ARCHIVED = "archived", "Archived"
+    LIMIT_EXCEEDED = "limit_exceeded", "Over the template limit"
+    DELETED = "deleted", "Deleted"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class WhatsAppTemplate(TenantModel):
+    """A WhatsApp message template as the vendor approved it (seed 003's templates): the only kind of
+    message WhatsApp lets a business send more than 24 hours after the customer last wrote. Synced,
+    never edited here: Meta reviews every change. Templates belong to a WhatsApp Business Account
+    (every sender of that account can use them) or, through Twilio, to a Twilio account."""
+
+    provider = models.CharField(max_length=20, choices=TemplateProvider.choices)
+    business_account_id = models.CharField(max_length=64, blank=True)  # the WABA (Cloud API)
+    provider_account = models.ForeignKey(ProviderAccount,
+                                         null=True, blank=True, on_delete=models.CASCADE,
+                                         related_name="whatsapp_templates")  # Twilio
+    external_id = models.CharField(max_length=64)  # Meta's template id, or Twilio's content SID (HX...)
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=20)
+    category = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=20, choices=TemplateStatus.choices)
+    status_reason = models.CharField(max_length=500, blank=True)  # why rejected or paused, as the vendor says
+    parameter_format = models.CharField(max_length=10, default="positional")  # positional | named
+    header = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    footer = models.TextField(blank=True)
+    # What an agent fills in: [{"component": "header" | "body", "name": "1" | "first_name", "example": ""}]
+    parameters = models.JSONField(default=list, blank=True)
+    # Set when the template needs something the composer cannot give (a header picture, a link
+    # button with a variable): it is listed, never offered.
+    unsupported = models.CharField(max_length=300, blank=True)
+    components = models.JSONField(default=list, blank=True)  # as the vendor sent them
+    synced_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "provider", "external_id"], name="wa_template_unique"),
+        ]
+        indexes = [
+            # The composer: organization_id = ? and business_account_id = ? (or provider_account_id) by name
+            models.Index(fields=["organization", "business_account_id", "name"], name="wa_template_waba_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+    @property
+    def sendable(self) -> bool:
+        return self.status == TemplateStatus.APPROVED and not self.unsupported
 
 
 class ConversationStatus(models.TextChoices):
@@ -175,6 +248,12 @@ class Message(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A WhatsApp template message: which template, and the values its parameters were given
+    # ({"1": "Ann"} or {"first_name": "Ann"}); `body` holds the text as the customer reads it.
+    template = models.ForeignKey(WhatsAppTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # db_default: the inbound drain inserts messages in SQL, naming only the columns it fills.
+    template_values = models.JSONField(default=dict, blank=True,
+                                       db_default=models.Value({}, output_field=models.JSONField()))
     # Full-text search of the inbox ('simple': no stemming, so names, order numbers and any
     # language match as typed).
     search_vector = models.GeneratedField(expression=SearchVector("body", config="simple"),

@@ -15,7 +15,16 @@ from telephony.models import Call, PhoneNumber
 from tenants.models import Organization
 from tenants.scoping import get_for_org, platform_scope
 
-from .models import CannedReply, Conversation, ConversationStatus, InboundEvent, Message, WhatsAppSender
+from .models import (
+    CannedReply,
+    Conversation,
+    ConversationStatus,
+    InboundEvent,
+    Message,
+    TemplateProvider,
+    WhatsAppSender,
+    WhatsAppTemplate,
+)
 
 
 def inbound_events_failed_count() -> int:
@@ -280,6 +289,40 @@ def contact_conversations(*, organization: Organization, contact: Contact) -> li
                       "phone_number__id", "phone_number__phone_number",
                       "whatsapp_sender__id", "whatsapp_sender__name", "whatsapp_sender__display_phone_number")
                 .order_by("-last_message_at")[:20])
+
+
+def whatsapp_templates_for(*, organization: Organization, conversation: Conversation) -> list[WhatsAppTemplate]:
+    """The templates of a WhatsApp conversation's line (its business account's, or its Twilio
+    account's), those that can be sent first, without the ones the vendor no longer lists."""
+    if conversation.channel != Channel.WHATSAPP:
+        return []
+    qs = WhatsAppTemplate.objects.filter(organization=organization).exclude(status="deleted")
+    if conversation.whatsapp_sender_id:
+        waba = conversation.whatsapp_sender.business_account_id
+        if not waba:
+            return []
+        qs = qs.filter(provider=TemplateProvider.WHATSAPP_CLOUD, business_account_id=waba)
+    else:
+        qs = qs.filter(provider=TemplateProvider.TWILIO, provider_account_id=conversation.phone_number.provider_account_id)
+    templates = list(qs.order_by("name", "language"))
+    return sorted(templates, key=lambda t: not t.sendable)
+
+
+def get_whatsapp_template_for_org(organization: Organization, public_id) -> WhatsAppTemplate:
+    return get_for_org(WhatsAppTemplate.objects.all(), organization, public_id)
+
+
+def whatsapp_template_list(*, organization: Organization) -> QuerySet[WhatsAppTemplate]:
+    return WhatsAppTemplate.objects.filter(organization=organization).order_by("business_account_id", "name",
+                                                                                "language")
+
+
+def whatsapp_sender_list(*, organization: Organization) -> QuerySet[WhatsAppSender]:
+    return WhatsAppSender.objects.filter(organization=organization).order_by("name")
+
+
+def get_whatsapp_sender_for_org(organization: Organization, public_id) -> WhatsAppSender:
+    return get_for_org(WhatsAppSender.objects.all(), organization, public_id)
 
 
 def canned_reply_list(*, organization: Organization) -> QuerySet[CannedReply]:

@@ -112,6 +112,17 @@ class MessagePageSerializer(serializers.Serializer):
 class MessageSendSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, max_length=1600, trim_whitespace=False)
     media_urls = serializers.ListField(child=serializers.URLField(), required=False, max_length=10)
+    # A WhatsApp template instead of text (the only message allowed 24 hours after the customer's
+    # last one): its id (the templates page lists them) and the value of each variable by name.
+    template_id = serializers.UUIDField(required=False)
+    template_values = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=1000,
+                                                                        trim_whitespace=False),
+                                            required=False)
+
+    def validate_template_values(self, value: dict) -> dict:
+        if len(value) > 50:
+            raise serializers.ValidationError("A template has at most 50 variables.")
+        return value
 
 
 class MessageStartSerializer(MessageSendSerializer):

@@ -8,11 +8,12 @@ from celery import shared_task
 
 from telephony.models import Call
 from tenants.models import Organization
-from tenants.scoping import tenant_scope
+from tenants.scoping import platform_scope, tenant_scope
 from tenants.tasks import TenantTask, row_task
 
+from .models import WhatsAppSender
 from .providers.base import ProviderError
-from .services import attachments, calls, events, outbound, sentiment
+from .services import attachments, calls, events, outbound, sentiment, templates
 
 logger = logging.getLogger(__name__)
 
@@ -81,3 +82,23 @@ def call_in_conversation(call: Call):
 def calls_in_conversations(*, organization_id: str):
     """New calls of the organization appear in their conversations (one task for however many)."""
     calls.calls_in_conversations(organization=Organization.objects.get(pk=organization_id))
+
+
+@row_task("messaging.whatsapp_templates_sync", model=WhatsAppSender, key="whatsapp_sender_id",
+          related=("organization",))
+def whatsapp_templates_sync(sender: WhatsAppSender):
+    """Read the sender's business account's message templates (a failure is recorded on the sender)."""
+    return templates.templates_sync(organization=sender.organization, sender=sender)
+
+
+@shared_task(name="messaging.whatsapp_templates_sync_all")
+def whatsapp_templates_sync_all():
+    """Daily (beat): every business account's templates, once per account (through one of its active
+    senders); one task each, so one failing account never holds up the others."""
+    with platform_scope():
+        senders = (WhatsAppSender.objects.filter(is_active=True).exclude(business_account_id="")
+                   .order_by("organization_id", "business_account_id", "created_at")
+                   .distinct("organization_id", "business_account_id").values_list("organization_id", "pk"))
+        senders = list(senders)
+    for organization_id, sender_id in senders:
+        whatsapp_templates_sync.delay(organization_id=str(organization_id), whatsapp_sender_id=str(sender_id))

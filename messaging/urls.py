@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_orders, webhooks
+from . import api, views, views_orders, views_templates, webhooks
 from .providers import ADAPTERS
 from .providers.base import NUMBERS
 
@@ -46,6 +46,11 @@ html_patterns = [
          name="conversation-order-update"),
     path("inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/",
          views_orders.conversation_order_transition, name="conversation-order-transition"),
+    path("inbox/c/<uuid:conversation_id>/template/", views_templates.conversation_template,
+         name="conversation-template"),
+    path("whatsapp/templates/", views_templates.whatsapp_templates, name="whatsapp-templates"),
+    path("whatsapp/templates/sync/<uuid:whatsapp_sender_id>/", views_templates.whatsapp_templates_sync,
+         name="whatsapp-templates-sync"),
     path("canned-replies/", views.canned_replies, name="canned-replies"),
     path("canned-replies/<uuid:canned_reply_id>/delete/", views.canned_reply_delete, name="canned-reply-delete"),
 ]

@@ -137,6 +137,8 @@ def _thread_context(request, conversation, agent) -> dict:
             "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES,
             "attachment_max_mb": attachment_limit_mb(),
             "canned_replies": list(selectors.canned_reply_list(organization=organization)),
+            "whatsapp_templates": selectors.whatsapp_templates_for(organization=organization,
+                                                                   conversation=conversation),
             "contact_conversations": selectors.contact_conversations(organization=organization,
                                                                      contact=conversation.contact)}
 

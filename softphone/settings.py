@@ -242,6 +242,8 @@ BULK_TASKS = [
     "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)
     "messaging.messages_sweep",  # every 30 s; what it re-sends goes to the queues above
     "messaging.attachments_sweep",
+    "messaging.whatsapp_templates_sync",  # one business account's templates, daily or on demand
+    "messaging.whatsapp_templates_sync_all",
     "telephony.phone_numbers_import",  # thousands of numbers
     "telephony.phone_number_finish_removal",  # releasing a number nobody waits for
     "telephony.phone_number_platform_sync",  # one per number: assigning 500 numbers sends 500
@@ -404,6 +406,7 @@ CELERY_BEAT_SCHEDULE = {
     "stalled-jobs-resume": {"task": "telephony.import_jobs_resume_stalled", "schedule": 120},
     "messages-sweep": {"task": "messaging.messages_sweep", "schedule": 30},
     "attachments-sweep": {"task": "messaging.attachments_sweep", "schedule": 3600},
+    "whatsapp-templates-sync": {"task": "messaging.whatsapp_templates_sync_all", "schedule": 24 * 3600},
 }
 
 LOGGING = {

@@ -79,6 +79,7 @@ def build_world(organization: Organization, owner) -> dict:
         InboundEvent,
         Message,
         WhatsAppSender,
+        WhatsAppTemplate,
     )
     from telephony.models import Call, CallDrain, PhoneNumber, Provider, ProviderAccount, VoicePolicy
     from tenants.models import AuditEvent, Client, Invitation, Job
@@ -117,6 +118,11 @@ def build_world(organization: Organization, owner) -> dict:
             organization=organization, name="WA", display_phone_number=next_test_number(),
             phone_number_id="pnid-" + organization.slug, access_token="t", app_secret="s",
             verify_token="verify-" + organization.slug)
+        world["whatsapptemplate"] = WhatsAppTemplate.objects.create(
+            organization=organization, provider="whatsapp_cloud", business_account_id="1" + str(organization.pk.int)[:12],
+            external_id="tpl-" + organization.slug, name="order_update", language="en_US", category="utility",
+            status="approved", body="Hello {{1}}, your order is on its way.",
+            parameters=[{"component": "body", "name": "1", "example": "Ann"}], synced_at=timezone.now())
         world["inboundevent"] = InboundEvent.objects.create(
             organization=organization, provider="twilio", provider_sid="SMev" + organization.pk.hex,
             phone_number=world["phonenumber"], payload={"Body": "hi"}, received_at=timezone.now())

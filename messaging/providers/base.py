@@ -30,8 +30,8 @@ from core import safe_http
 from core.vendors import ProviderError
 
 __all__ = ["NUMBERS", "WHATSAPP_SENDERS", "BadWebhook", "Inbound", "LineKey", "MediaRequest", "MessagingProvider",
-           "Notification", "OutboundMedia", "ProviderError", "SendResult", "StatusUpdate", "WebhookRequest",
-           "fetch_media"]
+           "Notification", "OutboundMedia", "ProviderError", "SendResult", "StatusUpdate", "TemplateInfo",
+           "TemplateParameter", "TemplateSend", "WebhookRequest", "fetch_media"]
 
 NUMBERS = "numbers"
 WHATSAPP_SENDERS = "whatsapp_senders"
@@ -78,6 +78,47 @@ class OutboundMedia:
 
     url: str
     content_type: str = ""  # "application/pdf"; "" when nobody said (a bare URL given to the API)
+
+
+@dataclass(frozen=True)
+class TemplateParameter:
+    """One value a template needs: where it goes (the header's text or the body) and its name ("1"
+    for {{1}}, "first_name" for {{first_name}})."""
+
+    component: str  # "header" | "body"
+    name: str
+    example: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """A message template as a vendor describes it, read into what the product needs."""
+
+    external_id: str
+    name: str
+    language: str
+    category: str
+    status: str  # messaging.models.TemplateStatus
+    status_reason: str
+    parameter_format: str  # "positional" | "named"
+    header: str
+    body: str
+    footer: str
+    parameters: tuple[TemplateParameter, ...]
+    unsupported: str  # why the composer cannot send it, or ""
+    components: list
+
+
+@dataclass(frozen=True)
+class TemplateSend:
+    """A template message to send: which template, and the value of each of its parameters."""
+
+    external_id: str
+    name: str
+    language: str
+    parameter_format: str
+    parameters: tuple[TemplateParameter, ...]
+    values: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -215,10 +256,11 @@ class MessagingProvider:
     # Sending and media -------------------------------------------------------------------------------
 
     def send(self, *, sender: str, to: str, channel: str, body: str, media: Sequence[OutboundMedia],
-             status_callback: str) -> SendResult:
+             status_callback: str, template: TemplateSend | None = None) -> SendResult:
         """Send one message from our `sender` address to `to` (E.164) on `channel` (crm Channel), with
         `media` to fetch from their URLs; the vendor reports its progress at `status_callback` (where
-        it takes one). Raises ProviderError, whose message is readable."""
+        it takes one). With `template`, the message is that WhatsApp template with its values (`body`
+        is then only our copy of the text). Raises ProviderError, whose message is readable."""
         raise NotImplementedError
 
     def media_fetch(self, item: dict) -> safe_http.Fetched:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from .base import (
     ProviderError,
     SendResult,
     StatusUpdate,
+    TemplateSend,
     WebhookRequest,
     fetch_media,
 )
@@ -135,12 +137,18 @@ class TwilioMessaging(MessagingProvider):
     # Sending and media -------------------------------------------------------------------------------
 
     def send(self, *, sender: str, to: str, channel: str, body: str, media: Sequence[OutboundMedia],
-             status_callback: str) -> SendResult:
+             status_callback: str, template: TemplateSend | None = None) -> SendResult:
         prefix = "whatsapp:" if channel == Channel.WHATSAPP else ""
         params = {"from_": prefix + sender, "to": prefix + to, "status_callback": status_callback}
-        if body:
+        if template is not None:
+            # A template approved for WhatsApp in Twilio's Content API: its SID, and the values of its
+            # variables by name ("1", "2", ...), as a JSON object (Messages: ContentSid, ContentVariables).
+            params["content_sid"] = template.external_id
+            if template.values:
+                params["content_variables"] = json.dumps(dict(template.values))
+        elif body:
             params["body"] = body
-        if media:  # Twilio reads each file's type from what its URL answers
+        if media and template is None:  # Twilio reads each file's type from what its URL answers
             params["media_url"] = [item.url for item in media]
         try:
             message = call(self.client.messages.create, **params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import mimetypes
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +26,9 @@ from .base import (
     ProviderError,
     SendResult,
     StatusUpdate,
+    TemplateInfo,
+    TemplateParameter,
+    TemplateSend,
     WebhookRequest,
     fetch_media,
 )
@@ -40,7 +44,98 @@ STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": 
 READABLE_ERRORS = {
     "131026": "WhatsApp could not deliver the message to this recipient.",
     "131047": "WhatsApp allows only approved templates more than 24 hours after the customer's last message.",
+    "132000": "The template was sent with a different number of values than it has variables.",
+    "132001": "WhatsApp does not know this template in this language (deleted or renamed at Meta?).",
+    "132005": "The template's text is too long once its values are filled in.",
+    "132015": "Meta paused this template because of its quality; it cannot be sent now.",
+    "132016": "Meta disabled this template; it cannot be sent.",
+    "132018": "A template value may not contain new lines, tabs or more than four spaces in a row.",
 }
+
+# Message templates (the WhatsApp Business Management API) -------------------------------------------
+
+TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format,rejected_reason"
+TEMPLATES_PAGE = 100
+TEMPLATES_MAX_PAGES = 200  # 20,000 templates: Meta allows at most 6,000 per business account
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+# Header formats the composer can fill: text (perhaps with one variable). A picture, video, document
+# or location header needs a file or place chosen with the message.
+UNSUPPORTED_HEADERS = {"IMAGE": "a picture", "VIDEO": "a video", "DOCUMENT": "a document", "LOCATION": "a location"}
+
+
+def _placeholders(text: str) -> list[str]:
+    seen: list[str] = []
+    for name in PLACEHOLDER.findall(text or ""):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def _examples(component: dict) -> list[str]:
+    """Meta's example values of a component's variables, in order (positional or named)."""
+    example = component.get("example") or {}
+    named = example.get("body_text_named_params") or example.get("header_text_named_params")
+    if named:
+        return [str(item.get("example", "")) for item in named if isinstance(item, dict)]
+    positional = example.get("body_text") or example.get("header_text") or []
+    if positional and isinstance(positional[0], list):
+        positional = positional[0]
+    return [str(value) for value in positional]
+
+
+def template_from_graph(item: dict) -> TemplateInfo:
+    """A template as the Graph API describes it (GET /{waba-id}/message_templates)."""
+    header = body = footer = ""
+    parameters: list[TemplateParameter] = []
+    unsupported = ""
+    components = item.get("components") if isinstance(item.get("components"), list) else []
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        kind = str(component.get("type", "")).upper()
+        if kind == "HEADER":
+            fmt = str(component.get("format", "TEXT")).upper()
+            if fmt in UNSUPPORTED_HEADERS:
+                unsupported = unsupported or f"Its header is {UNSUPPORTED_HEADERS[fmt]}, which cannot be chosen here."
+            else:
+                header = str(component.get("text", ""))
+                examples = _examples(component)
+                parameters += [TemplateParameter("header", name, examples[i] if i < len(examples) else "")
+                               for i, name in enumerate(_placeholders(header))]
+        elif kind == "BODY":
+            body = str(component.get("text", ""))
+            examples = _examples(component)
+            parameters += [TemplateParameter("body", name, examples[i] if i < len(examples) else "")
+                           for i, name in enumerate(_placeholders(body))]
+        elif kind == "FOOTER":
+            footer = str(component.get("text", ""))
+        elif kind == "BUTTONS":
+            for button in component.get("buttons") or []:
+                if not isinstance(button, dict):
+                    continue
+                kind_of = str(button.get("type", "")).upper()
+                if kind_of in ("OTP", "COPY_CODE") or (kind_of == "URL" and PLACEHOLDER.search(str(button.get("url", "")))):
+                    unsupported = unsupported or "One of its buttons needs a value (a code or a link) given with each message."
+        else:
+            unsupported = unsupported or f"It is {kind.lower().replace('_', ' ') or 'of a kind'} template, which cannot be sent from here."
+    category = str(item.get("category", "")).upper()
+    if category == "AUTHENTICATION":
+        unsupported = unsupported or "Authentication templates carry one-time codes, sent by software, not by agents."
+    status = str(item.get("status", "")).lower()
+    known = {"approved", "pending", "in_appeal", "rejected", "paused", "disabled", "pending_deletion", "archived",
+             "limit_exceeded", "deleted"}
+    reason = str(item.get("rejected_reason") or "")
+    if reason.upper() == "NONE":
+        reason = ""
+    if status == "paused" and not reason:
+        reason = "Meta paused it after customers reported or blocked its messages."
+    return TemplateInfo(
+        external_id=str(item.get("id", "")), name=str(item.get("name", "")), language=str(item.get("language", "")),
+        category=category.lower(), status=status if status in known else "unknown",
+        status_reason=reason.replace("_", " ").capitalize() if reason.isupper() else reason,
+        parameter_format="named" if str(item.get("parameter_format", "")).upper() == "NAMED" else "positional",
+        header=header, body=body, footer=footer, parameters=tuple(parameters), unsupported=unsupported,
+        components=components)
 
 
 class WhatsAppCloud(MessagingProvider):
@@ -114,11 +209,15 @@ class WhatsAppCloud(MessagingProvider):
         return response.json()
 
     def send(self, *, sender: str, to: str, channel: str, body: str, media: Sequence[OutboundMedia],
-             status_callback: str) -> SendResult:
-        """One message per send: the first attachment, with the body as its caption where Meta takes
-        one (Meta reports statuses to the app's webhook, not to a callback per message)."""
+             status_callback: str, template: TemplateSend | None = None) -> SendResult:
+        """One message per send: a template with its values, or the first attachment, with the body as
+        its caption where Meta takes one (Meta reports statuses to the app's webhook, not to a
+        callback per message)."""
         recipient = to.lstrip("+")
-        if media:
+        if template is not None:
+            payload = {"messaging_product": "whatsapp", "to": recipient, "type": "template",
+                       "template": template_payload(template)}
+        elif media:
             kind = media_kind(media[0])
             content = {"link": media[0].url}
             if kind == "document":
@@ -130,6 +229,37 @@ class WhatsAppCloud(MessagingProvider):
             payload = {"messaging_product": "whatsapp", "to": recipient, "type": "text", "text": {"body": body}}
         answer = self._post(f"/{self.phone_number_id}/messages", payload)
         return SendResult(sid=answer["messages"][0]["id"], status="queued")
+
+    def _get(self, path: str, params: dict) -> dict:
+        try:
+            response = self.session.get(self.base + path, params=params, timeout=settings.WHATSAPP_HTTP_TIMEOUT)
+        except requests.RequestException:
+            raise ProviderError("WhatsApp could not be reached; try again shortly.", permanent=False) from None
+        if response.status_code >= 400:
+            raise _error(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError("WhatsApp answered with something that is not JSON.", permanent=False) from None
+
+    def templates(self, business_account_id: str) -> Iterator[TemplateInfo]:
+        """Every message template of the business account, page after page. The next page is asked
+        for by its cursor at our configured Graph address: a `next` link from the answer is never
+        followed with the token."""
+        if not re.fullmatch(r"[0-9]{1,30}", business_account_id or ""):
+            raise ProviderError("The WhatsApp Business Account id is missing or not a number: set it on the "
+                                "sender to read its templates.", permanent=True)
+        after = ""
+        for _ in range(TEMPLATES_MAX_PAGES):
+            params = {"fields": TEMPLATE_FIELDS, "limit": TEMPLATES_PAGE, **({"after": after} if after else {})}
+            answer = self._get(f"/{business_account_id}/message_templates", params)
+            for item in answer.get("data") or []:
+                if isinstance(item, dict) and item.get("id") and item.get("name"):
+                    yield template_from_graph(item)
+            paging = answer.get("paging") or {}
+            after = str((paging.get("cursors") or {}).get("after") or "")
+            if not paging.get("next") or not after:
+                return
 
     def media_fetch(self, item: dict) -> Fetched:
         if not item.get("media_id"):
@@ -200,6 +330,27 @@ def _messages(value: dict) -> list[Inbound]:
         found.append(Inbound(provider_sid=item["id"], sender="+" + sender_id, body=body, channel=Channel.WHATSAPP,
                              media=media, profile_name=profiles.get(sender_id, ""), wa_id=sender_id))
     return found
+
+
+def template_payload(template: TemplateSend) -> dict:
+    """The `template` object of a send: its name, language and the value of each variable, by
+    component (named variables carry their names)."""
+    components = []
+    for component in ("header", "body"):
+        parameters = []
+        for parameter in template.parameters:
+            if parameter.component != component:
+                continue
+            value = {"type": "text", "text": template.values.get(parameter.name, "")}
+            if template.parameter_format == "named":
+                value["parameter_name"] = parameter.name
+            parameters.append(value)
+        if parameters:
+            components.append({"type": component, "parameters": parameters})
+    payload: dict = {"name": template.name, "language": {"code": template.language}}
+    if components:
+        payload["components"] = components
+    return payload
 
 
 def media_kind(item: OutboundMedia) -> str:

@@ -28,6 +28,7 @@ from .conversations import conversation_touch, conversations_wake
 from .events import inbound_events_drain, inbound_events_unprocessed
 from .live import inbox_changed
 from .policy import may_send
+from .templates import template_for_sending
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +147,12 @@ def message_deliver(*, organization: Organization, message_id) -> str:
     if claimed != 1:
         return "skipped"
     message = Message.objects.select_related("conversation__contact", "conversation__phone_number__provider_account",
-                                             "conversation__whatsapp_sender").get(pk=message_id)
+                                             "conversation__whatsapp_sender", "template").get(pk=message_id)
     conversation = message.conversation
-    verdict = may_send(conversation, has_media=bool(message.media))
+    if message.template_values and message.template is None:
+        _fail(message, "template", "The template of this message no longer exists here; nothing was sent.")
+        return "failed"
+    verdict = may_send(conversation, has_media=bool(message.media), template=message.template)
     if not verdict:  # things changed since it was queued (an opt-out arrived, the window closed)
         _fail(message, verdict.code, verdict.reason)
         return "failed"
@@ -163,10 +167,13 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         adapter = for_conversation(conversation)
         sender = (conversation.phone_number.phone_number if conversation.phone_number_id
                   else conversation.whatsapp_sender.display_phone_number)
+        template = template_for_sending(message)
         result = adapter.send(sender=sender, to=conversation.contact.phone_number, channel=conversation.channel,
                               body=message.body, status_callback=message_status_url(),
                               media=[OutboundMedia(url=m["url"], content_type=m.get("content_type", ""))
-                                     for m in message.media])
+                                     for m in message.media],
+                              # Only WhatsApp lines know templates: other vendors' adapters never see one.
+                              **({"template": template} if template is not None else {}))
     except Paced:
         _release(message)
         raise

@@ -77,3 +77,31 @@ def message_text(body: str, org_slug: str) -> str:
     parts.append(conditional_escape(body[end:]))
     # Each piece of the customer's text is escaped; only our own links are added.
     return mark_safe(linebreaksbr("".join(parts), autoescape=False))  # noqa: S308
+
+
+TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+
+
+@register.filter
+def template_text(text: str) -> str:
+    """A WhatsApp template's text as HTML: escaped, line breaks kept, each {{variable}} marked."""
+    parts, end = [], 0
+    for match in TEMPLATE_VARIABLE.finditer(text or ""):
+        parts += [conditional_escape(text[end:match.start()]),
+                  f'<mark class="variable">{{{{{conditional_escape(match.group(1))}}}}}</mark>']
+        end = match.end()
+    parts.append(conditional_escape((text or "")[end:]))
+    # The template's text is escaped piece by piece; only our own <mark> is added.
+    return mark_safe(linebreaksbr("".join(parts), autoescape=False))  # noqa: S308
+
+
+@register.filter
+def whatsapp_window(conversation) -> dict:
+    """A WhatsApp conversation's 24-hour window: when it closes (or closed; None before the customer
+    ever wrote) and whether it is open now."""
+    from django.utils import timezone
+
+    from messaging.services.policy import whatsapp_window_closes_at
+
+    closes = whatsapp_window_closes_at(conversation)
+    return {"closes": closes, "open": closes is not None and closes > timezone.now()}

@@ -214,6 +214,20 @@
   // already (it can answer before this response lands): place it by id, never twice.
   document.body.addEventListener("htmx:afterRequest", function (event) {
     const composer = document.getElementById("composer");
+    const template = document.getElementById("template-send");
+    if (template && event.detail.elt === template && event.detail.successful) {
+      // A template was sent (201 with its bubble): place it, close the picker.
+      const sent = fragment(event.detail.xhr.responseText);
+      if (sent && !document.getElementById(sent.id)) {
+        placeMessage({ id: sent.id.slice(2), html: event.detail.xhr.responseText, created: sent.dataset.created });
+      }
+      document.getElementById("template-form").textContent = "";
+      document.getElementById("template-error").textContent = "";
+      document.getElementById("template-choice").value = "";
+      dress(document.getElementById("messages"));
+      scrollToBottom();
+      return;
+    }
     if (event.detail.elt !== composer || !event.detail.successful) return;
     const bubble = fragment(event.detail.xhr.responseText);
     if (bubble && !document.getElementById(bubble.id)) {
@@ -241,7 +255,7 @@
   // A refused action answers 400 with a sentence: show it next to what was tried.
   document.body.addEventListener("htmx:responseError", function (event) {
     const source = event.detail.elt;
-    const scope = source.closest("#composer") || source.closest("#thread-head") || source.closest("#contact-orders") || document;
+    const scope = source.closest("#composer") || source.closest("#template-picker") || source.closest("#thread-head") || source.closest("#contact-orders") || document;
     const box = scope.querySelector("[role=alert]");
     // 400: refused, with the reason; 409: changed by someone else meanwhile; 413: too large to send
     // (said before the body was read).

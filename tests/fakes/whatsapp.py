@@ -47,6 +47,10 @@ UNDELIVERABLE_DETAILS = ("Unable to deliver message. The recipient may not be a 
 
 _VERSION = r"/v\d+\.\d+"
 _MESSAGES = re.compile(_VERSION + r"/(?P<phone_number_id>[^/]+)/messages")
+_TEMPLATES = re.compile(_VERSION + r"/(?P<waba_id>[^/]+)/message_templates")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "PENDING_DELETION",
+                     "ARCHIVED", "LIMIT_EXCEEDED")
 _OBJECT = re.compile(_VERSION + r"/(?P<id>[^/]+)")
 _DOWNLOAD = re.compile(r"/media-download/(?P<id>[^/]+)")
 
@@ -136,6 +140,8 @@ class FakeWhatsApp(FakeServer):
         self._sent: list[dict] = []
         self._faults: deque[_ApiError] = deque()
         self.requests: list[WhatsAppRequest] = []
+        self._templates: dict[str, list[dict]] = {}  # business account id -> templates, oldest first
+        self._phone_business: dict[str, str] = {}  # phone number id -> its business account id
 
     # -- set-up and inspection -------------------------------------------------------------------
 
@@ -143,6 +149,54 @@ class FakeWhatsApp(FakeServer):
         """A business phone number that the access token may send from."""
         with self._lock:
             self._phone_numbers[phone_number_id] = display_phone_number
+
+    def attach_to_business_account(self, phone_number_id: str, business_account_id: str) -> None:
+        """The phone number belongs to this WhatsApp Business Account: a template it sends must be
+        one of the account's, approved (a number attached to none may send any template)."""
+        with self._lock:
+            self._phone_business[phone_number_id] = business_account_id
+            self._templates.setdefault(business_account_id, [])
+
+    def add_template(self, business_account_id: str, *, name: str, language: str = "en_US", body: str,
+                     status: str = "APPROVED", category: str = "UTILITY", header: dict | None = None,
+                     footer: str = "", buttons: list[dict] | None = None, parameter_format: str = "POSITIONAL",
+                     rejected_reason: str = "NONE") -> dict:
+        """A message template of the business account, as the Graph API lists it (`components` built
+        from the parts given, with example values as Meta requires them); returns it."""
+        if status not in TEMPLATE_STATUSES:
+            raise ValueError(f"unknown template status {status}")
+        components: list[dict] = []
+        if header is not None:
+            components.append({"type": "HEADER", **header})
+        body_component: dict = {"type": "BODY", "text": body}
+        names = list(dict.fromkeys(_PLACEHOLDER.findall(body)))
+        if names and parameter_format == "NAMED":
+            body_component["example"] = {"body_text_named_params": [{"param_name": n, "example": f"<{n}>"} for n in names]}
+        elif names:
+            body_component["example"] = {"body_text": [[f"<{n}>" for n in names]]}
+        components.append(body_component)
+        if footer:
+            components.append({"type": "FOOTER", "text": footer})
+        if buttons:
+            components.append({"type": "BUTTONS", "buttons": buttons})
+        template = {"id": str(10**15 + secrets.randbelow(10**15)), "name": name, "language": language,
+                    "status": status, "category": category, "parameter_format": parameter_format,
+                    "components": components, "rejected_reason": rejected_reason}
+        with self._lock:
+            self._templates.setdefault(business_account_id, []).append(template)
+            return copy.deepcopy(template)
+
+    def set_template_status(self, business_account_id: str, name: str, status: str,
+                            rejected_reason: str = "NONE") -> None:
+        with self._lock:
+            for template in self._templates.get(business_account_id, []):
+                if template["name"] == name:
+                    template["status"], template["rejected_reason"] = status, rejected_reason
+
+    def remove_template(self, business_account_id: str, name: str) -> None:
+        with self._lock:
+            self._templates[business_account_id] = [t for t in self._templates.get(business_account_id, [])
+                                                    if t["name"] != name]
 
     def open_window(self, wa_id: str, at: float | None = None) -> None:
         """The customer `wa_id` wrote to us at `at` (unix seconds, default now): free-form messages to
@@ -223,6 +277,8 @@ class FakeWhatsApp(FakeServer):
             return Response(200, media["content"], {"Content-Type": media["mime_type"]})
         if (match := _MESSAGES.fullmatch(path)) and method == "POST":
             return self._send(match["phone_number_id"], body)
+        if (match := _TEMPLATES.fullmatch(path)) and method == "GET" and match["waba_id"] in self._templates:
+            return self._list_templates(request, match["waba_id"])
         if (match := _OBJECT.fullmatch(path)) and method == "GET" and match["id"] in self._media:
             return json_response(200, self._media_metadata(match["id"]))
         object_id = path.removeprefix("/").partition("/")[2].partition("/")[0] or path
@@ -240,6 +296,8 @@ class FakeWhatsApp(FakeServer):
             raise _ApiError(400, 131026, "(#131026) Message Undeliverable.", details=UNDELIVERABLE_DETAILS)
         if message_type != "template" and not self._window_open(wa_id):
             raise _ApiError(400, 131047, "(#131047) Re-engagement message", details=RE_ENGAGEMENT_DETAILS)
+        if message_type == "template" and phone_number_id in self._phone_business:
+            self._check_template(self._phone_business[phone_number_id], body["template"])
         wamid = new_wamid(wa_id)
         self._sent.append({**copy.deepcopy(body), "phone_number_id": phone_number_id, "wamid": wamid})
         message: dict[str, str] = {"id": wamid}
@@ -287,6 +345,58 @@ class FakeWhatsApp(FakeServer):
         if context is not None and (not isinstance(context, dict) or not context.get("message_id")):
             raise _required("context['message_id']")
         return message_type
+
+    def _list_templates(self, request: Request, waba_id: str) -> Response:
+        """GET /{waba-id}/message_templates: `limit` per page (default 25), `after` a cursor from the
+        previous page's `paging.cursors`; `paging.next` only while there are more."""
+        query = {name: values[0] for name, values in parse_qs(request.query).items()}
+        try:
+            limit = max(1, min(int(query.get("limit", "25")), 1000))
+            start = int(base64.urlsafe_b64decode(query["after"]).decode()) if query.get("after") else 0
+        except (ValueError, UnicodeDecodeError):
+            raise _invalid("Invalid cursor or limit.") from None
+        fields = [f for f in query.get("fields", "").split(",") if f] or ["name", "parameter_format", "components",
+                                                                          "language", "status", "category", "id"]
+        templates = self._templates[waba_id]
+        page = [{name: copy.deepcopy(t[name]) for name in fields if name in t} for t in templates[start:start + limit]]
+        cursor = lambda at: base64.urlsafe_b64encode(str(at).encode()).decode()  # noqa: E731
+        answer: dict = {"data": page}
+        if page:
+            answer["paging"] = {"cursors": {"before": cursor(start), "after": cursor(start + len(page))}}
+            if start + len(page) < len(templates):
+                answer["paging"]["next"] = (f"{self.base_url}/v21.0/{waba_id}/message_templates?limit={limit}"
+                                            f"&after={cursor(start + len(page))}")
+        return json_response(200, answer)
+
+    def _check_template(self, waba_id: str, content: dict) -> None:
+        """Meta's checks of a template send: known in that language, approved, one value per variable."""
+        language = (content.get("language") or {}).get("code")
+        found = next((t for t in self._templates.get(waba_id, [])
+                      if t["name"] == content.get("name") and t["language"] == language), None)
+        if found is None:
+            raise _ApiError(400, 132001, "(#132001) Template name does not exist in the translation",
+                            details=f"template name ({content.get('name')}) does not exist in {language}")
+        if found["status"] == "PAUSED":
+            raise _ApiError(400, 132015, "(#132015) Template is Paused", details="Template is paused due to low quality")
+        if found["status"] != "APPROVED":
+            raise _ApiError(400, 132016, "(#132016) Template is disabled",
+                            details=f"Template status is {found['status']}")
+        given = {str(c.get("type", "")).upper(): c.get("parameters") or [] for c in content.get("components") or []}
+        for component in found["components"]:
+            kind = component["type"]
+            if kind not in ("HEADER", "BODY") or not component.get("text"):
+                continue
+            expected = list(dict.fromkeys(_PLACEHOLDER.findall(component["text"])))
+            values = given.get(kind, [])
+            if len(values) != len(expected) or any(not isinstance(v, dict) or v.get("type") != "text"
+                                                    or not v.get("text") for v in values):
+                raise _ApiError(400, 132000, "(#132000) Number of parameters does not match the expected number "
+                                             "of params", details=f"{kind.lower()}: expected number of params "
+                                                                  f"({len(expected)}) does not match the received "
+                                                                  f"number of params ({len(values)})")
+            if found["parameter_format"] == "NAMED" and [v.get("parameter_name") for v in values] != expected:
+                raise _ApiError(400, 132000, "(#132000) Parameter names do not match the template's",
+                                details=f"expected {expected}")
 
     # -- helpers (called with the lock held) -------------------------------------------------------
 

@@ -15,6 +15,7 @@ ALLOWED = {
     "tenants/selectors.py": 1,  # the organization switcher: a person's own memberships
     "tenants/services.py": 1,  # an invitation link: its token is the only key
     "telephony/tasks.py": 1,  # beat fans platform maintenance out into one tenant task per account
+    "messaging/tasks.py": 1,  # beat fans the daily template sync out into one tenant task per business account
     "messaging/webhooks.py": 2,  # WhatsApp webhooks find their tenant from the sender (and its verify token)
     "telephony/lines.py": 1,  # message and voice webhooks find their tenant from the called number (read-only)
     "telephony/webhooks_voice.py": 2,  # voice webhooks find their tenant (identity, call) and a signed greeting link its number (read-only)

@@ -80,6 +80,7 @@ NUMBER = "/o/acme/numbers/{phone_number_id}/"
 NUMBERS = "/o/acme/numbers/"
 ACCOUNTS = "/o/acme/numbers/accounts/"
 CANNED = "/o/acme/canned-replies/"
+TEMPLATES = "/o/acme/whatsapp/templates/"
 RULES = "/o/acme/calling-rules/"
 CALL = "/o/acme/calls/{call_id}/"
 ORDER = "/o/acme/orders/{order_id}/"
@@ -249,6 +250,12 @@ MATRIX = [
         LOGIN, 200, 200, 200, 200, 404),
     row(O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/update/", "POST",
         LOGIN, 200, 200, 200, 200, 404),
+    # A WhatsApp template in a conversation: nothing chosen shows nothing; sending nothing is refused.
+    row(O + "inbox/c/<uuid:conversation_id>/template/", "GET", LOGIN, 200, 200, 200, 200, 404),
+    row(O + "inbox/c/<uuid:conversation_id>/template/", "POST", LOGIN, 400, 400, 400, 400, 404),
+    row(O + "whatsapp/templates/",                     "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "whatsapp/templates/sync/<uuid:whatsapp_sender_id>/", "POST", LOGIN, 403, TEMPLATES, TEMPLATES,
+        TEMPLATES, 404),
     row(O + "canned-replies/",                         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
     row(O + "canned-replies/<uuid:canned_reply_id>/delete/", "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
@@ -646,6 +653,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
         "number": world["order"].number, "duplicate_id": wa_contact.pk, "contact_import_id": world["contactimport"].pk,
+        "whatsapp_sender_id": sender.pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,
