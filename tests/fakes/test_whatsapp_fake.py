@@ -386,3 +386,45 @@ def test_twilio_status_callback():
                     "SmsStatus": "delivered", "AccountSid": "AC" + "0" * 32, "From": "+15550100000",
                     "To": "+16505551234", "ApiVersion": "2010-04-01"}
     assert failed["ErrorCode"] == "30003"
+
+
+# -- message templates ----------------------------------------------------------------------------------
+
+
+def auth() -> dict:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_templates_are_listed_page_by_page_with_cursors_as_meta_pages_them(whatsapp):
+    for i in range(5):
+        whatsapp.add_template("1234", name=f"t{i}", body="Hi {{1}}")
+    url, seen = f"{whatsapp.base_url}/v21.0/1234/message_templates", []
+    answer = requests.get(url, params={"limit": 2, "fields": "id,name,status"}, headers=auth(), timeout=5).json()
+    assert set(answer["data"][0]) == {"id", "name", "status"}  # the fields asked for, no more
+    while True:
+        seen += [item["name"] for item in answer["data"]]
+        if "next" not in answer["paging"]:
+            break
+        answer = requests.get(url, params={"limit": 2, "after": answer["paging"]["cursors"]["after"]},
+                              headers=auth(), timeout=5).json()
+    assert seen == ["t0", "t1", "t2", "t3", "t4"]
+
+
+@pytest.mark.parametrize("status, code", [("PAUSED", 132015), ("REJECTED", 132016)])
+def test_a_template_send_is_checked_against_the_account_s_templates(whatsapp, status, code):
+    whatsapp.attach_to_business_account(PHONE_NUMBER_ID, "1234")
+    whatsapp.add_template("1234", name="ok", body="Hi {{1}}")
+    whatsapp.add_template("1234", name="bad", body="Hi", status=status)
+    url = f"{whatsapp.base_url}/v21.0/{PHONE_NUMBER_ID}/messages"
+
+    def send_template(name, parameters):
+        content = {"name": name, "language": {"code": "en_US"}}
+        if parameters is not None:
+            content["components"] = [{"type": "body", "parameters": parameters}]
+        return requests.post(url, headers=auth(), timeout=5, json={"messaging_product": "whatsapp", "to": CUSTOMER,
+                                                                    "type": "template", "template": content})
+
+    assert send_template("ok", [{"type": "text", "text": "Ann"}]).status_code == 200
+    assert send_template("ok", None).json()["error"]["code"] == 132000
+    assert send_template("bad", None).json()["error"]["code"] == code
+    assert send_template("missing", None).json()["error"]["code"] == 132001

@@ -4,6 +4,7 @@ other accounts' templates refused with the reason."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -318,3 +319,30 @@ def test_the_api_sends_a_template_and_says_why_it_refuses_one(org, sender, graph
     assert sent.status_code == 202, sent.content
     assert sent.json()["body"].startswith("Hello Ann, your order #7")
     assert graph.sent()[0]["template"]["components"][0]["parameters"][1] == {"type": "text", "text": "#7"}
+
+
+def test_through_twilio_a_template_goes_as_its_content_sid_and_variables(org, our_number, twilio, owner):
+    """Twilio's Messages API sends a WhatsApp template by its Content SID, the values as a JSON object
+    (the 2010 contract: ContentSid, ContentVariables). The row is made here: listing a Twilio
+    account's templates (its Content API) is not built yet."""
+    from crm.services import contact_for
+    from messaging.services.conversations import conversation_for
+    from tests.vendor_fixtures import ACME_SID
+
+    with tenant_scope(org):
+        template = WhatsAppTemplate.objects.create(
+            organization=org, provider="twilio", provider_account=our_number.provider_account,
+            external_id="HX" + "a" * 32, name="order_update", language="en", status="approved",
+            body="Hello {{1}}", parameters=[{"component": "body", "name": "1"}], synced_at=timezone.now())
+        contact = contact_for(organization=org, phone=CUSTOMER)
+        conversation = conversation_for(organization=org, contact=contact, channel="whatsapp", phone_number=our_number)
+        assert policy.may_send(conversation).code == "whatsapp_window_closed"
+        message = template_services.template_send(organization=org, actor=owner, conversation=conversation,
+                                                  template=template, values={"1": "Ann"})
+        assert outbound.message_deliver(organization=org, message_id=message.pk) == "sent"
+    [sent] = twilio.messages(ACME_SID)
+    assert (sent["to"], sent["from"]) == (f"whatsapp:{CUSTOMER}", f"whatsapp:{our_number.phone_number}")
+    [request] = [r for r in twilio.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
+    assert request.form["ContentSid"] == "HX" + "a" * 32
+    assert json.loads(request.form["ContentVariables"]) == {"1": "Ann"}
+    assert "Body" not in request.form
