@@ -28,3 +28,8 @@ def calls_in_conversations(organization_id) -> None:
 def whatsapp_templates_sync(organization_id, whatsapp_sender_id) -> None:
     enqueue("messaging.whatsapp_templates_sync", organization_id=str(organization_id),
             whatsapp_sender_id=str(whatsapp_sender_id))
+
+
+def twilio_templates_sync(organization_id, provider_account_id) -> None:
+    enqueue("messaging.twilio_templates_sync", organization_id=str(organization_id),
+            provider_account_id=str(provider_account_id))

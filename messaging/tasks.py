@@ -6,7 +6,7 @@ import logging
 
 from celery import shared_task
 
-from telephony.models import Call
+from telephony.models import Call, Provider, ProviderAccount
 from tenants.models import Organization
 from tenants.scoping import platform_scope, tenant_scope
 from tenants.tasks import TenantTask, row_task
@@ -91,14 +91,24 @@ def whatsapp_templates_sync(sender: WhatsAppSender):
     return templates.templates_sync(organization=sender.organization, sender=sender)
 
 
+@row_task("messaging.twilio_templates_sync", model=ProviderAccount, key="provider_account_id",
+          related=("organization",))
+def twilio_templates_sync(account: ProviderAccount):
+    """Read a Twilio account's WhatsApp templates (a failure is recorded on the account)."""
+    return templates.twilio_templates_sync(organization=account.organization, account=account)
+
+
 @shared_task(name="messaging.whatsapp_templates_sync_all")
 def whatsapp_templates_sync_all():
     """Daily (beat): every business account's templates, once per account (through one of its active
-    senders); one task each, so one failing account never holds up the others."""
+    senders), and every Twilio account's; one task each, so one failing account never holds up the
+    others."""
     with platform_scope():
-        senders = (WhatsAppSender.objects.filter(is_active=True).exclude(business_account_id="")
-                   .order_by("organization_id", "business_account_id", "created_at")
-                   .distinct("organization_id", "business_account_id").values_list("organization_id", "pk"))
-        senders = list(senders)
+        senders = list(WhatsAppSender.objects.filter(is_active=True).exclude(business_account_id="")
+                       .order_by("organization_id", "business_account_id", "created_at")
+                       .distinct("organization_id", "business_account_id").values_list("organization_id", "pk"))
+        accounts = list(ProviderAccount.objects.filter(provider=Provider.TWILIO).values_list("organization_id", "pk"))
     for organization_id, sender_id in senders:
         whatsapp_templates_sync.delay(organization_id=str(organization_id), whatsapp_sender_id=str(sender_id))
+    for organization_id, account_id in accounts:
+        twilio_templates_sync.delay(organization_id=str(organization_id), provider_account_id=str(account_id))

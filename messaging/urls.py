@@ -51,6 +51,8 @@ html_patterns = [
     path("whatsapp/templates/", views_templates.whatsapp_templates, name="whatsapp-templates"),
     path("whatsapp/templates/sync/<uuid:whatsapp_sender_id>/", views_templates.whatsapp_templates_sync,
          name="whatsapp-templates-sync"),
+    path("whatsapp/templates/sync/twilio/<uuid:provider_account_id>/", views_templates.twilio_templates_sync,
+         name="twilio-templates-sync"),
     path("canned-replies/", views.canned_replies, name="canned-replies"),
     path("canned-replies/<uuid:canned_reply_id>/delete/", views.canned_reply_delete, name="canned-reply-delete"),
 ]

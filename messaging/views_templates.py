@@ -12,9 +12,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from telephony import selectors as telephony_selectors
+from telephony.models import Provider
 from tenants.permissions import is_manager, manager_required
 
 from . import selectors
+from .models import TemplateProvider
 from .services import policy
 from .services import templates as template_services
 
@@ -28,7 +31,8 @@ def whatsapp_templates(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = request.organization
     senders = list(selectors.whatsapp_sender_list(organization=organization))
     templates = list(selectors.whatsapp_template_list(organization=organization))
-    by_account = {waba: list(rows) for waba, rows in groupby(templates, key=lambda t: t.business_account_id)}
+    cloud = [t for t in templates if t.provider == TemplateProvider.WHATSAPP_CLOUD]
+    by_account = {waba: list(rows) for waba, rows in groupby(cloud, key=lambda t: t.business_account_id)}
     accounts = []
     seen = set()
     for sender in senders:
@@ -39,8 +43,11 @@ def whatsapp_templates(request: HttpRequest, org_slug: str) -> HttpResponse:
         accounts.append({"sender": sender, "business_account_id": key,
                          "senders": [s for s in senders if s.business_account_id == key],
                          "templates": by_account.get(key, []) if key else []})
+    twilio = [{"account": account, "templates": [t for t in templates if t.provider_account_id == account.pk]}
+              for account in telephony_selectors.provider_account_list(organization=organization,
+                                                                       provider=Provider.TWILIO)]
     return render(request, "messaging/whatsapp_templates.html", {
-        "accounts": accounts, "can_sync": is_manager(request),
+        "accounts": accounts, "twilio_accounts": twilio, "can_sync": is_manager(request),
     })
 
 
@@ -55,6 +62,20 @@ def whatsapp_templates_sync(request: HttpRequest, org_slug: str, whatsapp_sender
     else:
         template_services.templates_sync_request(organization=request.organization, sender=sender, actor=request.user)
         messages.success(request, f"Reading the templates of {sender.name}'s business account from Meta…")
+    return redirect("messaging:whatsapp-templates", org_slug=org_slug)
+
+
+@require_POST
+@manager_required
+def twilio_templates_sync(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
+    """Read a Twilio account's WhatsApp templates (its Content API) now (in a worker)."""
+    account = telephony_selectors.get_provider_account_for_org(request.organization, provider_account_id)
+    if account.provider != Provider.TWILIO:
+        messages.error(request, "Only Twilio accounts have WhatsApp templates to read.")
+    else:
+        template_services.twilio_templates_sync_request(organization=request.organization, account=account,
+                                                        actor=request.user)
+        messages.success(request, f"Reading the WhatsApp templates of {account.friendly_name} from Twilio…")
     return redirect("messaging:whatsapp-templates", org_slug=org_slug)
 
 

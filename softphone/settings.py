@@ -244,6 +244,7 @@ BULK_TASKS = [
     "messaging.attachments_sweep",
     "messaging.whatsapp_templates_sync",  # one business account's templates, daily or on demand
     "messaging.whatsapp_templates_sync_all",
+    "messaging.twilio_templates_sync",
     "telephony.phone_numbers_import",  # thousands of numbers
     "telephony.phone_number_finish_removal",  # releasing a number nobody waits for
     "telephony.phone_number_platform_sync",  # one per number: assigning 500 numbers sends 500
@@ -365,6 +366,8 @@ INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
 # Vendors. The base URLs are the only way adapters find the vendors; tests and local simulations
 # point them at fakes.
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+# Twilio's Content API (WhatsApp templates through Twilio); the only other host the SDK may reach.
+TWILIO_CONTENT_BASE_URL = env.str("TWILIO_CONTENT_BASE_URL", default="https://content.twilio.com")
 TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
 TWILIO_RETRIES_ON_429 = env.int("TWILIO_RETRIES_ON_429", default=3)
 VAPI_API_BASE_URL = env.str("VAPI_API_BASE_URL", default="https://api.vapi.ai")

@@ -25,7 +25,7 @@ VOICE_APP_SID = "AP" + "b2" * 16
 @pytest.fixture
 def twilio(settings):
     fake = FakeTwilio()
-    settings.TWILIO_API_BASE_URL = fake.start()
+    settings.TWILIO_API_BASE_URL = settings.TWILIO_CONTENT_BASE_URL = fake.start()
     settings.TWILIO_RETRIES_ON_429 = 3
     fake.add_account(ACME_SID, ACME_TOKEN, friendly_name="Acme Twilio")
     fake.add_account(GLOBEX_SID, GLOBEX_TOKEN, friendly_name="Globex Twilio")

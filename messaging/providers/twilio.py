@@ -25,10 +25,13 @@ from .base import (
     ProviderError,
     SendResult,
     StatusUpdate,
+    TemplateInfo,
+    TemplateParameter,
     TemplateSend,
     WebhookRequest,
     fetch_media,
 )
+from .whatsapp_cloud import PLACEHOLDER
 
 # The host in the media URLs of Twilio's webhooks; fetched at TWILIO_API_BASE_URL, as the SDK is.
 PUBLIC_API = "https://api.twilio.com"
@@ -60,6 +63,43 @@ READABLE_ERRORS = {
 }
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+# Twilio's Content API: the WhatsApp review states, as ours (received: submitted, not yet with Meta).
+CONTENT_STATUSES = {"approved": "approved", "pending": "pending", "received": "pending", "rejected": "rejected",
+                    "paused": "paused", "disabled": "disabled"}
+# Content types whose variables are all in the body: what the composer can fill.
+CONTENT_TYPES_SENDABLE = ("twilio/text", "twilio/quick-reply", "twilio/call-to-action", "twilio/media")
+CONTENT_LARGEST = 20_000  # templates read at most (Meta allows 6,000 per business account)
+
+
+def template_from_content(item) -> TemplateInfo:
+    """A template of Twilio's Content API (GET /v1/ContentAndApprovals) with its WhatsApp approval."""
+    approval = dict(getattr(item, "approval_requests", None) or {})
+    types = dict(getattr(item, "types", None) or {})
+    kind = next((name for name in CONTENT_TYPES_SENDABLE if name in types), next(iter(types), ""))
+    content = types.get(kind) if isinstance(types.get(kind), dict) else {}
+    body = str(content.get("body") or "")
+    unsupported = ""
+    if kind not in CONTENT_TYPES_SENDABLE:
+        unsupported = f"It is a {kind.removeprefix('twilio/').replace('-', ' ') or 'kind of'} template, which " \
+                      "cannot be sent from here."
+    elif PLACEHOLDER.search(str(content.get("actions", "")) + str(content.get("media", ""))):
+        unsupported = "One of its buttons or its media needs a value given with each message."
+    examples = {str(k): str(v) for k, v in dict(getattr(item, "variables", None) or {}).items()}
+    names = list(dict.fromkeys(PLACEHOLDER.findall(body)))
+    status = str(approval.get("status") or "")
+    reason = str(approval.get("rejection_reason") or "")
+    if not approval:
+        status, reason = "unknown", "Not submitted to WhatsApp for approval."
+    elif status == "unsubmitted":
+        reason = reason or "Not submitted to WhatsApp for approval."
+    return TemplateInfo(
+        external_id=str(item.sid or ""), name=str(approval.get("name") or item.friendly_name or ""),
+        language=str(item.language or ""), category=str(approval.get("category") or "").lower(),
+        status=CONTENT_STATUSES.get(status, "unknown"), status_reason=reason, parameter_format="positional",
+        header="", body=body, footer="",
+        parameters=tuple(TemplateParameter("body", name, examples.get(name, "")) for name in names),
+        unsupported=unsupported, components=[{"types": types, "approval": approval}])
 
 
 def _bare(address: str) -> str:
@@ -157,6 +197,14 @@ class TwilioMessaging(MessagingProvider):
                                 permanent=exc.permanent, code=exc.code, gone=exc.gone) from None
         return SendResult(sid=message.sid, status=INITIAL_STATUS.get(str(message.status), "queued"),
                           num_segments=int(message.num_segments or 1))
+
+    def templates(self) -> list[TemplateInfo]:
+        """The account's message templates in Twilio's Content API with their WhatsApp approval, every
+        page (the SDK follows Twilio's next-page links, which our HTTP client lets reach only Twilio's
+        configured hosts)."""
+        items = call(lambda: list(self.client.content.v1.content_and_approvals.stream(page_size=100,
+                                                                                       limit=CONTENT_LARGEST)))
+        return [template_from_content(item) for item in items if getattr(item, "sid", None)]
 
     def media_fetch(self, item: dict) -> Fetched:
         return fetch_media(self._media_request(item.get("url", "")))

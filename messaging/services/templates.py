@@ -27,8 +27,9 @@ from messaging.models import (
     WhatsAppSender,
     WhatsAppTemplate,
 )
-from messaging.providers.base import ProviderError, TemplateParameter, TemplateSend
+from messaging.providers.base import ProviderError, TemplateInfo, TemplateParameter, TemplateSend
 from messaging.providers.whatsapp_cloud import PLACEHOLDER, WhatsAppCloud
+from telephony.models import ProviderAccount
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -39,10 +40,11 @@ VALUE_LONGEST = 1000  # characters in one value; the whole body is at most 1,024
 
 
 def templates_sync(*, organization: Organization, sender: WhatsAppSender, actor=None) -> dict:
-    """Read every template of the sender's business account and keep ours in step: new ones added,
-    changed ones updated (a review decided, a pause), ones the vendor no longer lists marked deleted.
-    The outcome is recorded on the sender (when, and the error if it failed) for its page.
-    Raises ProviderError when the vendor could not be read (nothing is changed then)."""
+    """Read every template of the sender's business account (Meta's Cloud API) and keep ours in step:
+    new ones added, changed ones updated (a review decided, a pause), ones Meta no longer lists marked
+    deleted. The outcome is recorded on the senders of that account (when, and the error if it
+    failed) for the templates page. Raises ProviderError when Meta could not be read (nothing is
+    changed then)."""
     adapter = WhatsAppCloud(phone_number_id=sender.phone_number_id, access_token=sender.access_token or "")
     waba = sender.business_account_id
     try:
@@ -51,37 +53,65 @@ def templates_sync(*, organization: Organization, sender: WhatsAppSender, actor=
         WhatsAppSender.objects.filter(organization=organization, pk=sender.pk).update(
             templates_error=exc.message[:500], updated_at=timezone.now())
         raise
+    with transaction.atomic():
+        counts = _store(organization, found, provider=TemplateProvider.WHATSAPP_CLOUD, business_account_id=waba)
+        WhatsAppSender.objects.filter(organization=organization, business_account_id=waba).update(
+            templates_synced_at=timezone.now(), templates_error="", updated_at=timezone.now())
+    audit(organization=organization, actor=actor, verb="whatsapp_templates.synced", target=sender, data=counts)
+    return counts
+
+
+def twilio_templates_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
+    """The same for a Twilio account: its Content API templates with their WhatsApp approval, sent
+    from its numbers' WhatsApp conversations. The outcome is recorded on the account."""
+    from messaging.providers.twilio import TwilioMessaging
+
+    adapter = TwilioMessaging(account_sid=account.account_sid, auth_token=account.auth_token or "")
+    try:
+        found = adapter.templates()
+    except ProviderError as exc:
+        ProviderAccount.objects.filter(organization=organization, pk=account.pk).update(
+            templates_error=exc.message[:500])
+        raise
+    with transaction.atomic():
+        counts = _store(organization, found, provider=TemplateProvider.TWILIO, provider_account=account)
+        ProviderAccount.objects.filter(organization=organization, pk=account.pk).update(
+            templates_synced_at=timezone.now(), templates_error="")
+    audit(organization=organization, actor=actor, verb="whatsapp_templates.synced", target=account, data=counts)
+    return counts
+
+
+def _store(organization: Organization, found: list[TemplateInfo], *, provider: str, business_account_id: str = "",
+           provider_account: ProviderAccount | None = None) -> dict:
+    """Make the rows of one account (a business account, or a Twilio account) what the vendor listed."""
     now = timezone.now()
     counts = {"added": 0, "updated": 0, "removed": 0, "listed": len(found)}
-    with transaction.atomic():
-        known = {t.external_id: t for t in WhatsAppTemplate.objects.select_for_update().filter(
-            organization=organization, provider=TemplateProvider.WHATSAPP_CLOUD, business_account_id=waba)}
-        for info in found:
-            values = {
-                "name": info.name[:512], "language": info.language[:20], "category": info.category[:30],
-                "status": info.status, "status_reason": info.status_reason[:500],
-                "parameter_format": info.parameter_format, "header": info.header, "body": info.body,
-                "footer": info.footer, "unsupported": info.unsupported[:300], "components": info.components,
-                "parameters": [{"component": p.component, "name": p.name, "example": p.example[:200]}
-                               for p in info.parameters],
-            }
-            row = known.pop(info.external_id[:64], None)
-            if row is None:
-                WhatsAppTemplate.objects.create(organization=organization, provider=TemplateProvider.WHATSAPP_CLOUD,
-                                                business_account_id=waba, external_id=info.external_id[:64],
-                                                synced_at=now, **values)
-                counts["added"] += 1
-            elif any(getattr(row, name) != value for name, value in values.items()):
-                WhatsAppTemplate.objects.filter(pk=row.pk).update(synced_at=now, **values)
-                counts["updated"] += 1
-            else:
-                WhatsAppTemplate.objects.filter(pk=row.pk).update(synced_at=now)
-        gone = [row.pk for row in known.values() if row.status != TemplateStatus.DELETED]
-        counts["removed"] = WhatsAppTemplate.objects.filter(pk__in=gone).update(
-            status=TemplateStatus.DELETED, status_reason="No longer listed at Meta.", synced_at=now)
-        WhatsAppSender.objects.filter(organization=organization, business_account_id=waba).update(
-            templates_synced_at=now, templates_error="", updated_at=now)
-    audit(organization=organization, actor=actor, verb="whatsapp_templates.synced", target=sender, data=counts)
+    owner = ({"business_account_id": business_account_id} if provider == TemplateProvider.WHATSAPP_CLOUD
+             else {"provider_account": provider_account})
+    known = {t.external_id: t for t in WhatsAppTemplate.objects.select_for_update().filter(
+        organization=organization, provider=provider, **owner)}
+    for info in found:
+        values = {
+            "name": info.name[:512], "language": info.language[:20], "category": info.category[:30],
+            "status": info.status, "status_reason": info.status_reason[:500],
+            "parameter_format": info.parameter_format, "header": info.header, "body": info.body,
+            "footer": info.footer, "unsupported": info.unsupported[:300], "components": info.components,
+            "parameters": [{"component": p.component, "name": p.name, "example": p.example[:200]}
+                           for p in info.parameters],
+        }
+        row = known.pop(info.external_id[:64], None)
+        if row is None:
+            WhatsAppTemplate.objects.create(organization=organization, provider=provider,
+                                            external_id=info.external_id[:64], synced_at=now, **owner, **values)
+            counts["added"] += 1
+        elif any(getattr(row, name) != value for name, value in values.items()):
+            WhatsAppTemplate.objects.filter(pk=row.pk).update(synced_at=now, **values)
+            counts["updated"] += 1
+        else:
+            WhatsAppTemplate.objects.filter(pk=row.pk).update(synced_at=now)
+    gone = [row.pk for row in known.values() if row.status != TemplateStatus.DELETED]
+    counts["removed"] = WhatsAppTemplate.objects.filter(pk__in=gone).update(
+        status=TemplateStatus.DELETED, status_reason="No longer listed by the vendor.", synced_at=now)
     return counts
 
 
@@ -89,6 +119,11 @@ def templates_sync_request(*, organization: Organization, sender: WhatsAppSender
     """Ask a worker to read the sender's templates now (the "Sync now" button)."""
     audit(organization=organization, actor=actor, verb="whatsapp_templates.sync_requested", target=sender)
     jobs.whatsapp_templates_sync(organization.pk, sender.pk)
+
+
+def twilio_templates_sync_request(*, organization: Organization, account: ProviderAccount, actor) -> None:
+    audit(organization=organization, actor=actor, verb="whatsapp_templates.sync_requested", target=account)
+    jobs.twilio_templates_sync(organization.pk, account.pk)
 
 
 def parameters_of(template: WhatsAppTemplate) -> list[TemplateParameter]:

@@ -39,6 +39,8 @@ from .base import (
 logger = logging.getLogger(__name__)
 
 TWILIO_HOST = "https://api.twilio.com"
+# Twilio's Content API (message templates), on its own host; the SDK addresses it there.
+TWILIO_CONTENT_HOST = "https://content.twilio.com"
 # Codes that no retry can fix: authentication, invalid or unavailable numbers, permissions.
 PERMANENT_STATUSES = {400, 401, 403, 404}
 READABLE = {
@@ -84,17 +86,20 @@ class _BaseUrlHttpClient(TwilioHttpClient):
     """Sends what the SDK addresses to api.twilio.com to the configured base URL instead, and
     retries 429s (which Twilio guarantees were not processed) with exponential backoff."""
 
-    def __init__(self, base_url: str, *, timeout: float, retries_on_429: int):
+    def __init__(self, base_url: str, *, timeout: float, retries_on_429: int, content_base_url: str = ""):
         super().__init__(timeout=timeout)
         self.base_url = base_url.rstrip("/")
+        self.content_base_url = (content_base_url or TWILIO_CONTENT_HOST).rstrip("/")
         self.retries_on_429 = retries_on_429
 
     def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                 allow_redirects=False):
-        if url.startswith(TWILIO_HOST + "/") and self.base_url != TWILIO_HOST:
-            url = self.base_url + url[len(TWILIO_HOST):]
-        if not url.startswith(self.base_url + "/"):
-            # Every request carries the account SID and auth token: never to another host.
+        for host, base in ((TWILIO_HOST, self.base_url), (TWILIO_CONTENT_HOST, self.content_base_url)):
+            if url.startswith(host + "/") and base != host:
+                url = base + url[len(host):]
+        if not url.startswith((self.base_url + "/", self.content_base_url + "/")):
+            # Every request carries the account SID and auth token: never to another host (a
+            # next-page link in an answer included).
             raise ProviderError("Refused to send the account's credentials outside Twilio's API.", permanent=True)
         delay = 0.5
         for attempt in range(self.retries_on_429 + 1):
@@ -166,6 +171,7 @@ def make_client(account_sid: str, auth_token: str, *, base_url: str | None = Non
         base_url or settings.TWILIO_API_BASE_URL,
         timeout=timeout if timeout is not None else settings.TWILIO_HTTP_TIMEOUT,
         retries_on_429=retries_on_429 if retries_on_429 is not None else settings.TWILIO_RETRIES_ON_429,
+        content_base_url=settings.TWILIO_CONTENT_BASE_URL,
     )
     return Client(account_sid, auth_token, http_client=http_client)
 

@@ -204,6 +204,7 @@ class FakeTwilio(LiveCalls, FakeServer):
         self._faults: deque[Response | None] = deque()  # None: answer that request normally
         self._delay = 0.0
         self.requests: list[TwilioRequest] = []
+        self._contents: dict[str, list[dict]] = {}  # account sid -> Content API templates, oldest first
         account = r"/2010-04-01/Accounts/(?P<account>[^/]+)"
         available = r"/AvailablePhoneNumbers/(?P<country>[A-Z]{2})/(?P<kind>Local|TollFree|Mobile)\.json"
         self._routes = [
@@ -231,6 +232,26 @@ class FakeTwilio(LiveCalls, FakeServer):
         self._routes += self._live_routes()
 
     # -- set-up and inspection -------------------------------------------------------------------
+
+    def add_content(self, account_sid: str, *, friendly_name: str, body: str, language: str = "en",
+                    status: str = "approved", category: str = "UTILITY", content_type: str = "twilio/text",
+                    variables: dict | None = None, rejection_reason: str = "", extra: dict | None = None) -> dict:
+        """A template of the account's Content API with its WhatsApp approval, as GET
+        /v1/ContentAndApprovals lists it (`types` keyed by content type; `approval_requests` the
+        WhatsApp review). Returns it."""
+        now = _now_iso()
+        content = {
+            "sid": "HX" + uuid.uuid4().hex, "account_sid": account_sid, "friendly_name": friendly_name,
+            "language": language, "variables": variables or {},
+            "types": {content_type: {"body": body, **(extra or {})}},
+            "approval_requests": {"name": friendly_name, "category": category, "content_type": content_type,
+                                  "status": status, "rejection_reason": rejection_reason,
+                                  "allow_category_change": True},
+            "date_created": now, "date_updated": now,
+        }
+        with self._lock:
+            self._contents.setdefault(account_sid, []).append(content)
+            return dict(content)
 
     def add_account(self, sid: str, auth_token: str, friendly_name: str = "Test account",
                     status: str = "active", type: str = "Full") -> dict:
@@ -432,6 +453,8 @@ class FakeTwilio(LiveCalls, FakeServer):
         try:
             if account_sid is None:
                 raise _unauthenticated()
+            if request.path == "/v1/ContentAndApprovals" and request.method == "GET":
+                return self._list_contents(account_sid, params)
             match, handlers = next(((match, handlers) for pattern, handlers in self._routes
                                     if (match := pattern.fullmatch(request.path))), (None, None))
             if match is None:
@@ -460,6 +483,25 @@ class FakeTwilio(LiveCalls, FakeServer):
         return account_sid if expected is not None and expected == password else None
 
     # -- endpoints (called with the lock held) -----------------------------------------------------
+
+    def _list_contents(self, account_sid: str, params: dict) -> Response:
+        """GET /v1/ContentAndApprovals (Twilio's v1 paging: `contents`, and `meta` with the page
+        URLs, `next_page_url` null on the last page; PageSize at most 1000, Page and PageToken)."""
+        try:
+            size = max(1, min(int(params.get("PageSize") or 50), 1000))
+            page = int(params.get("Page") or 0)
+            start = int(str(params.get("PageToken") or "PT0").removeprefix("PT"))
+        except ValueError:
+            raise _ApiError(400, 20001, "Invalid paging parameters") from None
+        contents = self._contents.get(account_sid, [])
+        chunk = contents[start:start + size]
+        url = f"{self.base_url}/v1/ContentAndApprovals"
+        more = start + size < len(contents)
+        return json_response(200, {"contents": chunk, "meta": {
+            "page": page, "page_size": size, "first_page_url": f"{url}?PageSize={size}&Page=0",
+            "previous_page_url": None, "url": f"{url}?PageSize={size}&Page={page}",
+            "next_page_url": f"{url}?PageSize={size}&Page={page + 1}&PageToken=PT{start + size}" if more else None,
+            "key": "contents"}})
 
     def _fetch_account(self, account_sid: str, params: dict, path: str) -> Response:
         return json_response(200, self._accounts[account_sid])
@@ -997,3 +1039,8 @@ def _require_sid(prefix: str, sid: str) -> None:
 
 def _now() -> str:
     return format_datetime(datetime.now(UTC).replace(microsecond=0))
+
+
+def _now_iso() -> str:
+    """The v1 APIs' (Content) dates: ISO 8601 in UTC."""
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

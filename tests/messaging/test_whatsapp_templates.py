@@ -116,7 +116,7 @@ def test_a_later_sync_follows_meta_reviews_pauses_and_deletions(org, sender, gra
     assert sync(org, sender) == {"added": 1, "updated": 1, "removed": 1, "listed": 2}
     found = templates_of(org)
     assert found["order_update"].status == "paused"
-    assert (found["welcome"].status, found["welcome"].status_reason) == ("deleted", "No longer listed at Meta.")
+    assert (found["welcome"].status, found["welcome"].status_reason) == ("deleted", "No longer listed by the vendor.")
 
 
 def test_a_sync_that_fails_changes_nothing_and_says_why_on_the_page(org, sender, graph, owner_client):
@@ -321,28 +321,71 @@ def test_the_api_sends_a_template_and_says_why_it_refuses_one(org, sender, graph
     assert graph.sent()[0]["template"]["components"][0]["parameters"][1] == {"type": "text", "text": "#7"}
 
 
-def test_through_twilio_a_template_goes_as_its_content_sid_and_variables(org, our_number, twilio, owner):
-    """Twilio's Messages API sends a WhatsApp template by its Content SID, the values as a JSON object
-    (the 2010 contract: ContentSid, ContentVariables). The row is made here: listing a Twilio
-    account's templates (its Content API) is not built yet."""
+def test_through_twilio_templates_are_read_from_its_content_api_and_sent_by_content_sid(org, our_number, twilio,
+                                                                                         twilio_account, owner):
+    """A Twilio account's WhatsApp templates come from its Content API (GET /v1/ContentAndApprovals,
+    every page); one is sent by its Content SID with the values as a JSON object (the 2010 contract's
+    ContentSid and ContentVariables)."""
     from crm.services import contact_for
     from messaging.services.conversations import conversation_for
     from tests.vendor_fixtures import ACME_SID
 
+    order = twilio.add_content(ACME_SID, friendly_name="order_update", body="Hello {{1}}, order {{2}} shipped.",
+                               variables={"1": "Ann", "2": "1042"})
+    twilio.add_content(ACME_SID, friendly_name="promo", body="Sale", status="rejected",
+                       rejection_reason="Marketing content in a utility template", content_type="twilio/quick-reply",
+                       extra={"actions": [{"title": "Yes", "id": "yes"}]})
+    twilio.add_content(ACME_SID, friendly_name="catalogue", body="See our cards", content_type="twilio/card")
+    twilio.add_content(ACME_SID, friendly_name="draft", body="Draft", status="unsubmitted")
+    for i in range(110):  # more than a page of 100
+        twilio.add_content(ACME_SID, friendly_name=f"bulk_{i:03d}", body="Thanks")
     with tenant_scope(org):
-        template = WhatsAppTemplate.objects.create(
-            organization=org, provider="twilio", provider_account=our_number.provider_account,
-            external_id="HX" + "a" * 32, name="order_update", language="en", status="approved",
-            body="Hello {{1}}", parameters=[{"component": "body", "name": "1"}], synced_at=timezone.now())
+        counts = template_services.twilio_templates_sync(organization=org, account=twilio_account)
+    assert counts == {"added": 114, "updated": 0, "removed": 0, "listed": 114}
+    assert len([r for r in twilio.requests if r.path == "/v1/ContentAndApprovals"]) == 2
+    found = templates_of(org)
+    assert found["order_update"].sendable and found["order_update"].external_id == order["sid"]
+    assert [(p["name"], p["example"]) for p in found["order_update"].parameters] == [("1", "Ann"), ("2", "1042")]
+    assert (found["promo"].status, found["promo"].status_reason) == ("rejected",
+                                                                     "Marketing content in a utility template")
+    assert "card template" in found["catalogue"].unsupported
+    assert (found["draft"].status, found["draft"].status_reason) == ("unknown", "Not submitted to WhatsApp for approval.")
+
+    with tenant_scope(org):
         contact = contact_for(organization=org, phone=CUSTOMER)
         conversation = conversation_for(organization=org, contact=contact, channel="whatsapp", phone_number=our_number)
         assert policy.may_send(conversation).code == "whatsapp_window_closed"
+        assert policy.may_send(conversation, template=found["promo"]).code == "template_rejected"
         message = template_services.template_send(organization=org, actor=owner, conversation=conversation,
-                                                  template=template, values={"1": "Ann"})
+                                                  template=found["order_update"], values={"1": "Ann", "2": "#7"})
         assert outbound.message_deliver(organization=org, message_id=message.pk) == "sent"
     [sent] = twilio.messages(ACME_SID)
     assert (sent["to"], sent["from"]) == (f"whatsapp:{CUSTOMER}", f"whatsapp:{our_number.phone_number}")
     [request] = [r for r in twilio.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
-    assert request.form["ContentSid"] == "HX" + "a" * 32
-    assert json.loads(request.form["ContentVariables"]) == {"1": "Ann"}
+    assert request.form["ContentSid"] == order["sid"]
+    assert json.loads(request.form["ContentVariables"]) == {"1": "Ann", "2": "#7"}
     assert "Body" not in request.form
+
+
+def test_a_twilio_next_page_link_elsewhere_is_refused_not_followed_with_the_credentials(org, twilio, twilio_account,
+                                                                                        settings):
+    """The SDK follows the next-page link Twilio answers with; our HTTP client lets it reach only
+    Twilio's configured hosts, so a link elsewhere fails the sync rather than carry the auth token."""
+    from messaging.providers.twilio import TwilioMessaging
+    from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
+
+    twilio.add_content(ACME_SID, friendly_name="a", body="A")
+    twilio.add_content(ACME_SID, friendly_name="b", body="B")
+    original = twilio._list_contents
+
+    def elsewhere(account_sid, params):
+        response = original(account_sid, {**params, "PageSize": "1"})
+        body = json.loads(response.body)
+        body["meta"]["next_page_url"] = "https://attacker.example/v1/ContentAndApprovals?Page=1"
+        return type(response)(response.status, json.dumps(body).encode(), response.headers)
+
+    twilio._list_contents = elsewhere
+    with pytest.raises(outbound.ProviderError) as refused:
+        TwilioMessaging(account_sid=ACME_SID, auth_token=ACME_TOKEN).templates()
+    assert "outside Twilio's API" in refused.value.message
+    assert not any("attacker" in r.path for r in twilio.requests)

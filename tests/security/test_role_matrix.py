@@ -256,6 +256,8 @@ MATRIX = [
     row(O + "whatsapp/templates/",                     "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "whatsapp/templates/sync/<uuid:whatsapp_sender_id>/", "POST", LOGIN, 403, TEMPLATES, TEMPLATES,
         TEMPLATES, 404),
+    row(O + "whatsapp/templates/sync/twilio/<uuid:provider_account_id>/", "POST", LOGIN, 403, TEMPLATES, TEMPLATES,
+        TEMPLATES, 404),
     row(O + "canned-replies/",                         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
     row(O + "canned-replies/<uuid:canned_reply_id>/delete/", "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
@@ -354,6 +356,9 @@ ADMIN_MODEL_EXCEPTIONS = {
     ("crm.contactimport", "GET", "add/"): 403, ("crm.contactimport", "POST", "add/"): 403,
     ("crm.contactimport", "POST", "<path:object_id>/change/"): 403,
     ("crm.ordercounter", "POST", "<path:object_id>/change/"): "/admin/crm/ordercounter/",
+    # WhatsApp templates are written and reviewed at the vendor and synced: staff read them only.
+    ("messaging.whatsapptemplate", "GET", "add/"): 403, ("messaging.whatsapptemplate", "POST", "add/"): 403,
+    ("messaging.whatsapptemplate", "POST", "<path:object_id>/change/"): 403,
     # django-axes' records of sign-in attempts: read-only, nothing to add.
     **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
        for method in ("GET", "POST")},
