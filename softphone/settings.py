@@ -325,6 +325,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "messaging.models.ConversationStatus",
         "MessageStatusEnum": "messaging.models.MessageStatus",
         "OrderStatusEnum": "crm.models.OrderStatus",
+        "WhatsAppSenderStatusEnum": "messaging.models.SenderStatus",
     },
 }
 
