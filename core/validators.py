@@ -62,3 +62,14 @@ def validate_credential(value) -> None:
     if value and not _CREDENTIAL.match(str(value)):
         raise ValidationError("Credentials are letters, digits and punctuation only (no spaces or other "
                               "characters): copy them again from the provider's console.", code="invalid_credential")
+
+
+_META_ID = re.compile(r"^[0-9]{1,64}$")
+
+
+def validate_meta_id(value) -> None:
+    """Meta's ids (a WhatsApp phone number id, a business account id) are digits; they become a path
+    segment of a Graph API URL, so nothing else is let through."""
+    if value and not _META_ID.match(str(value)):
+        raise ValidationError("Meta's ids are digits only, e.g. 106540352242922: copy it from WhatsApp Manager "
+                              "or the app's API Setup page.", code="invalid_meta_id")

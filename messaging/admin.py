@@ -18,10 +18,14 @@ from .services import events
 @admin.register(WhatsAppSender)
 class WhatsAppSenderAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
     name_fields = ["name"]
-    list_display = ["name", "display_phone_number", "organization", "phone_number_id", "is_active"]
-    list_filter = ["is_active", "organization"]
+    list_display = ["name", "display_phone_number", "organization", "phone_number_id", "is_active", "status",
+                    "last_checked_at"]
+    list_filter = ["is_active", "status", "organization"]
     search_fields = ["name", "display_phone_number", "phone_number_id"]
     secret_fields = ["access_token", "app_secret"]
+    # What Meta said and when it last called: recorded by the checks and the webhook, not typed.
+    readonly_fields = ["status", "last_error", "last_checked_at", "verified_name", "quality_rating",
+                       "webhook_verified_at", "last_webhook_at"]
 
 
 @admin.register(WhatsAppTemplate)

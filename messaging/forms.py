@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from core.validators import validate_name
+from core.validators import validate_credential, validate_meta_id, validate_name
 from crm.models import Channel
 
 from .models import ConversationStatus
@@ -128,3 +128,33 @@ class CannedReplyForm(forms.Form):
     shortcut = forms.SlugField(max_length=50)
     title = forms.CharField(max_length=200, validators=[validate_name])
     body = forms.CharField(max_length=1600, widget=forms.Textarea)
+
+
+class WhatsAppSenderForm(forms.Form):
+    """Connecting a WhatsApp Cloud API sender: everything Meta's API Setup page shows."""
+
+    name = forms.CharField(max_length=200, validators=[validate_name],
+                           help_text="What the team sees in the inbox, e.g. “Support WhatsApp”.")
+    phone_number_id = forms.CharField(max_length=64, label="Phone number id", validators=[validate_meta_id])
+    business_account_id = forms.CharField(max_length=64, label="WhatsApp Business Account id",
+                                          validators=[validate_meta_id])
+    access_token = forms.CharField(max_length=1000, label="Access token", widget=forms.PasswordInput,
+                                   validators=[validate_credential],
+                                   help_text="A System User's permanent token is best: temporary ones expire in a day.")
+    app_secret = forms.CharField(max_length=200, label="App secret", widget=forms.PasswordInput,
+                                 validators=[validate_credential],
+                                 help_text="Meta signs every webhook with it (App settings → Basic).")
+
+
+class WhatsAppSenderEditForm(forms.Form):
+    """Editing a sender: its secrets are write-only, so an empty field keeps the stored value."""
+
+    name = forms.CharField(max_length=200, validators=[validate_name])
+    business_account_id = forms.CharField(max_length=64, label="WhatsApp Business Account id",
+                                          validators=[validate_meta_id])
+    access_token = forms.CharField(max_length=1000, label="New access token", widget=forms.PasswordInput,
+                                   required=False, validators=[validate_credential],
+                                   help_text="Leave empty to keep the current one.")
+    app_secret = forms.CharField(max_length=200, label="New app secret", widget=forms.PasswordInput,
+                                 required=False, validators=[validate_credential],
+                                 help_text="Leave empty to keep the current one.")

@@ -20,6 +20,15 @@ from telephony.models import PhoneNumber, ProviderAccount
 from tenants.models import Agent, Organization, TenantModel, WithoutSearchVectorManager
 
 
+class SenderStatus(models.TextChoices):
+    """What Meta last said of a WhatsApp sender (checked when connected, daily, and on demand)."""
+
+    ACTIVE = "active", "Active"
+    TOKEN_EXPIRED = "token_expired", "Token expired"
+    NOT_VERIFIED = "not_verified", "Not verified"
+    ERROR = "error", "Error"
+
+
 class WhatsAppSender(TenantModel):
     """A WhatsApp Business number on the Cloud API (seed 003's whatsapp_configuration, per
     organization rather than per user, with its secrets encrypted)."""
@@ -38,6 +47,15 @@ class WhatsAppSender(TenantModel):
     templates_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Meta's answer (messaging.services.senders): sending is refused unless `status` is active.
+    status = models.CharField(max_length=20, choices=SenderStatus.choices, default=SenderStatus.ACTIVE)
+    last_error = models.TextField(blank=True, default="")
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    verified_name = models.CharField(max_length=200, blank=True, default="")
+    quality_rating = models.CharField(max_length=20, blank=True, default="")
+    # The webhook: Meta's first subscription handshake with this verify token, and its last signed POST.
+    webhook_verified_at = models.DateTimeField(null=True, blank=True)
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -4,11 +4,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from core.phones import canonical_contact_number
-from core.validators import validate_name
+from core.validators import validate_credential, validate_meta_id, validate_name
 from crm.models import Contact
 from crm.selectors import LAST_CONTACT
 
-from .models import Conversation, ConversationStatus, Message
+from .models import Conversation, ConversationStatus, Message, WhatsAppSender
 
 
 class ContactOutputSerializer(serializers.ModelSerializer):
@@ -136,3 +136,56 @@ class MessageStartSerializer(MessageSendSerializer):
         except DjangoValidationError:
             raise serializers.ValidationError(
                 f"'{value}' is not a valid phone number. Use E.164, e.g. +14155551234.") from None
+
+
+class WhatsAppSenderOutputSerializer(serializers.ModelSerializer):
+    """A sender as lists show it: no secret, and not its verify token (the detail has that)."""
+
+    has_access_token = serializers.SerializerMethodField()
+    has_app_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WhatsAppSender
+        fields = ["id", "name", "phone_number_id", "display_phone_number", "business_account_id", "verified_name",
+                  "quality_rating", "is_active", "status", "last_error", "last_checked_at", "webhook_verified_at",
+                  "last_webhook_at", "has_access_token", "has_app_secret", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_has_access_token(self, obj) -> bool:
+        return bool(obj.access_token)
+
+    def get_has_app_secret(self, obj) -> bool:
+        return bool(obj.app_secret)
+
+
+class WhatsAppSenderDetailSerializer(WhatsAppSenderOutputSerializer):
+    """One sender, with what to paste into Meta's console: the webhook URL and its verify token."""
+
+    webhook_url = serializers.SerializerMethodField()
+
+    class Meta(WhatsAppSenderOutputSerializer.Meta):
+        fields = [*WhatsAppSenderOutputSerializer.Meta.fields, "webhook_url", "verify_token"]
+        read_only_fields = fields
+
+    def get_webhook_url(self, obj) -> str:
+        return self.context["webhook_url"]
+
+
+class WhatsAppSenderInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, validators=[validate_name])
+    phone_number_id = serializers.CharField(max_length=64, validators=[validate_meta_id])
+    business_account_id = serializers.CharField(max_length=64, validators=[validate_meta_id])
+    access_token = serializers.CharField(max_length=1000, write_only=True, validators=[validate_credential])
+    app_secret = serializers.CharField(max_length=200, write_only=True, validators=[validate_credential])
+
+
+class WhatsAppSenderPatchSerializer(serializers.Serializer):
+    """Secrets are replaced only when sent; `isActive` switches the sender off or on."""
+
+    name = serializers.CharField(max_length=200, required=False, validators=[validate_name])
+    business_account_id = serializers.CharField(max_length=64, required=False, validators=[validate_meta_id])
+    access_token = serializers.CharField(max_length=1000, required=False, write_only=True,
+                                         validators=[validate_credential])
+    app_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential])
+    is_active = serializers.BooleanField(required=False)

@@ -14,6 +14,7 @@ from tenants.tasks import TenantTask, row_task
 from .models import WhatsAppSender
 from .providers.base import ProviderError
 from .services import attachments, calls, events, outbound, sentiment, templates
+from .services import senders as sender_services
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,28 @@ def attachments_sweep():
             deleted = attachments.attachments_sweep(organization=organization)
         if deleted:
             logger.info("deleted %d unreferenced attachment(s) of %s", deleted, organization.slug)
+
+
+@row_task("messaging.whatsapp_sender_check", model=WhatsAppSender, key="whatsapp_sender_id",
+          related=("organization",))
+def whatsapp_sender_check(sender: WhatsAppSender):
+    """What Meta says of one sender today (its status, and why it may not send)."""
+    sender_services.whatsapp_sender_check(organization=sender.organization, sender=sender)
+
+
+@shared_task(name="messaging.whatsapp_senders_check_all")
+def whatsapp_senders_check_all():
+    """Daily (beat): one check per sender of every organization. A check that cannot be sent, or that
+    fails when run inline, is logged and the others still go."""
+    for organization in Organization.objects.all():
+        with tenant_scope(organization):
+            ids = list(WhatsAppSender.objects.filter(organization=organization).order_by("pk")
+                       .values_list("pk", flat=True))
+        for sender_id in ids:
+            try:
+                whatsapp_sender_check.delay(organization_id=str(organization.pk), whatsapp_sender_id=str(sender_id))
+            except Exception:
+                logger.exception("WhatsApp sender %s of %s was not checked", sender_id, organization.slug)
 
 
 @row_task("messaging.call_in_conversation", model=Call, key="call_id",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views, views_orders, views_templates, webhooks
+from . import api, api_senders, views, views_orders, views_senders, views_templates, webhooks
 from .providers import ADAPTERS
 from .providers.base import NUMBERS
 
@@ -55,6 +55,12 @@ html_patterns = [
          name="twilio-templates-sync"),
     path("canned-replies/", views.canned_replies, name="canned-replies"),
     path("canned-replies/<uuid:canned_reply_id>/delete/", views.canned_reply_delete, name="canned-reply-delete"),
+    path("whatsapp/senders/", views_senders.sender_list, name="sender-list"),
+    path("whatsapp/senders/connect/", views_senders.sender_connect, name="sender-connect"),
+    path("whatsapp/senders/<uuid:whatsapp_sender_id>/", views_senders.sender_detail, name="sender-detail"),
+    path("whatsapp/senders/<uuid:whatsapp_sender_id>/switch/", views_senders.sender_switch, name="sender-switch"),
+    path("whatsapp/senders/<uuid:whatsapp_sender_id>/check/", views_senders.sender_check, name="sender-check"),
+    path("whatsapp/senders/<uuid:whatsapp_sender_id>/delete/", views_senders.sender_delete, name="sender-delete"),
 ]
 
 # Public: the provider fetches outbound attachments from a signed, expiring link.
@@ -72,4 +78,9 @@ api_patterns = [
     path("conversations/<uuid:conversation_id>/messages", api.ConversationMessagesApi.as_view(),
          name="api-conversation-messages"),
     path("messages", api.MessageStartApi.as_view(), name="api-messages"),
+    path("whatsapp-senders", api_senders.WhatsAppSenderListCreateApi.as_view(), name="api-whatsapp-senders"),
+    path("whatsapp-senders/<uuid:whatsapp_sender_id>", api_senders.WhatsAppSenderDetailApi.as_view(),
+         name="api-whatsapp-sender-detail"),
+    path("whatsapp-senders/<uuid:whatsapp_sender_id>/check", api_senders.WhatsAppSenderCheckApi.as_view(),
+         name="api-whatsapp-sender-check"),
 ]

@@ -26,6 +26,7 @@ from .models import WhatsAppSender
 from .providers import WHATSAPP_SENDER_PROVIDER, adapter_class
 from .providers.base import NUMBERS, WHATSAPP_SENDERS, BadWebhook, MessagingProvider, WebhookRequest
 from .services import events, inbound
+from .services import senders as sender_services
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ def number_message_status(request: HttpRequest, provider: str) -> HttpResponse:
 
 def _sender_by_verify_token(token: str) -> WhatsAppSender | None:
     with platform_scope():
-        return WhatsAppSender.objects.filter(verify_token=token, is_active=True).first() if token else None
+        return (WhatsAppSender.objects.select_related("organization").filter(verify_token=token, is_active=True)
+                .first() if token else None)
 
 
 @csrf_exempt
@@ -145,7 +147,10 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         # The subscription handshake: echo the challenge if the verify token is one of ours.
         handshake = adapter.subscription(request.GET)
-        if handshake and _sender_by_verify_token(handshake[0]):
+        sender = _sender_by_verify_token(handshake[0]) if handshake else None
+        if sender is not None:
+            with tenant_scope(sender.organization):
+                sender_services.whatsapp_sender_webhook_verified(organization=sender.organization, sender=sender)
             return HttpResponse(handshake[1], content_type="text/plain")
         return HttpResponse("Verification failed.", status=403, content_type="text/plain")
     try:
@@ -167,6 +172,9 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
     for sender in senders.values():
         if not adapter.webhook_verified(signed, sender.app_secret or ""):
             return JsonResponse({"detail": "Invalid signature."}, status=403)
+    for sender in senders.values():
+        with tenant_scope(sender.organization):
+            sender_services.whatsapp_sender_webhook_seen(organization=sender.organization, sender=sender)
     for notification in adapter.webhook_notifications(payload):
         sender = senders[notification.line]
         with tenant_scope(sender.organization):

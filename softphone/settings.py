@@ -239,6 +239,8 @@ INTERACTIVE_TASKS = [
     "telephony.provider_account_voice_disable",
 ]
 BULK_TASKS = [
+    "messaging.whatsapp_sender_check",  # one sender's status at Meta, daily
+    "messaging.whatsapp_senders_check_all",
     "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)
     "messaging.messages_sweep",  # every 30 s; what it re-sends goes to the queues above
     "messaging.attachments_sweep",
@@ -324,6 +326,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "messaging.models.ConversationStatus",
         "MessageStatusEnum": "messaging.models.MessageStatus",
         "OrderStatusEnum": "crm.models.OrderStatus",
+        "WhatsAppSenderStatusEnum": "messaging.models.SenderStatus",
     },
 }
 
@@ -404,6 +407,7 @@ NUMBER_IMPORT_CONCURRENCY = env.int("NUMBER_IMPORT_CONCURRENCY", default=8)
 
 CELERY_BEAT_SCHEDULE = {
     "provider-accounts-verify": {"task": "telephony.provider_accounts_verify_all", "schedule": 24 * 3600},
+    "whatsapp-senders-check": {"task": "messaging.whatsapp_senders_check_all", "schedule": 24 * 3600},
     "phone-numbers-sync": {"task": "telephony.phone_numbers_sync_all", "schedule": 3600},
     "platform-sync-sweep": {"task": "telephony.platform_sync_sweep", "schedule": 60},
     "stalled-jobs-resume": {"task": "telephony.import_jobs_resume_stalled", "schedule": 120},

@@ -10,12 +10,14 @@ from telephony.services import accounts
 from tenants.scoping import tenant_scope
 from tests.fakes.twilio import FakeTwilio
 from tests.fakes.vapi import FakeVapi
+from tests.fakes.whatsapp import FakeWhatsApp
 
 ACME_SID = "AC" + "a" * 32
 ACME_TOKEN = "acme-auth-token-4f1c9e"
 GLOBEX_SID = "AC" + "b" * 32
 GLOBEX_TOKEN = "globex-auth-token-77d2"
 VAPI_KEY = "vapi-private-key-93b1"
+WHATSAPP_TOKEN = "whatsapp-access-token-5e0a"
 # What voice set-up would have created on Acme's Twilio account (the softphone's TwiML App and key).
 VOICE_KEY_SID = "SK" + "a1" * 16
 VOICE_KEY_SECRET = "the-api-key-secret-shown-once"
@@ -29,6 +31,15 @@ def twilio(settings):
     settings.TWILIO_RETRIES_ON_429 = 3
     fake.add_account(ACME_SID, ACME_TOKEN, friendly_name="Acme Twilio")
     fake.add_account(GLOBEX_SID, GLOBEX_TOKEN, friendly_name="Globex Twilio")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def whatsapp(settings):
+    """Meta's Graph API (WhatsApp Cloud API), empty: tests add the numbers they need."""
+    fake = FakeWhatsApp(access_token=WHATSAPP_TOKEN)
+    settings.WHATSAPP_GRAPH_BASE_URL = fake.start()
     yield fake
     fake.stop()
 

@@ -29,9 +29,9 @@ from typing import ClassVar, NamedTuple
 from core import safe_http
 from core.vendors import ProviderError
 
-__all__ = ["NUMBERS", "WHATSAPP_SENDERS", "BadWebhook", "Inbound", "LineKey", "MediaRequest", "MessagingProvider",
-           "Notification", "OutboundMedia", "ProviderError", "SendResult", "StatusUpdate", "TemplateInfo",
-           "TemplateParameter", "TemplateSend", "WebhookRequest", "fetch_media"]
+__all__ = ["NUMBERS", "WHATSAPP_SENDERS", "BadWebhook", "CredentialsRejected", "Inbound", "LineKey", "MediaRequest",
+           "MessagingProvider", "Notification", "OutboundMedia", "ProviderError", "SendResult", "SenderCheck",
+           "StatusUpdate", "TemplateInfo", "TemplateParameter", "TemplateSend", "WebhookRequest", "fetch_media"]
 
 NUMBERS = "numbers"
 WHATSAPP_SENDERS = "whatsapp_senders"
@@ -128,6 +128,27 @@ class SendResult:
     num_segments: int = 1
 
 
+@dataclass(frozen=True)
+class SenderCheck:
+    """What the vendor says of a WhatsApp sender's line, read with its credentials."""
+
+    display_phone_number: str
+    verified_name: str = ""
+    quality_rating: str = ""
+    # Whether the vendor has verified the number (its registration is finished), and the vendor's word for it.
+    verified: bool = False
+    verification_status: str = ""
+    # Whether the line belongs to the business account it was given with.
+    in_business_account: bool = False
+
+
+class CredentialsRejected(ProviderError):
+    """The vendor refused the credentials themselves (an expired, revoked or mistyped token)."""
+
+    def __init__(self, message: str, *, code: int | str | None = None):
+        super().__init__(message, permanent=True, code=code)
+
+
 class LineKey(NamedTuple):
     """Which of our numbers a callback is about, in the vendor's words: the vendor account it names
     and our addresses it may be for, the likeliest first."""
@@ -194,6 +215,17 @@ class MessagingProvider:
     def for_conversation(cls, conversation) -> MessagingProvider:
         """The adapter with the credentials of the line the conversation goes through (its number's
         provider account, or its WhatsApp sender)."""
+        raise NotImplementedError
+
+    @classmethod
+    def for_sender(cls, *, line: str, access_token: str) -> MessagingProvider:
+        """WHATSAPP_SENDERS: the adapter with credentials a person typed (checked before they are saved)."""
+        raise NotImplementedError
+
+    def sender_check(self, *, business_account_id: str) -> SenderCheck:
+        """WHATSAPP_SENDERS: read this line with these credentials, and whether it belongs to
+        `business_account_id`. Raises CredentialsRejected when the vendor refuses the token, and
+        ProviderError when the line cannot be read (with a reason a person can act on)."""
         raise NotImplementedError
 
     @classmethod

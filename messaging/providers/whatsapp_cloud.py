@@ -7,7 +7,7 @@ import hmac
 import mimetypes
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from django.conf import settings
@@ -18,12 +18,14 @@ from crm.models import Channel
 from .base import (
     WHATSAPP_SENDERS,
     BadWebhook,
+    CredentialsRejected,
     Inbound,
     MediaRequest,
     MessagingProvider,
     Notification,
     OutboundMedia,
     ProviderError,
+    SenderCheck,
     SendResult,
     StatusUpdate,
     TemplateInfo,
@@ -38,6 +40,14 @@ MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 TRANSIENT_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 133004}
 # Graph's "no such object" (an unknown or expired media id, among others).
 NO_SUCH_OBJECT = 100
+# Graph's "invalid OAuth access token" (expired, revoked, or not a token at all), and its permission errors.
+INVALID_TOKEN = 190
+NO_PERMISSION = {10, 200}
+# The fields of Meta's WhatsApp Business Phone Number object a sender's check reads.
+SENDER_FIELDS = "display_phone_number,verified_name,quality_rating,code_verification_status"
+VERIFIED = "VERIFIED"
+# A business account's numbers are read 100 to a page, at most this many pages, looking for one.
+ACCOUNT_PAGES = 10
 # Meta's message statuses that mean something to us, as ours.
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 
@@ -154,6 +164,70 @@ class WhatsAppCloud(MessagingProvider):
     def for_conversation(cls, conversation) -> WhatsAppCloud:
         sender = conversation.whatsapp_sender
         return cls(phone_number_id=sender.phone_number_id, access_token=sender.access_token or "")
+
+    @classmethod
+    def for_sender(cls, *, line: str, access_token: str) -> WhatsAppCloud:
+        return cls(phone_number_id=line, access_token=access_token)
+
+    # Checking a sender -------------------------------------------------------------------------------
+
+    def sender_check(self, *, business_account_id: str) -> SenderCheck:
+        """Meta's phone number object (GET /{phone-number-id}?fields=...), then whether the number is
+        among the business account's (GET /{waba-id}/phone_numbers, paged by cursor on our own base
+        URL: a `next` link Meta gives is never followed). No business account id: not asked."""
+        number = self._read(f"/{_segment(self.phone_number_id)}", {"fields": SENDER_FIELDS},
+                            what=f"phone number id {self.phone_number_id}")
+        status = str(number.get("code_verification_status") or "")
+        return SenderCheck(
+            display_phone_number=str(number.get("display_phone_number") or "")[:20],
+            verified_name=str(number.get("verified_name") or "")[:200],
+            quality_rating=str(number.get("quality_rating") or "")[:20],
+            verified=status == VERIFIED, verification_status=status,
+            in_business_account=self._in_business_account(business_account_id) if business_account_id else False,
+        )
+
+    def _in_business_account(self, business_account_id: str) -> bool:
+        after = ""
+        for _ in range(ACCOUNT_PAGES):
+            params = {"fields": "id", "limit": "100", **({"after": after} if after else {})}
+            page = self._read(f"/{_segment(business_account_id)}/phone_numbers", params,
+                              what=f"WhatsApp Business Account {business_account_id}")
+            items = page.get("data") if isinstance(page.get("data"), list) else []
+            if any(isinstance(item, dict) and str(item.get("id")) == self.phone_number_id for item in items):
+                return True
+            paging = page.get("paging") if isinstance(page.get("paging"), dict) else {}
+            after = str((paging.get("cursors") or {}).get("after") or "")
+            if not paging.get("next") or not after:
+                return False
+        return False
+
+    def _read(self, path: str, params: dict, *, what: str) -> dict:
+        """A GET of the Graph API, its errors in words about `what` was read."""
+        try:
+            response = self.session.get(self.base + path, params=params, timeout=settings.WHATSAPP_HTTP_TIMEOUT)
+        except requests.RequestException:
+            raise ProviderError("WhatsApp could not be reached; try again shortly.", permanent=False) from None
+        if response.status_code >= 400:
+            error = _error(response)
+            if error.code == INVALID_TOKEN:
+                raise CredentialsRejected("Meta refused the access token: it has expired, was revoked or was not "
+                                          "copied whole. Create a new one (a System User's token does not expire) "
+                                          "and enter it here.", code=error.code)
+            if error.code in NO_PERMISSION:
+                raise ProviderError(f"The access token may not read {what}: give its app the "
+                                    "whatsapp_business_management permission on that account.", permanent=True,
+                                    code=error.code)
+            if error.permanent:
+                raise ProviderError(f"Meta has no {what} that this access token can read: check the id.",
+                                    permanent=True, code=error.code)
+            raise error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ProviderError("WhatsApp answered something unreadable; try again shortly.", permanent=False)
+        return body
 
     # Webhooks --------------------------------------------------------------------------------------
 
@@ -298,6 +372,11 @@ class WhatsAppCloud(MessagingProvider):
             raise ProviderError("WhatsApp gave a media address outside its own hosts.", permanent=True)
         return MediaRequest(url=url, trusted_origins=origins,
                             credentials={"Authorization": f"Bearer {self._access_token}"})
+
+
+def _segment(graph_id: str) -> str:
+    """An id as one path segment of a Graph URL: whatever it holds, it cannot reach another path."""
+    return quote(graph_id, safe="").replace(".", "%2E")
 
 
 def _messages(value: dict) -> list[Inbound]:

@@ -11,6 +11,8 @@ from crm.models import Channel
 from messaging.models import Conversation, TemplateProvider, WhatsAppTemplate
 from telephony.models import NumberStatus
 
+from .senders import sender_problem
+
 WHATSAPP_WINDOW = timedelta(hours=24)
 
 
@@ -92,6 +94,7 @@ def may_send(conversation: Conversation, *, has_media: bool = False,
                 return Verdict(False, f"{number} cannot send MMS (pictures or files); send text only.", "no_mms")
             if not number.can("sms"):
                 return Verdict(False, f"{number} cannot send text messages.", "no_sms")
-    elif conversation.whatsapp_sender is not None and not conversation.whatsapp_sender.is_active:
-        return Verdict(False, "This WhatsApp sender is switched off.", "sender_inactive")
+    elif conversation.whatsapp_sender is not None and (problem := sender_problem(conversation.whatsapp_sender)):
+        sender = conversation.whatsapp_sender
+        return Verdict(False, problem, "sender_inactive" if not sender.is_active else f"sender_{sender.status}")
     return Verdict(True)

@@ -241,6 +241,112 @@ def test_unknown_media_is_400_code_100(whatsapp):
     assert graph_error(response)["message"].startswith("Unsupported get request. Object with ID '404404'")
 
 
+# -- phone numbers and business accounts --------------------------------------------------------------
+
+WABA = "102290129340398"
+
+
+def graph_get(fake: FakeWhatsApp, path: str, params: dict | None = None, token: str | None = TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(f"{fake.base_url}/v21.0/{path}", params=params, headers=headers, timeout=5)
+
+
+def test_a_phone_number_answers_the_fields_asked_for_and_its_id(whatsapp):
+    whatsapp.add_phone_number("106540352242923", "+1 555-078-3882", business_account_id=WABA,
+                              verified_name="Acme Support", quality_rating="YELLOW")
+
+    response = graph_get(whatsapp, "106540352242923", {
+        "fields": "display_phone_number,verified_name,quality_rating,code_verification_status"})
+
+    assert response.status_code == 200
+    assert response.json() == {"display_phone_number": "+1 555-078-3882", "verified_name": "Acme Support",
+                               "quality_rating": "YELLOW", "code_verification_status": "VERIFIED",
+                               "id": "106540352242923"}
+
+
+def test_a_phone_number_without_fields_answers_meta_defaults(whatsapp):
+    response = graph_get(whatsapp, PHONE_NUMBER_ID)
+
+    assert response.json() == {"verified_name": "Test Business", "code_verification_status": "VERIFIED",
+                               "display_phone_number": DISPLAY_NUMBER, "quality_rating": "GREEN",
+                               "id": PHONE_NUMBER_ID}
+
+
+def test_a_field_the_phone_number_does_not_have_is_400_code_100(whatsapp):
+    response = graph_get(whatsapp, PHONE_NUMBER_ID, {"fields": "display_phone_number,owner"})
+
+    assert response.status_code == 400
+    assert graph_error(response) == {"message": "(#100) Tried accessing nonexisting field (owner) on node type "
+                                                "(WhatsAppBusinessPhoneNumber)", "type": "OAuthException", "code": 100}
+
+
+def test_code_verification_status_changes_when_told(whatsapp):
+    whatsapp.set_code_verification_status(PHONE_NUMBER_ID, "NOT_VERIFIED")
+
+    response = graph_get(whatsapp, PHONE_NUMBER_ID, {"fields": "code_verification_status"})
+
+    assert response.json() == {"code_verification_status": "NOT_VERIFIED", "id": PHONE_NUMBER_ID}
+
+
+def test_reading_a_phone_number_with_a_bad_token_is_401_code_190(whatsapp):
+    response = graph_get(whatsapp, PHONE_NUMBER_ID, {"fields": "display_phone_number"}, token="not-the-token")
+
+    assert response.status_code == 401
+    assert graph_error(response) == {"message": "Invalid OAuth access token - Cannot parse access token",
+                                     "type": "OAuthException", "code": 190}
+    assert response.headers["WWW-Authenticate"].startswith('OAuth "Facebook Platform" "invalid_token"')
+
+
+def test_an_expired_token_is_code_190_subcode_463(whatsapp):
+    whatsapp.expire_token(TOKEN)
+
+    response = graph_get(whatsapp, PHONE_NUMBER_ID, {"fields": "display_phone_number"})
+
+    assert response.status_code == 401
+    error = graph_error(response)
+    assert (error["code"], error["error_subcode"], error["type"]) == (190, 463, "OAuthException")
+    assert error["message"].startswith("Error validating access token: Session has expired on ")
+
+
+def test_an_unknown_phone_number_id_is_400_code_100(whatsapp):
+    response = graph_get(whatsapp, "999999999", {"fields": "display_phone_number"})
+
+    assert response.status_code == 400
+    error = graph_error(response)
+    assert (error["code"], error["type"], error["error_subcode"]) == (100, "GraphMethodException", 33)
+    assert "Object with ID '999999999' does not exist" in error["message"]
+
+
+def test_a_business_account_lists_its_numbers_a_page_at_a_time(whatsapp):
+    ids = [f"20000000000000{n}" for n in range(3)]
+    for n, pid in enumerate(ids):
+        whatsapp.add_phone_number(pid, f"+1 555-000-000{n}", business_account_id=WABA)
+
+    first = graph_get(whatsapp, f"{WABA}/phone_numbers", {"fields": "id", "limit": "2"}).json()
+    assert first["data"] == [{"id": ids[0]}, {"id": ids[1]}]
+    assert first["paging"]["next"].startswith(f"{whatsapp.base_url}/v21.0/{WABA}/phone_numbers?")
+    second = graph_get(whatsapp, f"{WABA}/phone_numbers",
+                       {"fields": "id", "limit": "2", "after": first["paging"]["cursors"]["after"]}).json()
+    assert second["data"] == [{"id": ids[2]}]
+    assert "next" not in second["paging"]
+
+
+def test_a_business_account_without_numbers_is_an_empty_list(whatsapp):
+    whatsapp.add_business_account("555555555555555")
+
+    response = graph_get(whatsapp, "555555555555555/phone_numbers")
+
+    assert response.status_code == 200
+    assert response.json() == {"data": []}
+
+
+def test_an_unknown_business_account_is_400_code_100(whatsapp):
+    response = graph_get(whatsapp, "777777777777777/phone_numbers")
+
+    assert response.status_code == 400
+    assert graph_error(response)["code"] == 100
+
+
 # -- fault injection --------------------------------------------------------------------------------
 
 

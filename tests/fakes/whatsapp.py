@@ -52,6 +52,14 @@ _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 TEMPLATE_STATUSES = ("APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED", "IN_APPEAL", "PENDING_DELETION",
                      "ARCHIVED", "LIMIT_EXCEEDED")
 _OBJECT = re.compile(_VERSION + r"/(?P<id>[^/]+)")
+_ACCOUNT_NUMBERS = re.compile(_VERSION + r"/(?P<waba_id>[^/]+)/phone_numbers")
+# Meta's WhatsApp Business Phone Number object: the fields answered when none are asked for, and every
+# field this fake knows (asking for another is Graph's error 100).
+PHONE_NUMBER_DEFAULT_FIELDS = ("verified_name", "code_verification_status", "display_phone_number", "quality_rating",
+                               "id")
+PHONE_NUMBER_FIELDS = frozenset({*PHONE_NUMBER_DEFAULT_FIELDS, "name_status", "platform_type", "throughput",
+                                 "messaging_limit_tier", "status"})
+CODE_VERIFICATION_STATUSES = ("VERIFIED", "NOT_VERIFIED", "EXPIRED")
 _DOWNLOAD = re.compile(r"/media-download/(?P<id>[^/]+)")
 
 
@@ -96,6 +104,13 @@ def _invalid_token() -> _ApiError:
     return _ApiError(401, 190, "Invalid OAuth access token - Cannot parse access token")
 
 
+def _expired_token() -> _ApiError:
+    """A token that was valid once (Graph's code 190, subcode 463: expired)."""
+    when = time.strftime("%A, %d-%b-%y %H:%M:%S PST", time.gmtime(time.time() - 3600))
+    return _ApiError(401, 190, f"Error validating access token: Session has expired on {when}. The current time is "
+                               "later.", subcode=463)
+
+
 def _unsupported(method: str, object_id: str) -> _ApiError:
     """Graph's answer for an id that does not exist (or that this token cannot see)."""
     return _ApiError(400, 100, f"Unsupported {method} request. Object with ID '{object_id}' does not exist, "
@@ -122,6 +137,11 @@ def new_wamid(wa_id: str) -> str:
     return "wamid." + base64.b64encode(record + secrets.token_hex(9).upper().encode() + b"\x00").decode()
 
 
+def _cursor(index: int) -> str:
+    """An opaque paging cursor, as Graph's are (here: the position, encoded)."""
+    return base64.urlsafe_b64encode(str(index).encode()).decode()
+
+
 def _digits(wa_id: str) -> str:
     return re.sub(r"\D", "", wa_id)
 
@@ -134,6 +154,9 @@ class FakeWhatsApp(FakeServer):
         self.access_token = access_token
         self._lock = threading.Lock()
         self._phone_numbers: dict[str, str] = {}  # phone number id -> display phone number
+        self._number_details: dict[str, dict] = {}  # phone number id -> its other fields
+        self._accounts: dict[str, list[str]] = {}  # WhatsApp Business Account id -> its phone number ids
+        self._expired: set[str] = set()  # access tokens that were valid once
         self._windows: dict[str, float] = {}  # wa_id -> unix time of the customer's last message
         self._blocked: set[str] = set()
         self._media: dict[str, dict] = {}  # media id -> {"content", "mime_type"}
@@ -145,17 +168,43 @@ class FakeWhatsApp(FakeServer):
 
     # -- set-up and inspection -------------------------------------------------------------------
 
-    def add_phone_number(self, phone_number_id: str, display_phone_number: str) -> None:
-        """A business phone number that the access token may send from."""
+    def add_phone_number(self, phone_number_id: str, display_phone_number: str, *,
+                         business_account_id: str | None = None, verified_name: str = "Test Business",
+                         code_verification_status: str = "VERIFIED", quality_rating: str = "GREEN") -> None:
+        """A business phone number that the access token may send from, in the WhatsApp Business Account
+        `business_account_id` (listed by `GET /{waba-id}/phone_numbers`) when one is given."""
+        assert code_verification_status in CODE_VERIFICATION_STATUSES
         with self._lock:
             self._phone_numbers[phone_number_id] = display_phone_number
+            self._number_details[phone_number_id] = {
+                "verified_name": verified_name, "code_verification_status": code_verification_status,
+                "quality_rating": quality_rating, "name_status": "APPROVED", "platform_type": "CLOUD_API",
+                "throughput": {"level": "STANDARD"}, "messaging_limit_tier": "TIER_1K", "status": "CONNECTED"}
+            if business_account_id is not None:
+                self._attach(phone_number_id, business_account_id)
+
+    def add_business_account(self, business_account_id: str) -> None:
+        """A WhatsApp Business Account the access token can read (with no numbers until some are added)."""
+        with self._lock:
+            self._accounts.setdefault(business_account_id, [])
+            self._templates.setdefault(business_account_id, [])
+
+    def set_code_verification_status(self, phone_number_id: str, status: str) -> None:
+        """Meta's verification of the number's ownership: VERIFIED, NOT_VERIFIED or EXPIRED."""
+        assert status in CODE_VERIFICATION_STATUSES
+        with self._lock:
+            self._number_details[phone_number_id]["code_verification_status"] = status
+
+    def expire_token(self, token: str) -> None:
+        """Every request with `token` answers Graph's 190 with subcode 463 (the session has expired)."""
+        with self._lock:
+            self._expired.add(token)
 
     def attach_to_business_account(self, phone_number_id: str, business_account_id: str) -> None:
         """The phone number belongs to this WhatsApp Business Account: a template it sends must be
         one of the account's, approved (a number attached to none may send any template)."""
         with self._lock:
-            self._phone_business[phone_number_id] = business_account_id
-            self._templates.setdefault(business_account_id, [])
+            self._attach(phone_number_id, business_account_id)
 
     def add_template(self, business_account_id: str, *, name: str, language: str = "en_US", body: str,
                      status: str = "APPROVED", category: str = "UTILITY", header: dict | None = None,
@@ -262,6 +311,8 @@ class FakeWhatsApp(FakeServer):
             try:
                 if self._faults:
                     raise self._faults.popleft()
+                if token in self._expired:
+                    raise _expired_token()
                 if token != self.access_token:
                     raise _invalid_token()
                 return self._route(request, body)
@@ -281,6 +332,10 @@ class FakeWhatsApp(FakeServer):
             return self._list_templates(request, match["waba_id"])
         if (match := _OBJECT.fullmatch(path)) and method == "GET" and match["id"] in self._media:
             return json_response(200, self._media_metadata(match["id"]))
+        if (match := _OBJECT.fullmatch(path)) and method == "GET" and match["id"] in self._phone_numbers:
+            return self._phone_number(match["id"], request)
+        if (match := _ACCOUNT_NUMBERS.fullmatch(path)) and method == "GET" and match["waba_id"] in self._accounts:
+            return self._account_numbers(match["waba_id"], request)
         object_id = path.removeprefix("/").partition("/")[2].partition("/")[0] or path
         raise _unsupported(method.lower(), object_id)
 
@@ -398,7 +453,53 @@ class FakeWhatsApp(FakeServer):
                 raise _ApiError(400, 132000, "(#132000) Parameter names do not match the template's",
                                 details=f"expected {expected}")
 
+    def _phone_number(self, phone_number_id: str, request: Request) -> Response:
+        """Meta's WhatsApp Business Phone Number object: the fields asked for (`fields=a,b`), and its id."""
+        query = {name: values[0] for name, values in parse_qs(request.query).items()}
+        asked = [name.strip() for name in query.get("fields", "").split(",") if name.strip()]
+        for name in asked:
+            if name not in PHONE_NUMBER_FIELDS:
+                raise _ApiError(400, 100, f"(#100) Tried accessing nonexisting field ({name}) on node type "
+                                          "(WhatsAppBusinessPhoneNumber)")
+        number = {"display_phone_number": self._phone_numbers[phone_number_id],
+                  **copy.deepcopy(self._number_details.get(phone_number_id, {})), "id": phone_number_id}
+        return json_response(200, {name: number[name] for name in (*(asked or PHONE_NUMBER_DEFAULT_FIELDS), "id")
+                                   if name in number})
+
+    def _account_numbers(self, business_account_id: str, request: Request) -> Response:
+        """`GET /{waba-id}/phone_numbers`: the account's numbers a page at a time (`limit`, `after`),
+        with Graph's cursor paging (`next` only when there is a next page)."""
+        query = {name: values[0] for name, values in parse_qs(request.query).items()}
+        try:
+            limit = max(1, min(int(query.get("limit", "25")), 100))
+            start = int(base64.urlsafe_b64decode(query["after"]).decode()) if query.get("after") else 0
+        except (ValueError, UnicodeDecodeError):
+            raise _invalid("Param limit or after is invalid.") from None
+        ids = self._accounts[business_account_id]
+        page = ids[start:start + limit]
+        data = [{"id": pid, "display_phone_number": self._phone_numbers[pid],
+                 **{k: v for k, v in self._number_details.get(pid, {}).items()
+                    if k in ("verified_name", "code_verification_status", "quality_rating")}} for pid in page]
+        asked = [name.strip() for name in query.get("fields", "").split(",") if name.strip()]
+        if asked:
+            data = [{name: item[name] for name in (*asked, "id") if name in item} for item in data]
+        body: dict[str, Any] = {"data": data}
+        if page:
+            body["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(start + len(page))}}
+            if start + len(page) < len(ids):
+                body["paging"]["next"] = (f"{self.base_url}{request.path}?limit={limit}"
+                                          f"&after={_cursor(start + len(page))}")
+        return json_response(200, body)
+
     # -- helpers (called with the lock held) -------------------------------------------------------
+
+    def _attach(self, phone_number_id: str, business_account_id: str) -> None:
+        """The number is one of the account's: listed by its phone_numbers edge, sending its templates."""
+        self._phone_business[phone_number_id] = business_account_id
+        self._templates.setdefault(business_account_id, [])
+        numbers = self._accounts.setdefault(business_account_id, [])
+        if phone_number_id not in numbers:
+            numbers.append(phone_number_id)
 
     def _window_open(self, wa_id: str) -> bool:
         last_message = self._windows.get(wa_id)

@@ -53,7 +53,7 @@ from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from crm.models import Contact
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, WhatsAppSender
 from messaging.services import inbox as inbox_services
 from messaging.services import live
 from telephony.models import PhoneNumber, Provider, ProviderAccount
@@ -86,6 +86,8 @@ CALL = "/o/acme/calls/{call_id}/"
 ORDER = "/o/acme/orders/{order_id}/"
 CONTACT = "/o/acme/contacts/{contact_id}/"
 IMPORT = "/o/acme/contacts/import/{contact_import_id}/"
+SENDERS = "/o/acme/whatsapp/senders/"
+SENDER = "/o/acme/whatsapp/senders/{whatsapp_sender_id}/"
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,16 @@ MATRIX = [
     row(O + "canned-replies/",                         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
     row(O + "canned-replies/<uuid:canned_reply_id>/delete/", "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
+    # WhatsApp senders: owners and admins, as provider accounts (removing one: the unused sender).
+    row(O + "whatsapp/senders/",                       "GET",  LOGIN, 403, 200, 200, 200, 404),
+    row(O + "whatsapp/senders/connect/",               "POST", LOGIN, 403, SENDERS + "*", SENDERS + "*",
+        SENDERS + "*", 404),
+    row(O + "whatsapp/senders/<uuid:whatsapp_sender_id>/", "GET", LOGIN, 403, 200, 200, 200, 404),
+    row(O + "whatsapp/senders/<uuid:whatsapp_sender_id>/", "POST", LOGIN, 403, SENDER, SENDER, SENDER, 404),
+    row(O + "whatsapp/senders/<uuid:whatsapp_sender_id>/switch/", "POST", LOGIN, 403, SENDER, SENDER, SENDER, 404),
+    row(O + "whatsapp/senders/<uuid:whatsapp_sender_id>/check/", "POST", LOGIN, 403, SENDER, SENDER, SENDER, 404),
+    row(O + "whatsapp/senders/<uuid:whatsapp_sender_id>/delete/", "POST", LOGIN, 403, SENDERS, SENDERS, SENDERS,
+        404),
     # -- the REST API: 401 without credentials, 404 outside one's organization -------------------------
     row(A + "agents",                                  "GET",    401, 200, 200, 200, 200, 404),
     row(A + "agents",                                  "POST",   401, 403, 201, 201, 201, 404),
@@ -306,6 +318,12 @@ MATRIX = [
     row(A + "conversations/<uuid:conversation_id>/messages", "GET", 401, 200, 200, 200, 200, 404),
     row(A + "conversations/<uuid:conversation_id>/messages", "POST", 401, 202, 202, 202, 202, 404),
     row(A + "messages",                                "POST",   401, 202, 202, 202, 202, 404),
+    row(A + "whatsapp-senders",                        "GET",    401, 403, 200, 200, 200, 404),
+    row(A + "whatsapp-senders",                        "POST",   401, 403, 201, 201, 201, 404),
+    row(A + "whatsapp-senders/<uuid:whatsapp_sender_id>", "GET", 401, 403, 200, 200, 200, 404),
+    row(A + "whatsapp-senders/<uuid:whatsapp_sender_id>", "PATCH", 401, 403, 200, 200, 200, 404),
+    row(A + "whatsapp-senders/<uuid:whatsapp_sender_id>", "DELETE", 401, 403, 204, 204, 204, 404),
+    row(A + "whatsapp-senders/<uuid:whatsapp_sender_id>/check", "POST", 401, 403, 200, 200, 200, 404),
     # -- the admin: staff only (its model pages: ADMIN_MODEL_PAGES below) ------------------------------
     row("admin/",                                      "GET",  *[ADMIN_LOGIN] * 4, 200, ADMIN_LOGIN),
     row("admin/login/",                                "GET",  200, 200, 200, 200, "/admin/", 200),
@@ -476,6 +494,16 @@ PAYLOADS = {
     (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
         "to": "confirmed", "version": str(w.world["order"].version)},
     (O + "canned-replies/", "POST"): lambda w: {"shortcut": "bye", "title": "Bye", "body": "Goodbye!"},
+    (O + "whatsapp/senders/connect/", "POST"): lambda w: {
+        "name": "Spare WhatsApp", "phone_number_id": SPARE_WA_ID, "business_account_id": MATRIX_WABA,
+        "access_token": WA_TOKEN, "app_secret": "spare-app-secret"},
+    (O + "whatsapp/senders/<uuid:whatsapp_sender_id>/", "POST"): lambda w: {
+        "name": "Main WhatsApp", "business_account_id": MATRIX_WABA, "access_token": "", "app_secret": ""},
+    (O + "whatsapp/senders/<uuid:whatsapp_sender_id>/switch/", "POST"): lambda w: {"active": "0"},
+    (A + "whatsapp-senders", "POST"): lambda w: {
+        "name": "Spare WhatsApp", "phoneNumberId": SPARE_WA_ID, "businessAccountId": MATRIX_WABA,
+        "accessToken": WA_TOKEN, "appSecret": "spare-app-secret"},
+    (A + "whatsapp-senders/<uuid:whatsapp_sender_id>", "PATCH"): lambda w: {"name": "Main WhatsApp"},
     (A + "agents", "POST"): lambda w: {"name": "Night bot", "kind": "ai", "assistantId": "5f0c6a52-7d7c-4b8e-9d3a-2f1e8c9b0a11"},
     (A + "agents/<uuid:agent_id>", "PATCH"): lambda w: {"name": "Renamed"},
     (A + "provider-accounts", "POST"): lambda w: {"provider": "twilio", "accountSid": SPARE_SID,
@@ -504,6 +532,9 @@ SPARE_SID = "AC" + "c" * 32
 SPARE_TOKEN = "spare-matrix-token"
 EMPTY_SID = "AC" + "d" * 32
 EMPTY_TOKEN = "empty-matrix-token"
+WA_TOKEN = "wa-matrix-token"
+MATRIX_WABA = "102290129340398"
+SPARE_WA_ID = "106540352240001"
 
 
 # The world -----------------------------------------------------------------------------------------
@@ -533,6 +564,9 @@ class World:
         if route in (O + "numbers/accounts/<uuid:provider_account_id>/delete/",
                      A + "provider-accounts/<uuid:provider_account_id>"):
             args["provider_account_id"] = self.ids["empty_provider_account_id"]  # deleting one with numbers is refused
+        if route in (O + "whatsapp/senders/<uuid:whatsapp_sender_id>/delete/",
+                     A + "whatsapp-senders/<uuid:whatsapp_sender_id>"):
+            args["whatsapp_sender_id"] = self.ids["unused_whatsapp_sender_id"]  # one with conversations is kept
         if route.startswith("invite/"):
             args["token"] = self.tokens["invitation"]
         elif route.startswith("attachments/"):
@@ -580,7 +614,7 @@ def path_for(route: str, args: dict) -> str:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, tmp_path_factory):
-    twilio, graph = FakeTwilio(), FakeWhatsApp(access_token="wa-matrix-token")
+    twilio, graph = FakeTwilio(), FakeWhatsApp(access_token=WA_TOKEN)
     # The vendors are the HTTP fakes (VAPI: a port nobody listens on), so no request leaves the machine.
     urls = {"TWILIO_API_BASE_URL": twilio.start(), "WHATSAPP_GRAPH_BASE_URL": graph.start(),
             "VAPI_API_BASE_URL": "http://127.0.0.1:9/", "MEDIA_ROOT": str(tmp_path_factory.mktemp("media"))}
@@ -625,9 +659,13 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         twilio.add_incoming_number(account.account_sid, spare_number)
 
         sender = world["whatsappsender"]
-        sender.access_token = "wa-matrix-token"
+        sender.access_token, sender.business_account_id = WA_TOKEN, MATRIX_WABA
         sender.save()
-        graph.add_phone_number(sender.phone_number_id, sender.display_phone_number)
+        graph.add_phone_number(sender.phone_number_id, sender.display_phone_number, business_account_id=MATRIX_WABA)
+        graph.add_phone_number(SPARE_WA_ID, "+1 555-010-0001", business_account_id=MATRIX_WABA)
+        unused_sender = WhatsAppSender.objects.create(
+            organization=org, name="Unused WhatsApp", display_phone_number=factories.next_test_number(),
+            phone_number_id="106540352240002", access_token=WA_TOKEN, app_secret="s", verify_token="verify-unused")
         graph.add_media("media-matrix", b"\x89PNG not really", "image/png")
         wa_contact = Contact.objects.create(organization=org, phone_number=factories.next_test_number(), name="Ana")
         wa_conversation = Conversation.objects.create(organization=org, contact=wa_contact, channel="whatsapp",
@@ -658,7 +696,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
         "number": world["order"].number, "duplicate_id": wa_contact.pk, "contact_import_id": world["contactimport"].pk,
-        "whatsapp_sender_id": sender.pk,
+        "whatsapp_sender_id": sender.pk, "unused_whatsapp_sender_id": unused_sender.pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,

@@ -46,6 +46,7 @@ PATH_IDS = {
     "job_id": "job",
     "call_id": "call",
     "order_id": "order",
+    "whatsapp_sender_id": "whatsappsender",
 }
 ORG_SLUG = "acme"  # tests/conftest.py's `org`
 # The owner's API token, known before the test so schemathesis knows which credentials are the real
@@ -98,7 +99,7 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
-def world(org, owner, twilio, vapi):
+def world(org, owner, twilio, vapi, whatsapp):
     return factories.build_world(org, owner)
 
 
