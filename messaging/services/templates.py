@@ -28,6 +28,7 @@ from messaging.models import (
     WhatsAppTemplate,
 )
 from messaging.providers.base import ProviderError, TemplateInfo, TemplateParameter, TemplateSend
+from messaging.providers.twilio import TwilioMessaging
 from messaging.providers.whatsapp_cloud import PLACEHOLDER, WhatsAppCloud
 from telephony.models import ProviderAccount
 from tenants.models import Organization
@@ -64,8 +65,6 @@ def templates_sync(*, organization: Organization, sender: WhatsAppSender, actor=
 def twilio_templates_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
     """The same for a Twilio account: its Content API templates with their WhatsApp approval, sent
     from its numbers' WhatsApp conversations. The outcome is recorded on the account."""
-    from messaging.providers.twilio import TwilioMessaging
-
     adapter = TwilioMessaging(account_sid=account.account_sid, auth_token=account.auth_token or "")
     try:
         found = adapter.templates()

@@ -13,10 +13,12 @@ from datetime import datetime
 from django import template
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from messaging.services.attachments import attachment_fresh_link
+from messaging.services.policy import whatsapp_window_closes_at
 from telephony.models import Call
 
 register = template.Library()
@@ -99,9 +101,5 @@ def template_text(text: str) -> str:
 def whatsapp_window(conversation) -> dict:
     """A WhatsApp conversation's 24-hour window: when it closes (or closed; None before the customer
     ever wrote) and whether it is open now."""
-    from django.utils import timezone
-
-    from messaging.services.policy import whatsapp_window_closes_at
-
     closes = whatsapp_window_closes_at(conversation)
     return {"closes": closes, "open": closes is not None and closes > timezone.now()}
