@@ -19,6 +19,9 @@ from .serializers import (
     AgentInputSerializer,
     AgentOutputSerializer,
     AgentPatchSerializer,
+    ClientInputSerializer,
+    ClientOutputSerializer,
+    ClientPatchSerializer,
     MemberOutputSerializer,
 )
 
@@ -118,6 +121,43 @@ class AgentDetailApi(TenantAPIView):
         agent = selectors.get_agent_for_org(self.organization, agent_id)
         services.agent_delete(organization=self.organization, actor=request.user, agent=agent)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ClientListCreateApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+    pagination_class = Pagination
+
+    @extend_schema(parameters=[OpenApiParameter("archived", bool, description="The archived clients instead")],
+                   responses=ClientOutputSerializer(many=True), operation_id="clients_list")
+    def get(self, request, org_slug):
+        archived = request.query_params.get("archived", "").lower() in ("1", "true")
+        return self.paginate(selectors.client_list(organization=self.organization, archived=archived),
+                             ClientOutputSerializer)
+
+    @extend_schema(request=ClientInputSerializer, responses={201: ClientOutputSerializer}, operation_id="clients_create")
+    def post(self, request, org_slug):
+        serializer = ClientInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        client = services.client_create(organization=self.organization, actor=request.user, **serializer.validated_data)
+        return Response(ClientOutputSerializer(client).data, status=status.HTTP_201_CREATED)
+
+
+class ClientDetailApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+
+    @extend_schema(responses=ClientOutputSerializer, operation_id="clients_retrieve")
+    def get(self, request, org_slug, client_id):
+        return Response(ClientOutputSerializer(selectors.get_client_for_org(self.organization, client_id)).data)
+
+    @extend_schema(request=ClientPatchSerializer, responses=ClientOutputSerializer, operation_id="clients_update")
+    def patch(self, request, org_slug, client_id):
+        """Change a client; `archived: true` archives it (kept with its numbers), false brings it back."""
+        client = selectors.get_client_for_org(self.organization, client_id)
+        serializer = ClientPatchSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        client = services.client_update(organization=self.organization, actor=request.user, client=client,
+                                        **serializer.validated_data)
+        return Response(ClientOutputSerializer(client).data)
 
 
 class MemberListApi(TenantAPIView):

@@ -86,3 +86,9 @@ class AcceptInvitationForm(forms.Form):
             user = get_user_model()(username=self.email, email=self.email)
             password_validation.validate_password(p1, user)
         return data
+
+
+class ClientForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    email = forms.EmailField(required=False)
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))

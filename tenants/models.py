@@ -128,6 +128,8 @@ class Client(TenantModel):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
     notes = models.TextField(blank=True)
+    # Archived: kept with its numbers, agents and history, no longer offered for new assignments.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

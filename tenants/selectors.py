@@ -73,8 +73,14 @@ def get_agent_for_org(organization: Organization, public_id) -> Agent:
     return get_for_org(Agent.objects.select_related("user", "client"), organization, public_id)
 
 
-def client_list(*, organization: Organization) -> QuerySet[Client]:
-    return Client.objects.filter(organization=organization).order_by("name")
+def client_list(*, organization: Organization, archived: bool | None = False) -> QuerySet[Client]:
+    """The organization's clients by name: the current ones (default), the archived ones (True), or
+    all (None). Forms offer the current ones only."""
+    qs = Client.objects.filter(organization=organization)
+    if archived is not None:
+        qs = qs.filter(archived_at__isnull=not archived)
+    return qs.order_by("name")
+
 
 
 def get_client_for_org(organization: Organization, public_id) -> Client:

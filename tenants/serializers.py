@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from core.validators import validate_name, validate_vapi_id
 
-from .models import Agent, AgentKind, Membership, Role
+from .models import Agent, AgentKind, Client, Membership, Role
 
 
 class AgentOutputSerializer(serializers.ModelSerializer):
@@ -47,3 +47,25 @@ class MemberOutputSerializer(serializers.ModelSerializer):
         model = Membership
         fields = ["id", "user_id", "username", "email", "name", "role", "created_at"]
         read_only_fields = fields
+
+
+class ClientOutputSerializer(serializers.ModelSerializer):
+    archived = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Client
+        fields = ["id", "name", "email", "notes", "archived", "archived_at", "created_at", "updated_at"]
+
+    def get_archived(self, client) -> bool:
+        return client.archived_at is not None
+
+
+class ClientInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, validators=[validate_name])
+    email = serializers.EmailField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+
+
+class ClientPatchSerializer(ClientInputSerializer):
+    name = serializers.CharField(max_length=200, validators=[validate_name], required=False)
+    archived = serializers.BooleanField(required=False)

@@ -421,11 +421,51 @@ def agent_set_availability(*, organization: Organization, agent: Agent, availabi
 # Clients ----------------------------------------------------------------------------------------
 
 
+CLIENT_NAME_LONGEST = 200
+
+
+def _client_name(organization: Organization, name: str, *, other_than=None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": "Give the client a name."})
+    if len(name) > CLIENT_NAME_LONGEST:
+        raise ValidationError({"name": f"A client's name can be at most {CLIENT_NAME_LONGEST} characters."})
+    same = Client.objects.filter(organization=organization, name__iexact=name)
+    if other_than is not None:
+        same = same.exclude(pk=other_than.pk)
+    if same.exists():
+        raise ValidationError({"name": f"A client named '{name}' already exists."})
+    return name
+
+
 @transaction.atomic
 def client_create(*, organization: Organization, actor, name: str, email: str = "", notes: str = "") -> Client:
-    name = name.strip()
-    if Client.objects.filter(organization=organization, name__iexact=name).exists():
-        raise ValidationError({"name": f"A client named '{name}' already exists."})
-    client = Client.objects.create(organization=organization, name=name, email=email, notes=notes)
+    name = _client_name(organization, name)
+    client = Client.objects.create(organization=organization, name=name, email=(email or "").strip(),
+                                   notes=notes or "")
     audit(organization=organization, actor=actor, verb="client.created", target=client)
+    return client
+
+
+@transaction.atomic
+def client_update(*, organization: Organization, actor, client: Client, **changes) -> Client:
+    """Change a client's name, email, notes, or archive it (`archived`: True) and bring it back."""
+    fields = {}
+    if "name" in changes:
+        fields["name"] = _client_name(organization, changes["name"], other_than=client)
+    if "email" in changes:
+        fields["email"] = (changes["email"] or "").strip()
+    if "notes" in changes:
+        fields["notes"] = changes["notes"] or ""
+    if "archived" in changes and bool(changes["archived"]) != (client.archived_at is not None):
+        fields["archived_at"] = timezone.now() if changes["archived"] else None
+    if not fields:
+        return client
+    for name, value in fields.items():
+        setattr(client, name, value)
+    client.save(update_fields=[*fields, "updated_at"])
+    verb = ("client.archived" if fields.get("archived_at") else
+            "client.restored" if "archived_at" in fields else "client.updated")
+    audit(organization=organization, actor=actor, verb=verb, target=client,
+          data={"fields": sorted(name for name in fields if name != "archived_at")})
     return client

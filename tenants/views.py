@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import selectors, services
-from .forms import AcceptInvitationForm, AgentForm, InvitationForm, RoleForm
+from .forms import AcceptInvitationForm, AgentForm, ClientForm, InvitationForm, RoleForm
 from .models import Role
 from .permissions import is_manager, manager_required
 
@@ -180,6 +180,72 @@ def agent_delete(request: HttpRequest, org_slug: str, agent_id) -> HttpResponse:
     services.agent_delete(organization=request.organization, actor=request.user, agent=agent)
     messages.success(request, f"Agent {agent.name} deleted.")
     return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required(methods=["POST"])
+def client_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The organization's clients (the archived ones with ?archived=1); POST adds one (managers)."""
+    organization = request.organization
+    form = ClientForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                client = services.client_create(organization=organization, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, f"Client {client.name} added.")
+                return redirect("tenants:client-detail", org_slug=org_slug, client_id=client.pk)
+        status = 400
+    archived = request.GET.get("archived") == "1"
+    clients = selectors.client_list(organization=organization, archived=archived)
+    return render(request, "tenants/client_list.html", {
+        "clients": clients, "archived": archived, "form": form, "can_manage_clients": is_manager(request),
+    }, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required(methods=["POST"])
+def client_detail(request: HttpRequest, org_slug: str, client_id) -> HttpResponse:
+    """A client: its details (managers edit them), its numbers and agents; its numbers' conversations
+    are one click away in the inbox."""
+    organization = request.organization
+    client = selectors.get_client_for_org(organization, client_id)
+    status = 200
+    if request.method == "POST":
+        form = ClientForm(request.POST)
+        if form.is_valid():
+            try:
+                services.client_update(organization=organization, actor=request.user, client=client,
+                                       **form.cleaned_data)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, "Saved.")
+                return redirect("tenants:client-detail", org_slug=org_slug, client_id=client.pk)
+        status = 400
+    else:
+        form = ClientForm(initial={"name": client.name, "email": client.email, "notes": client.notes})
+    # Through the client's reverse relations: tenants imports none of the apps above it.
+    numbers = client.phone_numbers.filter(organization=organization).order_by("phone_number")
+    agents = client.agents.filter(organization=organization).order_by("name")
+    return render(request, "tenants/client_detail.html", {
+        "client": client, "form": form, "numbers": numbers, "agents": agents,
+        "can_manage_clients": is_manager(request),
+    }, status=status)
+
+
+@require_POST
+@manager_required
+def client_archive(request: HttpRequest, org_slug: str, client_id) -> HttpResponse:
+    """Archive a client, or bring an archived one back (`archived`: 0)."""
+    client = selectors.get_client_for_org(request.organization, client_id)
+    archive = request.POST.get("archived", "1") != "0"
+    services.client_update(organization=request.organization, actor=request.user, client=client, archived=archive)
+    messages.success(request, f"{client.name} {'archived' if archive else 'is current again'}.")
+    return redirect("tenants:client-detail", org_slug=org_slug, client_id=client.pk)
 
 
 @require_http_methods(["GET", "POST"])

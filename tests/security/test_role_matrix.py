@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
@@ -80,6 +81,7 @@ NUMBER = "/o/acme/numbers/{phone_number_id}/"
 NUMBERS = "/o/acme/numbers/"
 ACCOUNTS = "/o/acme/numbers/accounts/"
 CANNED = "/o/acme/canned-replies/"
+CLIENT = "/o/acme/clients/{client_id}/"
 TEMPLATES = "/o/acme/whatsapp/templates/"
 RULES = "/o/acme/calling-rules/"
 CALL = "/o/acme/calls/{call_id}/"
@@ -260,6 +262,13 @@ MATRIX = [
         TEMPLATES, 404),
     row(O + "whatsapp/templates/sync/twilio/<uuid:provider_account_id>/", "POST", LOGIN, 403, TEMPLATES, TEMPLATES,
         TEMPLATES, 404),
+    # Clients: every member reads them; owners and admins add, edit and archive them.
+    row(O + "clients/",                                "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "clients/",                                "POST", LOGIN, 403, "/o/acme/clients/*", "/o/acme/clients/*",
+        "/o/acme/clients/*", 404),
+    row(O + "clients/<uuid:client_id>/",               "GET",  LOGIN, 200, 200, 200, 200, 404),
+    row(O + "clients/<uuid:client_id>/",               "POST", LOGIN, 403, CLIENT, CLIENT, CLIENT, 404),
+    row(O + "clients/<uuid:client_id>/archive/",       "POST", LOGIN, 403, CLIENT, CLIENT, CLIENT, 404),
     row(O + "canned-replies/",                         "GET",  LOGIN, 200, 200, 200, 200, 404),
     row(O + "canned-replies/",                         "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
     row(O + "canned-replies/<uuid:canned_reply_id>/delete/", "POST", LOGIN, 403, CANNED, CANNED, CANNED, 404),
@@ -275,6 +284,10 @@ MATRIX = [
         404),
     # -- the REST API: 401 without credentials, 404 outside one's organization -------------------------
     row(A + "agents",                                  "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "clients",                                 "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "clients",                                 "POST",   401, 403, 201, 201, 201, 404),
+    row(A + "clients/<uuid:client_id>",                "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "clients/<uuid:client_id>",                "PATCH",  401, 403, 200, 200, 200, 404),
     row(A + "agents",                                  "POST",   401, 403, 201, 201, 201, 404),
     row(A + "agents/<uuid:agent_id>",                  "GET",    401, 200, 200, 200, 200, 404),
     row(A + "agents/<uuid:agent_id>",                  "PATCH",  401, 403, 200, 200, 200, 404),
@@ -494,6 +507,10 @@ PAYLOADS = {
     (O + "inbox/c/<uuid:conversation_id>/orders/<uuid:order_id>/transition/", "POST"): lambda w: {
         "to": "confirmed", "version": str(w.world["order"].version)},
     (O + "canned-replies/", "POST"): lambda w: {"shortcut": "bye", "title": "Bye", "body": "Goodbye!"},
+    (O + "clients/", "POST"): lambda w: {"name": f"Client {uuid.uuid4().hex[:8]}"},
+    (O + "clients/<uuid:client_id>/", "POST"): lambda w: {"name": "Acme client", "notes": "Renamed"},
+    (A + "clients", "POST"): lambda w: {"name": f"Client {uuid.uuid4().hex[:8]}"},
+    (A + "clients/<uuid:client_id>", "PATCH"): lambda w: {"notes": "Seen"},
     (O + "whatsapp/senders/connect/", "POST"): lambda w: {
         "name": "Spare WhatsApp", "phone_number_id": SPARE_WA_ID, "business_account_id": MATRIX_WABA,
         "access_token": WA_TOKEN, "app_secret": "spare-app-secret"},
@@ -696,7 +713,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "canned_reply_id": world["cannedreply"].pk, "provider": "twilio",
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
         "number": world["order"].number, "duplicate_id": wa_contact.pk, "contact_import_id": world["contactimport"].pk,
-        "whatsapp_sender_id": sender.pk, "unused_whatsapp_sender_id": unused_sender.pk,
+        "whatsapp_sender_id": sender.pk, "client_id": world["client"].pk, "unused_whatsapp_sender_id": unused_sender.pk,
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,
