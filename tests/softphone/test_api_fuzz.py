@@ -47,6 +47,7 @@ PATH_IDS = {
     "call_id": "call",
     "order_id": "order",
     "whatsapp_sender_id": "whatsappsender",
+    "client_id": "client",
 }
 ORG_SLUG = "acme"  # tests/conftest.py's `org`
 # The owner's API token, known before the test so schemathesis knows which credentials are the real
