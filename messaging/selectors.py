@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet, Subquery
 from crm.models import Channel, Contact
 from crm.selectors import search_query
 from telephony import selectors as telephony_selectors
-from telephony.models import Call, PhoneNumber
+from telephony.models import Call, PhoneNumber, Provider
 from tenants.models import Organization
 from tenants.scoping import get_for_org, platform_scope
 
@@ -315,6 +315,36 @@ def get_whatsapp_template_for_org(organization: Organization, public_id) -> What
 def whatsapp_template_list(*, organization: Organization) -> QuerySet[WhatsAppTemplate]:
     return WhatsAppTemplate.objects.filter(organization=organization).order_by("business_account_id", "name",
                                                                                 "language")
+
+
+@dataclass
+class TemplateAccount:
+    """One account whose templates the templates page shows: a WhatsApp business account (through its
+    senders; `sender` the one that reads it) or a Twilio account."""
+
+    templates: list[WhatsAppTemplate]
+    sender: WhatsAppSender | None = None
+    senders: list[WhatsAppSender] = field(default_factory=list)
+    account: object = None  # telephony.ProviderAccount (Twilio)
+
+
+def whatsapp_template_accounts(*, organization: Organization) -> tuple[list[TemplateAccount], list[TemplateAccount]]:
+    """The templates page: each business account (one entry per account id, however many senders share
+    it) and each Twilio account, with their templates."""
+    templates = list(whatsapp_template_list(organization=organization))
+    senders = list(whatsapp_sender_list(organization=organization))
+    business = {}
+    for sender in senders:
+        waba = sender.business_account_id
+        if waba not in business:
+            business[waba] = TemplateAccount(sender=sender, templates=[
+                t for t in templates if waba and t.provider == TemplateProvider.WHATSAPP_CLOUD
+                and t.business_account_id == waba])
+        business[waba].senders.append(sender)
+    twilio = [TemplateAccount(account=account, templates=[t for t in templates if t.provider_account_id == account.pk])
+              for account in telephony_selectors.provider_account_list(organization=organization,
+                                                                       provider=Provider.TWILIO)]
+    return list(business.values()), twilio
 
 
 def whatsapp_sender_list(*, organization: Organization) -> QuerySet[WhatsAppSender]:

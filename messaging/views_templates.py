@@ -4,8 +4,6 @@ preview, and sending it (messaging.services.templates)."""
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,7 +15,6 @@ from telephony.models import Provider
 from tenants.permissions import is_manager, manager_required
 
 from . import selectors
-from .models import TemplateProvider
 from .services import policy
 from .services import templates as template_services
 
@@ -28,24 +25,7 @@ VALUE_PREFIX = "v_"  # a variable's field in the form: v_1, v_first_name
 def whatsapp_templates(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Every WhatsApp business account's templates: name, language, category, status (and why, when
     it cannot be sent) and the text with its variables; when each account was last read."""
-    organization = request.organization
-    senders = list(selectors.whatsapp_sender_list(organization=organization))
-    templates = list(selectors.whatsapp_template_list(organization=organization))
-    cloud = [t for t in templates if t.provider == TemplateProvider.WHATSAPP_CLOUD]
-    by_account = {waba: list(rows) for waba, rows in groupby(cloud, key=lambda t: t.business_account_id)}
-    accounts = []
-    seen = set()
-    for sender in senders:
-        key = sender.business_account_id
-        if key in seen:
-            continue
-        seen.add(key)
-        accounts.append({"sender": sender, "business_account_id": key,
-                         "senders": [s for s in senders if s.business_account_id == key],
-                         "templates": by_account.get(key, []) if key else []})
-    twilio = [{"account": account, "templates": [t for t in templates if t.provider_account_id == account.pk]}
-              for account in telephony_selectors.provider_account_list(organization=organization,
-                                                                       provider=Provider.TWILIO)]
+    accounts, twilio = selectors.whatsapp_template_accounts(organization=request.organization)
     return render(request, "messaging/whatsapp_templates.html", {
         "accounts": accounts, "twilio_accounts": twilio, "can_sync": is_manager(request),
     })

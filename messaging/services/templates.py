@@ -154,24 +154,14 @@ def template_values_clean(template: WhatsAppTemplate, raw: Mapping[str, str]) ->
     return values
 
 
-def template_render(template: WhatsAppTemplate, values: Mapping[str, str], *, header: bool = True) -> str:
+def template_render(template: WhatsAppTemplate, values: Mapping[str, str]) -> str:
     """The text the customer reads: header, body and footer with the values in place (a variable
     without a value keeps its {{placeholder}}, as the preview shows it)."""
 
-    def fill(text: str, component: str) -> str:
-        names = {p.name for p in parameters_of(template) if p.component == component}
+    def fill(text: str) -> str:
+        return PLACEHOLDER.sub(lambda match: values.get(match.group(1)) or match.group(0), text)
 
-        def one(match):
-            name = match.group(1)
-            return values.get(name) or match.group(0) if name in names else match.group(0)
-
-        return PLACEHOLDER.sub(one, text)
-
-    parts = [fill(template.header, "header")] if header and template.header else []
-    parts.append(fill(template.body, "body"))
-    if template.footer:
-        parts.append(template.footer)
-    return "\n\n".join(part for part in parts if part)
+    return "\n\n".join(part for part in (fill(template.header), fill(template.body), template.footer) if part)
 
 
 def template_send(*, organization: Organization, actor, conversation: Conversation, template: WhatsAppTemplate,
