@@ -128,6 +128,11 @@ def template_from_graph(item: dict) -> TemplateInfo:
                     unsupported = unsupported or "One of its buttons needs a value (a code or a link) given with each message."
         else:
             unsupported = unsupported or f"It is {kind.lower().replace('_', ' ') or 'of a kind'} template, which cannot be sent from here."
+    header_names = {p.name for p in parameters if p.component == "header"}
+    if any(p.component == "body" and p.name in header_names for p in parameters):
+        # Meta numbers the header's variables and the body's each from {{1}}: the composer keys values
+        # by name, so it would give both the same value.
+        unsupported = unsupported or "Its header and its body each have a variable of the same name."
     category = str(item.get("category", "")).upper()
     if category == "AUTHENTICATION":
         unsupported = unsupported or "Authentication templates carry one-time codes, sent by software, not by agents."

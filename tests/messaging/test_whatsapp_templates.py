@@ -79,6 +79,7 @@ def test_templates_are_read_page_by_page_with_what_the_composer_needs(org, sende
     graph.add_template(WABA, name="promo_photo", body="New in store", category="MARKETING",
                        header={"format": "IMAGE", "example": {"header_handle": ["https://x.example/h.jpg"]}})
     graph.add_template(WABA, name="login_code", body="{{1}} is your code", category="AUTHENTICATION")
+    graph.add_template(WABA, name="titled", body="Hi {{1}}", header={"format": "TEXT", "text": "Order {{1}}"})
     graph.add_template(WABA, name="sale", body="Sale!", status="REJECTED", rejected_reason="INVALID_FORMAT")
     graph.add_template(WABA, name="quiet", body="Hi", status="PAUSED")
     for i in range(120):  # more than one page of 100
@@ -86,7 +87,7 @@ def test_templates_are_read_page_by_page_with_what_the_composer_needs(org, sende
 
     counts = sync(org, sender)
 
-    assert counts == {"added": 126, "updated": 0, "removed": 0, "listed": 126}
+    assert counts == {"added": 127, "updated": 0, "removed": 0, "listed": 127}
     pages = [r for r in graph.requests if r.path.endswith("/message_templates")]
     assert len(pages) == 2 and pages[0].query["limit"] == "100" and "after" in pages[1].query
     found = templates_of(org)
@@ -99,6 +100,7 @@ def test_templates_are_read_page_by_page_with_what_the_composer_needs(org, sende
     assert found["welcome"].parameter_format == "named" and found["welcome"].parameters[0]["name"] == "first_name"
     assert found["promo_photo"].unsupported == "Its header is a picture, which cannot be chosen here."
     assert "one-time codes" in found["login_code"].unsupported
+    assert found["titled"].unsupported == "Its header and its body each have a variable of the same name."
     assert (found["sale"].status, found["sale"].status_reason) == ("rejected", "Invalid format")
     assert found["quiet"].status == "paused" and "paused" in found["quiet"].status_reason
     with tenant_scope(org):
