@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from tenants.access import EVERYTHING, Access, current_access
 from tenants.models import Organization
 from tenants.scoping import tenant_scope
 from tenants.services import audit
@@ -49,15 +50,16 @@ def _row(contact: Contact) -> list[str]:
 def contact_export(*, organization: Organization, actor, filters: dict) -> Iterator[str]:
     """Audit the export (with its filters), and the CSV's lines: a byte-order mark first (Excel then
     reads UTF-8), the header, one line per contact. The lines are made while the response streams,
-    after the request's tenant scope has closed: they read inside a scope of their own."""
+    after the request's tenant scope has closed: they read inside a scope of their own, seeing what
+    the member who asked sees (tenants.access), captured now."""
     audit(organization=organization, actor=actor, verb="contacts.exported", target=organization,
           data={"filters": {key: value for key, value in filters.items() if value}})
-    return _lines(organization, filters)
+    return _lines(organization, filters, current_access() or EVERYTHING)
 
 
-def _lines(organization: Organization, filters: dict) -> Iterator[str]:
+def _lines(organization: Organization, filters: dict, access: Access) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow(HEADER)
-    with tenant_scope(organization):
+    with tenant_scope(organization, access):
         for contact in contact_list(organization=organization, **filters).only(*FIELDS).iterator(chunk_size=CHUNK):
             yield writer.writerow(_row(contact))

@@ -10,9 +10,9 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q, Value
-from django_scopes import ScopedManager
 
 from core import phones
+from tenants.access import TenantManager
 from tenants.models import TenantModel, WithoutSearchVectorManager
 
 
@@ -67,7 +67,7 @@ class Contact(TenantModel):
         expression=SearchVector("name", "whatsapp_profile_name", "email", config="simple"),
         output_field=SearchVectorField(), db_persist=True)
 
-    objects = ScopedManager(WithoutSearchVectorManager, organization="organization")
+    objects = TenantManager(WithoutSearchVectorManager)
 
     class Meta:
         ordering = ["name", "phone_number"]

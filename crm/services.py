@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from core.ids import uuid7
 from core.phones import contact_address
+from tenants.access import everything_in
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -77,7 +78,16 @@ def contacts_for(*, organization: Organization, senders: list[Sender]) -> dict[s
     the contact it was merged into), one INSERT … ON CONFLICT DO NOTHING for the rest (a contact
     created meanwhile by a concurrent drain or webhook is simply found) and one SELECT for those. What a sender tells of
     themselves (the address's kind, WhatsApp's profile name and id) is kept, the latest sighting
-    winning, as if the senders had been seen one after the other."""
+    winning, as if the senders had been seen one after the other.
+
+    A member limited to some clients (tenants.access) who writes to or calls an address finds its
+    contact whatever client it was seen by: one person is one contact in the organization, and it
+    becomes theirs to see through the conversation or call they are starting."""
+    with everything_in(organization):
+        return _contacts_for(organization, senders)
+
+
+def _contacts_for(organization: Organization, senders: list[Sender]) -> dict[str, Contact]:
     seen: dict[str, Sender] = {}
     for sender in senders:
         before = seen.get(sender.address)

@@ -12,11 +12,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
-from django_scopes import ScopedManager
 from fernet_fields import EncryptedTextField
 
 from crm.models import Channel, Contact
 from telephony.models import PhoneNumber, ProviderAccount
+from tenants.access import TenantManager
 from tenants.models import Agent, Organization, TenantModel, WithoutSearchVectorManager
 
 
@@ -35,6 +35,8 @@ class WhatsAppSender(TenantModel):
 
     name = models.CharField(max_length=200)
     display_phone_number = models.CharField(max_length=20)
+    # The client this sender writes for (its conversations are that client's); none: the organization's own.
+    client = models.ForeignKey("tenants.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Meta's ids. phone_number_id routes webhooks to the tenant, so it is unique across tenants.
     phone_number_id = models.CharField(max_length=64, unique=True)
     business_account_id = models.CharField(max_length=64, blank=True)
@@ -277,7 +279,7 @@ class Message(TenantModel):
     search_vector = models.GeneratedField(expression=SearchVector("body", config="simple"),
                                           output_field=SearchVectorField(), db_persist=True)
 
-    objects = ScopedManager(WithoutSearchVectorManager, organization="organization")
+    objects = TenantManager(WithoutSearchVectorManager)
 
     class Meta:
         ordering = ["created_at"]

@@ -7,7 +7,18 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from core.admin import SecretFieldsAdminMixin, TypedNamesAdminMixin
 
 from . import services
-from .models import Agent, AuditEvent, Client, Invitation, Job, Membership, Organization, Role, User
+from .models import (
+    Agent,
+    AuditEvent,
+    Client,
+    ClientAccess,
+    Invitation,
+    Job,
+    Membership,
+    Organization,
+    Role,
+    User,
+)
 
 
 @admin.register(User)
@@ -26,8 +37,8 @@ class UserAdmin(TypedNamesAdminMixin, BaseUserAdmin):
 @admin.register(Organization)
 class OrganizationAdmin(TypedNamesAdminMixin, SecretFieldsAdminMixin, admin.ModelAdmin):
     name_fields = ["name"]
-    list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
+    list_display = ["name", "slug", "agent_visibility", "created_at"]
     readonly_fields = ["created_at", "updated_at", "created_by"]
     secret_fields = ["channel_automation_api_key"]
 
@@ -57,14 +68,16 @@ class MembershipAdmin(admin.ModelAdmin):
     apply to staff here too. No bulk delete: it would skip all of that."""
 
     form = MembershipAdminForm
-    list_display = ["user", "organization", "role", "created_at"]
-    list_filter = ["role", "organization"]
+    list_display = ["user", "organization", "role", "limited_to_clients", "created_at"]
+    list_filter = ["role", "limited_to_clients", "organization"]
     search_fields = ["user__username", "user__email", "organization__name"]
     autocomplete_fields = ["user", "organization"]
     actions = None
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user", "organization"] if obj is not None else []
+        # The clients a member sees are set on the Team page (tenants.services.membership_set_clients),
+        # which keeps the limit to agents; here they are shown.
+        return ["user", "organization", "limited_to_clients"] if obj is not None else ["limited_to_clients"]
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj is not None and _is_last_owner(obj))
@@ -78,6 +91,22 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         services.membership_remove(organization=obj.organization, actor=request.user, membership=obj)
+
+
+@admin.register(ClientAccess)
+class ClientAccessAdmin(admin.ModelAdmin):
+    """Which clients a limited member sees: read here, set on the Team page (or its API), where the
+    rules live (only agents are limited; the change is audited)."""
+
+    list_display = ["membership", "client", "organization", "created_at"]
+    list_filter = ["organization"]
+    readonly_fields = ["organization", "membership", "client", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Client)

@@ -14,7 +14,7 @@ from core.api import Pagination
 
 from . import selectors, services
 from .models import AgentKind
-from .permissions import IsManagerOrReadOnly, IsOrganizationMember
+from .permissions import IsManager, IsManagerOrReadOnly, IsOrganizationMember
 from .serializers import (
     AgentInputSerializer,
     AgentOutputSerializer,
@@ -23,6 +23,8 @@ from .serializers import (
     ClientOutputSerializer,
     ClientPatchSerializer,
     MemberOutputSerializer,
+    MemberPatchSerializer,
+    OrganizationSettingsSerializer,
 )
 
 
@@ -168,3 +170,56 @@ class MemberListApi(TenantAPIView):
         return self.paginate(selectors.membership_list(organization=self.organization), MemberOutputSerializer)
 
 
+
+
+class MemberDetailApi(TenantAPIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses=MemberOutputSerializer, operation_id="members_retrieve")
+    def get(self, request, org_slug, membership_id):
+        return Response(MemberOutputSerializer(selectors.get_membership_for_org(self.organization, membership_id)).data)
+
+    @extend_schema(request=MemberPatchSerializer, responses=MemberOutputSerializer, operation_id="members_update")
+    def patch(self, request, org_slug, membership_id):
+        """Change a member's role, or which clients they see: `limitedToClients: true` with `clientIds`
+        limits an agent to those clients (none: nothing of any client), false gives every client back."""
+        membership = selectors.get_membership_for_org(self.organization, membership_id)
+        serializer = MemberPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "role" in data:
+            services.membership_change_role(organization=self.organization, actor=request.user,
+                                            membership=membership, role=data["role"])
+        if "limited_to_clients" in data or "client_ids" in data:
+            limited = data.get("limited_to_clients", membership.limited_to_clients)
+            if "client_ids" in data:
+                known = {client.pk: client for client in selectors.client_list(
+                    organization=self.organization, archived=None).filter(pk__in=data["client_ids"])}
+                unknown = [str(pk) for pk in data["client_ids"] if pk not in known]
+                if unknown:
+                    raise ValidationError({"client_ids": [f"No client of this organization has the id {unknown[0]}."]})
+                clients = list(known.values())
+            else:
+                clients = selectors.membership_clients(membership)
+            services.membership_set_clients(organization=self.organization, actor=request.user,
+                                            membership=membership, limited=limited, clients=clients)
+        return Response(MemberOutputSerializer(selectors.get_membership_for_org(self.organization, membership_id)).data)
+
+
+class OrganizationSettingsApi(TenantAPIView):
+    permission_classes = [IsManagerOrReadOnly]
+
+    @extend_schema(responses=OrganizationSettingsSerializer, operation_id="settings_retrieve")
+    def get(self, request, org_slug):
+        return Response(OrganizationSettingsSerializer(self.organization).data)
+
+    @extend_schema(request=OrganizationSettingsSerializer, responses=OrganizationSettingsSerializer,
+                   operation_id="settings_update")
+    def patch(self, request, org_slug):
+        """Change the organization's settings: `agentVisibility` (all or own)."""
+        serializer = OrganizationSettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "agent_visibility" in serializer.validated_data:
+            services.organization_set_agent_visibility(organization=self.organization, actor=request.user,
+                                                       visibility=serializer.validated_data["agent_visibility"])
+        return Response(OrganizationSettingsSerializer(self.organization).data)

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model, password_validation
 
 from core.validators import validate_name, validate_vapi_id
 
-from .models import AgentKind, Role
+from .models import AgentKind, AgentVisibility, Role
 from .signals import AssistantCatalog
 
 
@@ -92,3 +92,27 @@ class ClientForm(forms.Form):
     name = forms.CharField(max_length=200)
     email = forms.EmailField(required=False)
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class MemberClientsForm(forms.Form):
+    """Which clients a member sees (tenants.access)."""
+
+    access = forms.ChoiceField(choices=[("all", "Every client, and the organization's own numbers"),
+                                        ("some", "Only the clients ticked below")],
+                               widget=forms.RadioSelect, initial="all", label="Sees")
+    clients = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Clients")
+
+    def __init__(self, *args, clients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client_rows = {str(client.pk): client for client in clients}
+        self.fields["clients"].choices = [
+            (pk, f"{client.name} (archived)" if client.archived_at else client.name)
+            for pk, client in self.client_rows.items()]
+
+    def chosen_clients(self) -> list:
+        return [self.client_rows[pk] for pk in self.cleaned_data["clients"]]
+
+
+class AgentVisibilityForm(forms.Form):
+    agent_visibility = forms.ChoiceField(choices=AgentVisibility.choices, widget=forms.RadioSelect,
+                                         label="What agents see")

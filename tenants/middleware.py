@@ -14,9 +14,10 @@ from rest_framework import exceptions
 
 from core.throttling import LimitedTokenAuthentication
 
+from .access import EVERYTHING, seeing
 from .models import Membership, Organization, Role
 from .rls import reset_connection
-from .scoping import platform_scope, tenant_scope
+from .scoping import access_of, platform_scope, tenant_scope
 
 
 def _api_json(status: int, detail: str, **headers) -> JsonResponse:
@@ -33,6 +34,7 @@ class TenantMiddleware:
     def __call__(self, request):
         request.organization = None
         request.membership = None
+        request.access = None
         reset_connection()  # a reused connection starts every request with no tenant
         if request.path_info.startswith("/webhooks/"):
             # Provider callbacks carry no organization slug; each finds its tenant from the called
@@ -75,7 +77,7 @@ class TenantMiddleware:
             return self._not_found(is_api)
         # One scope for the membership check and the request: the check runs as that organization
         # (row-level security shows its memberships only), and no setting is sent twice.
-        with tenant_scope(organization):
+        with tenant_scope(organization, EVERYTHING):
             membership = Membership.objects.filter(user=user).select_related("user").first()
             if membership is None and user.is_staff:
                 membership = Membership(organization=organization, user=user, role=Role.OWNER)
@@ -83,7 +85,10 @@ class TenantMiddleware:
                 return self._not_found(is_api)
             request.organization = organization
             request.membership = membership
-            return self.get_response(request)
+            request.access = access_of(organization, membership)
+            # What the member may see (tenants.access) holds for the rest of the request.
+            with seeing(request.access):
+                return self.get_response(request)
 
     @staticmethod
     def _not_found(is_api: bool):

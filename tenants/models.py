@@ -12,10 +12,11 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
-from django_scopes import ScopedManager
 from fernet_fields import EncryptedTextField
 
 from core.ids import uuid7
+
+from .access import TenantManager
 
 RESERVED_SLUGS = frozenset({"admin", "api", "schema", "docs", "static", "media", "webhooks", "o", "new"})
 slug_validator = RegexValidator(
@@ -43,6 +44,11 @@ class User(AbstractUser):
         return self.get_full_name() or self.email or self.username
 
 
+class AgentVisibility(models.TextChoices):
+    ALL = "all", "Agents see every conversation"
+    OWN = "own", "Agents see only their own numbers' conversations and those assigned to them"
+
+
 class Organization(models.Model):
     """A tenant: seed 000's workspace, seeds 001 and 004's organization."""
 
@@ -58,6 +64,9 @@ class Organization(models.Model):
     # What the organization's orders are priced in (ISO 4217); an order keeps the currency it was made in.
     currency = models.CharField(max_length=3, default="USD", validators=[RegexValidator(
         r"^[A-Z]{3}$", "A currency is three capital letters (ISO 4217), e.g. USD or EUR.")])
+    # Who of the agents sees which conversations (tenants.access): every conversation, or only those on
+    # the numbers they answer and those assigned to them (seed 003 kept each agent's customers apart).
+    agent_visibility = models.CharField(max_length=10, choices=AgentVisibility.choices, default=AgentVisibility.ALL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,7 +95,7 @@ class TenantModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
 
-    objects = ScopedManager(organization="organization")
+    objects = TenantManager()
 
     class Meta:
         abstract = True
@@ -104,6 +113,10 @@ MANAGER_ROLES = frozenset({Role.OWNER, Role.ADMIN})
 class Membership(TenantModel):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.AGENT)
+    # Seed 001: "users can only access numbers for clients they have permission to view". An agent may
+    # be limited to the clients of their ClientAccess rows (none: nothing of any client); owners and
+    # admins run the whole organization and are never limited (tenants.services.membership_set_clients).
+    limited_to_clients = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -139,6 +152,20 @@ class Client(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ClientAccess(TenantModel):
+    """One client a member limited to clients may see (Membership.limited_to_clients)."""
+
+    membership = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="client_access")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["membership", "client"], name="client_access_once")]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} sees {self.client_id}"
 
 
 class AgentKind(models.TextChoices):

@@ -12,22 +12,49 @@ from contextlib import contextmanager
 
 from django.http import Http404
 from django_scopes import scope, scopes_disabled
+from django_scopes.state import get_scope
 
-from .models import Organization
+from .access import DIMENSION, EVERYTHING, Access
+from .models import Agent, AgentVisibility, ClientAccess, Membership, Organization
 from .rls import database_scope
 
 
 @contextmanager
-def tenant_scope(organization: Organization):
-    """Make ``organization`` the only tenant whose rows the ORM will return.
+def tenant_scope(organization: Organization, access: Access | None = None):
+    """Make ``organization`` the only tenant whose rows the ORM will return, and inside it what
+    ``access`` allows (tenants.access: a member limited to some clients, an agent who sees only their
+    own conversations).
 
-    django-scopes treats a scope value of ``None`` as "no filter", so a missing organization must
-    never reach it: refuse anything that is not a saved Organization.
+    Without ``access``, a scope entered inside a scope of the same organization keeps the access of
+    the one around it (a helper re-entering the scope never widens what a member sees); a scope
+    entered afresh (a task, a webhook, a command) sees the whole organization. Refuse anything that
+    is not a saved Organization: django-scopes would read a missing one as "no filter".
     """
     if not isinstance(organization, Organization) or organization.pk is None:
         raise ValueError("tenant_scope() needs a saved Organization")
-    with scope(organization=organization.pk), database_scope(organization_id=organization.pk):
+    if access is None:
+        around = get_scope()
+        same = around.get("_enabled", True) and around.get("organization") == organization.pk
+        access = around.get(DIMENSION) if same else None
+        access = access or EVERYTHING
+    with scope(organization=organization.pk, **{DIMENSION: access}), \
+            database_scope(organization_id=organization.pk):
         yield organization
+
+
+def access_of(organization: Organization, membership: Membership) -> Access:
+    """What ``membership`` may see in ``organization`` (tenants.access), read inside its scope: a
+    query for a member limited to clients, one for an agent of an organization that keeps agents'
+    customers apart, none for everyone else."""
+    if membership.pk is None or membership.can_manage:
+        return EVERYTHING  # owners, admins and staff (who enter as owners) see the whole organization
+    clients = None
+    if membership.limited_to_clients:
+        clients = frozenset(ClientAccess.objects.filter(membership=membership).values_list("client_id", flat=True))
+    if organization.agent_visibility == AgentVisibility.OWN:
+        agent = Agent.objects.filter(user_id=membership.user_id).values_list("pk", flat=True).first()
+        return Access(clients=clients, own_only=True, own_agent=agent, user=membership.user_id)
+    return Access(clients=clients, user=membership.user_id) if clients is not None else EVERYTHING
 
 
 @contextmanager

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from . import presence
-from .models import Agent, AuditEvent, Client, Invitation, Membership, Organization
+from .models import Agent, AuditEvent, Client, ClientAccess, Invitation, Membership, Organization
 from .scoping import get_for_org, platform_scope
 from .signals import AssistantCatalog, assistants_requested
 
@@ -24,11 +24,19 @@ def organizations_for_user(user) -> list[Organization]:
 
 
 def membership_list(*, organization: Organization) -> QuerySet[Membership]:
-    return Membership.objects.filter(organization=organization).select_related("user").order_by("created_at")
+    """The members, with the clients the limited ones see (of those the asking member sees)."""
+    return (Membership.objects.filter(organization=organization).select_related("user").order_by("created_at")
+            .prefetch_related(Prefetch("client_access", ClientAccess.objects.select_related("client")
+                                       .filter(client__in=Client.objects.values("pk")).order_by("client__name"))))
+
+
+def membership_clients(membership: Membership) -> list[Client]:
+    """The clients a member is limited to (empty when limited to none), from membership_list's prefetch."""
+    return [access.client for access in membership.client_access.all()]
 
 
 def get_membership_for_org(organization: Organization, public_id) -> Membership:
-    return get_for_org(Membership.objects.select_related("user"), organization, public_id)
+    return get_for_org(membership_list(organization=organization), organization, public_id)
 
 
 def invitation_pending_list(*, organization: Organization) -> QuerySet[Invitation]:

@@ -1,11 +1,13 @@
 """Input and output shapes of the `tenants` API. Field names are snake_case here and camelCase on
 the wire (djangorestframework-camel-case). No serializer has a writable organization."""
 
+import uuid
+
 from rest_framework import serializers
 
 from core.validators import validate_name, validate_vapi_id
 
-from .models import Agent, AgentKind, Client, Membership, Role
+from .models import Agent, AgentKind, AgentVisibility, Client, Membership, Organization, Role
 
 
 class AgentOutputSerializer(serializers.ModelSerializer):
@@ -42,11 +44,39 @@ class MemberOutputSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email", read_only=True)
     name = serializers.CharField(source="user.display_name", read_only=True)
     role = serializers.ChoiceField(choices=Role.choices, read_only=True)
+    limited_to_clients = serializers.SerializerMethodField(
+        help_text="True when the member sees only the clients of clientIds (agents only).")
+    client_ids = serializers.SerializerMethodField(help_text="The clients a limited member sees.")
 
     class Meta:
         model = Membership
-        fields = ["id", "user_id", "username", "email", "name", "role", "created_at"]
+        fields = ["id", "user_id", "username", "email", "name", "role", "limited_to_clients", "client_ids",
+                  "created_at"]
         read_only_fields = fields
+
+    def get_limited_to_clients(self, membership) -> bool:
+        return membership.role == Role.AGENT and membership.limited_to_clients
+
+    def get_client_ids(self, membership) -> list[uuid.UUID]:
+        return [access.client_id for access in membership.client_access.all()]
+
+
+class MemberPatchSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    limited_to_clients = serializers.BooleanField(required=False)
+    client_ids = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=1000)
+
+
+class OrganizationSettingsSerializer(serializers.ModelSerializer):
+    agent_visibility = serializers.ChoiceField(
+        choices=AgentVisibility.choices,
+        help_text="all: agents see every conversation; own: only those of the numbers they answer and those "
+                  "assigned to them.")
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "currency", "agent_visibility"]
+        read_only_fields = ["id", "name", "slug", "currency"]
 
 
 class ClientOutputSerializer(serializers.ModelSerializer):

@@ -19,9 +19,11 @@ from .models import (
     RESERVED_SLUGS,
     Agent,
     AgentKind,
+    AgentVisibility,
     AuditEvent,
     Availability,
     Client,
+    ClientAccess,
     Invitation,
     Membership,
     Organization,
@@ -128,6 +130,52 @@ def membership_change_role(*, organization: Organization, actor, membership: Mem
     locked.save(update_fields=["role"])
     audit(organization=organization, actor=actor, verb="membership.role_changed", target=locked,
           data={"from": previous, "to": role})
+    return locked
+
+
+ONLY_AGENTS_LIMITED = ("Only agents can be limited to some clients: owners and admins run the whole organization. "
+                      "Make them an agent first.")
+
+
+@transaction.atomic
+def membership_set_clients(*, organization: Organization, actor, membership: Membership, limited: bool,
+                           clients: list[Client]) -> Membership:
+    """Limit a member to some clients (seed 001: they see only those clients' numbers, conversations,
+    contacts, calls and orders: tenants.access), or give them every client again. Limited to no client,
+    they see nothing of any client. Archived clients may stay on the list (their history stays visible)."""
+    locked = _lock_membership(organization, membership)
+    if limited and locked.role != Role.AGENT:
+        raise ValidationError({"limited_to_clients": ONLY_AGENTS_LIMITED})
+    wanted = {client.pk: client for client in clients} if limited else {}
+    if any(client.organization_id != organization.pk for client in wanted.values()):
+        raise ValidationError({"client_ids": "No such client."})
+    had = set(ClientAccess.objects.filter(membership=locked).values_list("client_id", flat=True))
+    ClientAccess.objects.filter(membership=locked).exclude(client_id__in=list(wanted)).delete()
+    ClientAccess.objects.bulk_create(
+        [ClientAccess(organization=organization, membership=locked, client=client)
+         for pk, client in wanted.items() if pk not in had], ignore_conflicts=True)
+    if locked.limited_to_clients != limited:
+        locked.limited_to_clients = limited
+        locked.save(update_fields=["limited_to_clients"])
+    audit(organization=organization, actor=actor, verb="membership.clients_changed", target=locked,
+          data={"limited": limited, "clients": sorted(client.name for client in wanted.values())})
+    return locked
+
+
+@transaction.atomic
+def organization_set_agent_visibility(*, organization: Organization, actor, visibility: str) -> Organization:
+    """Whether agents see every conversation or only those of the numbers they answer and those
+    assigned to them (tenants.access). Owners and admins always see every conversation."""
+    if visibility not in AgentVisibility.values:
+        raise ValidationError({"agent_visibility": "Choose 'all' or 'own'."})
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    if locked.agent_visibility != visibility:
+        previous = locked.agent_visibility
+        locked.agent_visibility = visibility
+        locked.save(update_fields=["agent_visibility", "updated_at"])
+        audit(organization=organization, actor=actor, verb="organization.agent_visibility_changed",
+              target=locked, data={"from": previous, "to": visibility})
+    organization.agent_visibility = visibility
     return locked
 
 

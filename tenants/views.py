@@ -11,8 +11,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import selectors, services
-from .forms import AcceptInvitationForm, AgentForm, ClientForm, InvitationForm, RoleForm
-from .models import Role
+from .forms import (
+    AcceptInvitationForm,
+    AgentForm,
+    AgentVisibilityForm,
+    ClientForm,
+    InvitationForm,
+    MemberClientsForm,
+    RoleForm,
+)
+from .models import AgentVisibility, Role
 from .permissions import is_manager, manager_required
 
 
@@ -69,6 +77,8 @@ def team(request: HttpRequest, org_slug: str) -> HttpResponse:
         "agent_form": _agent_form(request) if is_manager(request) else None,
         "role_choices": role_choices,
         "manages_owners": manages_owners,
+        "visibility_form": AgentVisibilityForm(initial={"agent_visibility": organization.agent_visibility}),
+        "agents_see_own": organization.agent_visibility == AgentVisibility.OWN,
     })
 
 
@@ -119,6 +129,50 @@ def member_role(request: HttpRequest, org_slug: str, membership_id) -> HttpRespo
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{membership.user.display_name} is now {form.cleaned_data['role']}.")
+    return redirect("tenants:team", org_slug=org_slug)
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def member_clients(request: HttpRequest, org_slug: str, membership_id) -> HttpResponse:
+    """Which clients a member sees: every client, or only some (seed 001's access per client)."""
+    organization = request.organization
+    membership = selectors.get_membership_for_org(organization, membership_id)
+    clients = list(selectors.client_list(organization=organization, archived=None))
+    current = selectors.membership_clients(membership)
+    form = MemberClientsForm(request.POST or None, clients=clients, initial={
+        "access": "some" if membership.limited_to_clients else "all",
+        "clients": [str(client.pk) for client in current]})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            limited = form.cleaned_data["access"] == "some"
+            try:
+                services.membership_set_clients(organization=organization, actor=request.user, membership=membership,
+                                                limited=limited, clients=form.chosen_clients())
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                chosen = ", ".join(client.name for client in form.chosen_clients()) or "no client"
+                messages.success(request, f"{membership.user.display_name} now sees "
+                                          f"{'only ' + chosen if limited else 'every client'}.")
+                return redirect("tenants:team", org_slug=org_slug)
+        status = 400
+    return render(request, "tenants/member_clients.html", {
+        "member": membership, "form": form, "has_clients": bool(clients)}, status=status)
+
+
+@require_POST
+@manager_required
+def agent_visibility(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """What agents see: every conversation, or those of their own numbers and those assigned to them."""
+    form = AgentVisibilityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose what agents see: every conversation, or only their own.")
+        return redirect("tenants:team", org_slug=org_slug)
+    services.organization_set_agent_visibility(organization=request.organization, actor=request.user,
+                                               visibility=form.cleaned_data["agent_visibility"])
+    messages.success(request, "Saved: " + AgentVisibility(form.cleaned_data["agent_visibility"]).label.lower() + ".")
     return redirect("tenants:team", org_slug=org_slug)
 
 

@@ -82,13 +82,15 @@ def build_world(organization: Organization, owner) -> dict:
         WhatsAppTemplate,
     )
     from telephony.models import Call, CallDrain, PhoneNumber, Provider, ProviderAccount, VoicePolicy
-    from tenants.models import AuditEvent, Client, Invitation, Job
+    from tenants.models import AuditEvent, Client, ClientAccess, Invitation, Job
 
     world = {}
     with tenant_scope(organization):
         member = make_user(f"{organization.slug}-member")
         world["membership"] = Membership.objects.create(organization=organization, user=member, role=Role.AGENT)
         world["client"] = Client.objects.create(organization=organization, name=f"{organization.name} client")
+        world["clientaccess"] = ClientAccess.objects.create(organization=organization, membership=world["membership"],
+                                                            client=world["client"])
         world["agent"] = Agent.objects.create(organization=organization, user=member, name=f"{organization.name} agent",
                                               kind=AgentKind.HUMAN, client=world["client"])
         world["invitation"] = Invitation.objects.create(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from crm.models import Contact
 from messaging.models import Conversation, ConversationStatus, Direction, Message
+from tenants.access import everything_in
 from tenants.models import Organization
 from tenants.services import audit
 
@@ -32,7 +33,8 @@ def conversation_for(*, organization: Organization, contact: Contact, channel: s
     """The conversation of a contact on one of our lines and a channel, created once."""
     key = ConversationKey(contact.pk, channel, getattr(phone_number, "pk", None), getattr(whatsapp_sender, "pk", None))
     ids = conversations_for(organization=organization, wanted={key: getattr(phone_number, "agent_id", None)})
-    return Conversation.objects.get(organization=organization, pk=ids[key])
+    with everything_in(organization):  # one an agent who sees only their own starts on a shared line
+        return Conversation.objects.get(organization=organization, pk=ids[key])
 
 
 def conversations_for(*, organization: Organization, wanted: dict[ConversationKey, UUID | None]
@@ -40,7 +42,14 @@ def conversations_for(*, organization: Organization, wanted: dict[ConversationKe
     """The ids of the conversations of many keys at once, each created once: one SELECT, one INSERT …
     ON CONFLICT DO NOTHING for the missing ones (one created meanwhile by someone else is simply
     found), one SELECT for those. `wanted` maps each key to the agent a new conversation is assigned
-    to (the number's agent), or None."""
+    to (the number's agent), or None. Keyed lookups find every conversation of the key, whatever the
+    asking member may see (tenants.access): a conversation is one per key."""
+    with everything_in(organization):
+        return _conversations_for(organization, wanted)
+
+
+def _conversations_for(organization: Organization, wanted: dict[ConversationKey, UUID | None]
+                       ) -> dict[ConversationKey, UUID]:
     found: dict[ConversationKey, UUID] = {}
 
     def look(keys) -> None:

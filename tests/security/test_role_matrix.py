@@ -161,6 +161,10 @@ MATRIX = [
     row(O + "team/invitations/",                       "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
     row(O + "team/invitations/<uuid:invitation_id>/revoke/", "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
     row(O + "team/members/<uuid:membership_id>/role/", "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
+    # Which clients a member sees, and what agents see: managers only.
+    row(O + "team/members/<uuid:membership_id>/clients/", "GET", LOGIN, 403, 200, 200, 200, 404),
+    row(O + "team/members/<uuid:membership_id>/clients/", "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
+    row(O + "team/agent-visibility/",                  "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
     row(O + "team/members/<uuid:membership_id>/remove/", "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
     row(O + "agents/new/",                             "POST", LOGIN, 403, TEAM, TEAM, TEAM, 404),
     row(O + "agents/<uuid:agent_id>/edit/",            "GET",  LOGIN, 403, 200, 200, 200, 404),
@@ -293,6 +297,10 @@ MATRIX = [
     row(A + "agents/<uuid:agent_id>",                  "PATCH",  401, 403, 200, 200, 200, 404),
     row(A + "agents/<uuid:agent_id>",                  "DELETE", 401, 403, 204, 204, 204, 404),
     row(A + "members",                                 "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "members/<uuid:membership_id>",            "GET",    401, 403, 200, 200, 200, 404),
+    row(A + "members/<uuid:membership_id>",            "PATCH",  401, 403, 200, 200, 200, 404),
+    row(A + "settings",                                "GET",    401, 200, 200, 200, 200, 404),
+    row(A + "settings",                                "PATCH",  401, 403, 200, 200, 200, 404),
     row(A + "provider-accounts",                       "GET",    401, 403, 200, 200, 200, 404),
     row(A + "provider-accounts",                       "POST",   401, 403, 201, 201, 201, 404),
     row(A + "provider-accounts/<uuid:provider_account_id>", "GET", 401, 403, 200, 200, 200, 404),
@@ -390,6 +398,9 @@ ADMIN_MODEL_EXCEPTIONS = {
     # WhatsApp templates are written and reviewed at the vendor and synced: staff read them only.
     ("messaging.whatsapptemplate", "GET", "add/"): 403, ("messaging.whatsapptemplate", "POST", "add/"): 403,
     ("messaging.whatsapptemplate", "POST", "<path:object_id>/change/"): 403,
+    # Which clients a limited member sees: set on the Team page (tenants.services.membership_set_clients).
+    ("tenants.clientaccess", "GET", "add/"): 403, ("tenants.clientaccess", "POST", "add/"): 403,
+    ("tenants.clientaccess", "POST", "<path:object_id>/change/"): 403,
     # django-axes' records of sign-in attempts: read-only, nothing to add.
     **{(f"axes.{model}", method, "add/"): 403 for model in ("accessattempt", "accesslog", "accessfailurelog")
        for method in ("GET", "POST")},
@@ -464,6 +475,12 @@ PAYLOADS = {
         "field": "messages", "value": {"metadata": {"phone_number_id": w.sender.phone_number_id}}}]}]},
     (O + "team/invitations/", "POST"): lambda w: {"email": "new.person@example.com", "role": "agent"},
     (O + "team/members/<uuid:membership_id>/role/", "POST"): lambda w: {"role": "admin"},
+    (O + "team/members/<uuid:membership_id>/clients/", "POST"): lambda w: {"access": "some",
+                                                                          "clients": [str(w.world["client"].pk)]},
+    (O + "team/agent-visibility/", "POST"): lambda w: {"agent_visibility": "own"},
+    (A + "members/<uuid:membership_id>", "PATCH"): lambda w: {"limitedToClients": True,
+                                                              "clientIds": [str(w.world["client"].pk)]},
+    (A + "settings", "PATCH"): lambda w: {"agentVisibility": "own"},
     (O + "agents/new/", "POST"): lambda w: {"name": "Night bot", "kind": "ai", "assistant_id": "5f0c6a52-7d7c-4b8e-9d3a-2f1e8c9b0a11"},
     (O + "agents/<uuid:agent_id>/edit/", "POST"): lambda w: {"name": "Renamed", "kind": "human",
                                                               "user": w.world["membership"].user_id},

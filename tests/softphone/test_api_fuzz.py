@@ -48,6 +48,7 @@ PATH_IDS = {
     "order_id": "order",
     "whatsapp_sender_id": "whatsappsender",
     "client_id": "client",
+    "membership_id": "membership",
 }
 ORG_SLUG = "acme"  # tests/conftest.py's `org`
 # The owner's API token, known before the test so schemathesis knows which credentials are the real

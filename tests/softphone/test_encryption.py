@@ -100,7 +100,8 @@ def test_the_admin_never_shows_a_secret_back(org, staff_user, client):
     assert "A value is set" in page.content.decode()
 
     # Saving the form with the secret left empty keeps it.
-    form = {"name": "Acme Renamed", "slug": org.slug, "currency": "USD", "channel_automation_api_key": ""}
+    form = {"name": "Acme Renamed", "slug": org.slug, "currency": "USD", "agent_visibility": "all",
+            "channel_automation_api_key": ""}
     response = client.post(f"/admin/tenants/organization/{org.pk}/change/", form)
     assert response.status_code == 302, re.findall(r"errorlist.{0,300}", response.content.decode())
     org.refresh_from_db()
