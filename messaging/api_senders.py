@@ -11,7 +11,8 @@ from rest_framework.response import Response
 
 from core.api import Pagination
 from core.vendors import ProviderError
-from tenants.api import TenantAPIView
+from tenants import selectors as tenant_selectors
+from tenants.api import TenantAPIView, resolve_in_tenant
 from tenants.permissions import IsManager
 
 from . import selectors
@@ -28,6 +29,15 @@ def _detail(sender) -> dict:
     return WhatsAppSenderDetailSerializer(sender, context={"webhook_url": senders.webhook_url()}).data
 
 
+def _with_client(organization, fields: dict) -> dict:
+    """`clientId` resolved inside the organization (400 for anything else); absent: left as it is."""
+    if "client_id" in fields:
+        client_id = fields.pop("client_id")
+        fields["client"] = None if client_id is None else resolve_in_tenant(
+            "client_id", lambda: tenant_selectors.get_client_for_org(organization, client_id))
+    return fields
+
+
 class WhatsAppSenderListCreateApi(TenantAPIView):
     permission_classes = [IsManager]
     pagination_class = Pagination
@@ -42,8 +52,8 @@ class WhatsAppSenderListCreateApi(TenantAPIView):
     def post(self, request, org_slug):
         data = WhatsAppSenderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        sender = senders.whatsapp_sender_connect(organization=self.organization, actor=request.user,
-                                                 **data.validated_data)
+        fields = _with_client(self.organization, dict(data.validated_data))
+        sender = senders.whatsapp_sender_connect(organization=self.organization, actor=request.user, **fields)
         return Response(_detail(sender), status=status.HTTP_201_CREATED)
 
 
@@ -60,7 +70,7 @@ class WhatsAppSenderDetailApi(TenantAPIView):
         sender = selectors.get_whatsapp_sender_for_org(self.organization, whatsapp_sender_id)
         data = WhatsAppSenderPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields = _with_client(self.organization, dict(data.validated_data))
         active = fields.pop("is_active", None)
         with transaction.atomic():
             sender = senders.whatsapp_sender_update(organization=self.organization, actor=request.user,

@@ -130,7 +130,20 @@ class CannedReplyForm(forms.Form):
     body = forms.CharField(max_length=1600, widget=forms.Textarea)
 
 
-class WhatsAppSenderForm(forms.Form):
+class _ClientChoice:
+    """A sender's client, chosen among the organization's current clients (none: the organization's own)."""
+
+    def __init__(self, *args, clients=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client_rows = {str(client.pk): client for client in clients}
+        self.fields["client"].choices = [("", "The organization itself")] + [
+            (pk, client.name) for pk, client in self.client_rows.items()]
+
+    def clean_client(self):
+        return self.client_rows.get(self.cleaned_data.get("client") or "")
+
+
+class WhatsAppSenderForm(_ClientChoice, forms.Form):
     """Connecting a WhatsApp Cloud API sender: everything Meta's API Setup page shows."""
 
     name = forms.CharField(max_length=200, validators=[validate_name],
@@ -144,9 +157,11 @@ class WhatsAppSenderForm(forms.Form):
     app_secret = forms.CharField(max_length=200, label="App secret", widget=forms.PasswordInput,
                                  validators=[validate_credential],
                                  help_text="Meta signs every webhook with it (App settings → Basic).")
+    client = forms.ChoiceField(required=False, label="Client",
+                               help_text="The client this number writes for; its conversations are that client's.")
 
 
-class WhatsAppSenderEditForm(forms.Form):
+class WhatsAppSenderEditForm(_ClientChoice, forms.Form):
     """Editing a sender: its secrets are write-only, so an empty field keeps the stored value."""
 
     name = forms.CharField(max_length=200, validators=[validate_name])
@@ -158,3 +173,5 @@ class WhatsAppSenderEditForm(forms.Form):
     app_secret = forms.CharField(max_length=200, label="New app secret", widget=forms.PasswordInput,
                                  required=False, validators=[validate_credential],
                                  help_text="Leave empty to keep the current one.")
+    client = forms.ChoiceField(required=False, label="Client",
+                               help_text="The client this number writes for; its conversations are that client's.")

@@ -143,10 +143,12 @@ class WhatsAppSenderOutputSerializer(serializers.ModelSerializer):
 
     has_access_token = serializers.SerializerMethodField()
     has_app_secret = serializers.SerializerMethodField()
+    client_id = serializers.UUIDField(read_only=True, allow_null=True)
 
     class Meta:
         model = WhatsAppSender
-        fields = ["id", "name", "phone_number_id", "display_phone_number", "business_account_id", "verified_name",
+        fields = ["id", "name", "client_id", "phone_number_id", "display_phone_number", "business_account_id",
+                  "verified_name",
                   "quality_rating", "is_active", "status", "last_error", "last_checked_at", "webhook_verified_at",
                   "last_webhook_at", "has_access_token", "has_app_secret", "created_at", "updated_at"]
         read_only_fields = fields
@@ -177,6 +179,8 @@ class WhatsAppSenderInputSerializer(serializers.Serializer):
     business_account_id = serializers.CharField(max_length=64, validators=[validate_meta_id])
     access_token = serializers.CharField(max_length=1000, write_only=True, validators=[validate_credential])
     app_secret = serializers.CharField(max_length=200, write_only=True, validators=[validate_credential])
+    client_id = serializers.UUIDField(required=False, allow_null=True,
+                                      help_text="The client this number writes for (none: the organization's own).")
 
 
 class WhatsAppSenderPatchSerializer(serializers.Serializer):
@@ -189,3 +193,5 @@ class WhatsAppSenderPatchSerializer(serializers.Serializer):
     app_secret = serializers.CharField(max_length=200, required=False, write_only=True,
                                        validators=[validate_credential])
     is_active = serializers.BooleanField(required=False)
+    client_id = serializers.UUIDField(required=False, allow_null=True,
+                                      help_text="The client this number writes for (null: the organization's own).")

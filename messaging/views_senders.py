@@ -28,10 +28,19 @@ def _add_errors(form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
+def _clients(request: HttpRequest, sender=None) -> list:
+    """The clients a sender may be given: the current ones, and the one it has (even if archived)."""
+    clients = list(tenant_selectors.client_list(organization=request.organization))
+    if sender is not None and sender.client_id and all(client.pk != sender.client_id for client in clients):
+        clients += list(tenant_selectors.client_list(organization=request.organization, archived=None)
+                        .filter(pk=sender.client_id))
+    return clients
+
+
 def _list_page(request: HttpRequest, form=None, status: int = 200) -> HttpResponse:
     return render(request, "messaging/senders.html", {
         "senders": selectors.whatsapp_sender_list(organization=request.organization),
-        "form": form or WhatsAppSenderForm(),
+        "form": form or WhatsAppSenderForm(clients=_clients(request)),
     }, status=status)
 
 
@@ -40,8 +49,9 @@ def _detail_page(request: HttpRequest, sender, form=None, status: int = 200) -> 
         "sender": sender,
         "problem": senders.sender_problem(sender),
         "webhook_url": senders.webhook_url(),
-        "form": form or WhatsAppSenderEditForm(initial={"name": sender.name,
-                                                        "business_account_id": sender.business_account_id}),
+        "form": form or WhatsAppSenderEditForm(clients=_clients(request, sender), initial={
+            "name": sender.name, "business_account_id": sender.business_account_id,
+            "client": str(sender.client_id or "")}),
         "history": tenant_selectors.audit_for_target(organization=request.organization, target=sender)[:50],
     }, status=status)
 
@@ -55,7 +65,7 @@ def sender_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_POST
 @manager_required
 def sender_connect(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = WhatsAppSenderForm(request.POST)
+    form = WhatsAppSenderForm(request.POST, clients=_clients(request))
     if form.is_valid():
         try:
             sender = senders.whatsapp_sender_connect(organization=request.organization, actor=request.user,
@@ -76,7 +86,7 @@ def sender_detail(request: HttpRequest, org_slug: str, whatsapp_sender_id) -> Ht
     sender = selectors.get_whatsapp_sender_for_org(request.organization, whatsapp_sender_id)
     if request.method == "GET":
         return _detail_page(request, sender)
-    form = WhatsAppSenderEditForm(request.POST)
+    form = WhatsAppSenderEditForm(request.POST, clients=_clients(request, sender))
     if form.is_valid():
         try:
             sender = senders.whatsapp_sender_update(organization=request.organization, actor=request.user,

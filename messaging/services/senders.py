@@ -86,11 +86,22 @@ def _apply(sender: WhatsAppSender, check: SenderCheck, now) -> None:
     sender.last_checked_at = now
 
 
+UNCHANGED = object()
+
+
+def _client_of(organization: Organization, client):
+    if client is not None and client.organization_id != organization.pk:
+        raise ValidationError({"client": "No client of this organization has that id."})
+    return client
+
+
 def whatsapp_sender_connect(*, organization: Organization, actor, name: str, phone_number_id: str,
-                            business_account_id: str, access_token: str, app_secret: str) -> WhatsAppSender:
+                            business_account_id: str, access_token: str, app_secret: str,
+                            client=None) -> WhatsAppSender:
     """Check the credentials with Meta, then save the sender with a new verify token. Credentials Meta
     refuses save nothing; a number it has not verified yet is saved as `not_verified`, with the reason."""
     phone_number_id, business_account_id = phone_number_id.strip(), business_account_id.strip()
+    client = _client_of(organization, client)
     mine = WhatsAppSender.objects.filter(organization=organization, phone_number_id=phone_number_id).first()
     if mine is not None:
         raise ValidationError({"phone_number_id": f"This number is already connected here, as “{mine.name}”."})
@@ -99,7 +110,7 @@ def whatsapp_sender_connect(*, organization: Organization, actor, name: str, pho
                       business_account_id=business_account_id)
     sender = WhatsAppSender(organization=organization, name=name.strip(), phone_number_id=phone_number_id,
                             business_account_id=business_account_id, access_token=access_token,
-                            app_secret=app_secret, verify_token=secrets.token_urlsafe(32))
+                            app_secret=app_secret, verify_token=secrets.token_urlsafe(32), client=client)
     _apply(sender, check, timezone.now())
     try:
         with transaction.atomic():
@@ -114,8 +125,9 @@ def whatsapp_sender_connect(*, organization: Organization, actor, name: str, pho
 
 def whatsapp_sender_update(*, organization: Organization, actor, sender: WhatsAppSender, name: str | None = None,
                            business_account_id: str | None = None, access_token: str = "",
-                           app_secret: str = "") -> WhatsAppSender:
-    """Rename, or replace credentials: an empty secret keeps the stored one. A new token or business
+                           app_secret: str = "", client=UNCHANGED) -> WhatsAppSender:
+    """Rename, move to a client (None: the organization's own), or replace credentials: an empty secret
+    keeps the stored one. A new token or business
     account is checked with Meta before anything changes (with the stored token when none is given)."""
     business_account_id = None if business_account_id is None else business_account_id.strip()
     check = None
@@ -135,6 +147,9 @@ def whatsapp_sender_update(*, organization: Organization, actor, sender: WhatsAp
             if value:
                 setattr(locked, field, value)
                 changed.append(field)
+        if client is not UNCHANGED and locked.client_id != getattr(_client_of(organization, client), "pk", None):
+            locked.client = client
+            changed.append("client")
         if check is not None:
             _apply(locked, check, timezone.now())
         if changed:

@@ -19,8 +19,10 @@ from messaging.models import Conversation, SenderStatus, WhatsAppSender
 from messaging.services import senders
 from messaging.services.policy import may_send
 from messaging.tasks import whatsapp_senders_check_all
+from tenants import services as tenant_services
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
+from tests import factories
 from tests.fakes import whatsapp_webhooks as meta
 from tests.fakes.whatsapp import FakeWhatsApp
 
@@ -501,3 +503,36 @@ def test_the_api_lists_senders_without_secrets_or_verify_tokens(owner_client, or
     assert detail.json()["verifyToken"] == sender.verify_token
     for response in (listing, detail):
         assert TOKEN not in text(response) and APP_SECRET not in text(response)
+
+
+@pytest.mark.django_db
+def test_a_sender_belongs_to_a_client_and_only_that_clients_members_see_its_conversations(
+        owner_client, org, owner, graph):
+    atlas, borealis = factories.make_client(org, "Atlas Outfitters"), factories.make_client(org, "Borealis Books")
+    response = owner_client.post("/o/acme/whatsapp/senders/connect/", form(client=str(atlas.pk)))
+    assert response.status_code == 302
+    [sender] = senders_of(org)
+    assert sender.client_id == atlas.pk
+    assert 'selected>Atlas Outfitters</option>' in text(owner_client.get(response["Location"]))
+    with tenant_scope(org):
+        contact = Contact.objects.create(organization=org, phone_number="+14155550177", name="Wanda WhatsApp")
+        Conversation.objects.create(organization=org, contact=contact, channel="whatsapp", whatsapp_sender=sender,
+                                    last_message_at=timezone.now(), last_message_preview="Hola desde WhatsApp")
+    lena = factories.make_user("lena")
+    membership = factories.add_member(org, lena, "agent")
+    with tenant_scope(org):
+        tenant_services.membership_set_clients(organization=org, actor=owner, membership=membership, limited=True,
+                                               clients=[atlas])
+    seen = Client()
+    seen.force_login(lena)
+    assert "Hola desde WhatsApp" in text(seen.get("/o/acme/inbox/?view=all"))
+    # Moved to Borealis (through the API): Lena no longer sees it; a client of another org is a 400.
+    moved = owner_client.patch(f"/api/acme/whatsapp-senders/{sender.pk}", {"clientId": str(borealis.pk)},
+                               content_type="application/json")
+    assert moved.status_code == 200 and moved.json()["clientId"] == str(borealis.pk)
+    assert "Hola desde WhatsApp" not in text(seen.get("/o/acme/inbox/?view=all"))
+    wrong = owner_client.patch(f"/api/acme/whatsapp-senders/{sender.pk}", {"clientId": str(owner.pk)},
+                               content_type="application/json")
+    assert wrong.status_code == 400 and "clientId" in wrong.json()
+    with tenant_scope(org):
+        assert AuditEvent.objects.filter(verb="whatsapp_sender.updated", data={"fields": ["client"]}).exists()
