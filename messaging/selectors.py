@@ -348,7 +348,7 @@ def whatsapp_template_accounts(*, organization: Organization) -> tuple[list[Temp
 
 
 def whatsapp_sender_list(*, organization: Organization) -> QuerySet[WhatsAppSender]:
-    return WhatsAppSender.objects.filter(organization=organization).order_by("name")
+    return WhatsAppSender.objects.filter(organization=organization).select_related("client").order_by("name")
 
 
 def get_whatsapp_sender_for_org(organization: Organization, public_id) -> WhatsAppSender:
