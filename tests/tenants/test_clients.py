@@ -5,10 +5,12 @@ conversations one click away) and agents."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client as HttpClient
 
 from telephony.models import PhoneNumber, Provider, ProviderAccount
-from tenants.models import Agent, AgentKind, Client
+from tenants.models import Agent, AgentKind, Client, Role
 from tenants.scoping import tenant_scope
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +88,41 @@ def test_the_api_lists_adds_changes_and_archives_clients(owner_client, org, othe
     assert owner_client.get(f"/api/{org.slug}/clients/{theirs.pk}").status_code == 404
     assert owner_client.patch(f"/api/{org.slug}/clients/{theirs.pk}", {"notes": "x"},
                               content_type="application/json").status_code == 404
+
+
+CLIENT_SID = "AC" + "c" * 32
+CLIENT_TOKEN = "c" * 32
+
+
+def test_a_clients_numbers_imported_with_its_own_twilio_credentials_land_under_it(
+        owner_client, org, owner, twilio, django_capture_on_commit_callbacks):
+    """Seed 001's flow: the client's own Twilio account, connected for the client; its numbers, imported,
+    are the client's; an agent limited to the client sees them, one limited to another client does not."""
+    twilio.add_account(CLIENT_SID, CLIENT_TOKEN, friendly_name="Bright Dental's Twilio")
+    twilio.add_incoming_numbers(CLIENT_SID, 3, start="+14155550300")
+    client = owner_client.post("/api/acme/clients", {"name": "Bright Dental"}, content_type="application/json").json()
+    other = owner_client.post("/api/acme/clients", {"name": "Other Co"}, content_type="application/json").json()
+    account = owner_client.post("/api/acme/provider-accounts", {
+        "provider": "twilio", "friendlyName": "Bright Dental", "accountSid": CLIENT_SID, "authToken": CLIENT_TOKEN,
+        "clientId": client["id"]}, content_type="application/json")
+    assert account.status_code == 201, account.json()
+    assert account.json()["clientId"] == client["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        job = owner_client.post("/api/acme/phone-numbers/import", {"providerAccountId": account.json()["id"],
+                                                                   "numbers": "all"}, content_type="application/json")
+    assert owner_client.get(f"/api/acme/jobs/{job.json()['id']}").json()["status"] == "done"
+    with tenant_scope(org):
+        assert sorted(PhoneNumber.objects.filter(client_id=client["id"]).values_list("phone_number", flat=True)) == [
+            "+14155550300", "+14155550301", "+14155550302"]
+    page = owner_client.get(f"/o/acme/clients/{client['id']}/").content.decode()
+    assert "+14155550300" in page and "+14155550302" in page
+    # Only the client's people see them.
+    for name, clients, expected in (("mia", [client["id"]], 3), ("otto", [other["id"]], 0)):
+        user = factories.make_user(name)
+        membership = factories.add_member(org, user, Role.AGENT)
+        assert owner_client.patch(f"/api/acme/members/{membership.pk}", {"limitedToClients": True,
+                                                                         "clientIds": clients},
+                                  content_type="application/json").status_code == 200
+        seen = HttpClient()
+        seen.force_login(user)
+        assert seen.get("/api/acme/phone-numbers").json()["count"] == expected
