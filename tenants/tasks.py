@@ -16,6 +16,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from core.vendors import ProviderError
 
+from .access import EVERYTHING
 from .models import Invitation, Organization
 from .rls import reset_connection
 from .scoping import tenant_scope
@@ -44,7 +45,9 @@ class TenantTask(Task):
         organization = Organization.objects.filter(pk=organization_id).first()
         if organization is None:
             raise TenantMissing(f"{self.name}: organization {organization_id} does not exist")
-        with tenant_scope(organization):
+        # A task acts for the whole organization, whoever queued it (tenants.access): even run
+        # inline inside a limited member's request, it does not inherit their limit.
+        with tenant_scope(organization, EVERYTHING):
             return super().__call__(*args, **kwargs)
 
 

@@ -42,6 +42,7 @@ from telephony.platforms.base import CallReport
 from telephony.providers.voice import Conference
 from telephony.signals import call_changed, calls_waiting
 from tenants import presence
+from tenants.access import EVERYTHING
 from tenants.models import Agent, AgentKind, Organization
 from tenants.rls import call_committing, execute_in_tenant
 from tenants.scoping import tenant_scope
@@ -114,7 +115,7 @@ def _announce(call: Call, *, created: bool, loaded: bool = False) -> None:
     def send():
         # After commit the request's scope may be gone (a task, a test's captured callbacks): the
         # receivers run in the call's tenant either way.
-        with tenant_scope(organization):
+        with tenant_scope(organization, EVERYTHING):  # for the receivers, whoever changed the call
             fresh = call if loaded else Call.objects.filter(organization=organization, pk=call_id).select_related(
                 "contact", "phone_number", "agent").first()
             if fresh is not None:
