@@ -39,6 +39,18 @@ def get_membership_for_org(organization: Organization, public_id) -> Membership:
     return get_for_org(membership_list(organization=organization), organization, public_id)
 
 
+def member_sees_client(*, organization: Organization, user_id, client_id) -> bool:
+    """Whether the member ``user_id`` may see rows of ``client_id`` (None: the organization's own), by
+    the per-client access of tenants.access; for checks about someone other than the person asking
+    (a colleague a call is transferred to)."""
+    membership = Membership.objects.filter(organization=organization, user_id=user_id).first()
+    if membership is None:
+        return False
+    if membership.can_manage or not membership.limited_to_clients:
+        return True
+    return client_id is not None and ClientAccess.objects.filter(membership=membership, client_id=client_id).exists()
+
+
 def invitation_pending_list(*, organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.filter(
         organization=organization, accepted_at__isnull=True, revoked_at__isnull=True

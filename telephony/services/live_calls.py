@@ -30,6 +30,7 @@ from telephony.providers import voice_for_account
 from telephony.providers.voice import ProviderError
 from tenants import presence
 from tenants.models import Agent, AgentKind, Organization
+from tenants.selectors import member_sees_client
 
 from . import calls
 from .calling_rules import destination_check
@@ -182,6 +183,8 @@ def call_transfer_start(*, organization: Organization, agent: Agent | None, call
     if call.phone_number.provider_account_id not in {a.pk for a in voice_accounts(organization=organization,
                                                                                    agent=target)}:
         raise ValidationError(f"{target.name} cannot take calls on this number.")
+    if not member_sees_client(organization=organization, user_id=target.user_id, client_id=call.phone_number.client_id):
+        raise ValidationError(f"{target.name} does not work for this number's client.")
     if not presence.can_ring(target, organization.pk):
         label = presence.LABELS[presence.status_of([target], organization.pk)[str(target.pk)]].lower()
         raise CallConflict(f"{target.name} is not available to take a call ({label}).", code="unavailable")

@@ -16,6 +16,8 @@ from telephony.models import Call, PhoneNumber, Provider
 from telephony.services import live_calls
 from telephony.services.live_calls import CallConflict
 from tenants import presence
+from tenants import services as tenant_services
+from tenants.models import Membership
 from tenants.scoping import tenant_scope
 from tests import factories
 from tests.fakes import twilio_webhooks as tw
@@ -416,3 +418,22 @@ def test_the_api_places_a_call_from_my_number_and_refuses_with_reasons(
     presence.gone(org.pk, agent.pk)
     offline = api_post({"fromNumberId": str(our_number.pk), "to": "+14155550177"})
     assert offline.status_code == 409 and "softphone is not online" in offline.json()["detail"]
+
+
+def test_a_call_is_not_transferred_to_a_colleague_limited_to_another_client(org, owner, answered, erin, agent_client):
+    """Erin works only for Borealis: a call on Atlas's number cannot go to her (she could not see it)."""
+    atlas, borealis = factories.make_client(org, "Atlas Outfitters"), factories.make_client(org, "Borealis Books")
+    with tenant_scope(org):
+        PhoneNumber.objects.filter(phone_number=OUR_NUMBER).update(client=atlas)
+        membership = Membership.objects.get(user=erin.user)
+        tenant_services.membership_set_clients(organization=org, actor=owner, membership=membership, limited=True,
+                                               clients=[borealis])
+    response = agent_client.post(answered.url("transfer"), {"to": erin.pk, "mode": "blind"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "Erin Colleague does not work for this number's client."
+    assert answered.call().transfer_state == ""
+    with tenant_scope(org):
+        tenant_services.membership_set_clients(organization=org, actor=owner, membership=membership, limited=True,
+                                               clients=[atlas, borealis])
+    response = agent_client.post(answered.url("transfer"), {"to": erin.pk, "mode": "blind"})
+    assert response.status_code == 200, response.content
