@@ -149,6 +149,15 @@ def membership_set_clients(*, organization: Organization, actor, membership: Mem
     wanted = {client.pk: client for client in clients} if limited else {}
     if any(client.organization_id != organization.pk for client in wanted.values()):
         raise ValidationError({"client_ids": "No such client."})
+    if limited:
+        # Numbers they answer stay theirs to see: a limit that would hide one is refused, with the numbers.
+        outside = [number.phone_number for agent in Agent.objects.filter(organization=organization, user_id=locked.user_id)
+                   for number in agent.phone_numbers.filter(organization=organization)
+                   .exclude(client_id__in=list(wanted)).order_by("phone_number")]
+        if outside:
+            raise ValidationError({"client_ids": f"{locked.user.display_name} answers {', '.join(outside)}, of "
+                                                 "another client or of none: assign those numbers to someone else, "
+                                                 "or include their client."})
     had = set(ClientAccess.objects.filter(membership=locked).values_list("client_id", flat=True))
     ClientAccess.objects.filter(membership=locked).exclude(client_id__in=list(wanted)).delete()
     ClientAccess.objects.bulk_create(

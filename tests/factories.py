@@ -106,6 +106,7 @@ def build_world(organization: Organization, owner) -> dict:
         world["phonenumber"] = PhoneNumber.objects.create(
             organization=organization, provider_account=world["provideraccount"], provider=Provider.TWILIO,
             phone_number=next_test_number(), provider_sid="PN" + organization.pk.hex, agent=world["agent"],
+            client=world["client"],
             capabilities={"voice": True, "sms": True, "mms": False, "fax": False})
         world["contact"] = Contact.objects.create(organization=organization, phone_number=next_test_number(),
                                                   name=f"{organization.name} customer")

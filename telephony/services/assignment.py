@@ -8,6 +8,7 @@ from django.db import transaction
 from telephony import jobs
 from telephony.models import NumberStatus, PhoneNumber, PlatformState
 from tenants.models import Agent, AgentKind, Organization
+from tenants.selectors import member_sees_client
 from tenants.services import audit
 
 from .platform import platform_account
@@ -30,6 +31,10 @@ def phone_number_assign(*, organization: Organization, actor, number: PhoneNumbe
                 raise ValidationError({"agent_id": "No such agent."})
             if locked.client_id and agent.client_id and agent.client_id != locked.client_id:
                 raise ValidationError({"agent_id": "This agent works for another client than the number."})
+            if agent.user_id and not member_sees_client(organization=organization, user_id=agent.user_id,
+                                                        client_id=locked.client_id):
+                raise ValidationError({"agent_id": f"{agent.name} is limited to other clients and could not see "
+                                                   "this number's conversations."})
             if locked.status == NumberStatus.INACTIVE:
                 raise ValidationError({"agent_id": "This number is inactive and cannot be assigned."})
             if agent.kind == AgentKind.AI and platform_account(organization) is None:

@@ -276,3 +276,23 @@ def test_an_agent_without_an_agent_profile_sees_no_conversation_when_agents_see_
                                                           visibility=AgentVisibility.OWN)
     page = nobody.get(f"/o/{org.slug}/inbox/?view=all").content.decode()
     assert "Where is my tent order?" not in page and "Is the novel in stock?" not in page
+
+
+def test_a_limit_that_would_hide_numbers_the_member_answers_is_refused(org, owner, owner_client, two_clients):
+    atlas, borealis, other = two_clients
+    membership, _ = _member(org, "ben")
+    ben = factories.make_agent(org, user=membership.user, name="Ben Agent")
+    with tenant_scope(org):
+        PhoneNumber.objects.filter(pk=other.pk).update(agent=ben)
+    response = owner_client.patch(f"/api/{org.slug}/members/{membership.pk}",
+                                  {"limitedToClients": True, "clientIds": [str(atlas.pk)]},
+                                  content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["clientIds"] == [
+        f"Ben answers {OTHER_NUMBER}, of another client or of none: assign those numbers to someone else, "
+        "or include their client."]
+    with tenant_scope(org):
+        assert not Membership.objects.get(pk=membership.pk).limited_to_clients
+    assert owner_client.patch(f"/api/{org.slug}/members/{membership.pk}",
+                              {"limitedToClients": True, "clientIds": [str(borealis.pk)]},
+                              content_type="application/json").status_code == 200

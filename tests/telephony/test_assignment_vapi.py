@@ -8,6 +8,7 @@ from django.db import connection
 from telephony.models import PhoneNumber, PlatformState
 from telephony.services import adding, assignment
 from telephony.services.webhook_contract import webhook_urls
+from tenants import services as tenant_services
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
@@ -167,6 +168,31 @@ def test_a_number_of_a_client_goes_only_to_that_clients_agents(owner_client, org
     assert response.status_code == 400
     assert "another client" in response.json()["agentId"][0]
 
+
+
+def test_a_number_of_a_client_is_not_given_to_a_person_limited_to_other_clients(owner_client, org, owner, number):
+    mine = factories.make_client(org, "Client A")
+    theirs = factories.make_client(org, "Client B")
+    with tenant_scope(org):
+        PhoneNumber.objects.filter(pk=number.pk).update(client=mine)
+    user = factories.make_user("lena", first_name="Lena")
+    membership = factories.add_member(org, user)
+    person = factories.make_agent(org, user=user, name="Lena Limited")
+    with tenant_scope(org):
+        tenant_services.membership_set_clients(organization=org, actor=owner, membership=membership, limited=True,
+                                               clients=[theirs])
+    response = owner_client.patch(f"/api/acme/phone-numbers/{number.pk}", {"agentId": str(person.pk)},
+                                  content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["agentId"] == [
+        "Lena Limited is limited to other clients and could not see this number's conversations."]
+    assert reload(org, number).agent_id is None
+    with tenant_scope(org):
+        tenant_services.membership_set_clients(organization=org, actor=owner, membership=membership, limited=True,
+                                               clients=[mine])
+    response = owner_client.patch(f"/api/acme/phone-numbers/{number.pk}", {"agentId": str(person.pk)},
+                                  content_type="application/json")
+    assert response.status_code == 200 and reload(org, number).agent_id == person.pk
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_assignments_cannot_both_win(org, owner, twilio, twilio_account, vapi, vapi_account):
