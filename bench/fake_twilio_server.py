@@ -7,7 +7,7 @@ prints the base URL on its first line, then serves until killed.
 import sys
 import time
 
-from tests.fakes.twilio import FakeTwilio
+from softphone.simulator.twilio import FakeTwilio
 
 
 def main() -> None:

@@ -95,6 +95,13 @@ def manage(*args: str, env: dict) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
+def _twilio_said(env: dict) -> str:
+    simulator = f"{env['PUBLIC_BASE_URL']}/simulator/twilio"
+    if env.get("TWILIO_API_BASE_URL") == simulator:
+        return f"the built-in simulated carrier ({simulator}); the demo's account is there"
+    return env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com"
+
+
 def _redacted(url: str) -> str:
     """The Redis URL without its password, for the banner."""
     parts = urlsplit(url)
@@ -124,6 +131,12 @@ def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     env = dict(os.environ)
     env.setdefault("PUBLIC_BASE_URL", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
+    # The built-in simulated carrier (softphone.simulator): the demo's Twilio account lives there, and
+    # the product's real Twilio adapter reaches it over HTTP, unless told otherwise (SIMULATOR=false,
+    # or a TWILIO_API_BASE_URL of your own).
+    env.setdefault("SIMULATOR", "true")
+    if env["SIMULATOR"].lower() in ("1", "true", "yes", "on"):
+        env.setdefault("TWILIO_API_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/twilio")
 
     started_db = False
     if not env.get("DATABASE_URL"):
@@ -172,6 +185,7 @@ def main() -> int:
             f"           the demo agent:   agent / demo-agent-pass\n"
             f"           platform admin:   admin / demo-admin-pass   ({env['PUBLIC_BASE_URL']}/admin/)\n"
             f"  API docs: {env['PUBLIC_BASE_URL']}/api/docs/\n"
+            f"  Twilio: {_twilio_said(env)}\n"
             f"  Redis: {_redacted(env['REDIS_URL'])}, keys under '{namespace or '(no namespace)'}:'\n"
             f"  Workers: {', '.join(f'{w.queue} x {w.concurrency}' for w in WORKERS)} (docs/operations.md)\n"
             "  Press Ctrl-C to stop everything.\n",

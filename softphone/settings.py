@@ -58,6 +58,14 @@ FERNET_KEYS = env.list("FERNET_KEYS", default=[]) or [
 ]
 
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# The built-in simulated carrier (softphone.simulator, under /simulator/): on in `make run`, off by
+# default, and refused in production unless explicitly asked for (it answers as Twilio to anyone who
+# holds a simulated account's credentials, and posts callbacks to this product).
+SIMULATOR_ENABLED = env.bool("SIMULATOR", default=False)
+if PRODUCTION and SIMULATOR_ENABLED and not env.bool("SIMULATOR_IN_PRODUCTION", default=False):
+    raise ImproperlyConfigured("SIMULATOR is refused when SOFTPHONE_ENV=production: set SIMULATOR_IN_PRODUCTION=true "
+                               "as well if a production-like installation should really answer as a simulated carrier.")
 # What callers on hold hear: Twilio's own public hold music unless you host your own.
 VOICE_HOLD_MUSIC_URL = env.str("VOICE_HOLD_MUSIC_URL",
                                default="http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3")
@@ -86,6 +94,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "core",
     "softphone",
+    "softphone.simulator",
     "tenants",
     "crm",
     "telephony",
@@ -237,6 +246,7 @@ INTERACTIVE_TASKS = [
     "telephony.call_conference_continue",  # a caller just put on hold, a colleague about to ring
     "telephony.provider_account_voice_enable",  # a manager waiting for the softphone, on the accounts page
     "telephony.provider_account_voice_disable",
+    "simulator.message_progress",  # the simulated carrier's status callbacks (make run's demo)
 ]
 BULK_TASKS = [
     "messaging.whatsapp_sender_check",  # one sender's status at Meta, daily

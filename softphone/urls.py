@@ -34,6 +34,7 @@ urlpatterns = [
     path("webhooks/", include((messaging_urls.webhook_patterns, "webhooks"))),
     path("webhooks/", include((telephony_urls.webhook_patterns, "voice-webhooks"))),
     *messaging_urls.public_patterns,
+    path("simulator/", include("softphone.simulator.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

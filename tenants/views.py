@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
@@ -47,6 +48,8 @@ def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
     context = {
         "agents": selectors.agent_list(organization=organization),
         "members": selectors.membership_list(organization=organization),
+        # The built-in simulated carrier's customer phone, when it runs (make run): try the product.
+        "simulator_on": settings.SIMULATOR_ENABLED,
     }
     return render(request, "tenants/organization_home.html", context)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from softphone.simulator.twilio import FakeTwilio
+from softphone.simulator.vapi import FakeVapi
+from softphone.simulator.whatsapp import FakeWhatsApp
 from telephony.models import Provider, VoiceStatus
 from telephony.services import accounts
 from tenants.scoping import tenant_scope
-from tests.fakes.twilio import FakeTwilio
-from tests.fakes.vapi import FakeVapi
-from tests.fakes.whatsapp import FakeWhatsApp
 
 ACME_SID = "AC" + "a" * 32
 ACME_TOKEN = "acme-auth-token-4f1c9e"

@@ -10,11 +10,11 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from softphone.management.commands.seed_demo import DEMO_ACCOUNT_SID, DEMO_TOKEN
+from softphone.simulator.twilio import FakeTwilio
 from telephony.models import ProviderAccount
 from tenants.models import Organization
 from tenants.scoping import tenant_scope
 from tests.browser.conftest import login
-from tests.fakes.twilio import FakeTwilio
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
+from softphone.simulator import twilio_webhooks as tw
 from telephony.identity import client_identity
 from telephony.models import Call
 from tenants import presence
@@ -19,7 +20,6 @@ from tenants.scoping import tenant_scope
 from tests.browser.conftest import login
 from tests.browser.test_softphone import CUSTOMER, lines, maria, with_fake_sdk  # noqa: F401
 from tests.factories import PASSWORD
-from tests.fakes import twilio_webhooks as tw
 from tests.messaging.conftest import wait_for
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 

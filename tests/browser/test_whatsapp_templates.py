@@ -14,10 +14,10 @@ from crm import services as crm_services
 from messaging.models import Conversation, Direction, Message, MessageStatus, WhatsAppSender
 from messaging.services import conversations
 from messaging.services import templates as template_services
+from softphone.simulator.whatsapp import FakeWhatsApp
 from tenants.scoping import tenant_scope
 from tests.browser.conftest import login
 from tests.factories import PASSWORD
-from tests.fakes.whatsapp import FakeWhatsApp
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +72,8 @@ def test_an_agent_sends_a_template_after_the_window_closed(page, live_server, or
     picker.locator("#template-choice").select_option(label="order_update (en_US)")
     first = page.locator("#tv-1")
     expect(first).to_be_visible()
+    # Typed only once htmx has wired the swapped-in form (under load that can come after it is visible).
+    page.wait_for_function("(document.getElementById('tv-1') || {})['htmx-internal-data']?.initHash")
     first.fill("Ana")
     expect(page.locator("#template-preview")).to_contain_text("Hello Ana, your order {{2}} is on its way.")
     page.locator("#template-send button[type=submit]").click()  # {{2}} empty: the browser asks for it first

@@ -13,14 +13,14 @@ from jsonschema import ValidationError
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from softphone.simulator.twilio import FakeTwilio, fake_http_client
+from softphone.simulator.vapi import VAPI_SMS_URL, VAPI_VOICE_URL, FakeVapi
 from tests.fakes.contracts import (
     validate_twilio,
     validate_twilio_response,
     validate_vapi,
     validate_vapi_response,
 )
-from tests.fakes.twilio import FakeTwilio, fake_http_client
-from tests.fakes.vapi import VAPI_SMS_URL, VAPI_VOICE_URL, FakeVapi
 
 ACCOUNT_SID = "AC" + "1a2b3c4d" * 4
 AUTH_TOKEN = "acme-auth-token"

@@ -13,9 +13,9 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.twilio_webhooks import inbound_message, signature, status_callback
-from tests.fakes.whatsapp import FakeWhatsApp
-from tests.fakes.whatsapp_webhooks import (
+from softphone.simulator.twilio_webhooks import inbound_message, signature, status_callback
+from softphone.simulator.whatsapp import FakeWhatsApp
+from softphone.simulator.whatsapp_webhooks import (
     WABA_ID,
     encode,
     inbound_media,

@@ -6,9 +6,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from softphone.simulator import twilio_webhooks
 from telephony.models import PhoneNumber, Provider
 from tenants.scoping import tenant_scope
-from tests.fakes import twilio_webhooks
 from tests.vendor_fixtures import ACME_SID, GLOBEX_SID
 
 OUR_NUMBER = "+14155550142"

@@ -13,10 +13,10 @@ from crm import services as crm_services
 from messaging import selectors
 from messaging.models import Conversation, ConversationStatus, Direction, Message, MessageStatus
 from messaging.services import conversations
+from softphone.simulator import twilio_webhooks as tw
 from telephony.models import Call, PhoneNumber, Provider
 from telephony.signals import call_changed
 from tenants.scoping import tenant_scope
-from tests.fakes import twilio_webhooks as tw
 from tests.telephony.test_voice_routing import post
 from tests.vendor_fixtures import ACME_SID
 

@@ -39,7 +39,7 @@ def test_an_inbound_sms_is_stored_and_answered_with_empty_twiml(org, our_number,
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", ["missing", "forged", "other_tenants_token"])
 def test_bad_signatures_are_403_and_store_nothing(org, our_number, twilio_posts, case):
-    from tests.fakes import twilio_webhooks
+    from softphone.simulator import twilio_webhooks
 
     params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
                                              from_=CUSTOMER, body="hello")
@@ -67,7 +67,7 @@ def test_a_number_we_do_not_know_is_404_revealing_nothing(org, our_number, other
 
 @pytest.mark.django_db
 def test_the_signature_is_checked_against_the_public_url(org, our_number, twilio_posts, settings):
-    from tests.fakes import twilio_webhooks
+    from softphone.simulator import twilio_webhooks
 
     params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
                                              from_=CUSTOMER, body="behind a proxy")
@@ -86,7 +86,7 @@ def test_the_signature_is_checked_against_the_public_url(org, our_number, twilio
 @pytest.mark.django_db
 def test_a_signature_over_the_url_with_its_default_port_is_accepted_too(org, our_number, twilio_posts, settings):
     """Twilio has signed with and without the default port; the SDK's full check is the fallback."""
-    from tests.fakes import twilio_webhooks
+    from softphone.simulator import twilio_webhooks
 
     params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
                                              from_=CUSTOMER, body="port 443")
@@ -99,7 +99,7 @@ def test_a_signature_over_the_url_with_its_default_port_is_accepted_too(org, our
 
 @pytest.mark.django_db
 def test_a_body_that_is_not_a_readable_form_is_400_and_stores_nothing(org, our_number, client):
-    from tests.fakes import twilio_webhooks
+    from softphone.simulator import twilio_webhooks
 
     params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,
                                              from_=CUSTOMER, body="x")
@@ -124,7 +124,7 @@ def test_the_same_message_sid_twice_is_stored_once(org, our_number, twilio_posts
 
 @pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_deliveries_of_one_message_are_stored_once(org, our_number):
-    from tests.fakes import twilio_webhooks
+    from softphone.simulator import twilio_webhooks
     from tests.messaging.conftest import TwilioPoster
 
     params = twilio_webhooks.inbound_message(account_sid=our_number.provider_account.account_sid, to=OUR_NUMBER,

@@ -15,9 +15,9 @@ from crm import services as crm_services
 from crm.models import Contact
 from messaging.models import Conversation, Direction, InboundDrain, InboundEvent, Message
 from messaging.services import conversations, events, live
+from softphone.simulator import twilio_webhooks
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
-from tests.fakes import twilio_webhooks
 from tests.messaging.conftest import CUSTOMER, OUR_NUMBER, TwilioPoster, wait_for
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 

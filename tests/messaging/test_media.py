@@ -14,10 +14,10 @@ import pytest
 from crm import services as crm_services
 from messaging.models import Direction, Message, MessageStatus, WhatsAppSender
 from messaging.services import conversations, outbound
+from softphone.simulator import whatsapp_webhooks as meta
+from softphone.simulator.whatsapp import FakeWhatsApp
 from tenants.scoping import tenant_scope
-from tests.fakes import whatsapp_webhooks as meta
 from tests.fakes.listener import Listener
-from tests.fakes.whatsapp import FakeWhatsApp
 from tests.messaging.test_whatsapp_cloud import ACCESS_TOKEN, DISPLAY, PHONE_NUMBER_ID, post
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 

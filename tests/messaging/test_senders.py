@@ -19,12 +19,12 @@ from messaging.models import Conversation, SenderStatus, WhatsAppSender
 from messaging.services import senders
 from messaging.services.policy import may_send
 from messaging.tasks import whatsapp_senders_check_all
+from softphone.simulator import whatsapp_webhooks as meta
+from softphone.simulator.whatsapp import FakeWhatsApp
 from tenants import services as tenant_services
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.fakes import whatsapp_webhooks as meta
-from tests.fakes.whatsapp import FakeWhatsApp
 
 TOKEN = "EAAJB-acme-system-user-token-7d1f"
 APP_SECRET = "acme-meta-app-secret-93c2"

@@ -6,8 +6,8 @@ from django.test import Client
 
 from crm.models import Contact
 from messaging.models import Conversation, InboundEvent
+from softphone.simulator import whatsapp_webhooks as meta
 from tenants.scoping import tenant_scope
-from tests.fakes import whatsapp_webhooks as meta
 from tests.messaging.test_whatsapp_cloud import APP_SECRET, inbound_text, messages_of, sender  # noqa: F401
 
 

@@ -5,9 +5,9 @@ from django.test import Client
 
 from messaging.models import Conversation, Message, WhatsAppSender
 from messaging.services import outbound
+from softphone.simulator import whatsapp_webhooks as meta
+from softphone.simulator.whatsapp import FakeWhatsApp
 from tenants.scoping import tenant_scope
-from tests.fakes import whatsapp_webhooks as meta
-from tests.fakes.whatsapp import FakeWhatsApp
 
 PHONE_NUMBER_ID = "106540352242922"
 DISPLAY = "+14155550123"

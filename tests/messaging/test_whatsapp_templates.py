@@ -15,8 +15,8 @@ from messaging.models import Conversation, Message, WhatsAppSender, WhatsAppTemp
 from messaging.services import outbound, policy
 from messaging.services import templates as template_services
 from messaging.tasks import whatsapp_templates_sync_all
+from softphone.simulator.whatsapp import FakeWhatsApp
 from tenants.scoping import tenant_scope
-from tests.fakes.whatsapp import FakeWhatsApp
 
 PHONE_NUMBER_ID = "106540352242922"
 DISPLAY = "+14155550123"

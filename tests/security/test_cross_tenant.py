@@ -222,6 +222,10 @@ PUBLIC_ROUTES = {
     # The live inbox's quiet path: a signed, expiring token says only whether the organization's
     # change counter moved (tests/messaging/test_inbox.py).
     "live/<str:token>/",
+    # The built-in simulated carrier (softphone.simulator): 404 unless SIMULATOR is on (never in
+    # production unless asked for); its API answers only a simulated account's own credentials
+    # (tests/softphone/test_simulator.py).
+    "simulator/twilio/<path:path>",
 }
 
 

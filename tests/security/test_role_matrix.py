@@ -57,14 +57,14 @@ from crm.models import Contact
 from messaging.models import Conversation, Message, WhatsAppSender
 from messaging.services import inbox as inbox_services
 from messaging.services import live
+from softphone.simulator.twilio import FakeTwilio
+from softphone.simulator.whatsapp import FakeWhatsApp
 from telephony.models import PhoneNumber, Provider, ProviderAccount
 from telephony.services import routing
 from tenants import services as tenant_services
 from tenants.models import Role
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.fakes.twilio import FakeTwilio
-from tests.fakes.whatsapp import FakeWhatsApp
 from tests.routes import all_routes
 
 ROLES = ("anonymous", "agent", "admin", "owner", "staff", "outsider")
@@ -133,6 +133,13 @@ MATRIX = [
     # Signed links: the token is the credential, the session does not matter.
     row("attachments/<str:token>/",                    "GET",  200, 200, 200, 200, 200, 200),
     row("live/<str:token>/",                           "GET",  200, 200, 200, 200, 200, 200),
+    # -- the simulated carrier: off unless SIMULATOR is on (as here), for everyone --------------------------
+    row("simulator/twilio/<path:path>",                "GET",  404, 404, 404, 404, 404, 404),
+    row("simulator/twilio/<path:path>",                "POST", 404, 404, 404, 404, 404, 404),
+    row("simulator/twilio/<path:path>",                "DELETE", 404, 404, 404, 404, 404, 404),
+    row("simulator/phone/",                            "GET",  LOGIN, 404, 404, 404, 404, 404),
+    row("simulator/phone/",                            "POST", LOGIN, 404, 404, 404, 404, 404),
+    row("simulator/phone/thread/",                     "GET",  LOGIN, 404, 404, 404, 404, 404),
     # -- webhooks: unsigned requests are refused whoever sends them -------------------------------------
     row("webhooks/twilio/messages/",                   "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/messages/status/",            "POST", 403, 403, 403, 403, 403, 403),
@@ -731,6 +738,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
         "number": world["order"].number, "duplicate_id": wa_contact.pk, "contact_import_id": world["contactimport"].pk,
         "whatsapp_sender_id": sender.pk, "client_id": world["client"].pk, "unused_whatsapp_sender_id": unused_sender.pk,
+        "path": f"2010-04-01/Accounts/{account.account_sid}.json",
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,

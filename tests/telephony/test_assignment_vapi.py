@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
+from softphone.simulator.vapi import VAPI_VOICE_URL
 from telephony.models import PhoneNumber, PlatformState
 from telephony.services import adding, assignment
 from telephony.services.webhook_contract import webhook_urls
@@ -12,7 +13,6 @@ from tenants import services as tenant_services
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.fakes.vapi import VAPI_VOICE_URL
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 NUMBER = "+14155550142"

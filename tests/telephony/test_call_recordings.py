@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from softphone.simulator import twilio_webhooks as tw
 from telephony.models import Call, Provider
 from telephony.providers import ProviderError
 from telephony.providers.twilio_voice import TwilioVoice
 from tenants.scoping import tenant_scope
-from tests.fakes import twilio_webhooks as tw
 from tests.fakes.listener import Listener
 from tests.telephony.test_call_log import CUSTOMER, OUR_NUMBER, make_call
 from tests.telephony.test_voice_routing import post

@@ -8,12 +8,12 @@ from urllib.parse import quote, unquote
 import pytest
 
 from core.vendors import ProviderError
+from softphone.simulator.server import FakeServer, Response
 from telephony.models import Provider
 from telephony.providers.twilio import TwilioProvider
 from telephony.services import accounts, importing
 from tenants.models import Job, JobStatus
 from tenants.scoping import tenant_scope
-from tests.fakes.server import FakeServer, Response
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID, GLOBEX_TOKEN
 
 FIRST = "+14155550000"

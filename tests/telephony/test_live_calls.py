@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from softphone.simulator import twilio_webhooks as tw
 from telephony.identity import client_identity
 from telephony.models import Call, PhoneNumber, Provider
 from telephony.services import live_calls
@@ -20,7 +21,6 @@ from tenants import services as tenant_services
 from tenants.models import Membership
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.fakes import twilio_webhooks as tw
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 pytestmark = pytest.mark.django_db

@@ -14,12 +14,12 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from softphone.simulator import twilio_webhooks as tw
 from telephony.models import PhoneNumber, Provider, VoicePolicy
 from telephony.services import calling_rules
 from tenants import presence
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
-from tests.fakes import twilio_webhooks as tw
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
 
 pytestmark = pytest.mark.django_db

@@ -260,7 +260,7 @@ def test_buying_an_unavailable_number_says_why(owner_client, org, twilio, twilio
 @pytest.mark.django_db
 @pytest.mark.parametrize("casing", ["lower", "upper"])
 def test_available_numbers_read_capabilities_in_either_casing(owner_client, org, settings, casing):
-    from tests.fakes.twilio import FakeTwilio
+    from softphone.simulator.twilio import FakeTwilio
 
     fake = FakeTwilio(available_capabilities_casing=casing)
     settings.TWILIO_API_BASE_URL = fake.start()

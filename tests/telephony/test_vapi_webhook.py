@@ -15,13 +15,13 @@ from crm.models import Contact
 from crm.services import contact_for
 from messaging.models import Channel, Conversation
 from messaging.services.conversations import conversation_for
+from softphone.simulator.vapi import ServerRequest
 from telephony import webhooks_vapi
 from telephony.models import Call, PhoneNumber, Provider, ProviderAccount
 from telephony.services import accounts, adding, assignment, platform
 from telephony.services.webhook_contract import VAPI_PATH
 from telephony.signals import call_changed
 from tenants.scoping import tenant_scope
-from tests.fakes.vapi import ServerRequest
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, VAPI_KEY
 
 NUMBER = "+14155550142"

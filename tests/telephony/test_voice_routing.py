@@ -8,12 +8,12 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from softphone.simulator import twilio_webhooks as tw
 from telephony.identity import client_identity
 from telephony.models import Call, PhoneNumber, Provider, VoicePolicy
 from tenants import presence
 from tenants.scoping import tenant_scope
 from tests import factories
-from tests.fakes import twilio_webhooks as tw
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID, GLOBEX_TOKEN
 
 pytestmark = pytest.mark.django_db

@@ -22,12 +22,12 @@ from crm.models import Contact
 from messaging.models import Conversation
 from messaging.services import calls as conversation_calls
 from messaging.services.outbound import messages_sweep
+from softphone.simulator import twilio_webhooks as tw
 from telephony.lines import Line, fresh_line
 from telephony.models import Call, CallDrain, NumberStatus, PhoneNumber, Provider, ProviderAccount
 from telephony.services import accounts, calls
 from telephony.signals import calls_waiting
 from tenants.scoping import tenant_scope
-from tests.fakes import twilio_webhooks as tw
 from tests.messaging.conftest import wait_for
 from tests.sql_files import assert_database_runs, assert_newest_loader_matches
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID, GLOBEX_TOKEN

@@ -6,6 +6,7 @@ nothing of ours)."""
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -15,7 +16,9 @@ from crm.models import Order, OrderCounter
 from crm.services import ItemInput, contact_for, order_create, order_transition
 from messaging.models import CannedReply, Conversation, Message, MessageStatus
 from messaging.services.conversations import conversation_for
+from softphone.simulator.state import simulated
 from telephony.models import Call, CallDirection, CallStatus, PhoneNumber, Provider, ProviderAccount
+from telephony.services.webhook_contract import webhook_urls
 from tenants import services
 from tenants.models import Agent, AgentKind, Membership, Organization, Role
 from tenants.scoping import tenant_scope
@@ -61,6 +64,7 @@ class Command(BaseCommand):
             if not Agent.objects.filter(organization=organization, user=agent_user).exists():
                 services.agent_create(organization=organization, actor=people[Role.OWNER],
                                       name=agent_user.display_name, kind=AgentKind.HUMAN, user=agent_user)
+            simulated_sids = seed_simulator() if settings.SIMULATOR_ENABLED else {}
             if not organization_has_inbox(organization):
                 seed_inbox(organization, owner=people[Role.OWNER],
                            agent=Agent.objects.get(organization=organization, user=agent_user))
@@ -68,12 +72,43 @@ class Command(BaseCommand):
                 seed_calls(organization, agent=Agent.objects.get(organization=organization, user=agent_user))
             if not Order.objects.filter(organization=organization).exists():
                 seed_orders(organization, owner=people[Role.OWNER])
+            if simulated_sids:
+                # The demo's number is the simulated account's own (a database seeded before the
+                # simulator existed gets the simulated number's sid).
+                PhoneNumber.objects.filter(organization=organization, phone_number=DEMO_NUMBER).exclude(
+                    provider_sid=simulated_sids[DEMO_NUMBER]).update(provider_sid=simulated_sids[DEMO_NUMBER])
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{DEMO_SLUG}' is ready."))
 
 
 # The demo inbox: a Twilio account matching README's simulated Twilio, one number answered by the
 # demo agent, a few customers with history, and canned replies.
 DEMO_ACCOUNT_SID, DEMO_TOKEN, DEMO_NUMBER = "AC00000000000000000000000000000001", "demo-token", "+14155550100"
+DEMO_NUMBER_SID = "PN" + "0" * 31 + "1"
+# The simulated Twilio account's numbers (softphone.simulator, on in `make run`): the demo's number
+# and nine more to import, buy around or assign.
+SIMULATED_NUMBERS = 10
+
+
+def seed_simulator() -> dict[str, str]:
+    """The demo's Twilio account in the simulated carrier, with its numbers, its texts and calls
+    pointed at this installation as an import would have configured them. Returns number -> sid."""
+    urls = webhook_urls()
+    with simulated("twilio") as fake:
+        if fake.account(DEMO_ACCOUNT_SID) is None:
+            fake.add_account(DEMO_ACCOUNT_SID, DEMO_TOKEN, friendly_name="Demo Twilio (simulated)")
+        sids = {}
+        for offset in range(SIMULATED_NUMBERS):
+            phone = f"+1415555{100 + offset:04d}"
+            found = fake.find_number(DEMO_ACCOUNT_SID, phone)
+            if found is None:
+                found = fake.add_incoming_number(DEMO_ACCOUNT_SID, phone, friendly_name=f"(415) 555-{100 + offset:04d}",
+                                                 capabilities={"voice": True, "sms": True, "mms": True, "fax": False})
+            if phone == DEMO_NUMBER:
+                found = fake.update_number(DEMO_ACCOUNT_SID, found["sid"], sms_url=urls.sms_url,
+                                           voice_url=urls.voice_url, status_callback=urls.status_callback,
+                                           friendly_name="Support line")
+            sids[phone] = found["sid"]
+    return sids
 DEMO_CUSTOMERS = [
     # phone, name, minutes ago, [(direction, body)], labels
     ("+14155550123", "Maria Lopez", 3, [("inbound", "Hi! Where is my order #1042? It said Tuesday."),
@@ -104,7 +139,7 @@ def seed_inbox(organization, *, owner, agent) -> None:
         defaults={"friendly_name": "Demo Twilio (simulated)", "auth_token": DEMO_TOKEN})
     number, _ = PhoneNumber.objects.get_or_create(
         organization=organization, phone_number=DEMO_NUMBER,
-        defaults={"provider_account": account, "provider": Provider.TWILIO, "provider_sid": "PN" + "0" * 31 + "1",
+        defaults={"provider_account": account, "provider": Provider.TWILIO, "provider_sid": DEMO_NUMBER_SID,
                   "friendly_name": "Support line", "agent": agent,
                   "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False}})
     now = timezone.now()

@@ -19,7 +19,7 @@ import time
 import uuid
 from typing import Any
 
-from tests.fakes.whatsapp import new_wamid
+from softphone.simulator.whatsapp import new_wamid
 
 WABA_ID = "102290129340398"  # the WhatsApp Business Account id, `entry[].id`
 STATUSES = ("sent", "delivered", "read", "failed")

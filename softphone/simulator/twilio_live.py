@@ -4,7 +4,7 @@ participants (hold, add, remove), as the 2010-04-01 API describes them (contract
 The fake does not carry audio. It keeps what Twilio would know: which call runs which TwiML, which
 conference a call joined (a `<Dial><Conference>` in the TwiML a call was given puts it there, as
 Twilio does), who is on hold. Callbacks that Twilio would send (participant-join, a leg's status)
-are sent by the tests themselves with tests/fakes/twilio_webhooks.py.
+are sent by the tests themselves with softphone/simulator/twilio_webhooks.py.
 
 Mixed into FakeTwilio; every method here runs with the fake's lock held.
 """
@@ -15,7 +15,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 
-from tests.fakes.server import Response, json_response
+from softphone.simulator.server import Response, json_response
 
 API_VERSION = "2010-04-01"
 ACCOUNT = r"/2010-04-01/Accounts/(?P<account>[^/]+)"

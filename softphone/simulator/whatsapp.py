@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.server import FakeServer, Request, Response, json_response
+from softphone.simulator.server import FakeServer, Request, Response, json_response
 
 WINDOW_SECONDS = 24 * 60 * 60
 MAX_TEXT_LENGTH = 4096

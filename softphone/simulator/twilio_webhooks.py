@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.twilio import _segments
+from softphone.simulator.twilio import _segments
 
 API_VERSION = "2010-04-01"
 

@@ -23,8 +23,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.server import FakeServer, Request, Response, json_response
-from tests.fakes.twilio import FakeTwilio
+from softphone.simulator.server import FakeServer, Request, Response, json_response
+from softphone.simulator.twilio import FakeTwilio
 
 VAPI_VOICE_URL = "https://api.vapi.ai/twilio/inbound_call"
 VAPI_SMS_URL = "https://api.vapi.ai/twilio/sms"

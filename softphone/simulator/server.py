@@ -1,4 +1,4 @@
-"""A tiny threaded HTTP server that the fakes build on.
+"""A tiny threaded HTTP server that the vendors' simulations build on.
 
 A fake subclasses `FakeServer` and implements `handle(request) -> Response`; the server runs on
 127.0.0.1 on a free port in a daemon thread, so real HTTP clients (the vendors' SDKs, `requests`)
@@ -91,6 +91,18 @@ class FakeServer:
 
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
+
+    # The simulator (softphone.simulator.state) keeps a fake's state between requests by pickling it:
+    # what belongs to this process (its server, thread and lock) is left out and made afresh.
+    _PROCESS_LOCAL = ("_httpd", "_thread", "_lock")
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key not in self._PROCESS_LOCAL}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._httpd = self._thread = None
+        self._lock = threading.Lock()
 
     def start(self) -> str:
         if self._httpd is None:

@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlencode
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from tests.fakes.server import FakeServer, Request, Response, json_response
-from tests.fakes.twilio_live import LiveCalls
+from softphone.simulator.server import FakeServer, Request, Response, json_response
+from softphone.simulator.twilio_live import LiveCalls
 
 API_VERSION = "2010-04-01"
 MAX_PAGE_SIZE = 1000
@@ -283,6 +283,52 @@ class FakeTwilio(LiveCalls, FakeServer):
             self._applications.setdefault(sid, {})
             self._keys.setdefault(sid, {})
         return dict(account)
+
+    def add_inbound_message(self, account_sid: str, *, from_: str, to: str, body: str) -> dict:
+        """A message a customer sent to one of the account's numbers, as Twilio records it."""
+        sid = "SM" + uuid.uuid4().hex
+        now = _now()
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}"
+        message = {
+            "account_sid": account_sid, "api_version": API_VERSION, "body": body, "date_created": now,
+            "date_sent": now, "date_updated": now, "direction": "inbound", "error_code": None,
+            "error_message": None, "from": from_, "messaging_service_sid": None, "num_media": "0",
+            "num_segments": str(_segments(body)), "price": None, "price_unit": "USD", "sid": sid,
+            "status": "received", "subresource_uris": {"media": f"{uri}/Media.json"}, "to": to, "uri": f"{uri}.json",
+        }
+        with self._lock:
+            self._messages[account_sid].append(message)
+        return dict(message)
+
+    def owner_of(self, phone_number: str) -> tuple[str, dict] | None:
+        """The account owning ``phone_number`` and the number's resource, or None."""
+        with self._lock:
+            owner, sid = self._owners.get(phone_number, (None, None))
+            if owner is None:
+                return None
+            return owner, dict(self._numbers[owner][sid])
+
+    def set_message_status(self, account_sid: str, sid: str, status: str, *, error_code: int | None = None,
+                           error_message: str | None = None) -> dict | None:
+        """Move a sent message on (as the carrier does after accepting it); the message, or None."""
+        with self._lock:
+            for message in self._messages.get(account_sid, []):
+                if message["sid"] == sid:
+                    message.update(status=status, error_code=error_code, error_message=error_message,
+                                   date_updated=_now())
+                    if status in ("sent", "delivered", "undelivered") and message["date_sent"] is None:
+                        message["date_sent"] = _now()
+                    return dict(message)
+        return None
+
+    def account_sids(self) -> list[str]:
+        with self._lock:
+            return list(self._accounts)
+
+    def account(self, sid: str) -> dict | None:
+        with self._lock:
+            found = self._accounts.get(sid)
+            return dict(found) if found is not None else None
 
     def add_api_key(self, account_sid: str, key_sid: str, secret: str) -> None:
         """An API key (`SK...`) and its secret, accepted in place of the account's sid and auth token."""

@@ -1,0 +1,109 @@
+"""What the simulated carrier does on its own, as Twilio would: a sent message's status callbacks.
+
+Callbacks are signed with the account's auth token (X-Twilio-Signature) and posted only to this
+product's own public address: a URL that came in a request never receives anything from here."""
+
+from __future__ import annotations
+
+import logging
+from email.utils import parsedate_to_datetime
+
+import requests
+from django.conf import settings
+
+from .state import simulated
+from .twilio_webhooks import inbound_message, signature, status_callback
+
+logger = logging.getLogger(__name__)
+
+# A destination the simulated carrier cannot reach: the message is accepted, then comes back
+# undelivered (Twilio's 30003, "Unreachable destination handset").
+UNREACHABLE = "+15005550005"
+# The statuses a sent message goes through after `queued`, and the seconds between them.
+PROGRESS = ("sent", "delivered")
+STEP_SECONDS = 1.0
+
+
+def ours(url: str) -> bool:
+    """Whether ``url`` is on this product's public address (the only place callbacks go)."""
+    base = settings.PUBLIC_BASE_URL.rstrip("/") + "/"
+    return url.startswith(base)
+
+
+def message_advance(*, account_sid: str, sid: str, callback: str, step: int) -> str | None:
+    """Move a simulated message to its next status and tell ``callback``; the status it reached, or
+    None when there is nothing more (the message is gone or already final)."""
+    if step >= len(PROGRESS):
+        return None
+    with simulated("twilio") as fake:
+        if fake.account(account_sid) is None:
+            return None
+        message = next((m for m in fake.messages(account_sid) if m["sid"] == sid), None)
+        if message is None:
+            return None
+        status, error = PROGRESS[step], None
+        if message["to"] == UNREACHABLE and status == "delivered":
+            status, error = "undelivered", 30003
+        fake.set_message_status(account_sid, sid, status, error_code=error,
+                                error_message="Unreachable destination handset" if error else None)
+        token = fake.account(account_sid)["auth_token"]
+        params = status_callback(account_sid=account_sid, message_sid=sid, status=status, to=message["to"],
+                                 from_=message["from"] or "", error_code=error)
+    if ours(callback):
+        try:
+            requests.post(callback, data=params, timeout=10,
+                          headers={"X-Twilio-Signature": signature(callback, params, token)})
+        except requests.RequestException as exc:
+            logger.warning("simulator: status callback for %s failed: %s", sid, exc)
+    return status if error is None and step + 1 < len(PROGRESS) else None
+
+
+# A customer's phone ----------------------------------------------------------------------------------
+
+
+class PhoneError(Exception):
+    """Why a customer's simulated text could not be sent (shown on the phone page)."""
+
+
+def text_from_customer(*, customer: str, to: str, body: str) -> dict:
+    """A customer texts one of the simulated numbers: the carrier records it and posts Twilio's signed
+    inbound webhook to the number's SMS URL (only when that URL is this installation's). Returns the
+    message as the carrier recorded it."""
+    body = body.strip()
+    if not body:
+        raise PhoneError("Write something to send.")
+    with simulated("twilio") as fake:
+        found = fake.owner_of(to)
+        if found is None:
+            raise PhoneError(f"{to} is not a number of the simulated carrier.")
+        account_sid, number = found
+        message = fake.add_inbound_message(account_sid, from_=customer, to=to, body=body)
+        token = fake.account(account_sid)["auth_token"]
+    url = number.get("sms_url") or ""
+    if not ours(url):
+        fake_status = "the number's SMS URL is not this installation's" if url else "the number has no SMS URL"
+        raise PhoneError(f"Sent, but nobody will read it: {fake_status} (import the number first).")
+    params = inbound_message(account_sid=account_sid, to=to, from_=customer, body=body, message_sid=message["sid"])
+    try:
+        answer = requests.post(url, data=params, timeout=10, headers={"X-Twilio-Signature": signature(url, params, token)})
+    except requests.RequestException as exc:
+        raise PhoneError(f"Softphone did not answer the carrier: {exc}") from None
+    if answer.status_code >= 400:
+        raise PhoneError(f"Softphone refused the message ({answer.status_code}).")
+    return message
+
+
+def phone_numbers() -> list[dict]:
+    """The simulated numbers a customer can text: those whose texts reach this installation."""
+    with simulated("twilio") as fake:
+        numbers = [n for sid in fake.account_sids() for n in fake.numbers(sid)]
+    return sorted((n for n in numbers if ours(n.get("sms_url") or "")), key=lambda n: n["phone_number"])
+
+
+def phone_thread(customer: str) -> list[dict]:
+    """Every simulated message to or from ``customer``, oldest first."""
+    with simulated("twilio") as fake:
+        messages = [m for sid in fake.account_sids() for m in fake.messages(sid)
+                    if customer in (m["to"], m["from"])]
+    # Recorded in order within an account; the sort is stable, so equal seconds keep that order.
+    return sorted(messages, key=lambda m: parsedate_to_datetime(m["date_created"]))

@@ -1,0 +1,50 @@
+"""The simulated vendors' state, shared by every web and worker process through the database.
+
+A vendor's fake (softphone.simulator.twilio, ...) is loaded for one request with its row locked, does
+what the vendor would do, and is saved back; requests to one simulated vendor run one at a time, which
+is plenty for a demo or an end-to-end test and keeps the fakes' own logic as the tests know it."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.db import IntegrityError, transaction
+
+from .models import SimulatorState
+from .twilio import FakeTwilio
+
+# What a request log may keep between requests (the fakes record every request they get).
+REQUESTS_KEPT = 200
+
+VENDORS: dict[str, Callable[[], object]] = {
+    "twilio": FakeTwilio,
+}
+
+
+@contextmanager
+def simulated(vendor: str) -> Iterator:
+    """The vendor's fake, with its state locked until exit and saved then (not on an exception)."""
+    factory = VENDORS[vendor]
+    with transaction.atomic():
+        row = SimulatorState.objects.select_for_update().filter(vendor=vendor).first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    SimulatorState.objects.create(vendor=vendor)
+            except IntegrityError:
+                pass  # created meanwhile by another process
+            row = SimulatorState.objects.select_for_update().get(vendor=vendor)
+        fake = pickle.loads(bytes(row.state)) if row.state else factory()  # noqa: S301 - our own rows
+        yield fake
+        if hasattr(fake, "requests"):
+            del fake.requests[:-REQUESTS_KEPT]
+        row.state = pickle.dumps(fake)
+        row.save(update_fields=["state", "updated_at"])
+
+
+def reset(vendor: str | None = None) -> None:
+    """Forget what a simulated vendor (or every one) knows."""
+    rows = SimulatorState.objects.all() if vendor is None else SimulatorState.objects.filter(vendor=vendor)
+    rows.delete()
