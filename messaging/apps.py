@@ -24,3 +24,10 @@ class MessagingConfig(AppConfig):
 
         call_changed.connect(call_changed_in_conversation, dispatch_uid="messaging.call_changed_in_conversation")
         calls_waiting.connect(calls_waiting_in_conversation, dispatch_uid="messaging.calls_waiting_in_conversation")
+
+        # The organization's home page: the conversations and messages panels.
+        from tenants.signals import home_panels_requested
+
+        from . import home
+
+        home_panels_requested.connect(home.home_panels, dispatch_uid="messaging.home_panels")

@@ -173,7 +173,7 @@ def main() -> int:
         manage("migrate", "--noinput", env=env)
         manage("seed_demo", env=env)
         manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
-        for process in processes(host=host, port=port, beat_schedule=BASE_DIR / "var" / "celerybeat-schedule"):
+        for process in processes(host=host, port=port, beat_schedule=embedded.VAR_DIR / "celerybeat-schedule"):
             procs.append(process.start(env=env))
         if not wait_healthy(f"http://127.0.0.1:{port}/healthz", procs):
             say("the web server did not become healthy; see the output above")

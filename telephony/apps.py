@@ -16,3 +16,7 @@ class TelephonyConfig(AppConfig):
         signals.agent_deleting.connect(receivers.agent_deleting, dispatch_uid="telephony.agent_deleting")
         signals.assistants_requested.connect(receivers.assistants_requested,
                                              dispatch_uid="telephony.assistants_requested")
+        # The organization's home page: the calls panels.
+        from . import home
+
+        signals.home_panels_requested.connect(home.home_panels, dispatch_uid="telephony.home_panels")

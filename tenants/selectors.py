@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from . import presence
-from .models import Agent, AuditEvent, Client, ClientAccess, Invitation, Membership, Organization
-from .scoping import get_for_org, platform_scope
-from .signals import AssistantCatalog, assistants_requested
+from .models import Agent, AuditEvent, Client, ClientAccess, Invitation, Membership, Organization, Role
+from .scoping import get_for_org, platform_scope, tenant_scope
+from .signals import AssistantCatalog, HomePanel, assistants_requested, home_panels_requested
 
 
 def organizations_for_user(user) -> list[Organization]:
@@ -21,6 +21,22 @@ def organizations_for_user(user) -> list[Organization]:
     with platform_scope():
         ids = list(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
     return list(Organization.objects.filter(pk__in=ids))
+
+
+def lands_in_inbox(user, organization: Organization) -> bool:
+    """Whether the person lands in the inbox rather than on the home page: agents work the inbox;
+    owners and admins (and staff) start from the organization's figures."""
+    if user.is_staff:
+        return False
+    with tenant_scope(organization):
+        return Membership.objects.filter(user=user, role=Role.AGENT).exists()
+
+
+def home_panels(*, organization: Organization) -> list[HomePanel]:
+    """The home page's panels, from every app that has figures to show (tenants.signals)."""
+    panels = [panel for _, answer in home_panels_requested.send(sender=Organization, organization=organization)
+              for panel in (answer or [])]
+    return sorted(panels, key=lambda panel: panel.order)
 
 
 def membership_list(*, organization: Organization) -> QuerySet[Membership]:

@@ -10,6 +10,10 @@
   give an AI agent: a receiver answers an `AssistantCatalog` when a voice-AI platform is connected,
   None otherwise. `fresh` asks past any copy kept for a moment. See selectors.assistant_catalog.
 
+- `home_panels_requested` (`organization`) asks for the panels of the organization's home page: each
+  receiver answers a list of `HomePanel` (a template and its context, read through the asking member's
+  access), shown in their `order`.
+
 Receivers are connected in the AppConfig.ready of the app above.
 """
 
@@ -22,6 +26,16 @@ from django.dispatch import Signal
 agent_changed = Signal()
 agent_deleting = Signal()
 assistants_requested = Signal()
+home_panels_requested = Signal()
+
+
+@dataclass(frozen=True)
+class HomePanel:
+    """One panel of an organization's home page, drawn by the app that knows its figures."""
+
+    order: int
+    template: str
+    context: dict
 
 
 @dataclass(frozen=True)

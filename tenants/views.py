@@ -38,6 +38,9 @@ def _apply_errors(form, exc: ValidationError) -> None:
 def home(request: HttpRequest) -> HttpResponse:
     organizations = selectors.organizations_for_user(request.user)
     if len(organizations) == 1:
+        # Agents land in the inbox, where their work is; owners and admins on the home page.
+        if selectors.lands_in_inbox(request.user, organizations[0]):
+            return redirect("messaging:inbox", org_slug=organizations[0].slug)
         return redirect("tenants:organization-home", org_slug=organizations[0].slug)
     return render(request, "tenants/home.html", {"organizations": organizations})
 
@@ -48,6 +51,7 @@ def organization_home(request: HttpRequest, org_slug: str) -> HttpResponse:
     context = {
         "agents": selectors.agent_list(organization=organization),
         "members": selectors.membership_list(organization=organization),
+        "panels": selectors.home_panels(organization=organization),
         # The built-in simulated carrier's customer phone, when it runs (make run): try the product.
         "simulator_on": settings.SIMULATOR_ENABLED,
     }

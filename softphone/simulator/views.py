@@ -74,8 +74,8 @@ def _customer(value: str) -> str | None:
         return None
 
 
-@require_http_methods(["GET", "POST"])
 @login_required
+@require_http_methods(["GET", "POST"])
 @simulator_only
 def phone(request: HttpRequest) -> HttpResponse:
     """A customer's phone on the simulated carrier: text one of the numbers that reach this
@@ -98,8 +98,8 @@ def phone(request: HttpRequest) -> HttpResponse:
     }, status=status)
 
 
-@require_http_methods(["GET"])
 @login_required
+@require_http_methods(["GET"])
 @simulator_only
 def phone_thread(request: HttpRequest) -> HttpResponse:
     """The phone's thread alone, for its own refresh."""

@@ -6,21 +6,32 @@ import re
 
 from playwright.sync_api import expect
 
+from tests import factories
 from tests.browser.conftest import axe_violations, login
 
 PASSWORD = "a known password for dana 7"
 
 
-def test_agent_logs_in_and_sees_the_organization(page, live_server, agent_user):
+def test_agent_logs_in_and_lands_in_the_inbox(page, live_server, agent_user):
     agent_user.set_password(PASSWORD)
     agent_user.save()
 
     login(page, live_server, "dana", PASSWORD)
 
-    expect(page).to_have_url(re.compile(r"/o/acme/$"))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Acme")
+    expect(page).to_have_url(re.compile(r"/o/acme/inbox/$"))
     expect(page).to_have_title(re.compile(r"Acme"))
     expect(page.locator(".whoami")).to_contain_text("Dana")
+    assert axe_violations(page) == []
+
+
+def test_the_owner_lands_on_the_home_page_with_its_figures_and_charts(page, live_server, org, owner):
+    login(page, live_server, "alice", factories.PASSWORD)
+
+    expect(page).to_have_url(re.compile(r"/o/acme/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acme")
+    expect(page.get_by_role("img", name="Messages per day, last 28 days")).to_be_visible()
+    expect(page.get_by_role("img", name="Calls per day, last 28 days")).to_be_visible()
+    expect(page.locator("#home-conversations")).to_contain_text("Nobody is waiting for an answer.")
     assert axe_violations(page) == []
 
 
