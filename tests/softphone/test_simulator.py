@@ -20,14 +20,21 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
+from crm.models import Contact, Order, OrderStatus
 from messaging.models import Conversation, Message
-from softphone.management.commands.seed_demo import DEMO_ACCOUNT_SID, DEMO_NUMBER, SIMULATED_NUMBERS
+from softphone.management.commands.seed_demo import (
+    DEMO_ACCOUNT_SID,
+    DEMO_NUMBER,
+    SIMULATED_NUMBERS,
+    WEEK_NUMBERS,
+)
 from softphone.simulator import carrier, tasks
 from softphone.simulator.models import SimulatorState
 from softphone.simulator.state import simulated
-from telephony.models import PhoneNumber
+from telephony.models import Call, PhoneNumber
 from telephony.services import sync
-from tenants.models import Organization
+from tenants.models import Agent, Organization
+from tenants.models import Client as TenantClient
 from tenants.scoping import tenant_scope
 
 SID = "AC" + "5" * 32
@@ -159,14 +166,28 @@ def test_the_demo_replies_through_the_simulator_and_sync_keeps_its_number(simula
     scheduled = []
     monkeypatch.setattr(tasks, "message_sent", lambda **kwargs: scheduled.append(kwargs))
     call_command("seed_demo")
-    call_command("seed_demo")  # idempotent
     demo = Organization.objects.get(slug="demo")
+    with tenant_scope(demo):
+        before = {model.__name__: model.objects.count() for model in (Agent, TenantClient, PhoneNumber, Contact,
+                                                                        Conversation, Message, Call, Order)}
+    call_command("seed_demo")  # idempotent
+    with tenant_scope(demo):
+        after = {model.__name__: model.objects.count() for model in (Agent, TenantClient, PhoneNumber, Contact,
+                                                                       Conversation, Message, Call, Order)}
+        # A team's real week: people and AI agents, clients, a few dozen numbers, fifty customers more,
+        # calls with voicemails and AI reports, orders in every state.
+        assert after == before
+        assert Agent.objects.filter(kind="human").count() == 5 and Agent.objects.filter(kind="ai").count() == 2
+        assert after["Client"] == 2 and after["PhoneNumber"] == 22 and after["Contact"] >= 55
+        assert Call.objects.filter(voicemail=True).exists() and Call.objects.exclude(summary="").exists()
+        assert set(Order.objects.values_list("status", flat=True)) == set(OrderStatus.values)
+        days = {d.date() for d in Message.objects.values_list("created_at", flat=True)}
+        assert len(days) >= 10  # history over the weeks, for the home page's charts
     with tenant_scope(demo):
         maria = Conversation.objects.get(contact__name="Maria Lopez")
         number = PhoneNumber.objects.get(phone_number=DEMO_NUMBER)
     with simulated("twilio") as fake:
-        assert [n["phone_number"] for n in fake.numbers(DEMO_ACCOUNT_SID)] == [
-            f"+1415555{100 + i:04d}" for i in range(SIMULATED_NUMBERS)]
+        assert [n["phone_number"] for n in fake.numbers(DEMO_ACCOUNT_SID)] == SIMULATED_NUMBERS
         assert fake.find_number(DEMO_ACCOUNT_SID, DEMO_NUMBER)["sid"] == number.provider_sid
     agent = Client()
     agent.force_login(get_user_model().objects.get(username="agent"))
@@ -183,12 +204,12 @@ def test_the_demo_replies_through_the_simulator_and_sync_keeps_its_number(simula
         account = number.provider_account
         sync.provider_account_sync(organization=demo, account=account)
         assert PhoneNumber.objects.get(pk=number.pk).status == "active"
-    # "Numbers → Import from Twilio lists the other nine."
+    # "Numbers → Import from Twilio lists the other eight."
     owner = Client()
     owner.force_login(get_user_model().objects.get(username="owner"))
     page = owner.get(f"/o/demo/numbers/import/?account={account.pk}").content.decode()
     offered = re.findall(r'name="numbers" value="(\+\d+)"', page)
-    assert offered == [f"+1415555{101 + i:04d}" for i in range(SIMULATED_NUMBERS - 1)]
+    assert offered == SIMULATED_NUMBERS[22:] and len(offered) == 8
 
 
 def test_a_customer_texts_from_the_phone_page_and_reads_the_reply(simulator_on, monkeypatch,
@@ -200,7 +221,8 @@ def test_a_customer_texts_from_the_phone_page_and_reads_the_reply(simulator_on, 
     owner.force_login(get_user_model().objects.get(username="owner"))
     page = owner.get("/simulator/phone/?me=+14155550188")
     assert page.status_code == 200
-    assert re.findall(r'<option value="(\+\d+)"', page.content.decode()) == [DEMO_NUMBER]  # the only one reaching us
+    offered = re.findall(r'<option value="(\+\d+)"', page.content.decode())
+    assert offered == [DEMO_NUMBER, *WEEK_NUMBERS]  # the numbers whose texts reach us
     sent = owner.post("/simulator/phone/", {"me": "+14155550188", "to": DEMO_NUMBER, "body": "Do you sell gift cards?"})
     assert sent.status_code == 302 and sent["Location"] == "/simulator/phone/?me=+14155550188"
     with tenant_scope(demo):

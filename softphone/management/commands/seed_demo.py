@@ -16,6 +16,7 @@ from crm.models import Order, OrderCounter
 from crm.services import ItemInput, contact_for, order_create, order_transition
 from messaging.models import CannedReply, Conversation, Message, MessageStatus
 from messaging.services.conversations import conversation_for
+from softphone import demo_week
 from softphone.simulator.state import simulated
 from telephony.models import Call, CallDirection, CallStatus, PhoneNumber, Provider, ProviderAccount
 from telephony.services.webhook_contract import webhook_urls
@@ -72,6 +73,10 @@ class Command(BaseCommand):
                 seed_calls(organization, agent=Agent.objects.get(organization=organization, user=agent_user))
             if not Order.objects.filter(organization=organization).exists():
                 seed_orders(organization, owner=people[Role.OWNER])
+            if simulated_sids and not demo_week.already_seeded(organization):
+                demo_week.seed_week(organization, owner=people[Role.OWNER], account=ProviderAccount.objects.get(
+                    organization=organization, account_sid=DEMO_ACCOUNT_SID),
+                    number_sids={phone: simulated_sids[phone] for phone in WEEK_NUMBERS})
             if simulated_sids:
                 # The demo's number is the simulated account's own (a database seeded before the
                 # simulator existed gets the simulated number's sid).
@@ -84,9 +89,11 @@ class Command(BaseCommand):
 # demo agent, a few customers with history, and canned replies.
 DEMO_ACCOUNT_SID, DEMO_TOKEN, DEMO_NUMBER = "AC00000000000000000000000000000001", "demo-token", "+14155550100"
 DEMO_NUMBER_SID = "PN" + "0" * 31 + "1"
-# The simulated Twilio account's numbers (softphone.simulator, on in `make run`): the demo's number
-# and nine more to import, buy around or assign.
-SIMULATED_NUMBERS = 10
+# The simulated Twilio account's numbers (softphone.simulator, on in `make run`): the demo's number and
+# 29 more (555-01XX numbers are fiction's); the demo's week uses 21 of them (WEEK_NUMBERS), the other
+# eight are left for Numbers → Import from Twilio.
+SIMULATED_NUMBERS = [DEMO_NUMBER] + [f"+1415555{n:04d}" for n in range(150, 179)]
+WEEK_NUMBERS = SIMULATED_NUMBERS[1:22]
 
 
 def seed_simulator() -> dict[str, str]:
@@ -97,18 +104,19 @@ def seed_simulator() -> dict[str, str]:
         if fake.account(DEMO_ACCOUNT_SID) is None:
             fake.add_account(DEMO_ACCOUNT_SID, DEMO_TOKEN, friendly_name="Demo Twilio (simulated)")
         sids = {}
-        for offset in range(SIMULATED_NUMBERS):
-            phone = f"+1415555{100 + offset:04d}"
+        for phone in SIMULATED_NUMBERS:
             found = fake.find_number(DEMO_ACCOUNT_SID, phone)
             if found is None:
-                found = fake.add_incoming_number(DEMO_ACCOUNT_SID, phone, friendly_name=f"(415) 555-{100 + offset:04d}",
+                found = fake.add_incoming_number(DEMO_ACCOUNT_SID, phone, friendly_name=phone,
                                                  capabilities={"voice": True, "sms": True, "mms": True, "fax": False})
-            if phone == DEMO_NUMBER:
+            if phone == DEMO_NUMBER or phone in WEEK_NUMBERS:
                 found = fake.update_number(DEMO_ACCOUNT_SID, found["sid"], sms_url=urls.sms_url,
                                            voice_url=urls.voice_url, status_callback=urls.status_callback,
-                                           friendly_name="Support line")
+                                           friendly_name="Support line" if phone == DEMO_NUMBER else phone)
             sids[phone] = found["sid"]
     return sids
+
+
 DEMO_CUSTOMERS = [
     # phone, name, minutes ago, [(direction, body)], labels
     ("+14155550123", "Maria Lopez", 3, [("inbound", "Hi! Where is my order #1042? It said Tuesday."),
