@@ -9,12 +9,14 @@ from . import carrier
 
 @shared_task(name="simulator.message_progress")
 def message_progress(*, account_sid: str, sid: str, callback: str, step: int = 0) -> None:
-    """A sent message moves on (sent, then delivered or undelivered), one status callback each."""
-    if carrier.message_advance(account_sid=account_sid, sid=sid, callback=callback, step=step) is not None:
-        message_progress.apply_async(kwargs={"account_sid": account_sid, "sid": sid, "callback": callback,
-                                             "step": step + 1}, countdown=carrier.STEP_SECONDS)
+    """A sent message moves on to its status number `step` (sent, then delivered or undelivered),
+    with one status callback."""
+    carrier.message_advance(account_sid=account_sid, sid=sid, callback=callback, step=step)
 
 
 def message_sent(*, account_sid: str, sid: str, callback: str) -> None:
-    message_progress.apply_async(kwargs={"account_sid": account_sid, "sid": sid, "callback": callback, "step": 0},
-                                 countdown=carrier.STEP_SECONDS)
+    """Every step of a message the carrier accepted, scheduled at once a second apart (each stands
+    alone: a step that fails does not hold up the next)."""
+    for step in range(len(carrier.PROGRESS)):
+        message_progress.apply_async(kwargs={"account_sid": account_sid, "sid": sid, "callback": callback,
+                                             "step": step}, countdown=carrier.STEP_SECONDS * (step + 1))
