@@ -137,6 +137,8 @@ def main() -> int:
     env.setdefault("SIMULATOR", "true")
     if env["SIMULATOR"].lower() in ("1", "true", "yes", "on"):
         env.setdefault("TWILIO_API_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/twilio")
+        env.setdefault("VAPI_API_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/vapi")
+        env.setdefault("WHATSAPP_GRAPH_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/whatsapp")
 
     started_db = False
     if not env.get("DATABASE_URL"):

@@ -14,12 +14,21 @@ from django.db import IntegrityError, transaction
 
 from .models import SimulatorState
 from .twilio import FakeTwilio
+from .vapi import FakeVapi
+from .whatsapp import FakeWhatsApp
+
+# The one VAPI private key and the one WhatsApp access token the simulated vendors answer (a demo has
+# one VAPI organization and one WhatsApp Business app).
+VAPI_KEY = "demo-vapi-key"
+WHATSAPP_TOKEN = "demo-whatsapp-token"
 
 # What a request log may keep between requests (the fakes record every request they get).
 REQUESTS_KEPT = 200
 
 VENDORS: dict[str, Callable[[], object]] = {
     "twilio": FakeTwilio,
+    "vapi": lambda: FakeVapi(api_key=VAPI_KEY),  # without Twilio's state: VAPI keeps its own numbers
+    "whatsapp": lambda: FakeWhatsApp(access_token=WHATSAPP_TOKEN),
 }
 
 

@@ -110,6 +110,11 @@ class FakeVapi(FakeServer):
 
     # -- set-up and inspection -------------------------------------------------------------------
 
+    def assistant(self, id: str) -> dict | None:
+        with self._lock:
+            found = self._assistants.get(id)
+            return dict(found) if found is not None else None
+
     def add_assistant(self, id: str | None = None, name: str = "Assistant") -> dict:
         now = _now()
         assistant = {"id": id or str(uuid.uuid4()), "orgId": self.org_id, "name": name,

@@ -43,6 +43,32 @@ def _as_fake_request(request: HttpRequest, path: str) -> Request:
     return Request(request.method, path, request.META.get("QUERY_STRING", ""), headers, request.body)
 
 
+def _answer(answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST", "PATCH", "DELETE"])
+@simulator_only
+def vapi_api(request: HttpRequest, path: str) -> HttpResponse:
+    """VAPI's API (phone numbers, assistants), as softphone.simulator.vapi answers it: Bearer key, JSON."""
+    with simulated("vapi") as fake:
+        return _answer(fake.handle(_as_fake_request(request, "/" + path)))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST", "DELETE"])
+@simulator_only
+def whatsapp_api(request: HttpRequest, path: str) -> HttpResponse:
+    """Meta's Graph API for the WhatsApp Cloud API (numbers, messages, media, templates), as
+    softphone.simulator.whatsapp answers it."""
+    with simulated("whatsapp") as fake:
+        return _answer(fake.handle(_as_fake_request(request, "/" + path)))
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST", "DELETE"])
 @simulator_only
@@ -56,10 +82,7 @@ def twilio_api(request: HttpRequest, path: str) -> HttpResponse:
         callback = request.POST.get("StatusCallback", "")
         if callback:
             tasks.message_sent(account_sid=sent.group(1), sid=json.loads(answer.body)["sid"], callback=callback)
-    response = HttpResponse(answer.body, status=answer.status)
-    for name, value in answer.headers.items():
-        response[name] = value
-    return response
+    return _answer(answer)
 
 
 # A customer's phone ------------------------------------------------------------------------------------

@@ -183,6 +183,10 @@ class FakeWhatsApp(FakeServer):
             if business_account_id is not None:
                 self._attach(phone_number_id, business_account_id)
 
+    def has_phone_number(self, phone_number_id: str) -> bool:
+        with self._lock:
+            return phone_number_id in self._phone_numbers
+
     def add_business_account(self, business_account_id: str) -> None:
         """A WhatsApp Business Account the access token can read (with no numbers until some are added)."""
         with self._lock:

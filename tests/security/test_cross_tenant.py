@@ -226,6 +226,8 @@ PUBLIC_ROUTES = {
     # production unless asked for); its API answers only a simulated account's own credentials
     # (tests/softphone/test_simulator.py).
     "simulator/twilio/<path:path>",
+    "simulator/vapi/<path:path>",
+    "simulator/whatsapp/<path:path>",
 }
 
 

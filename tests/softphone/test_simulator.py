@@ -21,18 +21,21 @@ from django.core.management import call_command
 from django.test import Client
 
 from crm.models import Contact, Order, OrderStatus
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, Message, WhatsAppSender
+from messaging.services import senders
 from softphone.management.commands.seed_demo import (
     DEMO_ACCOUNT_SID,
+    DEMO_ASSISTANTS,
     DEMO_NUMBER,
     SIMULATED_NUMBERS,
     WEEK_NUMBERS,
 )
 from softphone.simulator import carrier, tasks
 from softphone.simulator.models import SimulatorState
-from softphone.simulator.state import simulated
+from softphone.simulator.state import VAPI_KEY, simulated
 from telephony.models import Call, PhoneNumber
 from telephony.services import sync
+from tenants import selectors as tenant_selectors
 from tenants.models import Agent, Organization
 from tenants.models import Client as TenantClient
 from tenants.scoping import tenant_scope
@@ -242,3 +245,29 @@ def test_a_customer_texts_from_the_phone_page_and_reads_the_reply(simulator_on, 
     assert owner.get("/simulator/phone/?me=not-a-number").status_code == 400
     # Anonymous people are sent to log in.
     assert Client().get("/simulator/phone/")["Location"].startswith("/accounts/login/")
+
+
+def test_vapi_and_whatsapp_are_simulated_too_and_the_demo_is_connected_to_them(simulator_on, settings, org,
+                                                                                 owner_client):
+    settings.VAPI_API_BASE_URL = f"{simulator_on.url}/simulator/vapi"
+    settings.WHATSAPP_GRAPH_BASE_URL = f"{simulator_on.url}/simulator/whatsapp"
+    call_command("seed_demo")
+    demo = Organization.objects.get(slug="demo")
+    with tenant_scope(demo):
+        catalog = tenant_selectors.assistant_catalog(organization=demo, fresh=True)
+        sender = WhatsAppSender.objects.get()
+        checked = senders.whatsapp_sender_check(organization=demo, sender=sender)
+    # The product's real VAPI adapter lists the simulated assistants; Meta's check of the sender passes.
+    assert catalog is not None and catalog.error == ""
+    assert dict(catalog.assistants) == dict(DEMO_ASSISTANTS)
+    assert (checked.status, checked.verified_name) == ("active", "Demo Company")
+    # Another organization connects them through the product's pages and API, verified with the vendor.
+    wrong = owner_client.post("/api/acme/provider-accounts", {"provider": "vapi", "apiKey": "not-the-key"},
+                              content_type="application/json")
+    assert wrong.status_code == 400
+    vapi = owner_client.post("/api/acme/provider-accounts", {"provider": "vapi", "apiKey": VAPI_KEY,
+                                                             "friendlyName": "VAPI"}, content_type="application/json")
+    assert vapi.status_code == 201, vapi.content
+    # Off, the vendors' simulated APIs answer nothing at all.
+    settings.SIMULATOR_ENABLED = False
+    assert Client().get("/simulator/vapi/assistant", HTTP_AUTHORIZATION=f"Bearer {VAPI_KEY}").status_code == 404

@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from crm.models import Order, OrderCounter
 from crm.services import ItemInput, contact_for, order_create, order_transition
-from messaging.models import CannedReply, Conversation, Message, MessageStatus
+from messaging.models import CannedReply, Conversation, Message, MessageStatus, WhatsAppSender
 from messaging.services.conversations import conversation_for
 from softphone import demo_week
+from softphone.simulator.state import VAPI_KEY as SIMULATED_VAPI_KEY
+from softphone.simulator.state import WHATSAPP_TOKEN as SIMULATED_WHATSAPP_TOKEN
 from softphone.simulator.state import simulated
 from telephony.models import Call, CallDirection, CallStatus, PhoneNumber, Provider, ProviderAccount
 from telephony.services.webhook_contract import webhook_urls
@@ -73,6 +75,8 @@ class Command(BaseCommand):
                 seed_calls(organization, agent=Agent.objects.get(organization=organization, user=agent_user))
             if not Order.objects.filter(organization=organization).exists():
                 seed_orders(organization, owner=people[Role.OWNER])
+            if simulated_sids:
+                seed_vendor_accounts(organization)
             if simulated_sids and not demo_week.already_seeded(organization):
                 demo_week.seed_week(organization, owner=people[Role.OWNER], account=ProviderAccount.objects.get(
                     organization=organization, account_sid=DEMO_ACCOUNT_SID),
@@ -114,7 +118,37 @@ def seed_simulator() -> dict[str, str]:
                                            voice_url=urls.voice_url, status_callback=urls.status_callback,
                                            friendly_name="Support line" if phone == DEMO_NUMBER else phone)
             sids[phone] = found["sid"]
+    with simulated("vapi") as fake:
+        for assistant_id, name in DEMO_ASSISTANTS:
+            if fake.assistant(assistant_id) is None:
+                fake.add_assistant(assistant_id, name=name)
+    with simulated("whatsapp") as fake:
+        if not fake.has_phone_number(DEMO_WHATSAPP["phone_number_id"]):
+            fake.add_business_account(DEMO_WHATSAPP["business_account_id"])
+            fake.add_phone_number(DEMO_WHATSAPP["phone_number_id"], DEMO_WHATSAPP["display"],
+                                  business_account_id=DEMO_WHATSAPP["business_account_id"],
+                                  verified_name="Demo Company")
     return sids
+
+
+# The demo's VAPI assistants and WhatsApp sender, in the simulated vendors.
+DEMO_ASSISTANTS = [("asst_demo_receptionist", "Ava, AI receptionist"), ("asst_demo_orders", "Max, AI order desk")]
+DEMO_WHATSAPP = {"phone_number_id": "109000000000001", "business_account_id": "209000000000001",
+                 "display": "+1 415-555-0199", "app_secret": "demo-whatsapp-app-secret",
+                 "verify_token": "demo-whatsapp-verify-token"}
+
+
+def seed_vendor_accounts(organization) -> None:
+    """The demo's simulated VAPI account and WhatsApp sender, connected as an owner would connect them."""
+    ProviderAccount.objects.get_or_create(
+        organization=organization, provider=Provider.VAPI, account_sid="",
+        defaults={"friendly_name": "Demo VAPI (simulated)", "api_key": SIMULATED_VAPI_KEY})
+    WhatsAppSender.objects.get_or_create(
+        organization=organization, phone_number_id=DEMO_WHATSAPP["phone_number_id"],
+        defaults={"name": "Demo WhatsApp (simulated)", "display_phone_number": DEMO_WHATSAPP["display"],
+                  "business_account_id": DEMO_WHATSAPP["business_account_id"],
+                  "access_token": SIMULATED_WHATSAPP_TOKEN, "app_secret": DEMO_WHATSAPP["app_secret"],
+                  "verify_token": DEMO_WHATSAPP["verify_token"], "verified_name": "Demo Company"})
 
 
 DEMO_CUSTOMERS = [
