@@ -81,8 +81,8 @@ def text_from_customer(*, customer: str, to: str, body: str) -> dict:
         token = fake.account(account_sid)["auth_token"]
     url = number.get("sms_url") or ""
     if not ours(url):
-        fake_status = "the number's SMS URL is not this installation's" if url else "the number has no SMS URL"
-        raise PhoneError(f"Sent, but nobody will read it: {fake_status} (import the number first).")
+        reason = "the number's SMS URL is not this installation's" if url else "the number has no SMS URL"
+        raise PhoneError(f"Sent, but nobody will read it: {reason} (import the number first).")
     params = inbound_message(account_sid=account_sid, to=to, from_=customer, body=body, message_sid=message["sid"])
     try:
         answer = requests.post(url, data=params, timeout=10, headers={"X-Twilio-Signature": signature(url, params, token)})

@@ -240,6 +240,9 @@ def test_a_customer_texts_from_the_phone_page_and_reads_the_reply(simulator_on, 
     # Bad input is a clear 400 and sends nothing.
     bad = owner.post("/simulator/phone/", {"me": "+14155550188", "to": "+19995550000", "body": "hi"})
     assert bad.status_code == 400 and "is not a number of the simulated carrier" in bad.content.decode()
+    unheard = owner.post("/simulator/phone/", {"me": "+14155550188", "to": SIMULATED_NUMBERS[-1], "body": "hi"})
+    assert unheard.status_code == 400
+    assert "nobody will read it: the number has no SMS URL (import the number first)" in unheard.content.decode()
     empty = owner.post("/simulator/phone/", {"me": "+14155550188", "to": DEMO_NUMBER, "body": "  "})
     assert empty.status_code == 400 and "Write something to send." in empty.content.decode()
     assert owner.get("/simulator/phone/?me=not-a-number").status_code == 400
