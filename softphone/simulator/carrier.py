@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 import requests
 from django.conf import settings
 
+from . import whatsapp_webhooks
 from .state import simulated
 from .twilio_webhooks import inbound_message, signature, status_callback
 
@@ -107,3 +108,44 @@ def phone_thread(customer: str) -> list[dict]:
                     if customer in (m["to"], m["from"])]
     # Recorded in order within an account; the sort is stable, so equal seconds keep that order.
     return sorted(messages, key=lambda m: parsedate_to_datetime(m["date_created"]))
+
+
+def whatsapp_from_customer(*, customer: str, phone_number_id: str, body: str) -> dict:
+    """A customer writes to one of the simulated WhatsApp numbers: Meta records it (the customer's
+    24-hour window opens) and posts its signed webhook to the app's callback (only when that is this
+    installation's)."""
+    body = body.strip()
+    if not body:
+        raise PhoneError("Write something to send.")
+    wa_id = customer.lstrip("+")
+    with simulated("whatsapp") as fake:
+        numbers = fake.phone_numbers()
+        if phone_number_id not in numbers:
+            raise PhoneError("That is not a WhatsApp number of the simulated Meta.")
+        received = fake.receive(phone_number_id=phone_number_id, wa_id=wa_id, body=body)
+        webhook = fake.webhook
+    if not webhook or not ours(webhook["url"]):
+        raise PhoneError("Sent, but nobody will read it: the simulated Meta app has no webhook to this installation.")
+    payload = whatsapp_webhooks.inbound_text(phone_number_id=phone_number_id, display_phone_number=numbers[phone_number_id],
+                                             from_wa_id=wa_id, body=body, profile_name=customer,
+                                             wamid=received["wamid"])
+    raw = whatsapp_webhooks.encode(payload)
+    try:
+        answer = requests.post(webhook["url"], data=raw, timeout=10, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": whatsapp_webhooks.sign(raw, webhook["app_secret"])})
+    except requests.RequestException as exc:
+        raise PhoneError(f"Softphone did not answer Meta: {exc}") from None
+    if answer.status_code >= 400:
+        raise PhoneError(f"Softphone refused the message ({answer.status_code}).")
+    return received
+
+
+def whatsapp_numbers() -> dict[str, str]:
+    """The simulated WhatsApp numbers (phone number id -> display number), when Meta's webhook reaches us."""
+    with simulated("whatsapp") as fake:
+        return fake.phone_numbers() if fake.webhook and ours(fake.webhook["url"]) else {}
+
+
+def whatsapp_thread(customer: str) -> list[dict]:
+    with simulated("whatsapp") as fake:
+        return fake.conversation_with(customer.lstrip("+"))

@@ -101,23 +101,29 @@ def _customer(value: str) -> str | None:
 @require_http_methods(["GET", "POST"])
 @simulator_only
 def phone(request: HttpRequest) -> HttpResponse:
-    """A customer's phone on the simulated carrier: text one of the numbers that reach this
-    installation, and read the replies as they come (the thread refreshes itself)."""
+    """A customer's phone on the simulated carrier: text (or WhatsApp) one of the numbers that reach
+    this installation, and read the replies as they come (the thread refreshes itself)."""
     customer = _customer(request.POST.get("me") or request.GET.get("me", ""))
     error, status = "", 200
     if customer is None:
         error, status, customer = "That is not a phone number: use E.164, e.g. +14155550123.", 400, DEFAULT_CUSTOMER
     elif request.method == "POST":
         try:
-            carrier.text_from_customer(customer=customer, to=request.POST.get("to", ""), body=request.POST.get("body", ""))
+            to, body = request.POST.get("to", ""), request.POST.get("body", "")
+            if to.startswith("wa:"):
+                carrier.whatsapp_from_customer(customer=customer, phone_number_id=to[3:], body=body)
+            else:
+                carrier.text_from_customer(customer=customer, to=to, body=body)
         except carrier.PhoneError as exc:
             error, status = str(exc), 400
         else:
             return redirect(f"{reverse('simulator:phone')}?me={customer}")
     numbers = carrier.phone_numbers()
     return render(request, "simulator/phone.html", {
-        "me": customer, "numbers": numbers, "chosen": request.POST.get("to", numbers[0]["phone_number"] if numbers else ""),
-        "thread": carrier.phone_thread(customer), "error": error, "body": request.POST.get("body", "") if error else "",
+        "me": customer, "numbers": numbers, "whatsapp_numbers": carrier.whatsapp_numbers(),
+        "chosen": request.POST.get("to", numbers[0]["phone_number"] if numbers else ""),
+        "thread": carrier.phone_thread(customer), "whatsapp_thread": carrier.whatsapp_thread(customer),
+        "error": error, "body": request.POST.get("body", "") if error else "",
     }, status=status)
 
 
@@ -129,4 +135,5 @@ def phone_thread(request: HttpRequest) -> HttpResponse:
     customer = _customer(request.GET.get("me", ""))
     if customer is None:
         return HttpResponse("That is not a phone number.", status=400, content_type="text/plain")
-    return render(request, "simulator/_thread.html", {"me": customer, "thread": carrier.phone_thread(customer)})
+    return render(request, "simulator/_thread.html", {"me": customer, "thread": carrier.phone_thread(customer),
+                                                      "whatsapp_thread": carrier.whatsapp_thread(customer)})

@@ -165,6 +165,13 @@ class FakeWhatsApp(FakeServer):
         self.requests: list[WhatsAppRequest] = []
         self._templates: dict[str, list[dict]] = {}  # business account id -> templates, oldest first
         self._phone_business: dict[str, str] = {}  # phone number id -> its business account id
+        self._received: list[dict] = []  # customers' texts (the simulator's customer phone)
+        self.webhook: dict | None = None  # the app's callback URL and secret (set_webhook)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self.__dict__.setdefault("_received", [])  # a state saved before these existed
+        self.__dict__.setdefault("webhook", None)
 
     # -- set-up and inspection -------------------------------------------------------------------
 
@@ -182,6 +189,36 @@ class FakeWhatsApp(FakeServer):
                 "throughput": {"level": "STANDARD"}, "messaging_limit_tier": "TIER_1K", "status": "CONNECTED"}
             if business_account_id is not None:
                 self._attach(phone_number_id, business_account_id)
+
+    def set_webhook(self, *, url: str, app_secret: str) -> None:
+        """The app's webhook, as set in Meta's console: where Meta posts, and the secret it signs with."""
+        with self._lock:
+            self.webhook = {"url": url, "app_secret": app_secret}
+
+    def phone_numbers(self) -> dict[str, str]:
+        """Phone number id -> display phone number."""
+        with self._lock:
+            return dict(self._phone_numbers)
+
+    def receive(self, *, phone_number_id: str, wa_id: str, body: str) -> dict:
+        """A customer's text to one of the numbers, as Meta records it (the customer's window opens)."""
+        wamid = new_wamid(wa_id)
+        with self._lock:
+            self._windows[wa_id] = time.time()
+            received = {"wamid": wamid, "phone_number_id": phone_number_id, "from": wa_id, "body": body,
+                        "at": time.time()}
+            self._received.append(received)
+            return dict(received)
+
+    def conversation_with(self, wa_id: str) -> list[dict]:
+        """What a customer and the numbers wrote each other, oldest first: {"mine", "body", "number"}."""
+        with self._lock:
+            received = [(m["at"], {"mine": True, "body": m["body"], "number": m["phone_number_id"]})
+                        for m in self._received if m["from"] == wa_id]
+            sent = [(m.get("_at", 0), {"mine": False, "body": (m.get("text") or {}).get("body", "(a template or media)"),
+                                       "number": m["phone_number_id"]})
+                    for m in self._sent if _digits(m.get("to", "")) == wa_id]
+        return [entry for _, entry in sorted(received + sent, key=lambda pair: pair[0])]
 
     def has_phone_number(self, phone_number_id: str) -> bool:
         with self._lock:
@@ -284,7 +321,7 @@ class FakeWhatsApp(FakeServer):
     def sent(self) -> list[dict]:
         """The message bodies accepted, oldest first, each with `phone_number_id` and the `wamid` answered."""
         with self._lock:
-            return copy.deepcopy(self._sent)
+            return [{key: value for key, value in copy.deepcopy(m).items() if key != "_at"} for m in self._sent]
 
     # -- fault injection ---------------------------------------------------------------------------
 
@@ -358,7 +395,7 @@ class FakeWhatsApp(FakeServer):
         if message_type == "template" and phone_number_id in self._phone_business:
             self._check_template(self._phone_business[phone_number_id], body["template"])
         wamid = new_wamid(wa_id)
-        self._sent.append({**copy.deepcopy(body), "phone_number_id": phone_number_id, "wamid": wamid})
+        self._sent.append({**copy.deepcopy(body), "phone_number_id": phone_number_id, "wamid": wamid, "_at": time.time()})
         message: dict[str, str] = {"id": wamid}
         if message_type == "template":
             message["message_status"] = "accepted"

@@ -274,3 +274,32 @@ def test_vapi_and_whatsapp_are_simulated_too_and_the_demo_is_connected_to_them(s
     # Off, the vendors' simulated APIs answer nothing at all.
     settings.SIMULATOR_ENABLED = False
     assert Client().get("/simulator/vapi/assistant", HTTP_AUTHORIZATION=f"Bearer {VAPI_KEY}").status_code == 404
+
+
+def test_a_customer_writes_on_whatsapp_from_the_phone_page_and_reads_the_reply(simulator_on, settings, monkeypatch,
+                                                                               django_capture_on_commit_callbacks):
+    settings.WHATSAPP_GRAPH_BASE_URL = f"{simulator_on.url}/simulator/whatsapp"
+    monkeypatch.setattr(tasks, "message_sent", lambda **kwargs: None)
+    call_command("seed_demo")
+    demo = Organization.objects.get(slug="demo")
+    owner = Client()
+    owner.force_login(get_user_model().objects.get(username="owner"))
+    page = owner.get("/simulator/phone/?me=+14155550188").content.decode()
+    assert '<option value="wa:109000000000001">WhatsApp +1 415-555-0199</option>' in page
+    sent = owner.post("/simulator/phone/", {"me": "+14155550188", "to": "wa:109000000000001",
+                                            "body": "Hola, ¿tienen tarjetas regalo?"})
+    assert sent.status_code == 302, sent.content.decode()[-500:]
+    with tenant_scope(demo):
+        conversation = Conversation.objects.get(channel="whatsapp", contact__phone_number="+14155550188")
+        assert conversation.last_message_preview == "Hola, ¿tienen tarjetas regalo?"
+    agent = Client()
+    agent.force_login(get_user_model().objects.get(username="agent"))
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = agent.post(f"/o/demo/inbox/c/{conversation.pk}/send/", {"body": "¡Sí, desde 10 €!"},
+                           HTTP_HX_REQUEST="true")
+    assert reply.status_code == 201, reply.content.decode()[-500:]
+    thread = owner.get("/simulator/phone/thread/?me=%2B14155550188").content.decode()
+    whatsapp = thread[thread.index("WhatsApp with"):]
+    assert whatsapp.index("Hola, ¿tienen tarjetas regalo?") < whatsapp.index("¡Sí, desde 10 €!")
+    bad = owner.post("/simulator/phone/", {"me": "+14155550188", "to": "wa:999", "body": "hi"})
+    assert bad.status_code == 400 and "not a WhatsApp number of the simulated Meta" in bad.content.decode()

@@ -16,6 +16,7 @@ from crm.models import Order, OrderCounter
 from crm.services import ItemInput, contact_for, order_create, order_transition
 from messaging.models import CannedReply, Conversation, Message, MessageStatus, WhatsAppSender
 from messaging.services.conversations import conversation_for
+from messaging.services.senders import webhook_url as whatsapp_webhook_url
 from softphone import demo_week
 from softphone.simulator.state import VAPI_KEY as SIMULATED_VAPI_KEY
 from softphone.simulator.state import WHATSAPP_TOKEN as SIMULATED_WHATSAPP_TOKEN
@@ -128,6 +129,8 @@ def seed_simulator() -> dict[str, str]:
             fake.add_phone_number(DEMO_WHATSAPP["phone_number_id"], DEMO_WHATSAPP["display"],
                                   business_account_id=DEMO_WHATSAPP["business_account_id"],
                                   verified_name="Demo Company")
+        # Meta's app posts to this installation, signed with the sender's app secret.
+        fake.set_webhook(url=whatsapp_webhook_url(), app_secret=DEMO_WHATSAPP["app_secret"])
     return sids
 
 
