@@ -247,6 +247,7 @@ INTERACTIVE_TASKS = [
     "telephony.provider_account_voice_enable",  # a manager waiting for the softphone, on the accounts page
     "telephony.provider_account_voice_disable",
     "simulator.message_progress",  # the simulated carrier's status callbacks (make run's demo)
+    "simulator.whatsapp_progress",  # the simulated Meta's status webhooks
 ]
 BULK_TASKS = [
     "messaging.whatsapp_sender_check",  # one sender's status at Meta, daily

@@ -149,3 +149,30 @@ def whatsapp_numbers() -> dict[str, str]:
 def whatsapp_thread(customer: str) -> list[dict]:
     with simulated("whatsapp") as fake:
         return fake.conversation_with(customer.lstrip("+"))
+
+
+# What Meta tells of a message the business sent, one webhook each, a second apart.
+WHATSAPP_PROGRESS = ("sent", "delivered")
+
+
+def whatsapp_advance(*, phone_number_id: str, wamid: str, recipient_id: str, step: int) -> str | None:
+    """Meta's status webhook for a sent WhatsApp message, step number ``step``, signed with the app
+    secret and posted only to this installation; the status told, or None when there is nothing to tell."""
+    if step >= len(WHATSAPP_PROGRESS):
+        return None
+    with simulated("whatsapp") as fake:
+        webhook, display = fake.webhook, fake.phone_numbers().get(phone_number_id)
+        business = fake.business_account_of(phone_number_id)
+    if not webhook or display is None or not ours(webhook["url"]):
+        return None
+    status = WHATSAPP_PROGRESS[step]
+    payload = whatsapp_webhooks.status_update(phone_number_id=phone_number_id, display_phone_number=display,
+                                              wamid=wamid, status=status, recipient_id=recipient_id,
+                                              **({"waba_id": business} if business else {}))
+    raw = whatsapp_webhooks.encode(payload)
+    try:
+        requests.post(webhook["url"], data=raw, timeout=10, headers={
+            "Content-Type": "application/json", "X-Hub-Signature-256": whatsapp_webhooks.sign(raw, webhook["app_secret"])})
+    except requests.RequestException as exc:
+        logger.warning("simulator: WhatsApp status webhook for %s failed: %s", wamid, exc)
+    return status

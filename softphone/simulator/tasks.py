@@ -20,3 +20,16 @@ def message_sent(*, account_sid: str, sid: str, callback: str) -> None:
     for step in range(len(carrier.PROGRESS)):
         message_progress.apply_async(kwargs={"account_sid": account_sid, "sid": sid, "callback": callback,
                                              "step": step}, countdown=carrier.STEP_SECONDS * (step + 1))
+
+
+@shared_task(name="simulator.whatsapp_progress")
+def whatsapp_progress(*, phone_number_id: str, wamid: str, recipient_id: str, step: int = 0) -> None:
+    """Meta tells of a sent WhatsApp message: its status number `step` (sent, then delivered)."""
+    carrier.whatsapp_advance(phone_number_id=phone_number_id, wamid=wamid, recipient_id=recipient_id, step=step)
+
+
+def whatsapp_sent(*, phone_number_id: str, wamid: str, recipient_id: str) -> None:
+    for step in range(len(carrier.WHATSAPP_PROGRESS)):
+        whatsapp_progress.apply_async(kwargs={"phone_number_id": phone_number_id, "wamid": wamid,
+                                              "recipient_id": recipient_id, "step": step},
+                                      countdown=carrier.STEP_SECONDS * (step + 1))

@@ -24,6 +24,7 @@ from .server import Request
 from .state import simulated
 
 _MESSAGES = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json")
+_WHATSAPP_SEND = re.compile(r"/v\d+\.\d+/(\d+)/messages")
 
 
 def simulator_only(view):
@@ -66,7 +67,13 @@ def whatsapp_api(request: HttpRequest, path: str) -> HttpResponse:
     """Meta's Graph API for the WhatsApp Cloud API (numbers, messages, media, templates), as
     softphone.simulator.whatsapp answers it."""
     with simulated("whatsapp") as fake:
-        return _answer(fake.handle(_as_fake_request(request, "/" + path)))
+        answer = fake.handle(_as_fake_request(request, "/" + path))
+    sent = _WHATSAPP_SEND.fullmatch("/" + path)
+    if request.method == "POST" and sent and answer.status == 200:
+        wamid = json.loads(answer.body)["messages"][0]["id"]
+        recipient = "".join(ch for ch in str(json.loads(request.body or b"{}").get("to", "")) if ch.isdigit())
+        tasks.whatsapp_sent(phone_number_id=sent.group(1), wamid=wamid, recipient_id=recipient)
+    return _answer(answer)
 
 
 @csrf_exempt

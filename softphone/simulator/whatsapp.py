@@ -195,6 +195,10 @@ class FakeWhatsApp(FakeServer):
         with self._lock:
             self.webhook = {"url": url, "app_secret": app_secret}
 
+    def business_account_of(self, phone_number_id: str) -> str | None:
+        with self._lock:
+            return self._phone_business.get(phone_number_id)
+
     def phone_numbers(self) -> dict[str, str]:
         """Phone number id -> display phone number."""
         with self._lock:

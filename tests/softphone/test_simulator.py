@@ -280,6 +280,8 @@ def test_a_customer_writes_on_whatsapp_from_the_phone_page_and_reads_the_reply(s
                                                                                django_capture_on_commit_callbacks):
     settings.WHATSAPP_GRAPH_BASE_URL = f"{simulator_on.url}/simulator/whatsapp"
     monkeypatch.setattr(tasks, "message_sent", lambda **kwargs: None)
+    told = []
+    monkeypatch.setattr(tasks, "whatsapp_sent", lambda **kwargs: told.append(kwargs))
     call_command("seed_demo")
     demo = Organization.objects.get(slug="demo")
     owner = Client()
@@ -298,6 +300,13 @@ def test_a_customer_writes_on_whatsapp_from_the_phone_page_and_reads_the_reply(s
         reply = agent.post(f"/o/demo/inbox/c/{conversation.pk}/send/", {"body": "¡Sí, desde 10 €!"},
                            HTTP_HX_REQUEST="true")
     assert reply.status_code == 201, reply.content.decode()[-500:]
+    # Meta tells of the reply with its signed status webhooks: the product's message follows.
+    [scheduled] = told
+    assert (scheduled["phone_number_id"], scheduled["recipient_id"]) == ("109000000000001", "14155550188")
+    for step in range(len(carrier.WHATSAPP_PROGRESS)):
+        carrier.whatsapp_advance(**scheduled, step=step)
+    with tenant_scope(demo):
+        assert Message.objects.get(provider_sid=scheduled["wamid"]).status == "delivered"
     thread = owner.get("/simulator/phone/thread/?me=%2B14155550188").content.decode()
     whatsapp = thread[thread.index("WhatsApp with"):]
     assert whatsapp.index("Hola, ¿tienen tarjetas regalo?") < whatsapp.index("¡Sí, desde 10 €!")
