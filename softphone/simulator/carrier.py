@@ -1,7 +1,9 @@
-"""What the simulated carrier does on its own, as Twilio would: a sent message's status callbacks.
+"""What the simulated vendors do on their own, as Twilio and Meta would: a sent message's status
+callbacks, and a customer's texts and WhatsApp messages from the customer's phone page.
 
-Callbacks are signed with the account's auth token (X-Twilio-Signature) and posted only to this
-product's own public address: a URL that came in a request never receives anything from here."""
+Callbacks and webhooks are signed as the vendor signs them (Twilio's X-Twilio-Signature with the
+account's auth token, Meta's X-Hub-Signature-256 with the app secret) and posted only to this product's
+own public address: a URL that came in a request never receives anything from here."""
 
 from __future__ import annotations
 
