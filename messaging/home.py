@@ -4,13 +4,14 @@ time, and the messages of each day over the last four weeks. Read through the as
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core.charts import Series, daily_bars
+from core.dates import day_start
 from tenants.models import Organization
 from tenants.signals import HomePanel
 
@@ -18,10 +19,6 @@ from .models import Conversation, ConversationStatus, Direction, Message
 
 CHART_DAYS = 28
 WAITING_SHOWN = 5
-
-
-def _day_start(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def conversation_figures(*, organization: Organization) -> dict:
@@ -42,7 +39,7 @@ def first_response_today(*, organization: Organization) -> dict:
     """Of the conversations a customer wrote in today, how long the team took, on average, from the
     customer's first message today to a person's first answer after it; and how many are still
     waiting for that answer."""
-    start = _day_start(timezone.localdate())
+    start = day_start(timezone.localdate())
     first_in = (Message.objects.filter(organization=organization, conversation=OuterRef("pk"),
                                        direction=Direction.INBOUND, created_at__gte=start)
                 .order_by("created_at").values("created_at")[:1])
@@ -64,7 +61,7 @@ def first_response_today(*, organization: Organization) -> dict:
 def messages_per_day(*, organization: Organization, days: int = CHART_DAYS) -> tuple[list, dict]:
     today = timezone.localdate()
     dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    rows = (Message.objects.filter(organization=organization, created_at__gte=_day_start(dates[0]))
+    rows = (Message.objects.filter(organization=organization, created_at__gte=day_start(dates[0]))
             .exclude(direction=Direction.NOTE).annotate(day=TruncDate("created_at")).order_by()
             .values_list("day", "direction").annotate(n=Count("id")))
     counts = {(day, direction): n for day, direction, n in rows}

@@ -11,11 +11,12 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core.charts import Series, daily_bars
+from core.dates import day_start
 from tenants.models import Organization
 from tenants.signals import HomePanel
 
 from .models import Call, CallDirection
-from .selectors import MISSED, _day_start, missed_calls_unseen_count
+from .selectors import MISSED, missed_calls_unseen_count
 
 CHART_DAYS = 28
 LATEST_MISSED = 5
@@ -24,7 +25,7 @@ LATEST_MISSED = 5
 def calls_per_day(*, organization: Organization, days: int = CHART_DAYS) -> tuple[list, list[Series]]:
     today = timezone.localdate()
     dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
-    rows = (Call.objects.filter(organization=organization, created_at__gte=_day_start(dates[0]))
+    rows = (Call.objects.filter(organization=organization, created_at__gte=day_start(dates[0]))
             .annotate(day=TruncDate("created_at")).order_by().values("day")
             .annotate(missed=Count("id", filter=MISSED),
                       answered=Count("id", filter=Q(direction=CallDirection.INBOUND) & ~MISSED),
@@ -36,7 +37,7 @@ def calls_per_day(*, organization: Organization, days: int = CHART_DAYS) -> tupl
 
 
 def home_panels(sender, organization: Organization, **kwargs) -> list[HomePanel]:
-    today = _day_start(timezone.localdate())
+    today = day_start(timezone.localdate())
     missed = Call.objects.filter(MISSED, organization=organization)
     dates, series = calls_per_day(organization=organization)
     return [

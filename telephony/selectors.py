@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
+from core.dates import day_start
 from tenants.models import Agent, Job, Organization
 from tenants.scoping import get_for_org
 
@@ -66,11 +66,6 @@ def get_job_for_org(organization: Organization, public_id) -> Job:
 MISSED = Q(direction=CallDirection.INBOUND, answered_at__isnull=True, status__in=CALL_ENDED)
 
 
-def _day_start(day: date) -> datetime:
-    """Midnight of `day` in the current time zone (the day as the person asking reads it)."""
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def call_list(*, organization: Organization, filters: dict | None = None, user=None) -> QuerySet[Call]:
     """The call log, newest first. Filters: `mine` (calls of the asking user's own agent: nothing
     for someone who is no agent), `missed`, `voicemail`, `number` (a PhoneNumber), `direction`,
@@ -91,9 +86,9 @@ def call_list(*, organization: Organization, filters: dict | None = None, user=N
     if filters.get("direction"):
         qs = qs.filter(direction=filters["direction"])
     if filters.get("date_from"):
-        qs = qs.filter(created_at__gte=_day_start(filters["date_from"]))
+        qs = qs.filter(created_at__gte=day_start(filters["date_from"]))
     if filters.get("date_to"):
-        qs = qs.filter(created_at__lt=_day_start(filters["date_to"] + timedelta(days=1)))
+        qs = qs.filter(created_at__lt=day_start(filters["date_to"] + timedelta(days=1)))
     return qs.order_by("-created_at", "-id")
 
 

@@ -57,10 +57,6 @@ class Access:
     def everything(self) -> bool:
         return self.clients is None and not self.own_only
 
-    @property
-    def limited_to_clients(self) -> bool:
-        return self.clients is not None
-
 
 EVERYTHING = Access()
 

@@ -187,22 +187,16 @@ class MemberDetailApi(TenantAPIView):
         serializer = MemberPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        if "role" in data:
-            services.membership_change_role(organization=self.organization, actor=request.user,
-                                            membership=membership, role=data["role"])
-        if "limited_to_clients" in data or "client_ids" in data:
-            limited = data.get("limited_to_clients", membership.limited_to_clients)
-            if "client_ids" in data:
-                known = {client.pk: client for client in selectors.client_list(
-                    organization=self.organization, archived=None).filter(pk__in=data["client_ids"])}
-                unknown = [str(pk) for pk in data["client_ids"] if pk not in known]
-                if unknown:
-                    raise ValidationError({"client_ids": [f"No client of this organization has the id {unknown[0]}."]})
-                clients = list(known.values())
-            else:
-                clients = selectors.membership_clients(membership)
-            services.membership_set_clients(organization=self.organization, actor=request.user,
-                                            membership=membership, limited=limited, clients=clients)
+        clients = None
+        if "client_ids" in data:
+            known = {client.pk: client for client in selectors.client_list(
+                organization=self.organization, archived=None).filter(pk__in=data["client_ids"])}
+            unknown = [str(pk) for pk in data["client_ids"] if pk not in known]
+            if unknown:
+                raise ValidationError({"client_ids": [f"No client of this organization has the id {unknown[0]}."]})
+            clients = list(known.values())
+        services.membership_update(organization=self.organization, actor=request.user, membership=membership,
+                                   role=data.get("role"), limited=data.get("limited_to_clients"), clients=clients)
         return Response(MemberOutputSerializer(selectors.get_membership_for_org(self.organization, membership_id)).data)
 
 

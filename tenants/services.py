@@ -172,6 +172,23 @@ def membership_set_clients(*, organization: Organization, actor, membership: Mem
 
 
 @transaction.atomic
+def membership_update(*, organization: Organization, actor, membership: Membership, role: str | None = None,
+                      limited: bool | None = None, clients: list[Client] | None = None) -> Membership:
+    """Change a member's role and which clients they see at once; what is not given stays as it is
+    (the clients of a limit changed alone, or a limit switched on for the clients already listed)."""
+    if role is not None:
+        membership = membership_change_role(organization=organization, actor=actor, membership=membership, role=role)
+    if limited is not None or clients is not None:
+        if clients is None:
+            clients = [access.client for access in
+                       ClientAccess.objects.filter(membership=membership).select_related("client")]
+        membership = membership_set_clients(
+            organization=organization, actor=actor, membership=membership, clients=clients,
+            limited=membership.limited_to_clients if limited is None else limited)
+    return membership
+
+
+@transaction.atomic
 def organization_set_agent_visibility(*, organization: Organization, actor, visibility: str) -> Organization:
     """Whether agents see every conversation or only those of the numbers they answer and those
     assigned to them (tenants.access). Owners and admins always see every conversation."""

@@ -7,13 +7,17 @@ own public address: a URL that came in a request never receives anything from he
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qs
 
 import requests
 from django.conf import settings
 
 from . import whatsapp_webhooks
+from .server import Request, Response
 from .state import simulated
 from .twilio_webhooks import inbound_message, signature, status_callback
 
@@ -25,6 +29,33 @@ UNREACHABLE = "+15005550005"
 # The statuses a sent message goes through after `queued`, and the seconds between them.
 PROGRESS = ("sent", "delivered")
 STEP_SECONDS = 1.0
+
+
+_TWILIO_SEND = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json")
+_WHATSAPP_SEND = re.compile(r"/v\d+\.\d+/(\d+)/messages")
+
+
+def twilio_message_accepted(request: Request, answer: Response) -> dict | None:
+    """For a message Twilio's API just accepted with a status callback: what its status steps need
+    (account, message sid, callback); None for any other request."""
+    sent = _TWILIO_SEND.fullmatch(request.path)
+    if request.method != "POST" or sent is None or answer.status != 201:
+        return None
+    callback = parse_qs(request.body.decode()).get("StatusCallback", [""])[0]
+    if not callback:
+        return None
+    return {"account_sid": sent.group(1), "sid": json.loads(answer.body)["sid"], "callback": callback}
+
+
+def whatsapp_message_accepted(request: Request, answer: Response) -> dict | None:
+    """For a message Meta's Graph API just accepted: what its status webhooks need (number, wamid,
+    recipient); None for any other request."""
+    sent = _WHATSAPP_SEND.fullmatch(request.path)
+    if request.method != "POST" or sent is None or answer.status != 200:
+        return None
+    recipient = str(json.loads(request.body or b"{}").get("to", ""))
+    return {"phone_number_id": sent.group(1), "wamid": json.loads(answer.body)["messages"][0]["id"],
+            "recipient_id": "".join(ch for ch in recipient if ch.isdigit())}
 
 
 def ours(url: str) -> bool:

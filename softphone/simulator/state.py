@@ -51,9 +51,3 @@ def simulated(vendor: str) -> Iterator:
             del fake.requests[:-REQUESTS_KEPT]
         row.state = pickle.dumps(fake)
         row.save(update_fields=["state", "updated_at"])
-
-
-def reset(vendor: str | None = None) -> None:
-    """Forget what a simulated vendor (or every one) knows."""
-    rows = SimulatorState.objects.all() if vendor is None else SimulatorState.objects.filter(vendor=vendor)
-    rows.delete()

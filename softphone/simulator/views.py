@@ -3,8 +3,6 @@ reach them through their base-URL settings, exactly as they reach the vendors.""
 
 from __future__ import annotations
 
-import json
-import re
 from email.message import Message
 from functools import wraps
 
@@ -22,9 +20,6 @@ from core.phones import canonical_contact_number
 from . import carrier, tasks
 from .server import Request
 from .state import simulated
-
-_MESSAGES = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json")
-_WHATSAPP_SEND = re.compile(r"/v\d+\.\d+/(\d+)/messages")
 
 
 def simulator_only(view):
@@ -66,13 +61,12 @@ def vapi_api(request: HttpRequest, path: str) -> HttpResponse:
 def whatsapp_api(request: HttpRequest, path: str) -> HttpResponse:
     """Meta's Graph API for the WhatsApp Cloud API (numbers, messages, media, templates), as
     softphone.simulator.whatsapp answers it."""
+    asked = _as_fake_request(request, "/" + path)
     with simulated("whatsapp") as fake:
-        answer = fake.handle(_as_fake_request(request, "/" + path))
-    sent = _WHATSAPP_SEND.fullmatch("/" + path)
-    if request.method == "POST" and sent and answer.status == 200:
-        wamid = json.loads(answer.body)["messages"][0]["id"]
-        recipient = "".join(ch for ch in str(json.loads(request.body or b"{}").get("to", "")) if ch.isdigit())
-        tasks.whatsapp_sent(phone_number_id=sent.group(1), wamid=wamid, recipient_id=recipient)
+        answer = fake.handle(asked)
+    accepted = carrier.whatsapp_message_accepted(asked, answer)
+    if accepted is not None:
+        tasks.whatsapp_sent(**accepted)
     return _answer(answer)
 
 
@@ -82,13 +76,12 @@ def whatsapp_api(request: HttpRequest, path: str) -> HttpResponse:
 def twilio_api(request: HttpRequest, path: str) -> HttpResponse:
     """Twilio's REST API 2010-04-01 (and the Content API's list), as softphone.simulator.twilio answers
     it: Basic auth with an account's SID and auth token, form-encoded bodies, Twilio's JSON."""
+    asked = _as_fake_request(request, "/" + path)
     with simulated("twilio") as fake:
-        answer = fake.handle(_as_fake_request(request, "/" + path))
-    sent = _MESSAGES.fullmatch("/" + path)
-    if request.method == "POST" and sent and answer.status == 201:
-        callback = request.POST.get("StatusCallback", "")
-        if callback:
-            tasks.message_sent(account_sid=sent.group(1), sid=json.loads(answer.body)["sid"], callback=callback)
+        answer = fake.handle(asked)
+    accepted = carrier.twilio_message_accepted(asked, answer)
+    if accepted is not None:
+        tasks.message_sent(**accepted)
     return _answer(answer)
 
 

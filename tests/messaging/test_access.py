@@ -77,7 +77,6 @@ def test_a_limited_agent_sees_only_their_clients_in_the_inbox_search_and_live_up
     assert "Is the novel" not in lena.get(f"/o/{org.slug}/inbox/?view=all&q=novel").content.decode()
     assert "tent order" in lena.get(f"/o/{org.slug}/inbox/?view=all&q=tent").content.decode()
     assert "Is the novel" not in lena.get(f"/o/{org.slug}/inbox/?view=all&q=550172").content.decode()
-    assert lena.get(f"/o/{org.slug}/inbox/?view=all&line=n:{other.pk}").status_code in (200, 400)
     assert "Is the novel" not in lena.get(f"/o/{org.slug}/inbox/?view=all&line=n:{other.pk}").content.decode()
 
     # Live: Borealis's customer writes again; Lena's poll brings nothing of it. Atlas's does: it comes.
