@@ -136,6 +136,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant",
+                "softphone.context_processors.simulator",
             ],
         },
     },
@@ -248,6 +249,7 @@ INTERACTIVE_TASKS = [
     "telephony.provider_account_voice_disable",
     "simulator.message_progress",  # the simulated carrier's status callbacks (make run's demo)
     "simulator.whatsapp_progress",  # the simulated Meta's status webhooks
+    "simulator.voice_tick",  # the simulated carrier's calls: timeouts, voicemails, AI talks ending
 ]
 BULK_TASKS = [
     "messaging.whatsapp_sender_check",  # one sender's status at Meta, daily

@@ -58,6 +58,21 @@ def whatsapp_message_accepted(request: Request, answer: Response) -> dict | None
             "recipient_id": "".join(ch for ch in recipient if ch.isdigit())}
 
 
+_TWILIO_CALL = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Calls/(CA[0-9a-fA-F]{32})\.json")
+
+
+def twilio_call_ended(request: Request, answer: Response) -> tuple[str, str, str] | None:
+    """For a call our product just ended through Twilio's API (Status=completed or canceled): its
+    account, sid and the status it ended with; None for any other request."""
+    found = _TWILIO_CALL.fullmatch(request.path)
+    if request.method != "POST" or found is None or answer.status != 200:
+        return None
+    status = parse_qs(request.body.decode()).get("Status", [""])[0]
+    if status not in ("completed", "canceled"):
+        return None
+    return found.group(1), found.group(2), json.loads(answer.body)["status"]
+
+
 def ours(url: str) -> bool:
     """Whether ``url`` is on this product's public address (the only place callbacks go)."""
     base = settings.PUBLIC_BASE_URL.rstrip("/") + "/"

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from django.db import IntegrityError, transaction
 
 from .models import SimulatorState
+from .network import VoiceNetwork
 from .twilio import FakeTwilio
 from .vapi import FakeVapi
 from .whatsapp import FakeWhatsApp
@@ -29,6 +30,7 @@ VENDORS: dict[str, Callable[[], object]] = {
     "twilio": FakeTwilio,
     "vapi": lambda: FakeVapi(api_key=VAPI_KEY),  # without Twilio's state: VAPI keeps its own numbers
     "whatsapp": lambda: FakeWhatsApp(access_token=WHATSAPP_TOKEN),
+    "voice": VoiceNetwork,  # the calls the simulated carrier carries (softphone.simulator.voice)
 }
 
 

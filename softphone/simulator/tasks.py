@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import carrier
+from . import carrier, voice
 
 
 @shared_task(name="simulator.message_progress")
@@ -33,3 +33,15 @@ def whatsapp_sent(*, phone_number_id: str, wamid: str, recipient_id: str) -> Non
         whatsapp_progress.apply_async(kwargs={"phone_number_id": phone_number_id, "wamid": wamid,
                                               "recipient_id": recipient_id, "step": step},
                                       countdown=carrier.STEP_SECONDS * (step + 1))
+
+
+@shared_task(name="simulator.voice_tick")
+def voice_tick() -> None:
+    """The simulated carrier's calls move on: whatever fell due (a dial nobody answered, a voicemail
+    finished, a talk with an AI agent over) happens now."""
+    voice_deliver(voice.tick())
+
+
+def voice_deliver(out: list) -> None:
+    """Post what a simulated call step produced; each timer it set gets a tick at its moment."""
+    voice.deliver(out, schedule=lambda seconds: voice_tick.apply_async(countdown=seconds))

@@ -336,6 +336,12 @@ class FakeTwilio(LiveCalls, FakeServer):
         with self._lock:
             self._credentials[key_sid] = (secret, account_sid)
 
+    def key_secret(self, key_sid: str) -> str | None:
+        """An API key's secret (what signs the Voice access tokens made with it), or None."""
+        with self._lock:
+            found = self._credentials.get(key_sid)
+            return found[0] if found and key_sid.startswith("SK") else None
+
     def authenticate(self, username: str, password: str) -> str | None:
         """The account sid these Basic-auth credentials open, or None."""
         with self._lock:

@@ -59,6 +59,17 @@ class LiveCalls:
             self._leave_conferences(account_sid, sid)
             self._run_twiml(account_sid, call, twiml.decode() if isinstance(twiml, bytes) else twiml)
 
+    def set_call_status(self, account_sid: str, sid: str, status: str, *, duration: int | None = None) -> None:
+        """A call moved on (the simulated carrier's calls, softphone.simulator.voice)."""
+        with self._lock:
+            call = self._find_call(account_sid, sid)
+            if call is None:
+                return
+            call["status"], call["date_updated"] = status, self._now_text()
+            if status in ENDED:
+                call["end_time"], call["duration"] = self._now_text(), None if duration is None else str(duration)
+                self._leave_conferences(account_sid, sid)
+
     def call(self, account_sid: str, sid: str) -> dict | None:
         with self._lock:
             found = self._find_call(account_sid, sid)

@@ -10,4 +10,8 @@ urlpatterns = [
     path("whatsapp/<path:path>", views.whatsapp_api, name="whatsapp-api"),
     path("phone/", views.phone, name="phone"),
     path("phone/thread/", views.phone_thread, name="phone-thread"),
+    path("phone/call/", views.phone_call, name="phone-call"),
+    path("voice/device/", views.voice_device, name="voice-device"),
+    path("voice/connect/", views.voice_connect, name="voice-connect"),
+    path("voice/calls/<str:sid>/<str:action>/", views.voice_call, name="voice-call"),
 ]

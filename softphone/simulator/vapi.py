@@ -127,6 +127,13 @@ class FakeVapi(FakeServer):
         with self._lock:
             return [dict(number) for number in self._numbers.values()]
 
+    def add_number(self, **body: Any) -> dict:
+        """A Twilio number imported into VAPI as POST /phone-number would import it (the same checks, and
+        with an attached FakeTwilio the same side effect on the number's URLs); returns it."""
+        with self._lock:
+            answer = self._create(body)
+        return json.loads(answer.body)
+
     def delete_behind_our_back(self, id: str) -> None:
         """Remove a number as if someone deleted it in VAPI's dashboard."""
         with self._lock:

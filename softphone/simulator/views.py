@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.phones import canonical_contact_number
 
-from . import carrier, tasks
+from . import carrier, tasks, voice
 from .server import Request
 from .state import simulated
 
@@ -50,9 +50,14 @@ def _answer(answer) -> HttpResponse:
 @require_http_methods(["GET", "POST", "PATCH", "DELETE"])
 @simulator_only
 def vapi_api(request: HttpRequest, path: str) -> HttpResponse:
-    """VAPI's API (phone numbers, assistants), as softphone.simulator.vapi answers it: Bearer key, JSON."""
-    with simulated("vapi") as fake:
-        return _answer(fake.handle(_as_fake_request(request, "/" + path)))
+    """VAPI's API (phone numbers, assistants), as softphone.simulator.vapi answers it: Bearer key, JSON.
+    Importing a number points its voice URL on the simulated Twilio at VAPI, as VAPI does."""
+    with simulated("twilio") as twilio, simulated("vapi") as fake:
+        fake.twilio = twilio
+        try:
+            return _answer(fake.handle(_as_fake_request(request, "/" + path)))
+        finally:
+            fake.twilio = None  # each vendor's state is saved in its own row
 
 
 @csrf_exempt
@@ -82,6 +87,9 @@ def twilio_api(request: HttpRequest, path: str) -> HttpResponse:
     accepted = carrier.twilio_message_accepted(asked, answer)
     if accepted is not None:
         tasks.message_sent(**accepted)
+    ended = carrier.twilio_call_ended(asked, answer)
+    if ended is not None:
+        tasks.voice_deliver(voice.ended_by_api(*ended))
     return _answer(answer)
 
 
@@ -119,11 +127,13 @@ def phone(request: HttpRequest) -> HttpResponse:
         else:
             return redirect(f"{reverse('simulator:phone')}?me={customer}")
     numbers = carrier.phone_numbers()
+    calls, due = voice.customer_calls(customer)
+    tasks.voice_deliver(due)
     return render(request, "simulator/phone.html", {
         "me": customer, "numbers": numbers, "whatsapp_numbers": carrier.whatsapp_numbers(),
         "chosen": request.POST.get("to", numbers[0]["phone_number"] if numbers else ""),
         "thread": carrier.phone_thread(customer), "whatsapp_thread": carrier.whatsapp_thread(customer),
-        "error": error, "body": request.POST.get("body", "") if error else "",
+        "error": error, "body": request.POST.get("body", "") if error else "", "calls": calls,
     }, status=status)
 
 
@@ -135,5 +145,87 @@ def phone_thread(request: HttpRequest) -> HttpResponse:
     customer = _customer(request.GET.get("me", ""))
     if customer is None:
         return HttpResponse("That is not a phone number.", status=400, content_type="text/plain")
+    calls, due = voice.customer_calls(customer)
+    tasks.voice_deliver(due)
     return render(request, "simulator/_thread.html", {"me": customer, "thread": carrier.phone_thread(customer),
-                                                      "whatsapp_thread": carrier.whatsapp_thread(customer)})
+                                                      "whatsapp_thread": carrier.whatsapp_thread(customer),
+                                                      "calls": calls})
+
+
+@login_required
+@require_POST
+@simulator_only
+def phone_call(request: HttpRequest) -> HttpResponse:
+    """The customer's phone calls one of the numbers (`to`), or answers, declines or hangs up a call
+    (`sid`, `action`)."""
+    customer = _customer(request.POST.get("me", ""))
+    if customer is None:
+        return HttpResponse("That is not a phone number.", status=400, content_type="text/plain")
+    action = request.POST.get("action", "call")
+    try:
+        if action == "call":
+            _, out = voice.call_from_customer(customer=customer, to=request.POST.get("to", ""))
+        elif action in ("answer", "decline", "hangup"):
+            out = voice.customer_action(customer=customer, sid=request.POST.get("sid", ""), action=action)
+        else:
+            return HttpResponse("Unknown action.", status=400, content_type="text/plain")
+    except voice.VoiceError as exc:
+        return HttpResponse(str(exc), status=exc.status, content_type="text/plain")
+    tasks.voice_deliver(out)
+    return redirect(f"{reverse('simulator:phone')}?me={customer}")
+
+
+# The browser's simulated device (static/js/simulated_voice.js) ----------------------------------------
+# It stands for the Twilio Voice SDK's connection to Twilio: the page's access token in a header on
+# every request, as the SDK presents it when it connects.
+
+ACTIONS = ("accept", "reject", "hangup", "digits")
+
+
+def _device_failed(exc: voice.VoiceError) -> JsonResponse:
+    return JsonResponse({"code": exc.code, "message": str(exc)}, status=exc.status)
+
+
+def _access_token(request: HttpRequest) -> str:
+    return request.headers.get("X-Twilio-Access-Token", "")
+
+
+@csrf_exempt
+@require_POST
+@simulator_only
+def voice_device(request: HttpRequest) -> HttpResponse:
+    """A device registers (register=1) or asks what happens: the calls ringing it and the calls it is in."""
+    try:
+        news, out = voice.device_news(_access_token(request), register=request.POST.get("register") == "1")
+    except voice.VoiceError as exc:
+        return _device_failed(exc)
+    tasks.voice_deliver(out)
+    return JsonResponse(news)
+
+
+@csrf_exempt
+@require_POST
+@simulator_only
+def voice_connect(request: HttpRequest) -> HttpResponse:
+    """A device places a call with the page's parameters (To, FromNumber)."""
+    try:
+        sid, out = voice.device_connect(_access_token(request), request.POST.dict())
+    except voice.VoiceError as exc:
+        return _device_failed(exc)
+    tasks.voice_deliver(out)
+    return JsonResponse({"sid": sid})
+
+
+@csrf_exempt
+@require_POST
+@simulator_only
+def voice_call(request: HttpRequest, sid: str, action: str) -> HttpResponse:
+    """A device accepts, rejects or hangs up a call, or sends keys (digits)."""
+    if action not in ACTIONS:
+        return JsonResponse({"code": 31000, "message": "Unknown action."}, status=404)
+    try:
+        out = voice.device_action(_access_token(request), sid, action, request.POST.get("digits", ""))
+    except voice.VoiceError as exc:
+        return _device_failed(exc)
+    tasks.voice_deliver(out)
+    return JsonResponse({"sid": sid, "action": action})

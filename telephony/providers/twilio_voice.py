@@ -298,7 +298,11 @@ class TwilioVoice(VoiceCarrier):
                     and parts.username is None and parts.password is None)
         except (safe_http.FetchRefused, ValueError):
             ours = False
-        match = RECORDING_PATH.fullmatch(parts.path) if ours else None
+        # The API may live under a path (TWILIO_API_BASE_URL = https://host/prefix): the recording's
+        # path is then the prefix's, followed by Twilio's own.
+        prefix = urlsplit(base).path.rstrip("/")
+        path = parts.path.removeprefix(prefix) if ours and parts.path.startswith(prefix + "/") else ""
+        match = RECORDING_PATH.fullmatch(path)
         if match is None or match["account"] != self.account_sid:
             raise ProviderError("This recording is not one of the account's recordings at Twilio.", permanent=True)
         media_url = f"{base}/2010-04-01/Accounts/{self.account_sid}/Recordings/{match['sid']}.mp3"

@@ -1,5 +1,5 @@
 """README's "Calls" walkthrough, step by step, in a real browser on the demo organization of
-`seed_demo` with the simulated Twilio (the fake the README tells to run) as Twilio."""
+`seed_demo`, with a Twilio fake holding the demo's account (AC…01, demo-token) standing for Twilio."""
 
 from __future__ import annotations
 

@@ -143,6 +143,11 @@ MATRIX = [
     row("simulator/phone/",                            "GET",  LOGIN, 404, 404, 404, 404, 404),
     row("simulator/phone/",                            "POST", LOGIN, 404, 404, 404, 404, 404),
     row("simulator/phone/thread/",                     "GET",  LOGIN, 404, 404, 404, 404, 404),
+    row("simulator/phone/call/",                       "POST", LOGIN, 404, 404, 404, 404, 404),
+    # The browser's simulated device: its access token is its credential, as with Twilio.
+    row("simulator/voice/device/",                     "POST", 404, 404, 404, 404, 404, 404),
+    row("simulator/voice/connect/",                    "POST", 404, 404, 404, 404, 404, 404),
+    row("simulator/voice/calls/<str:sid>/<str:action>/", "POST", 404, 404, 404, 404, 404, 404),
     # -- webhooks: unsigned requests are refused whoever sends them -------------------------------------
     row("webhooks/twilio/messages/",                   "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/messages/status/",            "POST", 403, 403, 403, 403, 403, 403),
@@ -741,7 +746,7 @@ def _build(twilio: FakeTwilio, graph: FakeWhatsApp) -> World:
         "empty_provider_account_id": empty_account.pk, "call_id": world["call"].pk, "order_id": world["order"].pk,
         "number": world["order"].number, "duplicate_id": wa_contact.pk, "contact_import_id": world["contactimport"].pk,
         "whatsapp_sender_id": sender.pk, "client_id": world["client"].pk, "unused_whatsapp_sender_id": unused_sender.pk,
-        "path": f"2010-04-01/Accounts/{account.account_sid}.json",
+        "path": f"2010-04-01/Accounts/{account.account_sid}.json", "sid": "CA" + "0" * 32, "action": "accept",
     }
     built = World(org=org, world=world, account=account, number=number, sender=sender,
                   spare_number=spare_number, ids=ids,

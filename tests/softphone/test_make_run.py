@@ -109,7 +109,7 @@ def test_make_run_on_a_fresh_machine_shows_the_whole_demo_working_without_any_ve
         owner = _login(base, "owner", "demo-owner-pass")
         phone = owner.get(base + "/simulator/phone/?me=%2B14155550188", timeout=10)
         offered = re.findall(r'<option value="(\+\d+)"', phone.text)
-        assert offered[0] == "+14155550100" and len(offered) == 22  # the numbers that reach Softphone
+        assert offered[0] == "+14155550100" and len(offered) == 23  # the numbers that reach Softphone (the AI line among them)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', phone.text).group(1)
         sent = owner.post(base + "/simulator/phone/", data={"me": "+14155550188", "to": "+14155550100",
                                                             "body": "Hello from a new customer",

@@ -6,13 +6,10 @@ as signed status callbacks (sent, then delivered; undelivered for the unreachabl
 from __future__ import annotations
 
 import base64
-import gc
 import os
 import re
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 import requests
@@ -25,6 +22,7 @@ from messaging.models import Conversation, Message, WhatsAppSender
 from messaging.services import senders
 from softphone.management.commands.seed_demo import (
     DEMO_ACCOUNT_SID,
+    DEMO_AI_NUMBER,
     DEMO_ASSISTANTS,
     DEMO_NUMBER,
     SIMULATED_NUMBERS,
@@ -68,21 +66,6 @@ def test_production_refuses_the_simulator_unless_explicitly_asked():
                              text=True, timeout=60)
     assert refused.returncode != 0
     assert "SIMULATOR is refused when SOFTPHONE_ENV=production" in refused.stderr
-
-
-@pytest.fixture
-def simulator_on(settings, live_server):
-    """The simulator on, the product's Twilio adapter pointed at it over HTTP, callbacks to the live server."""
-    settings.SIMULATOR_ENABLED = True
-    settings.TWILIO_API_BASE_URL = f"{live_server.url}/simulator/twilio"
-    settings.PUBLIC_BASE_URL = live_server.url
-    yield live_server
-    # The SDK's HTTP sessions keep their connections to the live server open until they are
-    # collected, and each holds a server thread (and its database session) waiting for more.
-    gc.collect()
-    deadline = time.monotonic() + 10
-    while any(t.name.endswith("(process_request_thread)") for t in threading.enumerate()) and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -181,7 +164,7 @@ def test_the_demo_replies_through_the_simulator_and_sync_keeps_its_number(simula
         # calls with voicemails and AI reports, orders in every state.
         assert after == before
         assert Agent.objects.filter(kind="human").count() == 5 and Agent.objects.filter(kind="ai").count() == 2
-        assert after["Client"] == 2 and after["PhoneNumber"] == 22 and after["Contact"] >= 55
+        assert after["Client"] == 2 and after["PhoneNumber"] == 23 and after["Contact"] >= 55
         assert Call.objects.filter(voicemail=True).exists() and Call.objects.exclude(summary="").exists()
         assert set(Order.objects.values_list("status", flat=True)) == set(OrderStatus.values)
         days = {d.date() for d in Message.objects.values_list("created_at", flat=True)}
@@ -207,12 +190,12 @@ def test_the_demo_replies_through_the_simulator_and_sync_keeps_its_number(simula
         account = number.provider_account
         sync.provider_account_sync(organization=demo, account=account)
         assert PhoneNumber.objects.get(pk=number.pk).status == "active"
-    # "Numbers → Import from Twilio lists the other eight."
+    # "Numbers → Import from Twilio lists the other seven."
     owner = Client()
     owner.force_login(get_user_model().objects.get(username="owner"))
     page = owner.get(f"/o/demo/numbers/import/?account={account.pk}").content.decode()
     offered = re.findall(r'name="numbers" value="(\+\d+)"', page)
-    assert offered == SIMULATED_NUMBERS[22:] and len(offered) == 8
+    assert offered == SIMULATED_NUMBERS[23:] and len(offered) == 7
 
 
 def test_a_customer_texts_from_the_phone_page_and_reads_the_reply(simulator_on, monkeypatch,
@@ -225,7 +208,7 @@ def test_a_customer_texts_from_the_phone_page_and_reads_the_reply(simulator_on, 
     page = owner.get("/simulator/phone/?me=+14155550188")
     assert page.status_code == 200
     offered = re.findall(r'<option value="(\+\d+)"', page.content.decode())
-    assert offered == [DEMO_NUMBER, *WEEK_NUMBERS]  # the numbers whose texts reach us
+    assert offered == [DEMO_NUMBER, *WEEK_NUMBERS, DEMO_AI_NUMBER]  # the numbers whose texts reach us
     sent = owner.post("/simulator/phone/", {"me": "+14155550188", "to": DEMO_NUMBER, "body": "Do you sell gift cards?"})
     assert sent.status_code == 302 and sent["Location"] == "/simulator/phone/?me=+14155550188"
     with tenant_scope(demo):

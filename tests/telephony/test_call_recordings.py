@@ -5,6 +5,8 @@ stands for a public host where a test says so (SAFE_FETCH_ALLOWED_NETWORKS)."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.test import Client
 
@@ -134,6 +136,28 @@ def test_the_adapter_sends_credentials_only_for_the_accounts_own_recordings(twil
     with pytest.raises(ProviderError) as denied:
         TwilioVoice(account_sid=ACME_SID, auth_token="not-the-token").recording_fetch(own)
     assert not denied.value.permanent and "not-the-token" not in str(denied.value)
+
+
+def test_an_api_under_a_path_serves_recordings_under_that_path_only(twilio, listener, settings):
+    """TWILIO_API_BASE_URL with a path (the built-in simulator's /simulator/twilio): Twilio's
+    RecordingUrl (on api.twilio.com) is fetched under that path, a URL on the same host outside it is
+    refused before any request."""
+    prefixed = listener.serve(f"/simulator/twilio/2010-04-01/Accounts/{ACME_SID}/Recordings/RE{'7' * 32}.mp3",
+                              MP3, "audio/mpeg")
+    settings.TWILIO_API_BASE_URL = listener.base_url + "/simulator/twilio"
+    voice = TwilioVoice(account_sid=ACME_SID, auth_token=ACME_TOKEN)
+    fetched = voice.recording_fetch(f"https://api.twilio.com/2010-04-01/Accounts/{ACME_SID}/Recordings/RE{'7' * 32}")
+    try:
+        assert fetched.file.read() == MP3
+    finally:
+        fetched.close()
+    assert [s.path for s in listener.seen] == [prefixed.removeprefix(listener.base_url)]
+    assert listener.authorizations() == ["Basic " + base64.b64encode(f"{ACME_SID}:{ACME_TOKEN}".encode()).decode()]
+    for outside in (f"{listener.base_url}/2010-04-01/Accounts/{ACME_SID}/Recordings/RE{'8' * 32}",
+                    f"{listener.base_url}/simulator/twilioX/2010-04-01/Accounts/{ACME_SID}/Recordings/RE{'8' * 32}"):
+        with pytest.raises(ProviderError):
+            voice.recording_fetch(outside)
+    assert len(listener.seen) == 1
 
 
 def test_a_recording_twilio_no_longer_has_is_not_found(agent_client, org, our_number, twilio):

@@ -21,7 +21,18 @@ from softphone import demo_week
 from softphone.simulator.state import VAPI_KEY as SIMULATED_VAPI_KEY
 from softphone.simulator.state import WHATSAPP_TOKEN as SIMULATED_WHATSAPP_TOKEN
 from softphone.simulator.state import simulated
-from telephony.models import Call, CallDirection, CallStatus, PhoneNumber, Provider, ProviderAccount
+from telephony.models import (
+    Call,
+    CallDirection,
+    CallStatus,
+    PhoneNumber,
+    Platform,
+    PlatformState,
+    Provider,
+    ProviderAccount,
+)
+from telephony.platforms import vapi as vapi_platform
+from telephony.services.platform import report_server
 from telephony.services.webhook_contract import webhook_urls
 from tenants import services
 from tenants.models import Agent, AgentKind, Membership, Organization, Role
@@ -83,6 +94,7 @@ class Command(BaseCommand):
                     organization=organization, account_sid=DEMO_ACCOUNT_SID),
                     number_sids={phone: simulated_sids[phone] for phone in WEEK_NUMBERS})
             if simulated_sids:
+                seed_ai_line(organization, sid=simulated_sids[DEMO_AI_NUMBER])
                 # The demo's number is the simulated account's own (a database seeded before the
                 # simulator existed gets the simulated number's sid).
                 PhoneNumber.objects.filter(organization=organization, phone_number=DEMO_NUMBER).exclude(
@@ -99,6 +111,8 @@ DEMO_NUMBER_SID = "PN" + "0" * 31 + "1"
 # eight are left for Numbers → Import from Twilio.
 SIMULATED_NUMBERS = [DEMO_NUMBER] + [f"+1415555{n:04d}" for n in range(150, 179)]
 WEEK_NUMBERS = SIMULATED_NUMBERS[1:22]
+# Answered by Ava, the AI receptionist, through the simulated VAPI (the other seven are left to import).
+DEMO_AI_NUMBER = SIMULATED_NUMBERS[22]
 
 
 def seed_simulator() -> dict[str, str]:
@@ -114,7 +128,10 @@ def seed_simulator() -> dict[str, str]:
             if found is None:
                 found = fake.add_incoming_number(DEMO_ACCOUNT_SID, phone, friendly_name=phone,
                                                  capabilities={"voice": True, "sms": True, "mms": True, "fax": False})
-            if phone == DEMO_NUMBER or phone in WEEK_NUMBERS:
+            if phone == DEMO_AI_NUMBER:  # its voice URL is VAPI's once VAPI imports it (seed_ai_line)
+                found = fake.update_number(DEMO_ACCOUNT_SID, found["sid"], sms_url=urls.sms_url,
+                                           status_callback=urls.status_callback, friendly_name="AI reception line")
+            elif phone == DEMO_NUMBER or phone in WEEK_NUMBERS:
                 found = fake.update_number(DEMO_ACCOUNT_SID, found["sid"], sms_url=urls.sms_url,
                                            voice_url=urls.voice_url, status_callback=urls.status_callback,
                                            friendly_name="Support line" if phone == DEMO_NUMBER else phone)
@@ -152,6 +169,31 @@ def seed_vendor_accounts(organization) -> None:
                   "business_account_id": DEMO_WHATSAPP["business_account_id"],
                   "access_token": SIMULATED_WHATSAPP_TOKEN, "app_secret": DEMO_WHATSAPP["app_secret"],
                   "verify_token": DEMO_WHATSAPP["verify_token"], "verified_name": "Demo Company"})
+
+
+def seed_ai_line(organization, *, sid: str) -> None:
+    """One number answered by an AI agent, as assigning it would leave it: imported into the simulated
+    VAPI with Ava's assistant and our report server (VAPI then points the number's voice URL at itself,
+    its texts stay ours), and synced on our side."""
+    if PhoneNumber.objects.filter(organization=organization, phone_number=DEMO_AI_NUMBER).exists():
+        return
+    ava = Agent.objects.get(organization=organization, name=demo_week.AI_AGENTS[0][0])
+    server = report_server(ProviderAccount.objects.get(organization=organization, provider=Provider.VAPI))
+    with simulated("twilio") as twilio, simulated("vapi") as vapi:
+        vapi.twilio = twilio
+        try:
+            imported = vapi.add_number(provider="twilio", number=DEMO_AI_NUMBER, twilioAccountSid=DEMO_ACCOUNT_SID,
+                                       twilioAuthToken=DEMO_TOKEN, assistantId=ava.assistant_id, smsEnabled=False,
+                                       name="AI reception line", server={"url": server.url, "headers": {
+                                           vapi_platform.SECRET_HEADER: server.secret}})
+        finally:
+            vapi.twilio = None
+    PhoneNumber.objects.create(
+        organization=organization, phone_number=DEMO_AI_NUMBER, provider_account=ProviderAccount.objects.get(
+            organization=organization, account_sid=DEMO_ACCOUNT_SID),
+        provider=Provider.TWILIO, provider_sid=sid, friendly_name="AI reception line", agent=ava, source="imported",
+        platform=Platform.VAPI, platform_id=imported["id"], platform_state=PlatformState.SYNCED,
+        capabilities={"voice": True, "sms": True, "mms": True, "fax": False})
 
 
 DEMO_CUSTOMERS = [
