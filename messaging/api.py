@@ -17,7 +17,7 @@ from tenants import selectors as tenant_selectors
 from tenants.api import TenantAPIView, resolve_in_tenant
 from tenants.scoping import parse_public_id
 
-from . import selectors
+from . import embedders, search, selectors
 from .models import ConversationStatus
 from .serializers import (
     ContactFilterSerializer,
@@ -30,6 +30,8 @@ from .serializers import (
     MessagePageSerializer,
     MessageSendSerializer,
     MessageStartSerializer,
+    SearchFilterSerializer,
+    SearchResultSerializer,
 )
 from .services import conversations, outbound
 from .services import templates as template_services
@@ -170,3 +172,28 @@ class MessageStartApi(TenantAPIView):
             media_urls=f.get("media_urls"))
         return Response(MessageOutputSerializer(message, context={"org_slug": org_slug}).data,
                         status=status.HTTP_202_ACCEPTED)
+
+
+class SearchApi(TenantAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=True),
+                    OpenApiParameter("mode", OpenApiTypes.STR, enum=list(search.MODES)),
+                    OpenApiParameter("limit", int)],
+        responses={200: SearchResultSerializer, 503: OpenApiTypes.OBJECT}, operation_id="search",
+        description="The messages that best match `q`: by their words (full text), by their meaning (the "
+                    "query's embedding against the messages'), or both fused by reciprocal rank. 503 when "
+                    "mode=meaning and the embedder cannot answer; with mode=both the words' results come "
+                    "back with `meaningUnavailable` saying why.")
+    def get(self, request, org_slug):
+        data = SearchFilterSerializer(data={k: v for k, v in request.query_params.items() if k in ("q", "mode", "limit")})
+        data.is_valid(raise_exception=True)
+        f = data.validated_data
+        try:
+            hits, unavailable = search.search(organization=self.organization, text=f["q"], mode=f["mode"],
+                                              limit=f["limit"])
+        except search.MeaningUnavailable as exc:
+            return Response({"detail": f"Search by meaning is unavailable: {exc}"},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(SearchResultSerializer({
+            "mode": f["mode"], "model": embedders.embedder().name, "meaning_unavailable": unavailable,
+            "results": hits}, context={"org_slug": org_slug}).data)

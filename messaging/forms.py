@@ -23,6 +23,9 @@ def attachment_limit_mb() -> str:
     return f"{settings.ATTACHMENT_MAX_BYTES / (1024 * 1024):.1f}".removesuffix(".0")
 
 
+SEARCH_MODES = [("words", "Words"), ("both", "Words and meaning"), ("meaning", "Meaning")]
+
+
 class InboxFilterForm(forms.Form):
     view = forms.ChoiceField(choices=[(v, v) for v in INBOX_VIEWS], required=False)
     status = forms.ChoiceField(choices=[("", "Any"), *ConversationStatus.choices], required=False)
@@ -32,13 +35,16 @@ class InboxFilterForm(forms.Form):
     label = forms.CharField(max_length=50, required=False)
     unread = forms.BooleanField(required=False)
     q = forms.CharField(max_length=200, required=False, strip=True)
+    mode = forms.ChoiceField(choices=SEARCH_MODES, required=False,
+                             error_messages={"invalid_choice": "Search by words, by meaning, or both."})
 
     def filters(self) -> InboxFilters:
         data = self.cleaned_data
         # Absent means the defaults (Mine is where an agent starts; Open is what needs work).
         status = data["status"] if "status" in self.data else ConversationStatus.OPEN
         return InboxFilters(view=data["view"] or "mine", status=status, line=data["line"], channel=data["channel"],
-                            label=data["label"].strip(), unread=data["unread"], q=data["q"])
+                            label=data["label"].strip(), unread=data["unread"], q=data["q"],
+                            mode=data["mode"] or "words")
 
 
 def parse_cursor(value: str) -> tuple[datetime, str] | None:

@@ -33,3 +33,11 @@ def whatsapp_templates_sync(organization_id, whatsapp_sender_id) -> None:
 def twilio_templates_sync(organization_id, provider_account_id) -> None:
     enqueue("messaging.twilio_templates_sync", organization_id=str(organization_id),
             provider_account_id=str(provider_account_id))
+
+
+def messages_embed(organization_id) -> None:
+    enqueue("messaging.messages_embed", organization_id=str(organization_id))
+
+
+def embeddings_backfill(organization_id, job_id) -> None:
+    enqueue("messaging.embeddings_backfill", organization_id=str(organization_id), job_id=str(job_id))

@@ -13,6 +13,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 from fernet_fields import EncryptedTextField
+from pgvector.django import VectorField
 
 from crm.models import Channel, Contact
 from telephony.models import PhoneNumber, ProviderAccount
@@ -144,6 +145,10 @@ class ConversationStatus(models.TextChoices):
 
 
 class Conversation(TenantModel):
+    # A row of a search by meaning carries the message that matched (messaging.selectors._meaning_page);
+    # every other row has none (a class attribute, so templates need not catch a missing one).
+    hit = None
+
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     # Our side: a phone number (SMS, MMS, WhatsApp through Twilio) or a WhatsApp Cloud API sender.
@@ -246,6 +251,13 @@ STATUS_RANK = {
 }
 
 
+class MessageManager(WithoutSearchVectorManager):
+    """Messages without their search vector and embedding (a row's largest columns, read only in SQL)."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer("embedding")
+
+
 class Message(TenantModel):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=10, choices=Direction.choices)
@@ -278,8 +290,15 @@ class Message(TenantModel):
     # language match as typed).
     search_vector = models.GeneratedField(expression=SearchVector("body", config="simple"),
                                           output_field=SearchVectorField(), db_persist=True)
+    # Search by meaning (seed 002: embedding vector(1536)): the text's vector, zero-padded to 1536, made
+    # by a worker after the message is stored (messaging.services.meaning), with the model that made it
+    # (rows of different models are never compared) and when. Empty model: not embedded yet.
+    embedding = VectorField(dimensions=1536, null=True, blank=True)
+    embedding_model = models.CharField(max_length=100, blank=True, default="", db_default="")
+    embedding_dimensions = models.PositiveSmallIntegerField(null=True, blank=True)
+    embedded_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantManager(WithoutSearchVectorManager)
+    objects = TenantManager(MessageManager)
 
     class Meta:
         ordering = ["created_at"]
@@ -297,6 +316,11 @@ class Message(TenantModel):
                          name="message_unsettled_idx"),
             # Inbox search: organization_id = ? and search_vector @@ to_tsquery(?)
             GinIndex(fields=["search_vector"], name="message_search_idx"),
+            # Waiting to be embedded: organization_id = ? and embedding_model = '' and body <> '' order by id
+            models.Index(fields=["organization", "id"], condition=Q(embedding_model="") & ~Q(body=""),
+                         name="message_unembedded_idx"),
+            # Search by meaning: one HNSW index per embedding model, on that model's own dimensions
+            # (migration 0013; messaging.services.meaning.vector_index_sql).
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from telephony.models import Call, PhoneNumber, Provider
 from tenants.models import Organization
 from tenants.scoping import get_for_org, platform_scope
 
+from . import search
 from .models import (
     CannedReply,
     Conversation,
@@ -87,6 +88,7 @@ class InboxFilters:
     label: str = ""
     unread: bool = False
     q: str = ""
+    mode: str = "words"  # how `q` searches: "words", or also (or only) by "meaning" (messaging.search)
 
 
 # What a row of the list shows (templates/messaging/_inbox_row.html): loading only these columns halves
@@ -105,6 +107,9 @@ def inbox_conversations(*, organization: Organization, agent, filters: InboxFilt
                         limit: int = INBOX_PAGE) -> list[Conversation]:
     """The conversations of an inbox view, newest activity first; `after` is the (last_message_at, id)
     of the last row already shown (keyset paging: page 2,000 costs what page 1 does)."""
+    if filters.q and filters.mode != "words":
+        return [] if after is not None else _meaning_page(organization=organization, agent=agent, filters=filters,
+                                                          limit=limit)
     if filters.q:
         return _search_page(organization=organization, agent=agent, filters=filters, after=after, limit=limit)
     qs = _after(inbox_filtered(organization=organization, agent=agent, filters=filters), after)
@@ -153,6 +158,37 @@ def _search_page(*, organization, agent, filters, after, limit) -> list[Conversa
         found = sorted(set(branches[0].union(*branches[1:], all=True)), reverse=True)[:limit]
     rows = {row.pk: row for row in shown.only(*ROW_FIELDS).filter(pk__in=[pk for _, pk in found])}
     return [rows[pk] for _, pk in found if pk in rows]
+
+
+def _meaning_page(*, organization, agent, filters, limit) -> list[Conversation]:
+    """Search by meaning (or words and meaning): the conversations of the best messages, best first,
+    one page, each row carrying the message that matched and how (`row.hit`). When the embedder cannot
+    answer: in mode "both" the words' results, the page's `meaning_unavailable` saying why; in mode
+    "meaning", search.MeaningUnavailable."""
+    hits, unavailable = search.search(organization=organization, text=filters.q, mode=filters.mode,
+                                      limit=CONVERSATION_HITS)
+    best: dict = {}
+    for hit in hits:
+        best.setdefault(hit.message.conversation_id, hit)
+    shown = inbox_filtered(organization=organization, agent=agent, filters=replace(filters, q="", status=""))
+    rows = {row.pk: row for row in shown.only(*ROW_FIELDS).filter(pk__in=list(best))}
+    page = SearchPage()
+    page.meaning_unavailable = unavailable
+    for conversation_id, hit in best.items():
+        row = rows.get(conversation_id)
+        if row is not None and len(page) < limit:
+            row.hit = hit
+            page.append(row)
+    return page
+
+
+CONVERSATION_HITS = 50
+
+
+class SearchPage(list):
+    """Rows found by meaning, and why meaning was left out ("" when it was not)."""
+
+    meaning_unavailable = ""
 
 
 def inbox_filtered(*, organization: Organization, agent, filters: InboxFilters) -> QuerySet[Conversation]:

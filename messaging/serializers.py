@@ -195,3 +195,28 @@ class WhatsAppSenderPatchSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
     client_id = serializers.UUIDField(required=False, allow_null=True,
                                       help_text="The client this number writes for (null: the organization's own).")
+
+
+class SearchFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=500, trim_whitespace=True,
+                              error_messages={"blank": "Write what to search for.", "required": "Write what to search for."})
+    mode = serializers.ChoiceField(choices=["both", "meaning", "words"], required=False, default="both",
+                                   error_messages={"invalid_choice": '"{input}" is not a mode: use meaning, words or both.'})
+    limit = serializers.IntegerField(min_value=1, max_value=50, required=False, default=20)
+
+
+class SearchHitSerializer(serializers.Serializer):
+    message = MessageOutputSerializer()
+    conversation = ConversationOutputSerializer(source="message.conversation")
+    matched_by = serializers.ListField(child=serializers.ChoiceField(choices=["words", "meaning"]),
+                                       help_text="How the message matched: by its words, by its meaning, or both.")
+    score = serializers.FloatField(help_text="Reciprocal rank fusion score: higher is better.")
+    distance = serializers.FloatField(allow_null=True, help_text="Cosine distance to the query (by meaning), 0 to 2.")
+
+
+class SearchResultSerializer(serializers.Serializer):
+    mode = serializers.CharField()
+    model = serializers.CharField(help_text="The embedding model that compared meanings.")
+    meaning_unavailable = serializers.CharField(
+        allow_blank=True, help_text="Why meaning was left out of these results (mode both); empty when it was not.")
+    results = SearchHitSerializer(many=True)

@@ -11,9 +11,10 @@ from tenants.models import Organization
 from tenants.scoping import platform_scope, tenant_scope
 from tenants.tasks import TenantTask, row_task
 
+from .embedders import EmbeddingError
 from .models import WhatsAppSender
 from .providers.base import ProviderError
-from .services import attachments, calls, events, outbound, sentiment, templates
+from .services import attachments, calls, events, meaning, outbound, sentiment, templates
 from .services import senders as sender_services
 
 logger = logging.getLogger(__name__)
@@ -135,3 +136,38 @@ def whatsapp_templates_sync_all():
         whatsapp_templates_sync.delay(organization_id=str(organization_id), whatsapp_sender_id=str(sender_id))
     for organization_id, account_id in accounts:
         twilio_templates_sync.delay(organization_id=str(organization_id), provider_account_id=str(account_id))
+
+
+@shared_task(base=TenantTask, bind=True, name="messaging.messages_embed", max_retries=6)
+def messages_embed(self, *, organization_id: str):
+    """Embed the organization's waiting messages; with more left, ask again (after other organizations')."""
+    organization = Organization.objects.get(pk=organization_id)
+    try:
+        done, more = meaning.messages_embed(organization=organization)
+    except EmbeddingError as exc:
+        if exc.permanent:  # recorded for the health page; the sweep tries again later
+            logger.warning("embeddings of %s: %s", organization.slug, exc.message)
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(300, exc.retry_after or 2 ** (self.request.retries + 2))) from None
+    if more:
+        messages_embed.delay(organization_id=organization_id)
+    return done
+
+
+@shared_task(name="messaging.messages_embed_sweep")
+def messages_embed_sweep():
+    """Every 30 s (beat): ask for the embedding of every organization with messages waiting."""
+    for organization_id in meaning.organizations_waiting():
+        meaning.embedding_request(organization_id)
+
+
+@shared_task(base=TenantTask, bind=True, name="messaging.embeddings_backfill", max_retries=20)
+def embeddings_backfill(self, *, organization_id: str, job_id: str):
+    """A backfill job, 50 batches per task (then it asks again from its cursor)."""
+    organization = Organization.objects.get(pk=organization_id)
+    try:
+        job = meaning.embeddings_backfill_run(organization=organization, job_id=job_id, batches=50)
+    except EmbeddingError as exc:
+        raise self.retry(exc=exc, countdown=min(300, exc.retry_after or 2 ** (self.request.retries + 2))) from None
+    if job is not None and job.status == "running":
+        embeddings_backfill.delay(organization_id=organization_id, job_id=job_id)

@@ -29,8 +29,9 @@ from tenants.models import AgentKind
 from tenants.permissions import manager_required
 from tenants.scoping import parse_public_id
 
-from . import selectors
+from . import search, selectors
 from .forms import (
+    SEARCH_MODES,
     CannedReplyForm,
     ContactNotesForm,
     ContactWriteForm,
@@ -106,15 +107,24 @@ def _filters(request) -> tuple[selectors.InboxFilters | None, str, object]:
 
 
 def _list_context(request, filters, agent, after=None) -> dict:
-    rows = list(selectors.inbox_conversations(organization=request.organization, agent=agent, filters=filters,
-                                              after=after, limit=selectors.INBOX_PAGE + 1))
+    try:
+        found = selectors.inbox_conversations(organization=request.organization, agent=agent, filters=filters,
+                                              after=after, limit=selectors.INBOX_PAGE + 1)
+    except search.MeaningUnavailable as exc:
+        found, search_error = [], f"Search by meaning is unavailable right now ({exc}). Search by words instead."
+    else:
+        search_error = getattr(found, "meaning_unavailable", "")
+        if search_error:
+            search_error = f"Only words were searched: meaning is unavailable right now ({search_error})."
+    rows = list(found)
     has_more = len(rows) > selectors.INBOX_PAGE
     rows = rows[: selectors.INBOX_PAGE]
     query = request.GET.copy()
     query.pop("after", None)
     query.pop("c", None)
     return {"rows": rows, "has_more": has_more, "next_cursor": format_cursor(rows[-1]) if rows else "",
-            "filters": filters, "filter_query": query.urlencode()}
+            "filters": filters, "filter_query": query.urlencode(), "search_error": search_error,
+            "search_modes": SEARCH_MODES}
 
 
 def _head_context(request, conversation, agent) -> dict:
@@ -458,3 +468,25 @@ def canned_reply_delete(request: HttpRequest, org_slug: str, canned_reply_id) ->
     inbox_services.canned_reply_delete(organization=request.organization, actor=request.user, reply=reply)
     messages.success(request, f"Canned reply /{reply.shortcut} deleted.")
     return redirect("messaging:canned-replies", org_slug=org_slug)
+
+
+# Search by meaning beside a conversation (loaded after the thread, so opening one never waits for it) -
+
+
+@require_GET
+def conversation_suggestions(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
+    """Replies for the customer's latest message: what agents answered to similar messages, and the
+    nearest canned replies. Inserted into the composer by a click or its number key; never sent by itself."""
+    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
+    suggestions = search.suggested_replies(organization=request.organization, conversation=conversation,
+                                           canned=selectors.canned_reply_list(organization=request.organization))
+    return render(request, "messaging/_suggestions.html", {"suggestions": suggestions, "conversation": conversation})
+
+
+@require_GET
+def conversation_similar(request: HttpRequest, org_slug: str, conversation_id) -> HttpResponse:
+    """Past conversations about what this customer says now, with how they ended."""
+    conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
+    return render(request, "messaging/_similar.html", {
+        "similar": search.similar_conversations(organization=request.organization, conversation=conversation),
+        "conversation": conversation})

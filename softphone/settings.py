@@ -255,6 +255,9 @@ BULK_TASKS = [
     "messaging.whatsapp_sender_check",  # one sender's status at Meta, daily
     "messaging.whatsapp_senders_check_all",
     "messaging.message_analyse",  # sentiment of one message (the drain scores its own batches)
+    "messaging.messages_embed",  # search by meaning: embed an organization's new messages, in batches
+    "messaging.messages_embed_sweep",  # every 30 s: asks for the organizations with messages waiting
+    "messaging.embeddings_backfill",  # embed existing messages (or all again for a new model), resumable
     "messaging.messages_sweep",  # every 30 s; what it re-sends goes to the queues above
     "messaging.attachments_sweep",
     "messaging.whatsapp_templates_sync",  # one business account's templates, daily or on demand
@@ -391,6 +394,12 @@ VAPI_HTTP_TIMEOUT = env.float("VAPI_HTTP_TIMEOUT", default=10.0)
 WHATSAPP_GRAPH_BASE_URL = env.str("WHATSAPP_GRAPH_BASE_URL", default="https://graph.facebook.com")
 WHATSAPP_GRAPH_VERSION = env.str("WHATSAPP_GRAPH_VERSION", default="v21.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=10.0)
+# Search by meaning (messaging.embedders): an OpenAI-compatible embeddings API when EMBEDDINGS_URL is set
+# (e.g. https://api.openai.com/v1), otherwise the offline model that ships in the `wordllama` package.
+EMBEDDINGS_URL = env.str("EMBEDDINGS_URL", default="")
+EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="")
+EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="text-embedding-3-small")
+EMBEDDINGS_DIMENSIONS = int(env.str("EMBEDDINGS_DIMENSIONS", default="") or 0) or None  # the API's `dimensions`
 # Fetching media from vendors and what their redirects point at (softphone/safe_http.py): a size and
 # a total-time cap for every fetch, and networks exempt from the public-address check (empty in
 # production; local development and tests put their fakes there).
@@ -425,6 +434,7 @@ CELERY_BEAT_SCHEDULE = {
     "platform-sync-sweep": {"task": "telephony.platform_sync_sweep", "schedule": 60},
     "stalled-jobs-resume": {"task": "telephony.import_jobs_resume_stalled", "schedule": 120},
     "messages-sweep": {"task": "messaging.messages_sweep", "schedule": 30},
+    "messages-embed-sweep": {"task": "messaging.messages_embed_sweep", "schedule": 30},
     "attachments-sweep": {"task": "messaging.attachments_sweep", "schedule": 3600},
     "whatsapp-templates-sync": {"task": "messaging.whatsapp_templates_sync_all", "schedule": 24 * 3600},
 }

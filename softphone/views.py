@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from kombu import Connection
 
 from messaging.selectors import inbound_events_failed_count
+from messaging.services.meaning import status as embeddings_status
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ def healthz(request):
         # Not a failure of the service (it goes on with every other event), but someone must look:
         # the admin lists them, with their errors and a retry action.
         body["inbound_events_failed"] = _inbound_events_failed()
+    # Search by meaning: the embedding model, and the last permanent error of the embedder (a refused
+    # key, an unknown model) until a batch succeeds again; messages go on arriving meanwhile.
+    body["embeddings"] = embeddings_status()
     return JsonResponse(body, status=503 if failed else 200)
 
 

@@ -55,6 +55,7 @@ from tenants.services import audit
 
 from .conversations import ConversationKey, conversations_for
 from .live import inbox_changed_many
+from .meaning import embedding_request
 from .sentiment import message_sentiment
 
 logger = logging.getLogger(__name__)
@@ -270,6 +271,7 @@ def messages_receive(*, organization: Organization, received: list[Received]) ->
         if row["id"] in inserted:
             _keywords(contacts[item.sender.address], item.inbound)
     inbox_changed_many(organization, list(assignees.items()))
+    embedding_request(organization.pk)  # search by meaning, later, on the bulk queue
     return stored
 
 

@@ -27,6 +27,7 @@ from .calls import calls_in_conversations
 from .conversations import conversation_touch, conversations_wake
 from .events import inbound_events_drain, inbound_events_unprocessed
 from .live import inbox_changed
+from .meaning import embedding_request
 from .policy import may_send
 from .templates import template_for_sending
 
@@ -84,6 +85,7 @@ def message_send(*, organization: Organization, actor, conversation: Conversatio
         )
         conversation_touch(conversation=conversation, preview=body or "[attachment]", inbound=False)
         jobs.message_deliver(organization.pk, message.pk)
+        embedding_request(organization.pk)
     return message
 
 

@@ -374,6 +374,19 @@
     const li = event.target.closest("#canned-suggestions li");
     if (li) useCanned(li);
   });
+  // Suggested replies (search by meaning): a click, or the suggestion's number key, puts its text in
+  // the reply box for the agent to edit and send; nothing is sent by itself.
+  function useSuggestion(button) {
+    const body = document.getElementById("composer-body");
+    if (!body || !button) return;
+    body.value = button.dataset.suggestion;
+    body.focus();
+    countSegments();
+  }
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("#reply-suggestions button.suggestion");
+    if (button) useSuggestion(button);
+  });
   document.addEventListener("keydown", function (event) {
     if (event.target.id !== "composer-body") return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -421,6 +434,13 @@
       case "e": submit("done-form"); break;
       case "a": submit("assign-me-form"); break;
       case "/": event.preventDefault(); document.getElementById("inbox-search").focus(); break;
+      case "1": case "2": case "3": {
+        const button = document.querySelector('#reply-suggestions button.suggestion[data-key="' + event.key + '"]');
+        if (!button) return;
+        event.preventDefault();
+        useSuggestion(button);
+        break;
+      }
       default: return;
     }
   });

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import FormatChecker, ValidationError
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing.jsonschema import DRAFT4, DRAFT202012
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 SPECS = {
     "twilio": CONTRACTS / "twilio" / "twilio_api_v2010.json",
     "vapi": CONTRACTS / "vapi" / "vapi_openapi.json",
+    "openai": CONTRACTS / "openai" / "embeddings_openapi.json",  # OpenAPI 3.1
 }
 
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -92,10 +93,17 @@ def _spec(vendor: str) -> dict:
 
 @cache
 def _registry(vendor: str) -> Registry:
-    return Registry().with_resource(f"urn:{vendor}", Resource.from_contents(_spec(vendor), DRAFT4))
+    draft = DRAFT202012 if vendor == "openai" else DRAFT4
+    return Registry().with_resource(f"urn:{vendor}", Resource.from_contents(_spec(vendor), draft))
 
 
 @cache
-def _validator(vendor: str, pointer: str) -> OAS30Validator:
+def _validator(vendor: str, pointer: str) -> OAS30Validator | OAS31Validator:
     schema = {"$ref": f"urn:{vendor}#{pointer}"}
-    return OAS30Validator(schema, registry=_registry(vendor), format_checker=_FORMATS)
+    validator = OAS31Validator if vendor == "openai" else OAS30Validator
+    return validator(schema, registry=_registry(vendor), format_checker=_FORMATS)
+
+
+def validate_openai(schema_name: str, payload: Any) -> None:
+    """Check an embeddings request or answer, e.g. `validate_openai("CreateEmbeddingRequest", body)`."""
+    _validator("openai", f"/components/schemas/{schema_name}").validate(payload)

@@ -22,6 +22,7 @@ ALLOWED = {
     "telephony/webhooks_voice.py": 2,  # voice webhooks find their tenant (identity, call) and a signed greeting link its number (read-only)
     "telephony/webhooks_vapi.py": 1,  # VAPI's reports find their tenant from the VAPI number id (read-only)
     "softphone/secrets.py": 1,  # key rotation re-encrypts and checks every organization's secrets
+    "messaging/services/meaning.py": 1,  # beat's sweep: which organizations have messages waiting to be embedded
     "messaging/selectors.py": 1,  # /healthz counts failed inbound events on the platform (a number, read-only)
     # Past a member's limit inside their own organization (tenants.access), never across tenants:
     "tenants/access.py": 3,  # everything_in itself: its docstring mention, definition and error message

@@ -5,7 +5,8 @@ import pytest
 def test_healthz_answers_200_when_database_and_broker_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}, "inbound_events_failed": 0}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}, "inbound_events_failed": 0,
+                               "embeddings": {"model": "wordllama/l2_supercat_256", "error": "", "since": ""}}
 
 
 @pytest.mark.django_db
