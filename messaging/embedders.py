@@ -57,12 +57,6 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1, norms)
 
 
-def padded(vector) -> list[float]:
-    """The vector as stored: zero-padded to STORED_DIMENSIONS."""
-    values = [float(v) for v in vector]
-    return values + [0.0] * (STORED_DIMENSIONS - len(values))
-
-
 class LocalEmbedder(Embedder):
     """WordLlama l2_supercat_256, in this process, offline."""
 

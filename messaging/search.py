@@ -16,16 +16,16 @@ Results are messages with their conversation and contact; the inbox shows one ro
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchRank
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.expressions import RawSQL
 
 from crm.models import Order
-from crm.selectors import search_query
 from tenants.models import Organization
 
 from . import embedders
@@ -38,7 +38,7 @@ RRF_K = 60  # reciprocal rank fusion's constant (Cormack, Clarke and Buettcher, 
 # similar conversation, as the message whose answer is suggested. Past it, what is nearest is unrelated.
 # WordLlama's distances run high (on the labelled set of tests/messaging/meaning_set.py, the median is
 # 0.84 between messages of one group and 0.89 between groups; docs/benchmarks.md, issue 19).
-FARTHEST = {"wordllama/l2_supercat_256": {"search": 0.9, "similar": 0.8, "suggestion": 0.7}}
+FARTHEST = {"wordllama/l2_supercat_256": {"search": 0.9, "similar": 0.85, "suggestion": 0.8}}
 DEFAULT_FARTHEST = {"search": 0.75, "similar": 0.6, "suggestion": 0.5}
 
 
@@ -108,13 +108,47 @@ def by_meaning(*, organization: Organization, text: str, limit: int = CANDIDATES
                                          dimensions=embedder.dimensions, vector=vector, limit=limit) if d <= cutoff]
 
 
+STOP_WORDS = frozenset("""
+a an the and or but if of to in on at by for with from as is are was were be been am do does did
+i me my mine you your yours he him his she her it its we us our they them their this that these those
+there here what which who whom how when where why can could would should will shall may might must
+have has had not no so too very just also than then s t d ll re ve m o
+el la los las un una unos unas y e o u de del al en con por para que se su sus mi mis tu tus yo me te
+le lo les es son está están fue ser hay muy más pero como ya
+os as um uma uns umas da das dos na nas no nos em com por para pelo pela eu meu minha seu sua você
+é são foi ser tem há mais mas não sim já
+""".split())
+
+
+def words_query(text: str) -> SearchQuery | None:
+    """Every word typed must match: words of three letters or more as prefixes ("deliv" finds
+    "delivery"), shorter ones as typed. A one- or two-letter prefix ("i:*", "d:*" of "I'd") matches so
+    many words that the index reads most of the table: a sentence of them took 170 ms at a million
+    messages, against a few ms as typed (docs/benchmarks.md, issue 19)."""
+    words = re.findall(r"\w+", text.lower())[:12]
+    if not words:
+        return None
+    # The commonest words of English, Spanish and Portuguese are in most messages: reading their
+    # postings costs much and narrows nothing. Left out, unless nothing else was typed.
+    words = [word for word in words if word not in STOP_WORDS] or words
+    return SearchQuery(" & ".join(f"{word}:*" if len(word) >= 3 else word for word in words),
+                       config="simple", search_type="raw")
+
+
 def by_words(*, organization: Organization, text: str, limit: int = CANDIDATES) -> list:
-    """Message ids matching every word typed (as prefixes), best ranked first."""
-    query = search_query(text)
+    """Message ids matching every word typed, best ranked first among the newest RANKED matches (a word
+    in a fifth of the messages would otherwise have all of them ranked: 370 ms at a million)."""
+    query = words_query(text)
     if query is None:
         return []
-    return list(Message.objects.filter(organization=organization, search_vector=query)
-                .annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", F("created_at").desc()).values_list("id", flat=True)[:limit])
+    newest = (Message.objects.filter(organization=organization, search_vector=query).order_by("-id")
+              .values("id")[:RANKED])
+    return list(Message.objects.filter(organization=organization, pk__in=newest)
+                .annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", F("created_at").desc())
+                .values_list("id", flat=True)[:limit])
+
+
+RANKED = 500
 
 
 def search(*, organization: Organization, text: str, mode: str = "both", limit: int = 20) -> tuple[list[Hit], str]:

@@ -16,7 +16,12 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from messaging.models import Message
+from messaging.tasks import messages_embed_sweep
+from tenants.models import Organization
+from tenants.scoping import tenant_scope
 from tests.browser.conftest import VIEWPORT, login
+from tests.messaging.conftest import wait_for
 
 pytestmark = [pytest.mark.worker]
 
@@ -189,3 +194,30 @@ def test_a_customer_calls_the_agents_softphone_rings_and_the_call_is_logged(page
         expect(page.locator("body")).to_contain_text("The caller said")
     finally:
         phone_context.close()
+
+
+def test_search_by_meaning_in_the_demo(page, demo, live_worker):
+    # "Every message is embedded by a worker after it arrives": beat's sweep (run here) asks the bulk worker.
+    messages_embed_sweep()
+    organization = Organization.objects.get(slug="demo")
+
+    def embedded() -> bool:
+        with tenant_scope(organization):
+            return not Message.objects.filter(embedding_model="").exclude(body="").exists()
+
+    wait_for(embedded, 60, "the demo's messages embedded")
+    login(page, demo, "agent", "demo-agent-pass")
+    # 'in the demo, "I paid two times" finds "I was charged twice for the same order.", marked By meaning
+    # (no word of it was typed), which Words alone does not find'
+    page.locator("label[for=view-all]").click()
+    page.locator("#inbox-search").fill("I paid two times")
+    page.locator("#inbox-search").press("Enter")
+    expect(page.locator("#conversation-list")).to_contain_text("No conversations here.")
+    page.get_by_label("Search by", exact=True).select_option(label="Words and meaning")
+    row = page.locator("#conversation-list li.row-item", has_text="I was charged twice for the same order.").first
+    expect(row).to_be_visible()
+    expect(row.locator(".by-meaning")).to_have_text("By meaning")
+    # "Suggested replies offers what agents answered to similar messages": open it; its reply is offered
+    # on another customer's conversation about the same thing.
+    row.locator("a").click()
+    expect(page.locator("#similar-conversations")).to_contain_text("I was charged twice for the same order.")
