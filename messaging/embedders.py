@@ -17,6 +17,7 @@ are never compared: each row keeps its model's name (`Embedder.name`).
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from functools import cache
@@ -73,7 +74,13 @@ class LocalEmbedder(Embedder):
 @cache
 def _wordllama():
     # The weights and tokenizer are inside the package: never ask Hugging Face for them.
-    return wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    model = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    # The model brings a few hundred thousand long-lived Python objects (its vocabulary). Left to the
+    # garbage collector, each full collection walks them all: a 100 ms pause in one search in fifty
+    # at a million messages (docs/benchmarks.md, issue 19). Frozen, the collector skips them.
+    gc.collect()
+    gc.freeze()
+    return model
 
 
 class OpenAIEmbedder(Embedder):
