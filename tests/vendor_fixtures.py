@@ -8,7 +8,7 @@ import pytest
 from softphone.simulator.twilio import FakeTwilio
 from softphone.simulator.vapi import FakeVapi
 from softphone.simulator.whatsapp import FakeWhatsApp
-from telephony.models import Provider, VoiceStatus
+from telephony.models import PhoneNumber, Provider, VoiceStatus
 from telephony.services import accounts
 from tenants.scoping import tenant_scope
 
@@ -57,6 +57,16 @@ def twilio_account(org, owner, twilio):
     with tenant_scope(org):
         return accounts.provider_account_connect(organization=org, actor=owner, provider=Provider.TWILIO,
                                                  account_sid=ACME_SID, auth_token=ACME_TOKEN)
+
+
+@pytest.fixture
+def globex_number(other_org, outsider, twilio):
+    """Another tenant's Twilio account and number (Globex)."""
+    with tenant_scope(other_org):
+        account = accounts.provider_account_connect(organization=other_org, actor=outsider, provider=Provider.TWILIO,
+                                                    account_sid=GLOBEX_SID, auth_token=GLOBEX_TOKEN)
+        return PhoneNumber.objects.create(organization=other_org, provider_account=account, phone_number="+14155550300",
+                                          provider_sid="PN" + "7" * 32, capabilities={"voice": True, "sms": True})
 
 
 @pytest.fixture

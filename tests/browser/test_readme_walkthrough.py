@@ -11,6 +11,7 @@ calls back and the customer answers; the AI line is answered by VAPI, whose repo
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from django.core.management import call_command
@@ -45,6 +46,21 @@ def demo(settings, live_server, worker_env, live_worker):
     return live_server
 
 
+@contextmanager
+def customer_phone(browser, demo, me: str):
+    """The customer's phone page, in a browser of its own, on the customer's number `me` (URL-quoted)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(10_000)
+    phone = context.new_page()
+    try:
+        login(phone, demo, "owner", "demo-owner-pass")
+        phone.goto(f"{demo.url}/simulator/phone/?me={me}")
+        expect(phone.get_by_label("To")).to_have_value("+14155550100")
+        yield phone
+    finally:
+        context.close()
+
+
 def test_first_login_the_owners_home_page_and_the_numbers_left_to_import(page, demo):
     # "The demo agent lands in the Inbox; the owner (and admins) on the organization's home page."
     login(page, demo, "agent", "demo-agent-pass")
@@ -71,14 +87,7 @@ def test_first_login_the_owners_home_page_and_the_numbers_left_to_import(page, d
 
 
 def test_a_customer_texts_the_agent_replies_and_sees_it_delivered(page, browser, demo):
-    # The customer's phone, in a browser of its own.
-    phone_context = browser.new_context(viewport=VIEWPORT)
-    phone_context.set_default_timeout(10_000)
-    phone = phone_context.new_page()
-    try:
-        login(phone, demo, "owner", "demo-owner-pass")
-        phone.goto(f"{demo.url}/simulator/phone/?me=%2B14155550188")
-        expect(phone.get_by_label("To")).to_have_value("+14155550100")
+    with customer_phone(browser, demo, "%2B14155550188") as phone:
 
         # The agent, on the inbox's All view.
         login(page, demo, "agent", "demo-agent-pass")
@@ -121,8 +130,6 @@ def test_a_customer_texts_the_agent_replies_and_sees_it_delivered(page, browser,
         expect(phone.locator(".phone-thread.whatsapp")).to_contain_text("Yes, cash or card on delivery.",
                                                                          timeout=15_000)
         expect(bubble.locator(".tick")).to_have_text("Delivered", timeout=15_000)
-    finally:
-        phone_context.close()
 
 
 def test_a_customer_calls_the_agents_softphone_rings_and_the_call_is_logged(page, browser, demo):
@@ -144,13 +151,7 @@ def test_a_customer_calls_the_agents_softphone_rings_and_the_call_is_logged(page
     expect(page).to_have_url(re.compile(r"/o/demo/inbox/$"))
     expect(page.locator("#voice-presence")).to_have_text("Available", timeout=15_000)
 
-    phone_context = browser.new_context(viewport=VIEWPORT)
-    phone_context.set_default_timeout(10_000)
-    phone = phone_context.new_page()
-    try:
-        login(phone, demo, "owner", "demo-owner-pass")
-        phone.goto(f"{demo.url}/simulator/phone/?me=%2B14155550123")
-        expect(phone.get_by_label("To")).to_have_value("+14155550100")
+    with customer_phone(browser, demo, "%2B14155550123") as phone:
         phone.get_by_role("button", name="Call this number").click()
         expect(phone.locator(".phone-call")).to_contain_text("Calling +14155550100… ringing")
 
@@ -192,8 +193,6 @@ def test_a_customer_calls_the_agents_softphone_rings_and_the_call_is_logged(page
         ai = page.locator("table.call-log tbody tr", has_text="Ava, AI receptionist").first
         ai.get_by_role("link").first.click()
         expect(page.locator("body")).to_contain_text("The caller said")
-    finally:
-        phone_context.close()
 
 
 def test_search_by_meaning_in_the_demo(page, demo, live_worker):

@@ -11,11 +11,8 @@ from crm import services as crm_services
 from messaging import search
 from messaging.models import CannedReply, Conversation, Message
 from messaging.services import conversations, meaning
-from telephony.models import PhoneNumber, Provider
-from telephony.services import accounts
 from tenants.scoping import tenant_scope
 from tests.fakes.embeddings import FakeEmbeddings
-from tests.vendor_fixtures import GLOBEX_SID, GLOBEX_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -42,15 +39,6 @@ def acme_messages(org, our_number):
     with tenant_scope(org):
         meaning.messages_embed(organization=org)
     return made
-
-
-@pytest.fixture
-def globex_number(other_org, outsider, twilio):
-    with tenant_scope(other_org):
-        account = accounts.provider_account_connect(organization=other_org, actor=outsider, provider=Provider.TWILIO,
-                                                    account_sid=GLOBEX_SID, auth_token=GLOBEX_TOKEN)
-        return PhoneNumber.objects.create(organization=other_org, provider_account=account, phone_number="+14155550300",
-                                          provider_sid="PN" + "7" * 32, capabilities={"voice": True, "sms": True})
 
 
 def results(client, **params):

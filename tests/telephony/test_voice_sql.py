@@ -30,7 +30,7 @@ from telephony.signals import calls_waiting
 from tenants.scoping import tenant_scope
 from tests.messaging.conftest import wait_for
 from tests.sql_files import assert_database_runs, assert_newest_loader_matches
-from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID, GLOBEX_TOKEN
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, GLOBEX_SID
 
 SQL_FILE = Path(telephony.__file__).parent / "sql" / "voice.sql"
 OUR_NUMBER = "+14155550142"
@@ -155,15 +155,6 @@ def test_a_known_caller_is_named(org, our_number, agent, asked):
     assert (call.contact_id, call.contact_name) == (known.pk, "Ann Customer")
     with tenant_scope(org):
         assert Contact.objects.count() == 1
-
-
-@pytest.fixture
-def globex_number(other_org, outsider, twilio):
-    with tenant_scope(other_org):
-        account = accounts.provider_account_connect(organization=other_org, actor=outsider, provider=Provider.TWILIO,
-                                                    account_sid=GLOBEX_SID, auth_token=GLOBEX_TOKEN)
-        return PhoneNumber.objects.create(organization=other_org, provider_account=account, phone_number="+14155550300",
-                                          provider_sid="PN" + "7" * 32, capabilities={"voice": True})
 
 
 @committed
