@@ -16,7 +16,7 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from core.webhooks import webhook_form
 from telephony.lines import line_for
@@ -81,54 +81,97 @@ def _number_adapter(provider: str) -> type[MessagingProvider] | None:
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def number_message(request: HttpRequest, provider: str) -> HttpResponse:
     """An inbound message: stored as it came, in one statement, for a worker to read."""
-    adapter = _number_adapter(provider)
-    if adapter is None:
-        return _not_found()
-    form = webhook_form(request)
-    if form is None:
-        return _unreadable()
-    account, addresses = adapter.inbound_line(form)
-    line = line_for(provider, account, addresses)
-    if line is None:
-        return _not_found()
-    if not adapter.webhook_verified(_signed(request, form), line.auth_token):
-        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
-    try:
-        sid = adapter.inbound_event_id(form)
-    except BadWebhook as exc:
-        return _bad(exc)
-    if any("\x00" in name or "\x00" in value for name, value in form.items()):
-        form = _without_nul(form)
-    # One statement, run as the number's organization (see events.inbound_event_store).
-    events.inbound_event_store(organization=line.organization, provider=adapter.name, provider_sid=sid,
-                               payload=form, phone_number_id=line.number_id)
-    body, content_type = adapter.inbound_answer
-    return HttpResponse(body, content_type=content_type)
+    return _number_callback(request, provider, "message")
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def number_message_status(request: HttpRequest, provider: str) -> HttpResponse:
+    """News of a message we sent."""
+    return _number_callback(request, provider, "status")
+
+
+def _number_callback(request: HttpRequest, provider: str, route: str) -> HttpResponse:
+    """One callback of a carrier: one event (Twilio, Vonage) or several (Bandwidth's JSON array).
+
+    Every event's line is found and the request verified with that line's secret before anything is
+    stored; then each event is handled on its own. In a batch, an event about nobody's number is
+    logged and left out, so the others are not refused with it (the carrier would send them all
+    again); a lone one is a 404."""
     adapter = _number_adapter(provider)
     if adapter is None:
         return _not_found()
+    if request.method == "GET":  # the carrier checking the address before it takes it
+        if adapter.answers_probe:
+            return HttpResponse("OK", content_type="text/plain")
+        return HttpResponse("Method not allowed.", status=405, content_type="text/plain")
     form = webhook_form(request)
     if form is None:
         return _unreadable()
-    account, addresses = adapter.status_line(form)
-    line = line_for(provider, account, addresses)
-    if line is None:
-        return _not_found()
-    if not adapter.webhook_verified(_signed(request, form), line.auth_token):
-        return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
-    update = adapter.status_update(form)
-    with tenant_scope(line.organization):
-        inbound.status_update(organization=line.organization, provider_sid=update.provider_sid, status=update.status,
-                              error_code=update.error_code, error_message=update.error_message)
+    signed = _signed(request, form)
+    try:
+        received = adapter.callback_events(signed)
+    except BadWebhook as exc:
+        return _bad(exc)
+    found = []
+    verified: set[tuple[str, str]] = set()
+    for event in received:
+        kind = adapter.callback_kind(event, route)
+        account, addresses = adapter.inbound_line(event) if kind == "message" else adapter.status_line(event)
+        line = line_for(provider, account, addresses)
+        if line is None:
+            if len(received) == 1:
+                return _not_found()
+            logger.warning("A %s callback named a number that is nobody's (%s); that event was left out.",
+                           adapter.name, kind)
+            continue
+        if (line.auth_token, line.signature_method) not in verified:
+            if not adapter.webhook_verified(signed, line.auth_token, method=line.signature_method):
+                return HttpResponse("Invalid signature.", status=403, content_type="text/plain")
+            verified.add((line.auth_token, line.signature_method))
+        found.append((event, kind, line))
+    for event, kind, line in found:
+        if kind == "message":
+            problem = _store_inbound(adapter, event, line)
+            if problem is not None and len(received) == 1:
+                return problem
+        else:
+            update = adapter.status_update(event)
+            with tenant_scope(line.organization):
+                inbound.status_update(organization=line.organization, provider_sid=update.provider_sid,
+                                      status=update.status, error_code=update.error_code,
+                                      error_message=update.error_message)
+    if route == "message":
+        body, content_type = adapter.inbound_answer
+        return HttpResponse(body, content_type=content_type)
     return HttpResponse(status=200)
+
+
+def _store_inbound(adapter: type[MessagingProvider], event, line) -> HttpResponse | None:
+    try:
+        sid = adapter.inbound_event_id(event)
+    except BadWebhook as exc:
+        logger.warning("A %s inbound message was left out: %s", adapter.name, exc)
+        return _bad(exc)
+    if _has_nul(event):
+        event = _without_nul(event)
+    # One statement, run as the number's organization (see events.inbound_event_store).
+    events.inbound_event_store(organization=line.organization, provider=adapter.name, provider_sid=sid,
+                               payload=dict(event), phone_number_id=line.number_id)
+    return None
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(name) or _has_nul(item) for name, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 # WhatsApp senders (Meta's Cloud API) ------------------------------------------------------------------

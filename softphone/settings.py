@@ -246,6 +246,7 @@ INTERACTIVE_TASKS = [
     "telephony.call_place",  # an agent's softphone about to ring with the call they asked for
     "telephony.call_conference_continue",  # a caller just put on hold, a colleague about to ring
     "telephony.provider_account_voice_enable",  # a manager waiting for the softphone, on the accounts page
+    "telephony.provider_account_configure",  # a manager who just connected a carrier, waiting for its texts
     "telephony.provider_account_voice_disable",
     "simulator.message_progress",  # the simulated carrier's status callbacks (make run's demo)
     "simulator.whatsapp_progress",  # the simulated Meta's status webhooks
@@ -391,6 +392,19 @@ TWILIO_HTTP_TIMEOUT = env.float("TWILIO_HTTP_TIMEOUT", default=10.0)
 TWILIO_RETRIES_ON_429 = env.int("TWILIO_RETRIES_ON_429", default=3)
 VAPI_API_BASE_URL = env.str("VAPI_API_BASE_URL", default="https://api.vapi.ai")
 VAPI_HTTP_TIMEOUT = env.float("VAPI_HTTP_TIMEOUT", default=10.0)
+# Vonage: its REST host (Numbers, SMS and the balance that verifies an account).
+VONAGE_REST_BASE_URL = env.str("VONAGE_REST_BASE_URL", default="https://rest.nexmo.com")
+VONAGE_HTTP_TIMEOUT = env.float("VONAGE_HTTP_TIMEOUT", default=10.0)
+VONAGE_RETRIES_ON_THROTTLE = env.int("VONAGE_RETRIES_ON_THROTTLE", default=3)
+# Bandwidth: the account API (numbers, orders, applications) and the Messaging API, on their own hosts.
+BANDWIDTH_ACCOUNT_BASE_URL = env.str("BANDWIDTH_ACCOUNT_BASE_URL",
+                                     default="https://dashboard.bandwidth.com/api/v1")
+BANDWIDTH_MESSAGING_BASE_URL = env.str("BANDWIDTH_MESSAGING_BASE_URL",
+                                       default="https://messaging.bandwidth.com/api/v2")
+# Bandwidth's OAuth 2.0 token endpoint (client credentials: its API users stopped working on 2026-12-02).
+BANDWIDTH_TOKEN_URL = env.str("BANDWIDTH_TOKEN_URL", default="https://api.bandwidth.com/api/v1/oauth2/token")
+BANDWIDTH_HTTP_TIMEOUT = env.float("BANDWIDTH_HTTP_TIMEOUT", default=10.0)
+BANDWIDTH_RETRIES_ON_429 = env.int("BANDWIDTH_RETRIES_ON_429", default=3)
 WHATSAPP_GRAPH_BASE_URL = env.str("WHATSAPP_GRAPH_BASE_URL", default="https://graph.facebook.com")
 WHATSAPP_GRAPH_VERSION = env.str("WHATSAPP_GRAPH_VERSION", default="v21.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=10.0)

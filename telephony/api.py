@@ -13,7 +13,7 @@ from tenants.api import TenantAPIView, resolve_in_tenant
 from tenants.permissions import IsManager, IsManagerOrReadOnly
 from tenants.scoping import parse_public_id
 
-from . import selectors
+from . import providers, selectors
 from .models import CallDirection, NumberStatus
 from .serializers import (
     AvailableNumberSerializer,
@@ -121,6 +121,21 @@ class ProviderAccountSyncApi(TenantAPIView):
         account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
         sync.provider_account_sync_request(organization=self.organization, account=account)
         return Response({"detail": "Sync started."}, status=status.HTTP_202_ACCEPTED)
+
+
+class ProviderAccountRepairApi(TenantAPIView):
+    """Point a carrier's messaging application at our webhooks again (Bandwidth: after drift was
+    found, or when the first set-up failed). Numbers-level carriers repair each number instead."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(request=None, responses=ProviderAccountOutputSerializer,
+                   operation_id="provider_accounts_repair_webhooks")
+    def post(self, request, org_slug, provider_account_id):
+        account = selectors.get_provider_account_for_org(self.organization, provider_account_id)
+        account = configuring.provider_account_repair_webhooks(organization=self.organization, actor=request.user,
+                                                               account=account)
+        return Response(ProviderAccountOutputSerializer(account).data)
 
 
 class ProviderAccountVoiceApi(TenantAPIView):
@@ -234,15 +249,19 @@ class AvailableNumbersApi(TenantAPIView):
     permission_classes = [IsManager]
 
     @extend_schema(request=AvailableSearchSerializer, responses=AvailableNumberSerializer(many=True),
-                   operation_id="phone_numbers_twilio_available")
-    def post(self, request, org_slug):
+                   operation_id="phone_numbers_available",
+                   parameters=[OpenApiParameter("provider", str, OpenApiParameter.PATH,
+                                                enum=sorted(providers.ADAPTERS),
+                                                description="The carrier whose numbers to search.")])
+    def post(self, request, org_slug, provider):
         data = AvailableSearchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         f = data.validated_data
         account = _account(self.organization, f["provider_account_id"]) if f.get("provider_account_id") else None
+        credentials = {name: f[name] for name in ("account_sid", "auth_token", "api_key", "api_secret", "account_id",
+                                                  "client_id", "client_secret") if f.get(name)}
         found = buying.available_numbers_search(
-            account=account, account_sid=f.get("account_sid", ""), auth_token=f.get("auth_token", ""),
-            country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
+            account=account, provider=provider, credentials=credentials, country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
             contains=f.get("contains", ""), capabilities=tuple(f["capabilities"]))
         rows = [{**n.__dict__, "capabilities": n.capabilities.as_dict()} for n in found]
         return Response(AvailableNumberSerializer(rows, many=True).data)

@@ -20,6 +20,44 @@ class TwilioAccountForm(forms.Form):
         self.fields["client"].queryset = clients
 
 
+class VonageAccountForm(forms.Form):
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name])
+    api_key = forms.CharField(max_length=16, label="API key", validators=[validate_credential])
+    api_secret = forms.CharField(max_length=200, label="API secret", widget=forms.PasswordInput,
+                                 validators=[validate_credential])
+    signature_secret = forms.CharField(
+        max_length=200, label="Signature secret", widget=forms.PasswordInput, validators=[validate_credential],
+        help_text="Dashboard → API settings → Signed webhooks. Vonage signs the texts and receipts it sends with it.")
+    signature_method = forms.ChoiceField(
+        choices=[("md5hash", "MD5 hash"), ("md5", "MD5 HMAC"), ("sha1", "SHA-1 HMAC"), ("sha256", "SHA-256 HMAC"),
+                 ("sha512", "SHA-512 HMAC")], initial="md5hash", label="Signature method",
+        help_text="As chosen beside the signature secret on the dashboard.")
+    client = forms.ModelChoiceField(queryset=None, required=False)
+
+    def __init__(self, *args, clients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients
+
+
+class BandwidthAccountForm(forms.Form):
+    friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name])
+    account_id = forms.CharField(max_length=12, label="Account id", validators=[validate_credential])
+    client_id = forms.CharField(max_length=200, label="API credential: client id", validators=[validate_credential],
+                                help_text="Bandwidth App → Account → API Credentials, with the Numbers and "
+                                          "Messaging roles.")
+    client_secret = forms.CharField(max_length=200, label="Client secret", widget=forms.PasswordInput,
+                                    validators=[validate_credential])
+    application_id = forms.CharField(
+        max_length=64, label="Messaging application id", validators=[validate_credential],
+        help_text="Its callbacks are pointed at Softphone (with credentials Softphone makes) once connected, and "
+                  "given back when you disconnect.")
+    client = forms.ModelChoiceField(queryset=None, required=False)
+
+    def __init__(self, *args, clients, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = clients
+
+
 class VapiAccountForm(forms.Form):
     friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name])
     api_key = forms.CharField(max_length=200, label="VAPI private API key", widget=forms.PasswordInput,

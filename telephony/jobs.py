@@ -46,3 +46,8 @@ def provider_account_voice_enable(organization_id, provider_account_id) -> None:
 def provider_account_voice_disable(organization_id, provider_account_id) -> None:
     enqueue("telephony.provider_account_voice_disable", organization_id=str(organization_id),
             provider_account_id=str(provider_account_id))
+
+
+def provider_account_configure(organization_id, provider_account_id) -> None:
+    enqueue("telephony.provider_account_configure", organization_id=str(organization_id),
+            provider_account_id=str(provider_account_id))

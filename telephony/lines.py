@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db.models import CharField, F, Func
 
 from core import stamps
+from telephony import providers
 from telephony.models import NumberStatus, PhoneNumber
 from tenants.models import Organization
 from tenants.scoping import platform_scope
@@ -44,8 +45,9 @@ class Line:
 
     organization: Organization
     number_id: object
-    auth_token: str
+    auth_token: str  # the secret the carrier's webhooks are checked with (its adapter's `webhook_secret_of`)
     token_digest: str = ""  # md5 of the account's stored (encrypted) auth token, as PostgreSQL computes it
+    signature_method: str = ""  # how the carrier signs with it, where the account chooses (Vonage)
 
 
 _lines: dict[tuple[str, str, str], tuple[float, bytes, Line]] = {}
@@ -82,8 +84,11 @@ def _read(provider: str, account: str, addresses: tuple[str, ...], stamp: bytes 
     number = _find_number(provider, account, addresses)
     if number is None:
         return None
+    account = number.provider_account
+    adapter = providers.ADAPTERS.get(provider)
     line = Line(organization=number.organization, number_id=number.pk,
-                auth_token=number.provider_account.auth_token or "", token_digest=number.token_digest or "")
+                auth_token=adapter.webhook_secret_of(account) if adapter else account.auth_token or "",
+                token_digest=number.token_digest or "", signature_method=account.signature_method)
     if stamp is not None:  # read before the database: a change made meanwhile moves it on again
         if len(_lines) > LINE_CACHE_ENTRIES:
             _lines.clear()

@@ -21,7 +21,8 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
         # secret never leaves the server.
         fields = ["id", "provider", "friendly_name", "account_sid", "client_id", "status", "last_verified_at",
                   "last_error", "webhook_mode", "has_auth_token", "has_api_key", "voice_status", "voice_error",
-                  "twiml_app_sid", "api_key_sid", "created_at", "updated_at"]
+                  "twiml_app_sid", "api_key_sid", "application_id", "webhooks_configured", "webhooks_drift",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
     def get_has_auth_token(self, obj) -> bool:
@@ -41,6 +42,24 @@ class ProviderAccountInputSerializer(serializers.Serializer):
                                        validators=[validate_credential])
     api_key = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
                                     validators=[validate_credential])
+    api_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                       validators=[validate_credential], help_text="Vonage: the API secret.")
+    signature_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                             validators=[validate_credential],
+                                             help_text="Vonage: the signature secret its webhooks are signed with.")
+    signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False,
+                                               help_text="Vonage: how its webhooks are signed (md5hash by default).")
+    account_id = serializers.CharField(max_length=12, required=False, allow_blank=True,
+                                       validators=[validate_credential], help_text="Bandwidth: the account id.")
+    client_id = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                      validators=[validate_credential],
+                                      help_text="Bandwidth: the API credential's client id.")
+    client_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                          validators=[validate_credential],
+                                          help_text="Bandwidth: the API credential's client secret.")
+    application_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                           validators=[validate_credential],
+                                           help_text="Bandwidth: the messaging application the numbers are in.")
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -82,8 +101,22 @@ class PhoneNumberCreateSerializer(serializers.Serializer):
     phone_number = serializers.CharField(max_length=40)
     friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
                                           validators=[validate_name])
-    account_sid = serializers.CharField(max_length=64, validators=[validate_credential])
-    auth_token = serializers.CharField(max_length=200, write_only=True, validators=[validate_credential])
+    # The account's credentials, as the carrier names them (Twilio: accountSid and authToken; Vonage:
+    # apiKey, apiSecret, signatureSecret and signatureMethod).
+    account_sid = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
+    auth_token = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential])
+    api_key = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
+    api_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential])
+    signature_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                             validators=[validate_credential])
+    signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False)
+    account_id = serializers.CharField(max_length=12, required=False, validators=[validate_credential])
+    client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
+    client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                          validators=[validate_credential])
+    application_id = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
     metadata = serializers.DictField(required=False)
     client_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -107,6 +140,13 @@ class AvailableSearchSerializer(serializers.Serializer):
     account_sid = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
     auth_token = serializers.CharField(max_length=200, required=False, write_only=True,
                                        validators=[validate_credential])
+    api_key = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
+    api_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential])
+    account_id = serializers.CharField(max_length=12, required=False, validators=[validate_credential])
+    client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
+    client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                          validators=[validate_credential])
     country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="US")
     number_type = serializers.ChoiceField(choices=["local", "toll_free", "mobile"], required=False, default="local")
     area_code = serializers.RegexField(r"^\d{2,5}$", required=False, allow_blank=True)
@@ -115,8 +155,13 @@ class AvailableSearchSerializer(serializers.Serializer):
                                          required=False, default=list)
 
     def validate(self, attrs):
-        if not attrs.get("provider_account_id") and not (attrs.get("account_sid") and attrs.get("auth_token")):
-            raise serializers.ValidationError("Send providerAccountId, or accountSid and authToken.")
+        if not attrs.get("provider_account_id") and not (
+            (attrs.get("account_sid") and attrs.get("auth_token")) or (attrs.get("api_key") and attrs.get("api_secret"))
+            or (attrs.get("account_id") and attrs.get("client_id") and attrs.get("client_secret"))
+        ):
+            raise serializers.ValidationError("Send providerAccountId, or the account's credentials (Twilio: "
+                                              "accountSid and authToken; Vonage: apiKey and apiSecret; Bandwidth: "
+                                              "accountId, clientId and clientSecret).")
         return attrs
 
 

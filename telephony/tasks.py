@@ -70,6 +70,14 @@ def call_conference_continue(call: Call):
     live_calls.call_conference_continue(organization=call.organization, call=call)
 
 
+# A carrier whose webhooks live on the account (Bandwidth's messaging application): pointed at us
+# once connected. A failure is recorded on the account in words (webhooks_drift); a transient one retries.
+@row_task("telephony.provider_account_configure", model=ProviderAccount, key="provider_account_id",
+          related=("organization",))
+def provider_account_configure(account: ProviderAccount):
+    configuring.provider_account_configure(organization=account.organization, account=account)
+
+
 # Voice set-up of a Twilio account for the softphone. The service records a failure on the account
 # itself (voice_status error, the reason in words); a transient one is retried here.
 

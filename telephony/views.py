@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,6 +18,7 @@ from tenants.scoping import parse_public_id
 from . import selectors
 from .forms import (
     AssignForm,
+    BandwidthAccountForm,
     CallingRulesForm,
     NumberFilterForm,
     NumberVoiceForm,
@@ -25,6 +26,7 @@ from .forms import (
     SearchAvailableForm,
     TwilioAccountForm,
     VapiAccountForm,
+    VonageAccountForm,
 )
 from .models import Provider
 from .services import (
@@ -219,10 +221,13 @@ def number_remove(request: HttpRequest, org_slug: str, phone_number_id) -> HttpR
 # Provider accounts -------------------------------------------------------------------------------
 
 
-def _account_forms(request, twilio=None, vapi=None):
+def _account_forms(request, twilio=None, vonage=None, bandwidth=None, vapi=None):
+    clients = tenant_selectors.client_list(organization=request.organization)
     return {
         "accounts": selectors.provider_account_list(organization=request.organization),
-        "twilio_form": twilio or TwilioAccountForm(clients=tenant_selectors.client_list(organization=request.organization)),
+        "twilio_form": twilio or TwilioAccountForm(clients=clients),
+        "vonage_form": vonage or VonageAccountForm(clients=clients),
+        "bandwidth_form": bandwidth or BandwidthAccountForm(clients=clients),
         "vapi_form": vapi or VapiAccountForm(),
     }
 
@@ -239,9 +244,18 @@ def account_connect(request: HttpRequest, org_slug: str, provider: str) -> HttpR
     if provider == Provider.TWILIO:
         form = TwilioAccountForm(request.POST, clients=tenant_selectors.client_list(organization=request.organization))
         forms = {"twilio": form}
-    else:
+    elif provider == Provider.VONAGE:
+        form = VonageAccountForm(request.POST, clients=tenant_selectors.client_list(organization=request.organization))
+        forms = {"vonage": form}
+    elif provider == Provider.BANDWIDTH:
+        form = BandwidthAccountForm(request.POST,
+                                    clients=tenant_selectors.client_list(organization=request.organization))
+        forms = {"bandwidth": form}
+    elif provider == Provider.VAPI:
         form = VapiAccountForm(request.POST)
         forms = {"vapi": form}
+    else:
+        raise Http404("No such provider.")
     if form.is_valid():
         try:
             account = accounts.provider_account_connect(organization=request.organization, actor=request.user,
@@ -277,6 +291,21 @@ def account_delete(request: HttpRequest, org_slug: str, provider_account_id) -> 
         messages.success(request, f"{account} was disconnected.")
         if leftover:
             messages.warning(request, leftover)
+    return redirect("telephony:account-list", org_slug=org_slug)
+
+
+@require_POST
+@manager_required
+def account_repair_webhooks(request: HttpRequest, org_slug: str, provider_account_id) -> HttpResponse:
+    """A carrier whose webhooks live on the account (Bandwidth): its messaging application pointed at us again."""
+    account = selectors.get_provider_account_for_org(request.organization, provider_account_id)
+    try:
+        configuring.provider_account_repair_webhooks(organization=request.organization, actor=request.user,
+                                                     account=account)
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        messages.success(request, f"{account}'s messaging application calls Softphone again.")
     return redirect("telephony:account-list", org_slug=org_slug)
 
 

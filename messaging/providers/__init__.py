@@ -5,12 +5,14 @@ ADAPTERS (the interface is in base.py)."""
 
 from __future__ import annotations
 
+from .bandwidth import BandwidthMessaging
 from .base import NUMBERS, WHATSAPP_SENDERS, MessagingProvider, ProviderError
 from .twilio import TwilioMessaging
+from .vonage import VonageMessaging
 from .whatsapp_cloud import WhatsAppCloud
 
 ADAPTERS: dict[str, type[MessagingProvider]] = {
-    adapter.name: adapter for adapter in (TwilioMessaging, WhatsAppCloud)
+    adapter.name: adapter for adapter in (TwilioMessaging, VonageMessaging, BandwidthMessaging, WhatsAppCloud)
 }
 # The adapter of conversations through a WhatsAppSender (Meta's Cloud API).
 WHATSAPP_SENDER_PROVIDER = WhatsAppCloud.name

@@ -210,6 +210,9 @@ class MessagingProvider:
     readable_errors: ClassVar[Mapping[str, str]] = {}
     # The answer to an inbound-message callback: (body, content type).
     inbound_answer: ClassVar[tuple[str, str]] = ("", "text/plain")
+    # NUMBERS: whether the vendor checks a webhook address with a GET before it takes it (answered
+    # 200, nothing read or stored).
+    answers_probe: ClassVar[bool] = False
 
     @classmethod
     def for_conversation(cls, conversation) -> MessagingProvider:
@@ -237,10 +240,24 @@ class MessagingProvider:
     # Webhooks --------------------------------------------------------------------------------------
 
     @classmethod
-    def webhook_verified(cls, request: WebhookRequest, secret: str) -> bool:
+    def webhook_verified(cls, request: WebhookRequest, secret: str, *, method: str = "") -> bool:
         """Whether the vendor signed this request with the line's `secret` (its account's auth
-        token, its app secret). False without a signature or without a secret."""
+        token, its app secret, its signature secret; by `method` where the account chooses one).
+        False without a signature or without a secret."""
         raise NotImplementedError
+
+    @classmethod
+    def callback_events(cls, request: WebhookRequest) -> list[Mapping]:
+        """NUMBERS: the events one callback carries, each read by `inbound_line`/`status_line` and
+        the rest. Most vendors send one form per callback; Bandwidth a JSON array. BadWebhook when the
+        body is not the vendor's."""
+        return [request.form]
+
+    @classmethod
+    def callback_kind(cls, event: Mapping, route: str) -> str:
+        """NUMBERS: "message" (inbound) or "status" for one event; by default what its route says
+        (`route`), for vendors whose callbacks mix both the event says."""
+        return route
 
     @classmethod
     def inbound_line(cls, form: Mapping[str, str]) -> LineKey:

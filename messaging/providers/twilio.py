@@ -128,7 +128,7 @@ class TwilioMessaging(MessagingProvider):
     # Webhooks --------------------------------------------------------------------------------------
 
     @classmethod
-    def webhook_verified(cls, request: WebhookRequest, secret: str) -> bool:
+    def webhook_verified(cls, request: WebhookRequest, secret: str, *, method: str = "") -> bool:
         return signature_valid(url=request.url, form=request.form, form_lists=request.form_lists,
                                given=request.headers.get("X-Twilio-Signature", ""), auth_token=secret)
 

@@ -243,7 +243,7 @@ class WhatsAppCloud(MessagingProvider):
         return query.get("hub.verify_token") or "", query.get("hub.challenge", "")
 
     @classmethod
-    def webhook_verified(cls, request: WebhookRequest, secret: str) -> bool:
+    def webhook_verified(cls, request: WebhookRequest, secret: str, *, method: str = "") -> bool:
         """X-Hub-Signature-256: HMAC-SHA256 of the body as sent, with the app's secret."""
         if not secret:
             return False

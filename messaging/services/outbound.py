@@ -171,7 +171,7 @@ def message_deliver(*, organization: Organization, message_id) -> str:
                   else conversation.whatsapp_sender.display_phone_number)
         template = template_for_sending(message)
         result = adapter.send(sender=sender, to=conversation.contact.phone_number, channel=conversation.channel,
-                              body=message.body, status_callback=message_status_url(),
+                              body=message.body, status_callback=_status_url(conversation),
                               media=[OutboundMedia(url=m["url"], content_type=m.get("content_type", ""))
                                      for m in message.media],
                               # Only WhatsApp lines know templates: other vendors' adapters never see one.
@@ -191,6 +191,14 @@ def message_deliver(*, organization: Organization, message_id) -> str:
         provider_sid=result.sid, status=result.status, num_segments=result.num_segments, updated_at=timezone.now())
     inbox_changed(organization, conversation)
     return "sent"
+
+
+def _status_url(conversation: Conversation) -> str:
+    """Where the number's carrier reports the message's progress (a WhatsApp sender's vendor reports
+    to its one webhook, whatever we say)."""
+    if not conversation.phone_number_id:
+        return ""
+    return message_status_url(conversation.phone_number.provider_account.provider)
 
 
 def _release(message: Message) -> None:

@@ -1,21 +1,23 @@
 """The numbers-provider registry: a provider account's `provider` picks its adapter.
 
-Domain code asks here and never names an adapter class; another vendor (Vonage, Bandwidth) fits by
-adding its adapter to ADAPTERS.
+Domain code asks here and never names an adapter class; a carrier is its adapter in ADAPTERS (and its
+messaging adapter in messaging.providers): docs/architecture.md, "Adding a carrier".
 """
 
 from __future__ import annotations
 
+from .bandwidth import BandwidthProvider
 from .base import ProviderError, TelephonyProvider
 from .twilio import TwilioProvider
 from .twilio_voice import TwilioVoice
 from .voice import VoiceCarrier
+from .vonage import VonageProvider
 
 __all__ = ["ADAPTERS", "VOICE_ADAPTERS", "ProviderError", "TelephonyProvider", "VoiceCarrier", "adapter_class",
            "for_account", "for_credentials", "supports", "voice_class", "voice_for_account"]
 
 ADAPTERS: dict[str, type[TelephonyProvider]] = {
-    TwilioProvider.name: TwilioProvider,
+    adapter.name: adapter for adapter in (TwilioProvider, VonageProvider, BandwidthProvider)
 }
 
 # Carriers whose numbers take calls in the browser softphone. A numbers provider missing here is

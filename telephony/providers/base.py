@@ -74,28 +74,74 @@ class WebhookUrls:
     voice_url: str
 
 
+@dataclass(frozen=True)
+class AccountWebhooks:
+    """Account-wide webhooks (Bandwidth's messaging application): where the carrier sends inbound
+    messages and delivery reports for every number of the account, and the credentials it presents.
+    Empty strings clear them."""
+
+    inbound_url: str
+    status_url: str
+    username: str = ""
+    password: str = ""
+
+
 class TelephonyProvider:
-    """The interface. Vonage or Bandwidth adapters would implement the same methods."""
+    """The interface every carrier's numbers adapter implements (Twilio, Vonage, Bandwidth)."""
 
     # The registry key: `ProviderAccount.provider` and `PhoneNumber.provider`.
     name: str = ""
     # How people call it, in messages.
     label: str = ""
+    # What a person types to connect an account, by input name, and the ProviderAccount field each
+    # lands in (see ProviderAccount): the API, the forms and the services ask here.
+    credential_fields: dict[str, str] = {}
+    # Which of WebhookUrls' URLs the carrier keeps on each number (the others stay '').
+    number_webhooks: frozenset[str] = frozenset()
+    # Whether the carrier's webhooks are configured on the account (its messaging application)
+    # rather than on each number: then `account_webhooks` and `configure_account_webhooks`.
+    account_webhooks_kind: bool = False
 
     @classmethod
     def for_account(cls, account) -> TelephonyProvider:
         """The adapter for a connected `ProviderAccount` of this vendor (its stored credentials)."""
+        return cls.for_credentials(**{field: getattr(account, field) or "" for field in
+                                      set(cls.credential_fields.values())})
+
+    @classmethod
+    def for_credentials(cls, **fields) -> TelephonyProvider:
+        """The adapter for credentials not saved yet (to verify them, or to search once), given as
+        ProviderAccount fields (`credential_fields`' values)."""
         raise NotImplementedError
 
     @classmethod
-    def for_credentials(cls, **credentials) -> TelephonyProvider:
-        """The adapter for credentials not saved yet (to verify them, or to search once)."""
-        raise NotImplementedError
+    def account_fields(cls, given: dict[str, str]) -> dict[str, str]:
+        """What a person typed (input names) as ProviderAccount fields, stripped; inputs the carrier
+        does not take are ignored. A carrier may add fields of its own making (a generated secret)."""
+        return {field: (given.get(name) or "").strip() for name, field in cls.credential_fields.items()}
 
     @classmethod
-    def credential_errors(cls, **credentials) -> dict[str, str]:
-        """What is wrong with the credentials' shape, by field, before any call ({} when nothing)."""
+    def credential_errors(cls, **fields) -> dict[str, str]:
+        """What is wrong with the credentials' shape (ProviderAccount fields), by input name, before
+        any call ({} when nothing)."""
         return {}
+
+    @classmethod
+    def webhook_secret_of(cls, account) -> str:
+        """The secret this carrier's webhooks for the account are checked with."""
+        return account.auth_token or ""
+
+    def release_number(self, sid: str) -> None:
+        """Give the number back to the carrier (it stops being billed, and is no longer the account's)."""
+        raise NotImplementedError
+
+    def account_webhooks(self) -> AccountWebhooks:
+        """account_webhooks_kind: what the account's messaging application calls now."""
+        raise NotImplementedError
+
+    def configure_account_webhooks(self, webhooks: AccountWebhooks) -> AccountWebhooks:
+        """account_webhooks_kind: point the account's messaging application at `webhooks`."""
+        raise NotImplementedError
 
     def verify(self) -> AccountInfo:
         raise NotImplementedError

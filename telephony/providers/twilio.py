@@ -187,6 +187,8 @@ def call(fn, *args, **kwargs):
 class TwilioProvider(TelephonyProvider):
     name = "twilio"
     label = "Twilio"
+    credential_fields = {"account_sid": "account_sid", "auth_token": "auth_token"}
+    number_webhooks = frozenset({"sms_url", "status_callback", "voice_url"})
 
     @classmethod
     def for_account(cls, account) -> TwilioProvider:
@@ -275,6 +277,9 @@ class TwilioProvider(TelephonyProvider):
         if webhooks is not None:
             params.update(_webhook_params(webhooks, voice=True))
         return _incoming(self._call(self.client.incoming_phone_numbers.create, **params))
+
+    def release_number(self, sid: str) -> None:
+        self._call(self.client.incoming_phone_numbers(sid).delete)
 
     def configure_webhooks(self, sid: str, webhooks: WebhookUrls, *, voice: bool = True) -> IncomingNumber:
         params = _webhook_params(webhooks, voice=voice)

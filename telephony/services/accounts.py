@@ -10,27 +10,29 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.vendors import ProviderError
-from telephony import platforms, providers
+from telephony import jobs, platforms, providers
 from telephony.lines import lines_changed
 from telephony.models import AccountStatus, NumberStatus, PhoneNumber, ProviderAccount, WebhookMode
 from tenants.models import Organization
 from tenants.services import audit
 
 from . import voice_setup
+from .configuring import provider_account_restore_webhooks
 from .webhook_contract import new_webhook_secret
 
 
-def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str = "", api_key: str = "") -> str:
-    """One short call to the vendor; returns the account's name, or raises ValidationError."""
+def _verify_credentials(provider: str, fields: dict[str, str], *, api_key: str = "") -> str:
+    """One short call to the vendor with a numbers provider's account `fields` (or a platform's
+    `api_key`); returns the account's name, or raises ValidationError."""
     try:
         if providers.supports(provider):
             adapter = providers.adapter_class(provider)
-            problems = adapter.credential_errors(account_sid=account_sid, auth_token=auth_token)
+            problems = adapter.credential_errors(**fields)
             if problems:
                 raise ValidationError(problems)
-            info = providers.for_credentials(provider, account_sid=account_sid, auth_token=auth_token).verify()
+            info = providers.for_credentials(provider, **fields).verify()
             if info.status != "active":
-                raise ValidationError({"account_sid": f"This {adapter.label} account is {info.status}."})
+                raise ValidationError({_id_input(provider): f"This {adapter.label} account is {info.status}."})
             return info.friendly_name
         if platforms.supports(provider):
             platform = platforms.adapter_class(provider)
@@ -43,45 +45,78 @@ def _verify_credentials(provider: str, *, account_sid: str = "", auth_token: str
     raise ValidationError({"provider": f"Unknown provider '{provider}'."})
 
 
+def account_fields(provider: str, credentials: dict[str, str]) -> dict[str, str]:
+    """What a person typed to connect a numbers provider's account, as ProviderAccount fields."""
+    return providers.adapter_class(provider).account_fields(credentials)
+
+
+def _id_input(provider: str) -> str:
+    """The input a carrier's account is identified by (Twilio's account_sid, Vonage's api_key)."""
+    fields = providers.adapter_class(provider).credential_fields
+    return next((name for name, field in fields.items() if field == "account_sid"), "credentials")
+
+
+def _already(provider: str) -> ValidationError:
+    return ValidationError({_id_input(provider): f"This {providers.adapter_class(provider).label} account is "
+                                                 "already connected."})
+
+
 def provider_account_connect(*, organization: Organization, actor, provider: str, friendly_name: str = "",
-                             account_sid: str = "", auth_token: str = "", api_key: str = "",
-                             webhook_mode: str = WebhookMode.PER_NUMBER, client=None) -> ProviderAccount:
+                             webhook_mode: str = WebhookMode.PER_NUMBER, client=None,
+                             **credentials: str) -> ProviderAccount:
     """Verify the credentials with the vendor, then save the account. Bad credentials save nothing.
-    A Twilio account's softphone is then set up through Twilio's API, in a worker: nobody pastes an
-    API key or a TwiML App."""
-    account_sid = (account_sid or "").strip()
-    if providers.supports(provider) and ProviderAccount.objects.filter(
-        organization=organization, provider=provider, account_sid=account_sid
+
+    `credentials` are what a person typed, by the names the carrier's adapter takes
+    (`credential_fields`: Twilio's account_sid and auth_token, Vonage's api_key, api_secret and
+    signature_secret, Bandwidth's account_id, username, password and application_id), or a voice-AI
+    platform's api_key. A Twilio account's softphone is then set up through Twilio's API, and a
+    carrier whose webhooks live on the account (Bandwidth's messaging application) is pointed at us,
+    in a worker."""
+    api_key = (credentials.get("api_key") or "").strip()
+    fields = account_fields(provider, credentials) if providers.supports(provider) else {}
+    if fields and ProviderAccount.objects.filter(
+        organization=organization, provider=provider, account_sid=fields.get("account_sid", "")
     ).exists():
-        raise ValidationError({"account_sid": "This Twilio account is already connected."})
-    vendor_name = _verify_credentials(provider, account_sid=account_sid, auth_token=auth_token, api_key=api_key)
+        raise _already(provider)
+    vendor_name = _verify_credentials(provider, fields, api_key=api_key)
     with transaction.atomic():
         try:
             account = ProviderAccount.objects.create(
                 organization=organization, client=client, provider=provider,
                 friendly_name=(friendly_name or vendor_name or provider).strip()[:200],
-                account_sid=account_sid if providers.supports(provider) else "",
-                auth_token=auth_token or None, api_key=api_key or None, webhook_mode=webhook_mode,
-                # A voice-AI platform presents this to our webhook with every report of a call on
-                # the organization's numbers (set on each number there when it is attached).
-                webhook_secret=new_webhook_secret() if platforms.supports(provider) else None,
+                api_key=(api_key or None) if not fields else None, webhook_mode=webhook_mode,
                 status=AccountStatus.ACTIVE, last_verified_at=timezone.now(), created_by=actor,
+                **{"webhook_secret": None,
+                   # A voice-AI platform presents this to our webhook with every report of a call on
+                   # the organization's numbers (set on each number there when it is attached).
+                   **({"webhook_secret": new_webhook_secret()} if platforms.supports(provider) else {}),
+                   **{name: value or (None if name in SECRET_FIELDS else "") for name, value in fields.items()}},
             )
         except IntegrityError:
-            raise ValidationError({"account_sid": "This Twilio account is already connected."}) from None
+            raise _already(provider) from None
         audit(organization=organization, actor=actor, verb="provider_account.connected", target=account,
               data={"provider": provider, "friendly_name": account.friendly_name})
         if voice_setup.voice_possible(account):
             voice_setup.voice_request(organization=organization, actor=actor, account=account, enabled=True)
+        if fields and providers.adapter_class(provider).account_webhooks_kind:
+            jobs.provider_account_configure(organization.pk, account.pk)
     return account
+
+
+# ProviderAccount's encrypted fields: None when empty, never ''.
+SECRET_FIELDS = frozenset({"auth_token", "api_key", "api_key_secret", "webhook_secret"})
 
 
 def provider_account_update(*, organization: Organization, actor, account: ProviderAccount, friendly_name=None,
                             webhook_mode=None, auth_token=None, api_key=None) -> ProviderAccount:
     """Change names and settings; new credentials are verified before they replace the old ones."""
     if auth_token or api_key:
-        _verify_credentials(account.provider, account_sid=account.account_sid, auth_token=auth_token or "",
-                            api_key=api_key or "")
+        fields = {}
+        if providers.supports(account.provider):
+            adapter = providers.adapter_class(account.provider)
+            fields = {field: getattr(account, field) or "" for field in set(adapter.credential_fields.values())}
+            fields["auth_token"] = auth_token or ""
+        _verify_credentials(account.provider, fields, api_key=api_key or "")
     with transaction.atomic():
         locked = ProviderAccount.objects.select_for_update().get(organization=organization, pk=account.pk)
         changed = []
@@ -125,13 +160,20 @@ def provider_account_delete(*, organization: Organization, actor, account: Provi
             raise ValidationError("Numbers are still on VAPI: assign them to people or unassign them first.")
         # Holding the row: a voice set-up running meanwhile waits, then finds the account gone.
         voice_problem = voice_setup.voice_teardown(locked)
+        webhooks_problem = provider_account_restore_webhooks(locked)
         data = {"provider": locked.provider, "friendly_name": locked.friendly_name}
+        if webhooks_problem:
+            data["webhooks_left_at_carrier"] = {"reason": webhooks_problem}
         if voice_problem:
             data["voice_left_at_twilio"] = {"twiml_app_sid": locked.twiml_app_sid, "api_key_sid": locked.api_key_sid,
                                             "reason": voice_problem}
         audit(organization=organization, actor=actor, verb="provider_account.deleted", target=locked, data=data)
         ProviderAccount.objects.filter(organization=organization, pk=locked.pk).delete()
         lines_changed(locked.account_sid)
+    if webhooks_problem:
+        label = providers.adapter_class(locked.provider).label
+        return (f"Its messaging application at {label} still calls Softphone ({webhooks_problem}); point it "
+                f"elsewhere in {label}'s dashboard.")
     if voice_problem:
         return (f"Its TwiML App {locked.twiml_app_sid or '-'} and API key {locked.api_key_sid or '-'} could not be "
                 f"removed from Twilio ({voice_problem}); delete them in Twilio's Console.")

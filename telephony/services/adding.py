@@ -12,30 +12,35 @@ from telephony.models import PhoneNumber, ProviderAccount
 from tenants.models import Organization
 from tenants.services import audit
 
-from .accounts import provider_account_connect
+from .accounts import account_fields, provider_account_connect
 from .records import attrs_from_remote, number_create
 
 
 def phone_number_add(*, organization: Organization, actor, provider: str, phone_number: str,
-                     account_sid: str, auth_token: str, friendly_name: str = "", metadata: dict | None = None,
-                     client=None) -> PhoneNumber:
-    """Add one number the organization owns at the provider, with that account's credentials.
+                     friendly_name: str = "", metadata: dict | None = None, client=None,
+                     **credentials: str) -> PhoneNumber:
+    """Add one number the organization owns at the provider, with that account's credentials (by
+    the names its adapter takes: `TelephonyProvider.credential_fields`).
 
     The account is connected on first use (credentials verified first); the number must exist in
     it. Its webhooks are pointed at us by a worker after commit.
     """
     if not providers.supports(provider):
-        raise ValidationError({"provider": "Only Twilio numbers can be added for now."})
+        raise ValidationError({"provider": f"{provider} does not hold phone numbers; choose "
+                                           f"{', '.join(sorted(providers.ADAPTERS))}."})
     e164 = to_e164(phone_number)
     if PhoneNumber.objects.filter(organization=organization, phone_number=e164).exists():
         raise ValidationError({"phone_number": f"{e164} is already in this organization."})
+    fields = account_fields(provider, credentials)
     account = ProviderAccount.objects.filter(organization=organization, provider=provider,
-                                             account_sid=(account_sid or "").strip()).first()
+                                             account_sid=fields["account_sid"]).first()
     if account is None:
-        account = provider_account_connect(organization=organization, actor=actor, provider=provider,
-                                           account_sid=account_sid, auth_token=auth_token, client=client)
-    elif auth_token and auth_token != account.auth_token:
-        raise ValidationError({"auth_token": "That is not the auth token this account was connected with."})
+        account = provider_account_connect(organization=organization, actor=actor, provider=provider, client=client,
+                                           **credentials)
+    elif fields.get("auth_token") and fields["auth_token"] != account.auth_token:
+        secret = next(name for name, field in providers.adapter_class(provider).credential_fields.items()
+                      if field == "auth_token")
+        raise ValidationError({secret: "That is not the secret this account was connected with."})
     try:
         remote = providers.for_account(account).find_incoming_number(e164)
     except ProviderError as exc:

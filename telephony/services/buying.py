@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 
 from core.phones import to_e164
 from core.vendors import ProviderError
@@ -17,14 +18,25 @@ from .webhook_contract import webhook_urls
 
 
 def available_numbers_search(*, account: ProviderAccount | None = None, provider: str = Provider.TWILIO,
-                             account_sid: str = "", auth_token: str = "", country: str = "US",
+                             credentials: dict[str, str] | None = None, country: str = "US",
                              number_type: str = "local", area_code: str = "", contains: str = "",
                              capabilities: tuple[str, ...] = ()):
-    """Numbers the provider offers, with a stored account or with credentials given once. One call:
-    a page never waits for more."""
+    """Numbers `provider` offers, with a stored account of it or with its credentials given once (by
+    the names its adapter takes). One call: a page never waits for more."""
+    if not providers.supports(provider):
+        raise Http404(f"No phone-number provider is called '{provider}'.")
+    if account is not None and account.provider != provider:
+        raise ValidationError({"provider_account_id": f"That account is a {account.get_provider_display()} account, "
+                                                      f"not {providers.adapter_class(provider).label}."})
     try:
-        adapter = (providers.for_account(account) if account is not None
-                   else providers.for_credentials(provider, account_sid=account_sid, auth_token=auth_token))
+        if account is not None:
+            adapter = providers.for_account(account)
+        else:
+            fields = providers.adapter_class(provider).account_fields(credentials or {})
+            if not (fields.get("account_sid") and fields.get("auth_token")):
+                raise ValidationError({"credentials": f"Send the {providers.adapter_class(provider).label} "
+                                                      "account's credentials, or providerAccountId."})
+            adapter = providers.for_credentials(provider, **fields)
         return adapter.search_available(country=country, number_type=number_type, area_code=area_code or "",
                                         contains=contains or "", capabilities=capabilities)
     except ProviderError as exc:
@@ -35,7 +47,7 @@ def phone_number_buy(*, organization: Organization, actor, account: ProviderAcco
                      client=None) -> PhoneNumber:
     """Buy an available number (one call, which also sets our webhooks) and add it."""
     e164 = to_e164(phone_number)
-    ours = webhook_urls() if account.webhook_mode == WebhookMode.PER_NUMBER else None
+    ours = webhook_urls(account.provider) if account.webhook_mode == WebhookMode.PER_NUMBER else None
     try:
         remote = providers.for_account(account).buy_number(e164, ours)
     except ProviderError as exc:

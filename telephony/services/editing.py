@@ -128,18 +128,27 @@ def phone_number_finish_removal(*, organization: Organization, number: PhoneNumb
     if number.platform_id:
         platform_leave(organization=organization, number=number, restore_ours=False)
     account = number.provider_account
+    data = {"phone_number": number.phone_number}
     if account.webhook_mode == WebhookMode.PER_NUMBER and number.webhook_configured:
+        adapter = providers.for_account(account)
+        previous = WebhookUrls(sms_url=number.previous_sms_url, status_callback="", voice_url=number.previous_voice_url)
         try:
-            providers.for_account(account).configure_webhooks(
-                number.provider_sid,
-                WebhookUrls(sms_url=number.previous_sms_url, status_callback="", voice_url=number.previous_voice_url),
-            )
+            try:
+                adapter.configure_webhooks(number.provider_sid, previous)
+            except ProviderError as exc:
+                if not exc.permanent or exc.gone or not (previous.sms_url or previous.voice_url):
+                    raise
+                # The carrier refuses the old URLs (Vonage takes a URL only if it answers): the number
+                # is left pointing nowhere rather than at us, and the history says why.
+                adapter.configure_webhooks(number.provider_sid, WebhookUrls(sms_url="", status_callback="",
+                                                                            voice_url=""))
+                data["previous_urls_not_restored"] = {"sms_url": previous.sms_url, "voice_url": previous.voice_url,
+                                                      "reason": exc.message}
         except ProviderError as exc:
             if not exc.gone:  # gone at the provider already: nothing to give back
                 PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
                     status_reason=f"Removal failed: {exc.message}", updated_at=timezone.now())
                 raise
     with transaction.atomic():
-        audit(organization=organization, actor=None, verb="phone_number.removed", target=number,
-              data={"phone_number": number.phone_number})
+        audit(organization=organization, actor=None, verb="phone_number.removed", target=number, data=data)
         PhoneNumber.objects.filter(organization=organization, pk=number.pk).delete()

@@ -164,7 +164,7 @@ def _import_configure_phase(organization, job, account, adapter, selected) -> No
         Job.objects.filter(pk=job.pk).update(done=job.params.get("missing", 0) + total_in_scope,
                                              heartbeat_at=timezone.now())
         return
-    ours = webhook_urls()
+    ours = webhook_urls(account.provider)
     # Progress restarts from what is already true, so a resumed job counts nothing twice.
     already = total_in_scope - pending.filter(webhook_configured=False).count()
     Job.objects.filter(pk=job.pk).update(done=job.params.get("missing", 0) + already, heartbeat_at=timezone.now())

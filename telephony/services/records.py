@@ -10,10 +10,14 @@ from core.phones import describe
 from telephony.models import PhoneNumber
 from telephony.providers.base import IncomingNumber
 
+# What a carrier says of a number that we keep: Twilio's origin and address requirements; the features
+# of a messaging-only carrier's number (whose voice the softphone does not carry), and that it is one.
+KEPT_METADATA = ("origin", "address_requirements", "carrier_features", "messaging_only")
+
 
 def attrs_from_remote(remote: IncomingNumber, phone_number: str, *, geocode: bool = False) -> dict:
     metadata = describe(phone_number, geocode=geocode)
-    metadata.update({k: v for k, v in remote.metadata.items() if k in ("origin", "address_requirements")})
+    metadata.update({k: v for k, v in remote.metadata.items() if k in KEPT_METADATA})
     return {
         "provider_sid": remote.sid,
         "friendly_name": (remote.friendly_name or "")[:100],

@@ -11,7 +11,7 @@ from tenants.models import Organization
 from tenants.services import audit
 
 from .editing import phone_number_mark_released
-from .webhook_contract import drift_of, outdated_ours
+from .webhook_contract import account_webhooks_drift, drift_of, outdated_ours
 
 
 def account_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
@@ -26,8 +26,11 @@ def provider_account_sync(*, organization: Organization, account: ProviderAccoun
     """Compare every number of a numbers-provider account with the provider: released there ->
     inactive; webhook URLs changed behind our back -> drift recorded (one click repairs); URLs still
     as we set them under an older contract -> configured again by a worker; capabilities refreshed."""
-    remote = {n.sid: n for n in providers.for_account(account).iter_incoming_numbers(page_size=1000)}
+    adapter = providers.for_account(account)
+    remote = {n.sid: n for n in adapter.iter_incoming_numbers(page_size=1000)}
     counts = {"checked": 0, "released": 0, "drifted": 0, "updated": 0}
+    if providers.adapter_class(account.provider).account_webhooks_kind and account.webhooks_configured:
+        counts["drifted"] += _account_webhooks_check(organization, account, adapter, actor)
     now = timezone.now()
     for number in PhoneNumber.objects.filter(organization=organization, provider_account=account).exclude(
         status=NumberStatus.INACTIVE
@@ -53,6 +56,19 @@ def provider_account_sync(*, organization: Organization, account: ProviderAccoun
                 webhook_drift=drift, capabilities=found.capabilities.as_dict(), last_verified_at=now,
                 updated_at=now)
     return counts
+
+
+def _account_webhooks_check(organization, account, adapter, actor) -> int:
+    """A carrier whose webhooks live on the account: has its messaging application been changed
+    behind our back? Recorded on the account (one click repairs), audited when it changes."""
+    drift = account_webhooks_drift(account, adapter.account_webhooks())
+    if drift != account.webhooks_drift:
+        ProviderAccount.objects.filter(organization=organization, pk=account.pk).update(
+            webhooks_drift=drift, updated_at=timezone.now())
+        if drift:
+            audit(organization=organization, actor=actor, verb="provider_account.webhook_drift", target=account,
+                  data={"drift": drift})
+    return int(bool(drift))
 
 
 def platform_numbers_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonschema import FormatChecker, ValidationError
 from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker
 from referencing import Registry, Resource
@@ -25,6 +26,9 @@ SPECS = {
     "twilio": CONTRACTS / "twilio" / "twilio_api_v2010.json",
     "vapi": CONTRACTS / "vapi" / "vapi_openapi.json",
     "openai": CONTRACTS / "openai" / "embeddings_openapi.json",  # OpenAPI 3.1
+    "vonage_numbers": CONTRACTS / "vonage" / "numbers.yml",
+    "vonage_sms": CONTRACTS / "vonage" / "sms.yml",
+    "vonage_account": CONTRACTS / "vonage" / "account.yml",
 }
 
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -88,6 +92,8 @@ def _response_pointer(path: str, method: str, status: int) -> str:
 
 @cache
 def _spec(vendor: str) -> dict:
+    if SPECS[vendor].suffix == ".yml":
+        return yaml.safe_load(SPECS[vendor].read_text())
     return json.loads(SPECS[vendor].read_text())
 
 
@@ -107,3 +113,69 @@ def _validator(vendor: str, pointer: str) -> OAS30Validator | OAS31Validator:
 def validate_openai(schema_name: str, payload: Any) -> None:
     """Check an embeddings request or answer, e.g. `validate_openai("CreateEmbeddingRequest", body)`."""
     _validator("openai", f"/components/schemas/{schema_name}").validate(payload)
+
+
+def validate_vonage(api: str, schema_name: str, payload: Any) -> None:
+    """Check a Vonage object, e.g. `validate_vonage("sms", "InboundMessage", params)`."""
+    _validator(f"vonage_{api}", f"/components/schemas/{schema_name}").validate(payload)
+
+
+def validate_vonage_response(api: str, path: str, method: str, payload: Any, status: int = 200) -> None:
+    """Check what a Vonage operation answered, e.g.
+    `validate_vonage_response("numbers", "/account/numbers", "get", body)`."""
+    _validator(f"vonage_{api}", _response_pointer(path, method, status)).validate(payload)
+
+
+def validate_vonage_request(api: str, path: str, method: str, params: dict) -> None:
+    """Check a request's parameters (the form, or the query) against the operation's description:
+    a form body against its schema (its values as the strings a form carries, typed as the schema
+    says), query parameters against each parameter's schema, and nothing the operation does not
+    describe. The credentials are part of every operation (security schemes or the schema itself)."""
+    spec = _spec(f"vonage_{api}")
+    operation = spec["paths"][path][method.lower()]
+    body = operation.get("requestBody", {}).get("content", {}).get("application/x-www-form-urlencoded")
+    if body is not None:
+        schema = _resolve(spec, body["schema"])
+        if "api_key" in schema["properties"]:  # the fake records requests without their credentials
+            params = {"api_key": "abcd1234", **params}
+        typed = {name: _typed(spec, schema["properties"].get(name, {}), value) for name, value in params.items()}
+        unknown = sorted(set(params) - set(schema["properties"]) - {"api_secret"})
+        if unknown:
+            raise ValidationError(f"{path} takes no {', '.join(unknown)}")
+        _validator(f"vonage_{api}", _pointer_of(body["schema"])).validate(typed)
+        return
+    described = {}
+    for parameter in operation.get("parameters", []):
+        parameter = _resolve(spec, parameter)
+        described[parameter["name"]] = _resolve(spec, parameter["schema"])
+    unknown = sorted(set(params) - set(described) - {"api_key", "api_secret"})
+    if unknown:
+        raise ValidationError(f"{path} takes no {', '.join(unknown)}")
+    for name, value in params.items():
+        if name in described:
+            OAS30Validator(described[name], format_checker=_FORMATS).validate(_typed(spec, described[name], value))
+
+
+def _pointer_of(ref: dict) -> str:
+    return ref["$ref"].removeprefix("#")
+
+
+def _resolve(spec: dict, node: dict) -> dict:
+    while "$ref" in node:
+        target = spec
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _typed(spec: dict, schema: dict, value: Any) -> Any:
+    """A form's string as the type its schema gives it (a form carries only strings)."""
+    kind = _resolve(spec, schema).get("type") if schema else None
+    if not isinstance(value, str):
+        return value
+    if kind == "integer":
+        return int(value)
+    if kind == "boolean":
+        return {"true": True, "false": False, "1": True, "0": False}.get(value.lower(), value)
+    return value

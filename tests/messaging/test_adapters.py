@@ -56,7 +56,7 @@ class AcmeSms(MessagingProvider):
         return cls()
 
     @classmethod
-    def webhook_verified(cls, request: WebhookRequest, secret: str) -> bool:
+    def webhook_verified(cls, request: WebhookRequest, secret: str, *, method: str = "") -> bool:
         expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
         return bool(secret) and hmac.compare_digest(request.headers.get("X-Acme-Signature", ""), expected)
 

@@ -201,6 +201,10 @@ PUBLIC_ROUTES = {
     "webhooks/twilio/messages/",
     "webhooks/twilio/messages/status/",
     "webhooks/whatsapp/",
+    # Vonage's texts and receipts: its signature with the account's signature secret
+    # (tests/telephony/test_vonage.py); a GET is Vonage checking the address, answered with nothing.
+    "webhooks/vonage/messages/",
+    "webhooks/vonage/messages/status/",
     # Voice: the same rule (tests/telephony/test_voice_routing.py); a greeting is fetched by Twilio
     # through a signed link naming one number's current greeting.
     "webhooks/twilio/voice/inbound/",

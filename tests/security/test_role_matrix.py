@@ -151,6 +151,12 @@ MATRIX = [
     # -- webhooks: unsigned requests are refused whoever sends them -------------------------------------
     row("webhooks/twilio/messages/",                   "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/messages/status/",            "POST", 403, 403, 403, 403, 403, 403),
+    # Vonage checks an address with a GET before it takes it: answered, nothing read. A POST naming no
+    # Vonage line of anyone's is a 404 (test_vonage.py signs real ones).
+    row("webhooks/vonage/messages/",                   "GET",  200, 200, 200, 200, 200, 200),
+    row("webhooks/vonage/messages/",                   "POST", 404, 404, 404, 404, 404, 404),
+    row("webhooks/vonage/messages/status/",            "GET",  200, 200, 200, 200, 200, 200),
+    row("webhooks/vonage/messages/status/",            "POST", 404, 404, 404, 404, 404, 404),
     row("webhooks/twilio/voice/inbound/",              "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/voice/outbound/",             "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/voice/status/",               "POST", 403, 403, 403, 403, 403, 403),
@@ -327,7 +333,7 @@ MATRIX = [
     row(A + "provider-accounts/<uuid:provider_account_id>/voice", "POST", 401, 403, 202, 202, 202, 404),
     row(A + "phone-numbers",                           "GET",    401, 200, 200, 200, 200, 404),
     row(A + "phone-numbers",                           "POST",   401, 403, 201, 201, 201, 404),
-    row(A + "phone-numbers/twilio/available",          "POST",   401, 403, 200, 200, 200, 404),
+    row(A + "phone-numbers/<str:provider>/available",  "POST",   401, 403, 200, 200, 200, 404),
     row(A + "phone-numbers/buy",                       "POST",   401, 403, 201, 201, 201, 404),
     row(A + "phone-numbers/import",                    "POST",   401, 403, 202, 202, 202, 404),
     row(A + "phone-numbers/<uuid:phone_number_id>",    "GET",    401, 200, 200, 200, 200, 404),
@@ -564,7 +570,7 @@ PAYLOADS = {
     (A + "provider-accounts/<uuid:provider_account_id>/voice", "POST"): lambda w: {"enabled": True},
     (A + "phone-numbers", "POST"): lambda w: {"provider": "twilio", "phoneNumber": w.spare_number,
                                               "accountSid": w.account.account_sid, "authToken": ACME_TOKEN},
-    (A + "phone-numbers/twilio/available", "POST"): lambda w: {"providerAccountId": str(w.account.pk)},
+    (A + "phone-numbers/<str:provider>/available", "POST"): lambda w: {"providerAccountId": str(w.account.pk)},
     (A + "phone-numbers/buy", "POST"): lambda w: {"providerAccountId": str(w.account.pk),
                                                   "phoneNumber": w.fresh_number()},
     (A + "phone-numbers/import", "POST"): lambda w: {"providerAccountId": str(w.account.pk), "numbers": "all"},

@@ -71,6 +71,8 @@ def pinned(raw: dict) -> dict:
                     continue
                 if parameter["name"] == "org_slug":
                     parameter["schema"] = {"type": "string", "enum": [ORG_SLUG]}
+                elif "enum" in parameter["schema"]:  # a choice, not a row (a carrier's name)
+                    continue
                 else:
                     assert parameter["name"] in PATH_IDS, f"add {parameter['name']} to PATH_IDS"
                     parameter["schema"] = {"type": "string", "enum": [KNOWN_ID, UNKNOWN_ID]}

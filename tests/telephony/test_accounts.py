@@ -53,7 +53,9 @@ def test_bad_credentials_are_a_clear_error_and_nothing_is_saved(owner_client, or
     ({"provider": "twilio", "accountSid": "nope", "authToken": "x"}, "accountSid"),
     ({"provider": "twilio", "accountSid": ACME_SID}, "authToken"),
     ({"provider": "vapi"}, "apiKey"),
-    ({"provider": "vonage", "apiKey": "x"}, "provider"),
+    ({"provider": "sinch", "apiKey": "x"}, "provider"),
+    ({"provider": "vonage", "apiKey": "x"}, "apiKey"),
+    ({"provider": "vonage", "apiKey": "abcd1234", "apiSecret": "s"}, "signatureSecret"),
 ])
 def test_malformed_account_requests_are_400(owner_client, org, twilio, body, field):
     response = owner_client.post("/api/acme/provider-accounts", body, content_type="application/json")

@@ -12,7 +12,9 @@ from telephony.models import NumberStatus, PhoneNumber, ProviderAccount
 from telephony.platforms.base import Assistant, PlatformNumber
 from telephony.platforms.vapi import VapiPlatform
 from telephony.providers.base import AccountInfo, Capabilities, IncomingNumber, NumberPage, TelephonyProvider
+from telephony.providers.bandwidth import BandwidthProvider
 from telephony.providers.twilio import TwilioProvider
+from telephony.providers.vonage import VonageProvider
 from telephony.services import adding, assignment
 from telephony.services.webhook_contract import webhook_urls
 from telephony.tasks import provider_account_sync
@@ -26,6 +28,8 @@ class MemoryTelecom(TelephonyProvider):
     """A numbers vendor that exists only in this test: its numbers and what it was asked, in memory."""
 
     name, label = "memory", "Memory Telecom"
+    credential_fields = {"account_sid": "account_sid", "auth_token": "auth_token"}
+    number_webhooks = frozenset({"sms_url", "status_callback", "voice_url"})
     numbers: dict[str, IncomingNumber] = {}
     configured: list[tuple[str, object, bool]] = []
 
@@ -82,7 +86,8 @@ def test_a_new_numbers_vendor_fits_by_adding_its_adapter(org, owner, memory_tele
     assert (number.provider, number.provider_sid, number.webhook_configured) == ("memory", "MN0142", True)
     assert number.previous_sms_url == "https://before.example/sms"
     # A worker pointed the number at us through the adapter (voice too: the number is not on a platform).
-    assert memory_telecom.configured == [("MN0142", webhook_urls(), True)]
+    assert memory_telecom.configured == [("MN0142", webhook_urls("memory"), True)]
+    assert webhook_urls("memory").sms_url.endswith("/webhooks/memory/messages/")
 
 
 @pytest.mark.django_db
@@ -119,12 +124,15 @@ def test_the_sync_task_reconciles_any_numbers_vendor_through_the_registry(org, o
 
 def test_the_registries_know_each_vendor_by_name():
     assert providers.adapter_class("twilio") is TwilioProvider and providers.supports("twilio")
+    assert providers.adapter_class("vonage") is VonageProvider and providers.adapter_class("bandwidth") is BandwidthProvider
+    # Numbers whose voice the softphone does not carry: not voice carriers.
+    assert set(providers.VOICE_ADAPTERS) == {"twilio"}
     assert platforms.adapter_class("vapi") is VapiPlatform and platforms.supports("vapi")
     assert not providers.supports("vapi") and not platforms.supports("twilio")
     for registry in (providers, platforms):
         with pytest.raises(ProviderError) as unknown:
-            registry.for_credentials("vonage", account_sid="x", auth_token="y", api_key="z")
-        assert unknown.value.permanent and "vonage" in unknown.value.message
+            registry.for_credentials("sinch", account_sid="x", auth_token="y", api_key="z")
+        assert unknown.value.permanent and "sinch" in unknown.value.message
 
 
 @pytest.mark.django_db
