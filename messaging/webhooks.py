@@ -24,7 +24,14 @@ from tenants.scoping import platform_scope, tenant_scope
 
 from .models import WhatsAppSender
 from .providers import WHATSAPP_SENDER_PROVIDER, adapter_class
-from .providers.base import NUMBERS, WHATSAPP_SENDERS, BadWebhook, MessagingProvider, WebhookRequest
+from .providers.base import (
+    NUMBERS,
+    WHATSAPP_SENDERS,
+    BadWebhook,
+    MessagingProvider,
+    Unauthenticated,
+    WebhookRequest,
+)
 from .services import events, inbound
 from .services import senders as sender_services
 
@@ -114,6 +121,10 @@ def _number_callback(request: HttpRequest, provider: str, route: str) -> HttpRes
     signed = _signed(request, form)
     try:
         received = adapter.callback_events(signed)
+    except Unauthenticated as exc:
+        response = HttpResponse(str(exc), status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = exc.challenge
+        return response
     except BadWebhook as exc:
         return _bad(exc)
     found = []

@@ -225,10 +225,17 @@ class PhoneNumberDetailApi(TenantAPIView):
         number = selectors.get_phone_number_for_org(self.organization, number.pk)
         return Response(PhoneNumberOutputSerializer(number).data)
 
-    @extend_schema(responses={202: PhoneNumberOutputSerializer}, operation_id="phone_numbers_destroy")
+    @extend_schema(responses={202: PhoneNumberOutputSerializer}, operation_id="phone_numbers_destroy",
+                   parameters=[OpenApiParameter("release", bool, description=(
+                       "true gives the number back to the carrier (it leaves the account and is no longer "
+                       "billed); otherwise it only leaves Softphone, with the URLs it had before."))])
     def delete(self, request, org_slug, phone_number_id):
         number = selectors.get_phone_number_for_org(self.organization, phone_number_id)
-        editing.phone_number_remove(organization=self.organization, actor=request.user, number=number)
+        release = request.query_params.get("release", "").lower()
+        if release not in ("", "true", "false"):
+            raise serializers.ValidationError({"release": "Use true or false."})
+        editing.phone_number_remove(organization=self.organization, actor=request.user, number=number,
+                                    release=release == "true")
         number = selectors.get_phone_number_for_org(self.organization, number.pk)
         # The number leaves VAPI and gets its old URLs back in a worker; it disappears after that.
         return Response(PhoneNumberOutputSerializer(number).data, status=status.HTTP_202_ACCEPTED)
@@ -259,7 +266,7 @@ class AvailableNumbersApi(TenantAPIView):
         f = data.validated_data
         account = _account(self.organization, f["provider_account_id"]) if f.get("provider_account_id") else None
         credentials = {name: f[name] for name in ("account_sid", "auth_token", "api_key", "api_secret", "account_id",
-                                                  "client_id", "client_secret") if f.get(name)}
+                                                  "api_client_id", "api_client_secret") if f.get(name)}
         found = buying.available_numbers_search(
             account=account, provider=provider, credentials=credentials, country=f["country"], number_type=f["number_type"], area_code=f.get("area_code", ""),
             contains=f.get("contains", ""), capabilities=tuple(f["capabilities"]))

@@ -42,11 +42,11 @@ class VonageAccountForm(forms.Form):
 class BandwidthAccountForm(forms.Form):
     friendly_name = forms.CharField(max_length=200, required=False, label="Name", validators=[validate_name])
     account_id = forms.CharField(max_length=12, label="Account id", validators=[validate_credential])
-    client_id = forms.CharField(max_length=200, label="API credential: client id", validators=[validate_credential],
-                                help_text="Bandwidth App → Account → API Credentials, with the Numbers and "
+    api_client_id = forms.CharField(max_length=200, label="API credential: client id",
+                                    validators=[validate_credential], help_text="Bandwidth App → Account → API Credentials, with the Numbers and "
                                           "Messaging roles.")
-    client_secret = forms.CharField(max_length=200, label="Client secret", widget=forms.PasswordInput,
-                                    validators=[validate_credential])
+    api_client_secret = forms.CharField(max_length=200, label="Client secret", widget=forms.PasswordInput,
+                                        validators=[validate_credential])
     application_id = forms.CharField(
         max_length=64, label="Messaging application id", validators=[validate_credential],
         help_text="Its callbacks are pointed at Softphone (with credentials Softphone makes) once connected, and "

@@ -166,6 +166,9 @@ class PhoneNumber(TenantModel):
     previous_sms_url = models.CharField(max_length=500, blank=True)
     previous_voice_url = models.CharField(max_length=500, blank=True)
     webhook_drift = models.TextField(blank=True, help_text="What the provider has that we did not set")
+    # Being removed and given back to the carrier (no longer the account's, no longer billed), rather
+    # than only removed from Softphone.
+    release_at_carrier = models.BooleanField(default=False)
 
     # Voice-AI platform (seed 001: platform, platform_id).
     platform = models.CharField(max_length=20, choices=Platform.choices, blank=True, default=Platform.NONE)

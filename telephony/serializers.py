@@ -51,12 +51,12 @@ class ProviderAccountInputSerializer(serializers.Serializer):
                                                help_text="Vonage: how its webhooks are signed (md5hash by default).")
     account_id = serializers.CharField(max_length=12, required=False, allow_blank=True,
                                        validators=[validate_credential], help_text="Bandwidth: the account id.")
-    client_id = serializers.CharField(max_length=200, required=False, allow_blank=True,
-                                      validators=[validate_credential],
-                                      help_text="Bandwidth: the API credential's client id.")
-    client_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+    api_client_id = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                           validators=[validate_credential],
-                                          help_text="Bandwidth: the API credential's client secret.")
+                                          help_text="Bandwidth: the API credential's client id.")
+    api_client_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
+                                              validators=[validate_credential],
+                                              help_text="Bandwidth: the API credential's client secret.")
     application_id = serializers.CharField(max_length=64, required=False, allow_blank=True,
                                            validators=[validate_credential],
                                            help_text="Bandwidth: the messaging application the numbers are in.")
@@ -113,9 +113,9 @@ class PhoneNumberCreateSerializer(serializers.Serializer):
                                              validators=[validate_credential])
     signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False)
     account_id = serializers.CharField(max_length=12, required=False, validators=[validate_credential])
-    client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
-    client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
-                                          validators=[validate_credential])
+    api_client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
+    api_client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                              validators=[validate_credential])
     application_id = serializers.CharField(max_length=64, required=False, validators=[validate_credential])
     metadata = serializers.DictField(required=False)
     client_id = serializers.UUIDField(required=False, allow_null=True)
@@ -144,9 +144,9 @@ class AvailableSearchSerializer(serializers.Serializer):
     api_secret = serializers.CharField(max_length=200, required=False, write_only=True,
                                        validators=[validate_credential])
     account_id = serializers.CharField(max_length=12, required=False, validators=[validate_credential])
-    client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
-    client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
-                                          validators=[validate_credential])
+    api_client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
+    api_client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                              validators=[validate_credential])
     country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="US")
     number_type = serializers.ChoiceField(choices=["local", "toll_free", "mobile"], required=False, default="local")
     area_code = serializers.RegexField(r"^\d{2,5}$", required=False, allow_blank=True)
@@ -157,11 +157,11 @@ class AvailableSearchSerializer(serializers.Serializer):
     def validate(self, attrs):
         if not attrs.get("provider_account_id") and not (
             (attrs.get("account_sid") and attrs.get("auth_token")) or (attrs.get("api_key") and attrs.get("api_secret"))
-            or (attrs.get("account_id") and attrs.get("client_id") and attrs.get("client_secret"))
+            or (attrs.get("account_id") and attrs.get("api_client_id") and attrs.get("api_client_secret"))
         ):
             raise serializers.ValidationError("Send providerAccountId, or the account's credentials (Twilio: "
                                               "accountSid and authToken; Vonage: apiKey and apiSecret; Bandwidth: "
-                                              "accountId, clientId and clientSecret).")
+                                              "accountId, apiClientId and apiClientSecret).")
         return attrs
 
 

@@ -213,8 +213,18 @@ def number_platform_retry(request: HttpRequest, org_slug: str, phone_number_id) 
 @manager_required
 def number_remove(request: HttpRequest, org_slug: str, phone_number_id) -> HttpResponse:
     number = selectors.get_phone_number_for_org(request.organization, phone_number_id)
+    label = number.provider_account.get_provider_display()
+    if request.POST.get("release") == "1":
+        if request.POST.get("confirm") != number.phone_number:
+            messages.error(request, f"Type {number.phone_number} to confirm: a released number leaves the {label} "
+                                    "account and may not come back.")
+            return redirect("telephony:number-detail", org_slug=org_slug, phone_number_id=number.pk)
+        editing.phone_number_remove(organization=request.organization, actor=request.user, number=number,
+                                    release=True)
+        messages.success(request, f"{number} is being released to {label}; it disappears once {label} has it back.")
+        return redirect("telephony:number-list", org_slug=org_slug)
     editing.phone_number_remove(organization=request.organization, actor=request.user, number=number)
-    messages.success(request, f"{number} is being removed; it disappears once VAPI and Twilio are updated.")
+    messages.success(request, f"{number} is being removed; it disappears once the carrier (and VAPI) are updated.")
     return redirect("telephony:number-list", org_slug=org_slug)
 
 

@@ -167,3 +167,41 @@ def test_the_checks_catch_what_they_are_for(monkeypatch, tmp_path, source, expec
     probe = [found for found in _imports() if found[0] == "tenants.fake"]
     monkeypatch.setitem(globals(), "IMPORTS", probe)
     assert expected in _violations()
+
+
+# Carriers and platforms: each is adapters only (docs/architecture.md, "Adding a carrier"). Their
+# modules, and the vendors' SDKs, are imported by the adapter packages and the registries there,
+# by nothing else of the product (softphone, the simulator and the demo, stands in for the vendors).
+ADAPTER_PACKAGES = ("telephony.providers", "messaging.providers", "telephony.platforms")
+VENDOR_SDKS = ("twilio",)
+
+
+def _carrier_modules() -> set[str]:
+    return {name for name in MODULES if name.startswith(tuple(p + "." for p in ADAPTER_PACKAGES))
+            and name.rsplit(".", 1)[1] not in ("base", "voice")}
+
+
+def _sdk_imports() -> list[tuple[str, str]]:
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [(module, name) for name in names if name.split(".")[0] in VENDOR_SDKS]
+    return found
+
+
+def _domain(module: str) -> bool:
+    return not module.startswith((*ADAPTER_PACKAGES, "softphone"))
+
+
+def test_the_domain_imports_nothing_carrier_specific():
+    carriers = _carrier_modules()
+    assert {"telephony.providers.twilio", "telephony.providers.vonage", "telephony.providers.bandwidth",
+            "messaging.providers.vonage", "messaging.providers.bandwidth", "telephony.platforms.vapi"} <= carriers
+    crossing = sorted({(importer, imported) for importer, imported, _, _ in IMPORTS
+                       if imported in carriers and _domain(importer)})
+    assert crossing == [], "domain modules importing a carrier's adapter (ask the registry instead)"
+    sdk = sorted({(module, name) for module, name in _sdk_imports() if _domain(module)
+                  and not module.startswith("telephony.providers")})
+    assert sdk == [], "vendor SDKs imported outside the adapters"

@@ -72,8 +72,11 @@ class DjangoTransport:
         client = Client()
         if method == "GET":
             return client.get(path).status_code
+        extra = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()
+                 if name.lower() != "content-type"}
         with self.capture(execute=True):
-            return client.generic(method, path, body, content_type=headers.get("Content-Type", "")).status_code
+            return client.generic(method, path, body, content_type=headers.get("Content-Type", ""),
+                                  **extra).status_code
 
 
 @pytest.fixture
@@ -122,8 +125,9 @@ def bandwidth_account(org, owner, bandwidth, django_capture_on_commit_callbacks)
     with tenant_scope(org), django_capture_on_commit_callbacks(execute=True):
         account = accounts.provider_account_connect(
             organization=org, actor=owner, provider=Provider.BANDWIDTH, account_id=BANDWIDTH_ACCOUNT,
-            client_id=BANDWIDTH_CLIENT, client_secret=BANDWIDTH_SECRET, application_id=BANDWIDTH_APP)
-    account.refresh_from_db()
+            api_client_id=BANDWIDTH_CLIENT, api_client_secret=BANDWIDTH_SECRET, application_id=BANDWIDTH_APP)
+    with tenant_scope(org):
+        account.refresh_from_db()
     return account
 
 

@@ -36,6 +36,7 @@ from .base import (
     SendResult,
     StatusUpdate,
     TemplateSend,
+    Unauthenticated,
     WebhookRequest,
     fetch_media,
 )
@@ -120,8 +121,10 @@ class BandwidthMessaging(MessagingProvider):
         if not all(isinstance(event, dict) for event in payload):
             raise BadWebhook("Not a Bandwidth callback: an event is not an object.")
         credentials = basic_user(request.headers)
-        account = credentials[0] if credentials else ""
-        return [{**event, ACCOUNT_KEY: account} for event in payload]
+        if credentials is None:
+            # Asked for, as HTTP Basic does: the application's callback credentials come with the retry.
+            raise Unauthenticated("Bandwidth's callbacks carry the application's callback credentials.")
+        return [{**event, ACCOUNT_KEY: credentials[0]} for event in payload]
 
     @classmethod
     def callback_kind(cls, event: Mapping, route: str) -> str:

@@ -21,7 +21,8 @@ Two kinds of line carry conversations, and an adapter says which it serves (`Mes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, NamedTuple
@@ -29,12 +30,15 @@ from typing import ClassVar, NamedTuple
 from core import safe_http
 from core.vendors import ProviderError
 
-__all__ = ["NUMBERS", "WHATSAPP_SENDERS", "BadWebhook", "CredentialsRejected", "Inbound", "LineKey", "MediaRequest",
+__all__ = ["NUMBERS", "PLACEHOLDER", "WHATSAPP_SENDERS", "BadWebhook", "CredentialsRejected", "Inbound", "LineKey", "MediaRequest",
            "MessagingProvider", "Notification", "OutboundMedia", "ProviderError", "SendResult", "SenderCheck",
-           "StatusUpdate", "TemplateInfo", "TemplateParameter", "TemplateSend", "WebhookRequest", "fetch_media"]
+           "StatusUpdate", "TemplateInfo", "TemplateParameter", "TemplateSend", "Unauthenticated", "WebhookRequest",
+           "fetch_media"]
 
 NUMBERS = "numbers"
 WHATSAPP_SENDERS = "whatsapp_senders"
+# A template's placeholder: {{1}} (positional) or {{first_name}} (named), whatever the vendor.
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 
 
 @dataclass
@@ -173,6 +177,12 @@ class BadWebhook(Exception):
     """Not something the vendor sends (a 400). The message says why, for whoever sent it."""
 
 
+class Unauthenticated(BadWebhook):
+    """A vendor that authenticates with HTTP credentials sent none: a 401 asking for them."""
+
+    challenge = 'Basic realm="Softphone webhooks"'
+
+
 @dataclass(frozen=True)
 class MediaRequest:
     """How to fetch one inbound media item: the URL, the vendor's media origins (scheme://host[:port],
@@ -219,6 +229,17 @@ class MessagingProvider:
         """The adapter with the credentials of the line the conversation goes through (its number's
         provider account, or its WhatsApp sender)."""
         raise NotImplementedError
+
+    @classmethod
+    def for_account(cls, account) -> MessagingProvider:
+        """NUMBERS: the adapter with a connected ProviderAccount's credentials (for what belongs to the
+        account rather than to one conversation: its message templates)."""
+        raise NotImplementedError
+
+    def templates(self, business_account_id: str = "") -> Iterable[TemplateInfo]:
+        """The message templates the vendor holds for this line's account (WHATSAPP_SENDERS: of
+        `business_account_id`), read into TemplateInfo. ProviderError when they cannot be read."""
+        raise ProviderError("This provider keeps no message templates.", permanent=True)
 
     @classmethod
     def for_sender(cls, *, line: str, access_token: str) -> MessagingProvider:

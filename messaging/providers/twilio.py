@@ -16,6 +16,7 @@ from telephony.providers.twilio import call, make_client, signature_valid
 
 from .base import (
     NUMBERS,
+    PLACEHOLDER,
     BadWebhook,
     Inbound,
     LineKey,
@@ -31,7 +32,6 @@ from .base import (
     WebhookRequest,
     fetch_media,
 )
-from .whatsapp_cloud import PLACEHOLDER
 
 # The host in the media URLs of Twilio's webhooks; fetched at TWILIO_API_BASE_URL, as the SDK is.
 PUBLIC_API = "https://api.twilio.com"
@@ -118,7 +118,10 @@ class TwilioMessaging(MessagingProvider):
 
     @classmethod
     def for_conversation(cls, conversation) -> TwilioMessaging:
-        account = conversation.phone_number.provider_account
+        return cls.for_account(conversation.phone_number.provider_account)
+
+    @classmethod
+    def for_account(cls, account) -> TwilioMessaging:
         return cls(account_sid=account.account_sid, auth_token=account.auth_token or "")
 
     @cached_property
@@ -198,7 +201,7 @@ class TwilioMessaging(MessagingProvider):
         return SendResult(sid=message.sid, status=INITIAL_STATUS.get(str(message.status), "queued"),
                           num_segments=int(message.num_segments or 1))
 
-    def templates(self) -> list[TemplateInfo]:
+    def templates(self, business_account_id: str = "") -> list[TemplateInfo]:
         """The account's message templates in Twilio's Content API with their WhatsApp approval, every
         page (the SDK follows Twilio's next-page links, which our HTTP client lets reach only Twilio's
         configured hosts)."""

@@ -16,6 +16,7 @@ from core.safe_http import Fetched, FetchRefused, origin_of
 from crm.models import Channel
 
 from .base import (
+    PLACEHOLDER,
     WHATSAPP_SENDERS,
     BadWebhook,
     CredentialsRejected,
@@ -67,7 +68,6 @@ READABLE_ERRORS = {
 TEMPLATE_FIELDS = "id,name,language,status,category,components,parameter_format,rejected_reason"
 TEMPLATES_PAGE = 100
 TEMPLATES_MAX_PAGES = 200  # 20,000 templates: Meta allows at most 6,000 per business account
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
 # Header formats the composer can fill: text (perhaps with one variable). A picture, video, document
 # or location header needs a file or place chosen with the message.
 UNSUPPORTED_HEADERS = {"IMAGE": "a picture", "VIDEO": "a video", "DOCUMENT": "a document", "LOCATION": "a location"}

@@ -27,9 +27,16 @@ from messaging.models import (
     WhatsAppSender,
     WhatsAppTemplate,
 )
-from messaging.providers.base import ProviderError, TemplateInfo, TemplateParameter, TemplateSend
-from messaging.providers.twilio import TwilioMessaging
-from messaging.providers.whatsapp_cloud import PLACEHOLDER, WhatsAppCloud
+from messaging.providers import WHATSAPP_SENDER_PROVIDER, adapter_class
+from messaging.providers.base import (
+    NUMBERS,
+    PLACEHOLDER,
+    WHATSAPP_SENDERS,
+    ProviderError,
+    TemplateInfo,
+    TemplateParameter,
+    TemplateSend,
+)
 from telephony.models import ProviderAccount
 from tenants.models import Organization
 from tenants.services import audit
@@ -46,7 +53,8 @@ def templates_sync(*, organization: Organization, sender: WhatsAppSender, actor=
     deleted. The outcome is recorded on the senders of that account (when, and the error if it
     failed) for the templates page. Raises ProviderError when Meta could not be read (nothing is
     changed then)."""
-    adapter = WhatsAppCloud(phone_number_id=sender.phone_number_id, access_token=sender.access_token or "")
+    adapter = adapter_class(WHATSAPP_SENDER_PROVIDER, lines=WHATSAPP_SENDERS).for_sender(
+        line=sender.phone_number_id, access_token=sender.access_token or "")
     waba = sender.business_account_id
     try:
         found = list(adapter.templates(waba))
@@ -65,7 +73,7 @@ def templates_sync(*, organization: Organization, sender: WhatsAppSender, actor=
 def twilio_templates_sync(*, organization: Organization, account: ProviderAccount, actor=None) -> dict:
     """The same for a Twilio account: its Content API templates with their WhatsApp approval, sent
     from its numbers' WhatsApp conversations. The outcome is recorded on the account."""
-    adapter = TwilioMessaging(account_sid=account.account_sid, auth_token=account.auth_token or "")
+    adapter = adapter_class(account.provider, lines=NUMBERS).for_account(account)
     try:
         found = adapter.templates()
     except ProviderError as exc:

@@ -168,7 +168,16 @@ class FakeBandwidth(FakeServer):
                      "id": message_id, "owner": sent["from"], "applicationId": sent["applicationId"],
                      "time": sent["time"], "segmentCount": 1, "direction": "out", "to": sent["to"],
                      "from": sent["from"], "text": ""}}
-        if error_code is not None:
+        # What each kind carries besides (messaging.yml's required fields): message-sending (sent for
+        # MMS) its media and priority, delivered and failed the message's tag, failed its priority.
+        if kind == "message-sending":
+            event["message"].update(media=sent.get("media", []), priority=sent.get("priority", "default"))
+        if kind in ("message-delivered", "message-failed"):
+            event["message"]["tag"] = sent.get("tag", "")
+        if kind == "message-failed":
+            event["message"]["priority"] = sent.get("priority", "default")
+            event["errorCode"] = error_code if error_code is not None else 4999
+        elif error_code is not None:
             event["errorCode"] = error_code
         return event
 

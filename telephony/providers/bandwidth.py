@@ -192,7 +192,8 @@ class BandwidthAccountApi:
 class BandwidthProvider(TelephonyProvider):
     name = "bandwidth"
     label = "Bandwidth"
-    credential_fields = {"account_id": "account_sid", "client_id": "api_username", "client_secret": "auth_token",
+    credential_fields = {"account_id": "account_sid", "api_client_id": "api_username",
+                         "api_client_secret": "auth_token",
                          "application_id": "application_id"}
     number_webhooks = frozenset()
     account_webhooks_kind = True
@@ -216,9 +217,9 @@ class BandwidthProvider(TelephonyProvider):
         if not re.fullmatch(r"\d{1,12}", account_sid or ""):
             return {"account_id": "A Bandwidth account id is a number (Dashboard → Account)."}
         if not api_username:
-            return {"client_id": "Enter the API credential's client id (Account → API Credentials)."}
+            return {"api_client_id": "Enter the API credential's client id (Account → API Credentials)."}
         if not auth_token:
-            return {"client_secret": "Enter the API credential's client secret."}
+            return {"api_client_secret": "Enter the API credential's client secret."}
         if not re.fullmatch(r"[0-9a-fA-F-]{8,64}", application_id or ""):
             return {"application_id": "Enter the id of the messaging application the numbers are in "
                                       "(Dashboard → Applications)."}

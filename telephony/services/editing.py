@@ -110,16 +110,19 @@ def phone_number_mark_released(organization: Organization, number: PhoneNumber, 
 
 
 @transaction.atomic
-def phone_number_remove(*, organization: Organization, actor, number: PhoneNumber) -> None:
+def phone_number_remove(*, organization: Organization, actor, number: PhoneNumber, release: bool = False) -> None:
     """Remove the number from Softphone. If it is on the voice-AI platform it leaves it first (a
-    worker, retried); either way a worker gives the number back the URLs it had before we took it
-    over."""
+    worker, retried); then a worker gives the number back the URLs it had before we took it over,
+    or, with `release`, gives the number itself back to the carrier (it leaves the account)."""
     locked = PhoneNumber.objects.select_for_update().get(organization=organization, pk=number.pk)
-    audit(organization=organization, actor=actor, verb="phone_number.removal_requested", target=locked)
-    locked.status, locked.status_reason = NumberStatus.INACTIVE, "Being removed"
+    audit(organization=organization, actor=actor, verb="phone_number.removal_requested", target=locked,
+          data={"release": release})
+    locked.status, locked.status_reason = NumberStatus.INACTIVE, "Being released" if release else "Being removed"
     locked.agent = None
+    locked.release_at_carrier = release
     locked.platform_state = PlatformState.PENDING if locked.platform_id else PlatformState.NONE
-    locked.save(update_fields=["status", "status_reason", "agent", "platform_state", "updated_at"])
+    locked.save(update_fields=["status", "status_reason", "agent", "platform_state", "release_at_carrier",
+                               "updated_at"])
     lines_changed(locked.provider_account.account_sid)
     jobs.phone_number_finish_removal(organization.pk, locked.pk)
 
@@ -129,6 +132,18 @@ def phone_number_finish_removal(*, organization: Organization, number: PhoneNumb
         platform_leave(organization=organization, number=number, restore_ours=False)
     account = number.provider_account
     data = {"phone_number": number.phone_number}
+    if number.release_at_carrier:
+        try:
+            providers.for_account(account).release_number(number.provider_sid)
+        except ProviderError as exc:
+            if not exc.gone:  # released there already: nothing more to give back
+                PhoneNumber.objects.filter(organization=organization, pk=number.pk).update(
+                    status_reason=f"Release failed: {exc.message}", updated_at=timezone.now())
+                raise
+        with transaction.atomic():
+            audit(organization=organization, actor=None, verb="phone_number.released", target=number, data=data)
+            PhoneNumber.objects.filter(organization=organization, pk=number.pk).delete()
+        return
     if account.webhook_mode == WebhookMode.PER_NUMBER and number.webhook_configured:
         adapter = providers.for_account(account)
         previous = WebhookUrls(sms_url=number.previous_sms_url, status_callback="", voice_url=number.previous_voice_url)

@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import yaml
 from jsonschema import FormatChecker, ValidationError
@@ -29,6 +30,8 @@ SPECS = {
     "vonage_numbers": CONTRACTS / "vonage" / "numbers.yml",
     "vonage_sms": CONTRACTS / "vonage" / "sms.yml",
     "vonage_account": CONTRACTS / "vonage" / "account.yml",
+    "bandwidth_numbers": CONTRACTS / "bandwidth" / "numbers.yml",
+    "bandwidth_messaging": CONTRACTS / "bandwidth" / "messaging.yml",
 }
 
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -93,7 +96,7 @@ def _response_pointer(path: str, method: str, status: int) -> str:
 @cache
 def _spec(vendor: str) -> dict:
     if SPECS[vendor].suffix == ".yml":
-        return yaml.safe_load(SPECS[vendor].read_text())
+        return yaml.load(SPECS[vendor].read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return json.loads(SPECS[vendor].read_text())
 
 
@@ -179,3 +182,80 @@ def _typed(spec: dict, schema: dict, value: Any) -> Any:
     if kind == "boolean":
         return {"true": True, "false": False, "1": True, "0": False}.get(value.lower(), value)
     return value
+
+
+def validate_bandwidth(schema_name: str, payload: Any) -> None:
+    """Check a Messaging API object (JSON), e.g. `validate_bandwidth("messageRequest", body)`."""
+    _validator("bandwidth_messaging", f"/components/schemas/{schema_name}").validate(payload)
+
+
+def check_bandwidth_xml(path: str, method: str, document: bytes, *, status: int | None = None) -> None:
+    """Check an account-API XML document (a request's body, or the answer with `status`) against the
+    operation's schema in contracts/bandwidth/numbers.yml: the root element is the one the schema
+    names, and every element inside is one of the names the schema (and what it refers to) declares.
+
+    Names, not shapes: that contract's XML schemas nest wrappers the wire format does not have (its
+    `TelephoneNumbers` holds a `TelephoneNumbers` holding `TelephoneNumber` objects of a
+    `TelephoneNumber` string), so a structural check would fail Bandwidth's own answers; its names
+    are right, and a misspelt or invented element is what this catches."""
+    spec = _spec("bandwidth_numbers")
+    operation = spec["paths"][path][method.lower()]
+    if status is None:
+        content = operation["requestBody"]["content"]
+    else:
+        content = _resolve(spec, operation["responses"][str(status)]).get("content") or {}
+    schema = (content.get("application/xml") or {}).get("schema")
+    if schema is None:
+        raise ValidationError(f"{method.upper()} {path} has no XML schema for {status or 'its request'}")
+    root = ElementTree.fromstring(document)
+    roots, names = _xml_vocabulary(spec, schema)
+    if root.tag not in roots:
+        raise ValidationError(f"{method.upper()} {path}: the root element is {root.tag}, not one of {sorted(roots)}")
+    unknown = sorted({element.tag for element in root.iter()} - names - roots)
+    if unknown:
+        raise ValidationError(f"{method.upper()} {path}: {', '.join(unknown)} not in the contract's schema")
+
+
+def _xml_vocabulary(spec: dict, schema: dict) -> tuple[set[str], set[str]]:
+    """(names the root may have, every element name the schema can reach)."""
+    names: set[str] = set()
+    seen: set[int] = set()
+
+    def walk(node):
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        node = _resolve(spec, node)
+        if (node.get("xml") or {}).get("name"):
+            names.add(node["xml"]["name"])
+        for name, child in (node.get("properties") or {}).items():
+            if isinstance(child, list):  # the contract writes some allOf lists as a property named allOf
+                for part in child:
+                    walk(part)
+                continue
+            names.add(name)
+            resolved = _resolve(spec, child) if isinstance(child, dict) else {}
+            names.add(((child.get("xml") or {}).get("name")) or name)
+            if (resolved.get("xml") or {}).get("name"):
+                names.add(resolved["xml"]["name"])
+            walk(child)
+        for key in ("allOf", "oneOf", "anyOf"):
+            for part in node.get(key) or []:
+                walk(part)
+        if "items" in node:
+            # An array's elements are named by their schema where the contract gives them no xml name
+            # (AssociatedSipPeers holds AssociatedSipPeer elements).
+            if "$ref" in node["items"]:
+                names.add(node["items"]["$ref"].rsplit("/", 1)[1])
+            walk(node["items"])
+
+    walk(schema)
+    top = _resolve(spec, schema)
+    roots = set(top.get("properties") or {}) | ({top["xml"]["name"]} if (top.get("xml") or {}).get("name") else set())
+    for key in ("allOf", "oneOf", "anyOf"):
+        for part in top.get(key) or []:
+            part = _resolve(spec, part)
+            roots |= set(part.get("properties") or {})
+            if (part.get("xml") or {}).get("name"):
+                roots.add(part["xml"]["name"])
+    return roots, names

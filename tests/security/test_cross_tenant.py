@@ -205,6 +205,10 @@ PUBLIC_ROUTES = {
     # (tests/telephony/test_vonage.py); a GET is Vonage checking the address, answered with nothing.
     "webhooks/vonage/messages/",
     "webhooks/vonage/messages/status/",
+    # Bandwidth's messaging application: the callback credentials we made for the account (HTTP Basic;
+    # tests/telephony/test_bandwidth.py).
+    "webhooks/bandwidth/messages/",
+    "webhooks/bandwidth/messages/status/",
     # Voice: the same rule (tests/telephony/test_voice_routing.py); a greeting is fetched by Twilio
     # through a signed link naming one number's current greeting.
     "webhooks/twilio/voice/inbound/",

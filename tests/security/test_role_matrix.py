@@ -157,6 +157,12 @@ MATRIX = [
     row("webhooks/vonage/messages/",                   "POST", 404, 404, 404, 404, 404, 404),
     row("webhooks/vonage/messages/status/",            "GET",  200, 200, 200, 200, 200, 200),
     row("webhooks/vonage/messages/status/",            "POST", 404, 404, 404, 404, 404, 404),
+    # Bandwidth checks no address with a GET; a POST without its JSON array of events is a 400 before
+    # any credential is looked at (test_bandwidth.py sends real ones).
+    row("webhooks/bandwidth/messages/",                "GET",  405, 405, 405, 405, 405, 405),
+    row("webhooks/bandwidth/messages/",                "POST", 400, 400, 400, 400, 400, 400),
+    row("webhooks/bandwidth/messages/status/",         "GET",  405, 405, 405, 405, 405, 405),
+    row("webhooks/bandwidth/messages/status/",         "POST", 400, 400, 400, 400, 400, 400),
     row("webhooks/twilio/voice/inbound/",              "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/voice/outbound/",             "POST", 403, 403, 403, 403, 403, 403),
     row("webhooks/twilio/voice/status/",               "POST", 403, 403, 403, 403, 403, 403),
@@ -205,6 +211,8 @@ MATRIX = [
     row(O + "numbers/accounts/<uuid:provider_account_id>/sync/", "POST", LOGIN, 403, ACCOUNTS, ACCOUNTS,
         ACCOUNTS, 404),
     row(O + "numbers/accounts/<uuid:provider_account_id>/delete/", "POST", LOGIN, 403, ACCOUNTS, ACCOUNTS,
+        ACCOUNTS, 404),
+    row(O + "numbers/accounts/<uuid:provider_account_id>/repair-webhooks/", "POST", LOGIN, 403, ACCOUNTS, ACCOUNTS,
         ACCOUNTS, 404),
     row(O + "numbers/accounts/<uuid:provider_account_id>/voice/", "POST", LOGIN, 403, ACCOUNTS, ACCOUNTS,
         ACCOUNTS, 404),
@@ -330,6 +338,8 @@ MATRIX = [
     row(A + "provider-accounts/<uuid:provider_account_id>", "PATCH", 401, 403, 200, 200, 200, 404),
     row(A + "provider-accounts/<uuid:provider_account_id>", "DELETE", 401, 403, 204, 204, 204, 404),
     row(A + "provider-accounts/<uuid:provider_account_id>/sync", "POST", 401, 403, 202, 202, 202, 404),
+    # The world's account is Twilio's, whose webhooks are per number: a 400 in words for managers.
+    row(A + "provider-accounts/<uuid:provider_account_id>/repair-webhooks", "POST", 401, 403, 400, 400, 400, 404),
     row(A + "provider-accounts/<uuid:provider_account_id>/voice", "POST", 401, 403, 202, 202, 202, 404),
     row(A + "phone-numbers",                           "GET",    401, 200, 200, 200, 200, 404),
     row(A + "phone-numbers",                           "POST",   401, 403, 201, 201, 201, 404),

@@ -11,8 +11,8 @@ from telephony import platforms, providers
 from telephony.models import NumberStatus, PhoneNumber, ProviderAccount
 from telephony.platforms.base import Assistant, PlatformNumber
 from telephony.platforms.vapi import VapiPlatform
-from telephony.providers.base import AccountInfo, Capabilities, IncomingNumber, NumberPage, TelephonyProvider
 from telephony.providers.bandwidth import BandwidthProvider
+from telephony.providers.base import AccountInfo, Capabilities, IncomingNumber, NumberPage, TelephonyProvider
 from telephony.providers.twilio import TwilioProvider
 from telephony.providers.vonage import VonageProvider
 from telephony.services import adding, assignment

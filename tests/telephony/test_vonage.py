@@ -393,3 +393,31 @@ def test_globex_cannot_reach_acmes_vonage_line(client, org, other_org, outsider,
                      method="sha256")
     assert client.post(INBOUND_PATH, params).status_code == 404
     assert messages_of(org) == []
+
+
+@pytest.mark.django_db
+def test_releasing_a_number_gives_it_back_to_vonage(owner_client, org, vonage, imported,
+                                                   django_capture_on_commit_callbacks):
+    assert api(owner_client, "delete", f"phone-numbers/{imported.pk}?release=maybe").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(owner_client, "delete", f"phone-numbers/{imported.pk}?release=true")
+    assert (response.status_code, response.json()["statusReason"]) == (202, "Being released")
+    assert numbers_of(org) == {}
+    assert vonage.number(VONAGE_KEY, OURS) is None
+    assert [r.params["msisdn"] for r in vonage.requests if r.path == "/number/cancel"] == [OURS[1:]]
+    with tenant_scope(org):
+        assert AuditEvent.objects.filter(verb="phone_number.released").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_number_page_releases_only_once_the_number_is_typed(owner_client, org, vonage, imported,
+                                                               django_capture_on_commit_callbacks):
+    page = owner_client.get(f"/o/acme/numbers/{imported.pk}/")
+    assert b"Release to Vonage" in page.content
+    refused = owner_client.post(f"/o/acme/numbers/{imported.pk}/remove/", {"release": "1", "confirm": "yes"},
+                                follow=True)
+    assert b"to confirm" in refused.content
+    assert numbers_of(org)[OURS].status == NumberStatus.ACTIVE
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(f"/o/acme/numbers/{imported.pk}/remove/", {"release": "1", "confirm": OURS})
+    assert numbers_of(org) == {} and vonage.number(VONAGE_KEY, OURS) is None
