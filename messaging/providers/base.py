@@ -30,7 +30,7 @@ from typing import ClassVar, NamedTuple
 from core import safe_http
 from core.vendors import ProviderError
 
-__all__ = ["NUMBERS", "PLACEHOLDER", "WHATSAPP_SENDERS", "BadWebhook", "CredentialsRejected", "Inbound", "LineKey", "MediaRequest",
+__all__ = ["NUMBERS", "PLACEHOLDER", "WHATSAPP_SENDERS", "BadWebhook", "CredentialsRejected", "Inbound", "LineKey", "MediaRequest", "MessagePart",
            "MessagingProvider", "Notification", "OutboundMedia", "ProviderError", "SendResult", "SenderCheck",
            "StatusUpdate", "TemplateInfo", "TemplateParameter", "TemplateSend", "Unauthenticated", "WebhookRequest",
            "fetch_media"]
@@ -55,6 +55,19 @@ class Inbound:
     profile_name: str = ""
     wa_id: str = ""
     received_at: datetime | None = None
+    # One part of a long text the vendor delivers in parts (Vonage's SMS API), to be joined with the
+    # others before it is stored as one message.
+    part: MessagePart | None = None
+
+
+@dataclass(frozen=True)
+class MessagePart:
+    """Which part of which long text: `group` names the text (unique for its sender and line),
+    `number` counts from 1 to `total`."""
+
+    group: str
+    number: int
+    total: int
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from .base import (
     BadWebhook,
     Inbound,
     LineKey,
+    MessagePart,
     MessagingProvider,
     OutboundMedia,
     ProviderError,
@@ -117,6 +118,20 @@ def signature_of(params: Mapping[str, str], secret: str, method: str) -> str:
     return hmac.new(secret.encode(), text.encode(), digest).hexdigest()
 
 
+def _part(payload: Mapping[str, str]) -> MessagePart | None:
+    """A long text arrives as parts, each its own webhook: `concat` true, the text's `concat-ref`
+    (per sender), this part's number and how many there are."""
+    if str(payload.get("concat", "")).lower() != "true":
+        return None
+    try:
+        number, total = int(payload.get("concat-part", "")), int(payload.get("concat-total", ""))
+    except ValueError:
+        return None
+    if not (1 <= number <= total <= 255) or not payload.get("concat-ref"):
+        return None
+    return MessagePart(group=f"{payload.get('msisdn', '')}:{payload['concat-ref']}", number=number, total=total)
+
+
 class VonageMessaging(MessagingProvider):
     name = "vonage"
     lines = NUMBERS
@@ -183,7 +198,7 @@ class VonageMessaging(MessagingProvider):
     @staticmethod
     def inbound_message(payload: dict) -> Inbound:
         return Inbound(provider_sid=payload.get("messageId", ""), sender=_e164(payload.get("msisdn", "")),
-                       body=payload.get("text", ""), channel=Channel.SMS)
+                       body=payload.get("text", ""), channel=Channel.SMS, part=_part(payload))
 
     @classmethod
     def status_update(cls, form: Mapping[str, str]) -> StatusUpdate:

@@ -19,6 +19,7 @@ The WhatsApp Cloud API webhook builds its messages in the request: `message_rece
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -201,10 +202,12 @@ def _batch_process(organization: Organization, limit: int) -> tuple[int, int]:
                 parsed.append((event, Received.of(inbound, phone_number=number)))
             except Exception as exc:  # a payload its adapter cannot read: this event fails, alone
                 _event_failed(event, exc)
+        parsed, joined = _parts_joined(organization, parsed, {event.pk for event in events})
         try:
             with transaction.atomic():
                 messages_receive(organization=organization, received=[received for _, received in parsed])
             processed += [event for event, _ in parsed]
+            processed += [part for event, _ in parsed for part in joined.get(event.pk, ())]
         except Exception as exc:
             # One of them is bad, and a batch cannot say which: again one at a time, each in a
             # savepoint, so that only the bad one fails (and nothing it wrote is kept).
@@ -215,11 +218,76 @@ def _batch_process(organization: Organization, limit: int) -> tuple[int, int]:
                     with transaction.atomic():
                         messages_receive(organization=organization, received=[received])
                     processed.append(event)
+                    processed += joined.get(event.pk, [])
                 except Exception as alone:  # whatever it is, it must not stop the events after this one
                     _event_failed(event, alone)
         InboundEvent.objects.filter(pk__in=[event.pk for event in processed]).update(
             processed_at=timezone.now(), next_attempt_at=None)
     return len(processed), len(events)
+
+
+# A long text delivered in parts (Inbound.part) is stored once all its parts are in, as one message;
+# parts still missing after PART_WAIT are given up on, and what came is stored with a mark where each
+# missing part goes. Meanwhile the parts wait, pending, and are looked at again every PART_RETRY.
+PART_WAIT = timedelta(minutes=2)
+PART_RETRY = timedelta(seconds=5)
+PART_MISSING = "[…]"
+
+
+def _parts_joined(organization: Organization, parsed: list, claimed: set) -> tuple[list, dict]:
+    """`parsed` with every complete (or given-up) long text as one Received under its first part's
+    event, and the parts still waiting left out (deferred). Returns (parsed, {first part's event id:
+    the other parts' events}), those others to be marked processed with it."""
+    whole = [(event, received) for event, received in parsed if received.inbound.part is None]
+    groups: dict[tuple, list] = {}
+    for event, received in parsed:
+        if received.inbound.part is not None:
+            groups.setdefault((event.phone_number_id, event.provider, received.inbound.part.group), []).append(
+                (event, received))
+    if not groups:
+        return parsed, {}
+    joined, waiting, now = {}, [], timezone.now()
+    for (_number, provider, group), parts in groups.items():
+        parts += _other_parts(organization, parts[0][1].phone_number, provider, group, claimed)
+        by_number = {}
+        for event, received in sorted(parts, key=lambda item: item[0].received_at):
+            by_number.setdefault(received.inbound.part.number, (event, received))  # a repeated part once
+        total = parts[0][1].inbound.part.total
+        oldest = min(event.received_at for event, _ in parts)
+        if len(by_number) < total and now - oldest < PART_WAIT:
+            waiting += [event for event, _ in parts if event.pk in claimed]
+            continue
+        ordered = [by_number.get(n) for n in range(1, total + 1)]
+        first_event, first = next(item for item in ordered if item is not None)
+        body = "".join(item[1].inbound.body if item is not None else PART_MISSING for item in ordered)
+        inbound = dataclasses.replace(first.inbound, body=body, part=None,
+                                      media=[m for item in ordered if item is not None for m in item[1].inbound.media])
+        whole.append((first_event, dataclasses.replace(first, inbound=inbound)))
+        joined[first_event.pk] = [event for event, _ in parts if event.pk != first_event.pk]
+    if waiting:
+        InboundEvent.objects.filter(pk__in=[event.pk for event in waiting]).update(next_attempt_at=now + PART_RETRY)
+    whole.sort(key=lambda item: item[0].received_at)
+    return whole, joined
+
+
+def _other_parts(organization: Organization, number: PhoneNumber, provider: str, group: str, claimed: set) -> list:
+    """The pending events of the same number and vendor, outside this batch, that are parts of `group`
+    (waiting for their siblings, or not due yet), locked like the batch's."""
+    found = []
+    others = (_pending(organization).filter(phone_number_id=number.pk, provider=provider)
+              .exclude(pk__in=claimed).select_for_update(skip_locked=True)[:PARTS_LOOKED_AT])
+    for event in others:
+        try:
+            inbound = adapter_class(provider).inbound_message(event.payload)
+            if inbound.part is not None and inbound.part.group == group:
+                inbound.received_at = event.received_at
+                found.append((event, Received.of(inbound, phone_number=number)))
+        except Exception:  # noqa: BLE001 - its own drain fails it, alone; here it is only not a part
+            continue
+    return found
+
+
+PARTS_LOOKED_AT = 500  # pending events of one number looked through for a text's other parts
 
 
 def _lock_key(organization: Organization) -> int:

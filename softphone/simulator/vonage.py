@@ -112,6 +112,24 @@ class FakeVonage(FakeServer):
         })
         return self._post(url or number["moHttpUrl"], params, as_json=as_json)
 
+    def long_sms_parts(self, api_key: str, to: str, sender: str, text: str, *, per_part: int = 153) -> list[dict]:
+        """A long text as Vonage delivers it: one inbound webhook per part, each with its own
+        messageId and `concat`, `concat-ref`, `concat-total`, `concat-part` (send them with `post_part`)."""
+        account = self.accounts[api_key]
+        number = account.numbers[to.removeprefix("+")]
+        chunks = [text[i:i + per_part] for i in range(0, len(text), per_part)]
+        ref = str(next(self._ids) % 256)
+        return [{"msisdn": sender.removeprefix("+"), "to": number["msisdn"], "messageId": self._message_id(),
+                 "text": chunk, "type": "text", "keyword": "", "api-key": api_key,
+                 "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "concat": "true",
+                 "concat-ref": ref, "concat-total": str(len(chunks)), "concat-part": str(index)}
+                for index, chunk in enumerate(chunks, start=1)]
+
+    def post_part(self, api_key: str, part: dict) -> int:
+        account = self.accounts[api_key]
+        number = account.numbers[part["to"]]
+        return self._post(number["moHttpUrl"], self._signed(account, part), as_json=False)
+
     def delivery_receipt(self, message_id: str, status: str, *, err_code: str = "0", as_json: bool = False) -> int:
         """A delivery receipt for a message we were asked to send, posted to its callback."""
         message = next(m for m in self.sent if m["message-id"] == message_id)

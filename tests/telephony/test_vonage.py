@@ -9,8 +9,10 @@ import json
 import time
 
 import pytest
+from django.db.models import F
 
-from messaging.models import Conversation, Message
+from messaging.models import Conversation, InboundEvent, Message
+from messaging.services import events
 from softphone.simulator.vonage import vonage_signature
 from telephony.models import NumberStatus, PhoneNumber, ProviderAccount
 from telephony.services import accounts, sync
@@ -421,3 +423,34 @@ def test_the_number_page_releases_only_once_the_number_is_typed(owner_client, or
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(f"/o/acme/numbers/{imported.pk}/remove/", {"release": "1", "confirm": OURS})
     assert numbers_of(org) == {} and vonage.number(VONAGE_KEY, OURS) is None
+
+
+LONG = ("My order 4417 arrived with the lid cracked and the box soaked, so I would like a replacement sent "
+        "before Friday, or a refund to the card I paid with; the courier left it in the rain by the gate. "
+        "Can you also check the second parcel, which says delivered but never came?")
+
+
+@pytest.mark.django_db
+def test_a_long_text_in_parts_is_one_message_whatever_order_the_parts_come_in(org, vonage, imported):
+    parts = vonage.long_sms_parts(VONAGE_KEY, OURS, CUSTOMER, LONG)
+    assert len(parts) == 2
+    assert vonage.post_part(VONAGE_KEY, parts[1]) == 200  # the second part first
+    assert messages_of(org) == []  # waiting for the first
+    assert vonage.post_part(VONAGE_KEY, parts[1]) == 200  # and again (Vonage retries): harmless
+    assert vonage.post_part(VONAGE_KEY, parts[0]) == 200
+    assert messages_of(org) == [("inbound", LONG, "received")]
+    with tenant_scope(org):
+        assert Conversation.objects.get().unread_count == 1
+        assert Message.objects.get().provider_sid == parts[0]["messageId"]
+
+
+@pytest.mark.django_db
+def test_a_part_that_never_comes_is_marked_where_it_goes(org, vonage, imported, django_capture_on_commit_callbacks):
+    parts = vonage.long_sms_parts(VONAGE_KEY, OURS, CUSTOMER, LONG)
+    assert vonage.post_part(VONAGE_KEY, parts[0]) == 200
+    assert messages_of(org) == []
+    with tenant_scope(org):
+        InboundEvent.objects.update(received_at=F("received_at") - events.PART_WAIT, next_attempt_at=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            events.inbound_events_drain(organization=org)
+    assert messages_of(org) == [("inbound", LONG[:153] + "[…]", "received")]
