@@ -93,7 +93,7 @@ class RenameForm(forms.Form):
 
 
 class SearchAvailableForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=None, empty_label=None, label="Twilio account")
+    account = forms.ModelChoiceField(queryset=None, empty_label=None, label="Account")
     country = forms.RegexField(r"^[A-Za-z]{2}$", initial="US", max_length=2,
                                error_messages={"invalid": "Use a two-letter country code, e.g. US."})
     number_type = forms.ChoiceField(choices=[("local", "Local"), ("toll_free", "Toll-free"), ("mobile", "Mobile")],

@@ -10,7 +10,8 @@ from core.dates import day_start
 from tenants.models import Agent, Job, Organization
 from tenants.scoping import get_for_org
 
-from .models import CALL_ENDED, Call, CallDirection, PhoneNumber, Provider, ProviderAccount
+from . import providers
+from .models import CALL_ENDED, Call, CallDirection, PhoneNumber, ProviderAccount
 
 
 def provider_account_list(*, organization: Organization, provider: str | None = None) -> QuerySet[ProviderAccount]:
@@ -24,8 +25,9 @@ def get_provider_account_for_org(organization: Organization, public_id) -> Provi
     return get_for_org(ProviderAccount.objects.all(), organization, public_id)
 
 
-def twilio_accounts(*, organization: Organization) -> QuerySet[ProviderAccount]:
-    return provider_account_list(organization=organization, provider=Provider.TWILIO)
+def carrier_accounts(*, organization: Organization) -> QuerySet[ProviderAccount]:
+    """The accounts that hold phone numbers (Twilio, Vonage, Bandwidth: not a voice-AI platform)."""
+    return provider_account_list(organization=organization).filter(provider__in=list(providers.ADAPTERS))
 
 
 def phone_number_list(*, organization: Organization, filters: dict | None = None) -> QuerySet[PhoneNumber]:

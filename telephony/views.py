@@ -381,7 +381,8 @@ def calling_rules_edit(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_GET
 @manager_required
 def number_search(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = SearchAvailableForm(request.GET or None, accounts=selectors.twilio_accounts(organization=request.organization))
+    form = SearchAvailableForm(request.GET or None,
+                               accounts=selectors.carrier_accounts(organization=request.organization))
     results, error = None, None
     if request.GET and form.is_valid():
         f = form.cleaned_data
@@ -423,7 +424,7 @@ def number_buy(request: HttpRequest, org_slug: str) -> HttpResponse:
 def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Choose an account, then see its first page of numbers (one call) and pick some or all."""
     organization = request.organization
-    twilio_accounts = selectors.twilio_accounts(organization=organization)
+    carrier_accounts = selectors.carrier_accounts(organization=organization)
     account, page, error, status = None, None, None, 200
     if request.GET.get("account"):
         account = selectors.get_provider_account_for_org(organization, request.GET["account"])
@@ -438,7 +439,7 @@ def number_import(request: HttpRequest, org_slug: str) -> HttpResponse:
         known = set(selectors.phone_number_list(organization=organization).filter(
             phone_number__in=[n.phone_number for n in page.numbers]).values_list("phone_number", flat=True))
     return render(request, "telephony/number_import.html", {
-        "accounts": twilio_accounts, "account": account, "page": page, "error": error, "known": known,
+        "accounts": carrier_accounts, "account": account, "page": page, "error": error, "known": known,
     }, status=status)
 
 

@@ -17,12 +17,14 @@ from .records import attrs_from_remote, number_create
 from .webhook_contract import webhook_urls
 
 
-def available_numbers_search(*, account: ProviderAccount | None = None, provider: str = Provider.TWILIO,
+def available_numbers_search(*, account: ProviderAccount | None = None, provider: str = "",
                              credentials: dict[str, str] | None = None, country: str = "US",
                              number_type: str = "local", area_code: str = "", contains: str = "",
                              capabilities: tuple[str, ...] = ()):
     """Numbers `provider` offers, with a stored account of it or with its credentials given once (by
-    the names its adapter takes). One call: a page never waits for more."""
+    the names its adapter takes). One call: a page never waits for more. `provider` defaults to the
+    account's (and, without an account, to Twilio's)."""
+    provider = provider or (account.provider if account is not None else Provider.TWILIO)
     if not providers.supports(provider):
         raise Http404(f"No phone-number provider is called '{provider}'.")
     if account is not None and account.provider != provider:

@@ -78,9 +78,9 @@ def test_first_login_the_owners_home_page_and_the_numbers_left_to_import(page, d
     expect(page.get_by_role("heading", name="Calls per day")).to_be_visible()
     # "Play the customer on /simulator/phone/ (linked from the organization's home page)"
     expect(page.get_by_role("link", name="Text or call your numbers from a customer's phone")).to_be_visible()
-    # "Numbers → Import from Twilio lists the account's seven other numbers."
+    # "Numbers → Import numbers lists the account's seven other numbers."
     page.goto(f"{demo.url}/o/demo/numbers/import/")
-    page.get_by_label("Twilio account").select_option(label="Twilio: Demo Twilio (simulated)")
+    page.get_by_label("Account", exact=True).select_option(label="Twilio: Demo Twilio (simulated)")
     page.get_by_role("button", name="Show its numbers").click()
     expect(page.locator("input[name=numbers]")).to_have_count(7)
     expect(page.locator("table")).to_contain_text("+14155550178")

@@ -190,7 +190,7 @@ def test_the_demo_replies_through_the_simulator_and_sync_keeps_its_number(simula
         account = number.provider_account
         sync.provider_account_sync(organization=demo, account=account)
         assert PhoneNumber.objects.get(pk=number.pk).status == "active"
-    # "Numbers → Import from Twilio lists the other seven."
+    # "Numbers → Import numbers lists the other seven."
     owner = Client()
     owner.force_login(get_user_model().objects.get(username="owner"))
     page = owner.get(f"/o/demo/numbers/import/?account={account.pk}").content.decode()

@@ -454,3 +454,17 @@ def test_a_part_that_never_comes_is_marked_where_it_goes(org, vonage, imported, 
         with django_capture_on_commit_callbacks(execute=True):
             events.inbound_events_drain(organization=org)
     assert messages_of(org) == [("inbound", LONG[:153] + "[…]", "received")]
+
+
+@pytest.mark.django_db
+def test_the_numbers_pages_import_search_and_buy_on_vonage(owner_client, org, vonage, vonage_account):
+    vonage.add_number(VONAGE_KEY, OURS, mo_http_url="https://old.example.com/sms")
+    vonage.offer(VONAGE_KEY, OTHER)
+    assert b"Import numbers" in owner_client.get("/o/acme/numbers/").content
+    listed = owner_client.get(f"/o/acme/numbers/import/?account={vonage_account.pk}").content.decode()
+    assert f'value="{OURS}"' in listed and "https://old.example.com/sms" in listed
+    found = owner_client.get(f"/o/acme/numbers/search/?account={vonage_account.pk}&country=US&number_type=local")
+    assert found.status_code == 200, found.content.decode()[-3000:]
+    assert OTHER in found.content.decode()
+    confirm = owner_client.get(f"/o/acme/numbers/buy/?account={vonage_account.pk}&phone_number={OTHER}")
+    assert b"Vonage account" in confirm.content and b"takes texts only" in confirm.content
