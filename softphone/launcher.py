@@ -102,6 +102,12 @@ def _twilio_said(env: dict) -> str:
     return env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com"
 
 
+def _others_said(env: dict) -> str:
+    if env.get("VONAGE_REST_BASE_URL") == f"{env['PUBLIC_BASE_URL']}/simulator/vonage":
+        return "simulated too; connect their demo accounts on Numbers → Accounts (README, 'Other carriers')"
+    return "their own APIs"
+
+
 def _redacted(url: str) -> str:
     """The Redis URL without its password, for the banner."""
     parts = urlsplit(url)
@@ -139,6 +145,10 @@ def main() -> int:
         env.setdefault("TWILIO_API_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/twilio")
         env.setdefault("VAPI_API_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/vapi")
         env.setdefault("WHATSAPP_GRAPH_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/whatsapp")
+        env.setdefault("VONAGE_REST_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/vonage")
+        env.setdefault("BANDWIDTH_TOKEN_URL", f"{env['PUBLIC_BASE_URL']}/simulator/bandwidth/oauth2/token")
+        env.setdefault("BANDWIDTH_ACCOUNT_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/bandwidth/api/v1")
+        env.setdefault("BANDWIDTH_MESSAGING_BASE_URL", f"{env['PUBLIC_BASE_URL']}/simulator/bandwidth/api/v2")
 
     started_db = False
     if not env.get("DATABASE_URL"):
@@ -188,6 +198,7 @@ def main() -> int:
             f"           platform admin:   admin / demo-admin-pass   ({env['PUBLIC_BASE_URL']}/admin/)\n"
             f"  API docs: {env['PUBLIC_BASE_URL']}/api/docs/\n"
             f"  Twilio: {_twilio_said(env)}\n"
+            f"  Vonage, Bandwidth: {_others_said(env)}\n"
             f"  Redis: {_redacted(env['REDIS_URL'])}, keys under '{namespace or '(no namespace)'}:'\n"
             f"  Workers: {', '.join(f'{w.queue} x {w.concurrency}' for w in WORKERS)} (docs/operations.md)\n"
             "  Press Ctrl-C to stop everything.\n",

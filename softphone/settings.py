@@ -250,6 +250,7 @@ INTERACTIVE_TASKS = [
     "telephony.provider_account_voice_disable",
     "simulator.message_progress",  # the simulated carrier's status callbacks (make run's demo)
     "simulator.whatsapp_progress",  # the simulated Meta's status webhooks
+    "simulator.carrier_receipt",  # the simulated Vonage's receipts and Bandwidth's status events
     "simulator.voice_tick",  # the simulated carrier's calls: timeouts, voicemails, AI talks ending
 ]
 BULK_TASKS = [

@@ -20,6 +20,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import formatdate
 from urllib.parse import parse_qsl
 
 import requests
@@ -81,9 +82,11 @@ class FakeBandwidth(FakeServer):
         super().__init__()
         self._lock = threading.Lock()
         self.accounts: dict[str, BandwidthAccount] = {}
-        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (account id, expiry)
+        self.tokens: dict[str, tuple[str, float]] = {}  # token -> (account id, expiry, wall-clock seconds)
         self.requests: list[BandwidthRequest] = []
         self.sent: list[dict] = []  # every message accepted, as asked, with its id
+        # Every message either way, as a customer's phone shows them (softphone.simulator.carrier).
+        self.messages: list[dict] = []
         self.token_lifetime = 3600
         self.rate_limit_next = 0  # the next N message sends answer 429
         self._ids = itertools.count(1)
@@ -149,6 +152,7 @@ class FakeBandwidth(FakeServer):
                    "to": [to], "from": sender, "text": text}
         if urls:
             message["media"] = urls
+        self._log(message["id"], sender, to, text)
         return {"type": "message-received", "time": now, "description": "Incoming message received", "to": to,
                 "message": message}
 
@@ -184,6 +188,28 @@ class FakeBandwidth(FakeServer):
     def deliver_status(self, account_id: str, *events: dict) -> int:
         account = self.accounts[account_id]
         return self._callback(account, events[0]["message"]["applicationId"], "Outbound", list(events))
+
+    def _log(self, sid: str, sender: str, to: str, body: str) -> None:
+        self.messages.append({"sid": sid, "from": sender, "to": to, "body": body,
+                              "date_created": formatdate(usegmt=True)})
+        del self.messages[:-500]
+
+    def owner_of(self, e164: str) -> tuple[str, str] | None:
+        """(account id, the messaging application id) of the account holding `e164`, or None."""
+        for account in self.accounts.values():
+            if e164.removeprefix("+1") in account.numbers:
+                return account.account_id, next(iter(account.applications), "")
+        return None
+
+    def listed_numbers(self) -> list[dict]:
+        """Every number of every account, as a customer's phone lists them (E.164, and where its
+        messages go: the application's inbound URL)."""
+        found = []
+        for account in self.accounts.values():
+            app = next(iter(account.applications.values()), {})
+            url = app.get("InboundCallbackUrl") or app.get("CallbackUrl") or ""
+            found += [{"phone_number": "+1" + n, "friendly_name": "Bandwidth", "sms_url": url} for n in account.numbers]
+        return found
 
     # The APIs ----------------------------------------------------------------------------------------
 
@@ -223,13 +249,13 @@ class FakeBandwidth(FakeServer):
         if account is None:
             return json_response(401, {"error": "invalid_client"})
         token = uuid.uuid4().hex
-        self.tokens[token] = (account.account_id, time.monotonic() + self.token_lifetime)
+        self.tokens[token] = (account.account_id, time.time() + self.token_lifetime)
         return json_response(200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime})
 
     def _bearer(self, authorization: str) -> BandwidthAccount | None:
         scheme, _, token = authorization.partition(" ")
         found = self.tokens.get(token) if scheme == "Bearer" else None
-        if found is None or found[1] < time.monotonic():
+        if found is None or found[1] < time.time():
             return None
         return self.accounts.get(found[0])
 
@@ -262,6 +288,8 @@ class FakeBandwidth(FakeServer):
             if asked.get("media"):
                 message["media"] = asked["media"]
             self.sent.append(message)
+            self._log(message["id"], message["from"], message["to"][0], message["text"]
+                      + (" [picture]" * len(message.get("media") or [])))
             return json_response(202, message)
         if parts[2:3] == ["media"] and request.method == "GET":
             found = account.media.get("/".join(parts[3:]))

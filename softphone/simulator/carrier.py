@@ -117,10 +117,15 @@ class PhoneError(Exception):
 def text_from_customer(*, customer: str, to: str, body: str) -> dict:
     """A customer texts one of the simulated numbers: the carrier records it and posts Twilio's signed
     inbound webhook to the number's SMS URL (only when that URL is this installation's). Returns the
-    message as the carrier recorded it."""
+    message as the carrier recorded it. A number of the simulated Vonage or Bandwidth is texted
+    through that carrier instead, with its own webhook."""
     body = body.strip()
     if not body:
         raise PhoneError("Write something to send.")
+    with simulated("twilio") as fake:
+        found = fake.owner_of(to)
+    if found is None:
+        return _text_other_carrier(customer=customer, to=to, body=body)
     with simulated("twilio") as fake:
         found = fake.owner_of(to)
         if found is None:
@@ -142,10 +147,66 @@ def text_from_customer(*, customer: str, to: str, body: str) -> dict:
     return message
 
 
+def _text_other_carrier(*, customer: str, to: str, body: str) -> dict:
+    """A customer's text to a number of the simulated Vonage or Bandwidth: that carrier's signed (or
+    credentialed) webhook, posted only to this installation."""
+    with simulated("vonage") as vonage:
+        found = vonage.owner_of(to)
+        if found is not None:
+            api_key, number = found
+            if not ours(number.get("moHttpUrl") or ""):
+                raise PhoneError("Sent, but nobody will read it: the number's inbound URL is not this "
+                                 "installation's (import the number first).")
+            answered = vonage.inbound_sms(api_key, to, customer, body)
+            message = vonage.messages[-1]
+    if found is None:
+        with simulated("bandwidth") as bandwidth:
+            owner = bandwidth.owner_of(to)
+            if owner is None:
+                raise PhoneError(f"{to} is not a number of the simulated carriers.")
+            app = bandwidth.application(*owner)
+            if not ours(app.get("InboundCallbackUrl") or ""):
+                raise PhoneError("Sent, but nobody will read it: the Bandwidth account's messaging application "
+                                 "does not call this installation (connect the account first).")
+            answered = bandwidth.inbound(owner[0], to, customer, body)
+            message = bandwidth.messages[-1]
+    if not answered:
+        raise PhoneError("Softphone did not answer the carrier.")
+    if answered >= 400:
+        raise PhoneError(f"Softphone refused the message ({answered}).")
+    return message
+
+
+def receipt_advance(*, vendor: str, message_id: str, step: int = 0) -> str | None:
+    """The simulated Vonage's delivery receipt (to the message's callback) or Bandwidth's status event
+    (to the messaging application's status URL) for a sent message, only to this installation; the
+    status told, or None."""
+    with simulated(vendor) as fake:
+        if vendor == "vonage":
+            message = next((m for m in fake.sent if m["message-id"] == message_id), None)
+            if message is None or not ours(message.get("callback") or ""):
+                return None
+            failed = "+" + message["to"] == UNREACHABLE
+            status = "failed" if failed else "delivered"
+            fake.delivery_receipt(message_id, status, err_code="1" if failed else "0")
+            return status
+        message = next((m for m in fake.sent if m["id"] == message_id), None)
+        owner = fake.owner_of(message["from"]) if message else None
+        if owner is None or not ours(fake.application(*owner).get("OutboundCallbackUrl") or ""):
+            return None
+        failed = message["to"][0] == UNREACHABLE
+        kind = "message-failed" if failed else "message-delivered"
+        fake.deliver_status(owner[0], fake.status_event(message_id, kind, error_code=4720 if failed else None))
+        return kind
+
+
 def phone_numbers() -> list[dict]:
     """The simulated numbers a customer can text: those whose texts reach this installation."""
     with simulated("twilio") as fake:
         numbers = [n for sid in fake.account_sids() for n in fake.numbers(sid)]
+    for vendor in ("vonage", "bandwidth"):
+        with simulated(vendor) as fake:
+            numbers += fake.listed_numbers()
     return sorted((n for n in numbers if ours(n.get("sms_url") or "")), key=lambda n: n["phone_number"])
 
 
@@ -154,6 +215,9 @@ def phone_thread(customer: str) -> list[dict]:
     with simulated("twilio") as fake:
         messages = [m for sid in fake.account_sids() for m in fake.messages(sid)
                     if customer in (m["to"], m["from"])]
+    for vendor in ("vonage", "bandwidth"):
+        with simulated(vendor) as fake:
+            messages += [m for m in fake.messages if customer in (m["to"], m["from"])]
     # Recorded in order within an account; the sort is stable, so equal seconds keep that order.
     return sorted(messages, key=lambda m: parsedate_to_datetime(m["date_created"]))
 

@@ -35,6 +35,21 @@ def whatsapp_sent(*, phone_number_id: str, wamid: str, recipient_id: str) -> Non
                                       countdown=carrier.STEP_SECONDS * (step + 1))
 
 
+@shared_task(name="simulator.carrier_receipt")
+def carrier_receipt(*, vendor: str, message_id: str, step: int = 0) -> None:
+    """Vonage's delivery receipt, or Bandwidth's status event, for a sent message: step `step`."""
+    carrier.receipt_advance(vendor=vendor, message_id=message_id, step=step)
+
+
+def vonage_sent(*, message_id: str) -> None:
+    carrier_receipt.apply_async(kwargs={"vendor": "vonage", "message_id": message_id}, countdown=carrier.STEP_SECONDS)
+
+
+def bandwidth_sent(*, message_id: str) -> None:
+    carrier_receipt.apply_async(kwargs={"vendor": "bandwidth", "message_id": message_id},
+                                countdown=carrier.STEP_SECONDS)
+
+
 @shared_task(name="simulator.voice_tick")
 def voice_tick() -> None:
     """The simulated carrier's calls move on: whatever fell due (a dial nobody answered, a voicemail

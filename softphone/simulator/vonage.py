@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from urllib.parse import parse_qsl, urlencode
 
 import requests
@@ -63,6 +64,8 @@ class FakeVonage(FakeServer):
         self.accounts: dict[str, VonageAccount] = {}
         self.requests: list[VonageRequest] = []
         self.sent: list[dict] = []  # every SMS accepted, with its message-id and the account's key
+        # Every text either way, as a customer's phone shows them (softphone.simulator.carrier).
+        self.messages: list[dict] = []
         self.probes: list[str] = []  # URLs checked with a GET before a number took them
         self.throttle_sends = 0  # the next N sends answer status 1 (Throttled)
         self._ids = itertools.count(1)
@@ -105,8 +108,10 @@ class FakeVonage(FakeServer):
         """A customer's text to one of the account's numbers, posted to the number's inbound URL."""
         account = self.accounts[api_key]
         number = account.numbers[to.removeprefix("+")]
+        message_id = message_id or self._message_id()
+        self._log(message_id, sender, "+" + number["msisdn"], text)
         params = self._signed(account, {
-            "msisdn": sender.removeprefix("+"), "to": number["msisdn"], "messageId": message_id or self._message_id(),
+            "msisdn": sender.removeprefix("+"), "to": number["msisdn"], "messageId": message_id,
             "text": text, "type": "unicode" if any(ord(c) > 127 for c in text) else "text", "keyword": text.split(" ")[0].upper() if text else "",
             "api-key": api_key, "message-timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         })
@@ -158,6 +163,24 @@ class FakeVonage(FakeServer):
             return requests.request(method, url, data=body, headers=headers, timeout=10).status_code
         except requests.RequestException:
             return 0
+
+    def _log(self, sid: str, sender: str, to: str, body: str) -> None:
+        self.messages.append({"sid": sid, "from": sender, "to": to, "body": body,
+                              "date_created": formatdate(usegmt=True)})
+        del self.messages[:-500]
+
+    def owner_of(self, e164: str) -> tuple[str, dict] | None:
+        """(API key, number) of the account holding `e164`, or None."""
+        for account in self.accounts.values():
+            number = account.numbers.get(e164.removeprefix("+"))
+            if number is not None:
+                return account.api_key, number
+        return None
+
+    def listed_numbers(self) -> list[dict]:
+        """Every number of every account, as a customer's phone lists them (E.164, inbound URL)."""
+        return [{"phone_number": "+" + n["msisdn"], "friendly_name": "Vonage", "sms_url": n.get("moHttpUrl") or ""}
+                for account in self.accounts.values() for n in account.numbers.values()]
 
     def _message_id(self) -> str:
         return f"{next(self._ids):016X}"
@@ -276,4 +299,5 @@ class FakeVonage(FakeServer):
                           "remaining-balance": f"{account.balance:.8f}", "message-price": "0.00750000",
                           "network": "310090"})
             self.sent.append({**params, "message-id": message_id, "api_key": account.api_key})
+        self._log(parts[0]["message-id"], "+" + params["from"], "+" + params["to"], text)
         return json_response(200, {"message-count": str(count), "messages": parts})

@@ -236,6 +236,8 @@ PUBLIC_ROUTES = {
     "simulator/twilio/<path:path>",
     "simulator/vapi/<path:path>",
     "simulator/whatsapp/<path:path>",
+    "simulator/vonage/<path:path>",
+    "simulator/bandwidth/<path:path>",
     # The browser's simulated device: the access token of a simulated Twilio account's API key is the
     # credential, checked as Twilio checks it (tests/softphone/test_simulator_calls.py).
     "simulator/voice/device/",

@@ -138,7 +138,8 @@ MATRIX = [
     row("simulator/twilio/<path:path>",                "POST", 404, 404, 404, 404, 404, 404),
     row("simulator/twilio/<path:path>",                "DELETE", 404, 404, 404, 404, 404, 404),
     *[row(f"simulator/{vendor}/<path:path>", method, 404, 404, 404, 404, 404, 404)
-      for vendor, methods in (("vapi", ("GET", "POST", "PATCH", "DELETE")), ("whatsapp", ("GET", "POST", "DELETE")))
+      for vendor, methods in (("vapi", ("GET", "POST", "PATCH", "DELETE")), ("whatsapp", ("GET", "POST", "DELETE")),
+                              ("vonage", ("GET", "POST")), ("bandwidth", ("GET", "POST", "PUT")))
       for method in methods],
     row("simulator/phone/",                            "GET",  LOGIN, 404, 404, 404, 404, 404),
     row("simulator/phone/",                            "POST", LOGIN, 404, 404, 404, 404, 404),
