@@ -65,12 +65,25 @@ class ProviderAccountInputSerializer(serializers.Serializer):
 
 
 class ProviderAccountPatchSerializer(serializers.Serializer):
+    """Names, settings and rotated secrets (each by the carrier's own name for it)."""
+
     friendly_name = serializers.CharField(max_length=200, required=False, validators=[validate_name])
     webhook_mode = serializers.ChoiceField(choices=WebhookMode.choices, required=False)
     auth_token = serializers.CharField(max_length=200, required=False, write_only=True,
                                        validators=[validate_credential])
     api_key = serializers.CharField(max_length=200, required=False, write_only=True,
                                     validators=[validate_credential])
+    api_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                       validators=[validate_credential], help_text="Vonage: a new API secret.")
+    signature_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                             validators=[validate_credential],
+                                             help_text="Vonage: a new signature secret.")
+    signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False)
+    api_client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential],
+                                          help_text="Bandwidth: another API credential's client id.")
+    api_client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
+                                              validators=[validate_credential],
+                                              help_text="Bandwidth: a new client secret.")
 
 
 class ProviderAccountVoiceSerializer(serializers.Serializer):

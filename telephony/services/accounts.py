@@ -107,16 +107,52 @@ def provider_account_connect(*, organization: Organization, actor, provider: str
 SECRET_FIELDS = frozenset({"auth_token", "api_key", "api_key_secret", "webhook_secret"})
 
 
+# What a connected carrier account may have changed: its secrets and how they are used, never the
+# account it is (its id, Bandwidth's application: another account is another connection).
+ROTATABLE = frozenset({"auth_token", "webhook_secret", "signature_method", "api_username"})
+
+
+def _rotated(account: ProviderAccount, credentials: dict[str, str]) -> dict[str, str]:
+    """The ProviderAccount fields `credentials` (input names, as the carrier's adapter takes them; or
+    auth_token, Twilio's name, for any carrier's API secret) would change."""
+    if not providers.supports(account.provider):
+        return {}
+    adapter = providers.adapter_class(account.provider)
+    changes = {}
+    for name, value in credentials.items():
+        if not value:
+            continue
+        field = adapter.credential_fields.get(name) or ("auth_token" if name == "auth_token" else None)
+        if field not in ROTATABLE or (account.provider != "vonage" and field == "webhook_secret"):
+            raise ValidationError({name: f"A {adapter.label} account's {name} cannot be changed: connect the other "
+                                         "account instead."})
+        changes[field] = value.strip()
+    return changes
+
+
 def provider_account_update(*, organization: Organization, actor, account: ProviderAccount, friendly_name=None,
-                            webhook_mode=None, auth_token=None, api_key=None) -> ProviderAccount:
-    """Change names and settings; new credentials are verified before they replace the old ones."""
-    if auth_token or api_key:
+                            webhook_mode=None, api_key=None, **credentials) -> ProviderAccount:
+    """Change names and settings, and rotate secrets (`credentials`, by the carrier's input names:
+    Twilio's auth_token, Vonage's api_secret, signature_secret and signature_method, Bandwidth's
+    api_client_id and api_client_secret). New API credentials are verified with the carrier before
+    they replace the old ones; a new webhook secret takes effect for every process at once."""
+    changes = _rotated(account, credentials)
+    if api_key and providers.supports(account.provider):
+        raise ValidationError({"api_key": f"A {providers.adapter_class(account.provider).label} account's API key "
+                                          "cannot be changed: connect the other account instead."})
+    if changes.keys() & {"auth_token", "api_username"} or api_key:
         fields = {}
         if providers.supports(account.provider):
             adapter = providers.adapter_class(account.provider)
             fields = {field: getattr(account, field) or "" for field in set(adapter.credential_fields.values())}
-            fields["auth_token"] = auth_token or ""
+            fields.update(changes)
         _verify_credentials(account.provider, fields, api_key=api_key or "")
+    elif changes and providers.supports(account.provider):
+        adapter = providers.adapter_class(account.provider)
+        fields = {field: getattr(account, field) or "" for field in set(adapter.credential_fields.values())}
+        problems = adapter.credential_errors(**{**fields, **changes})
+        if problems:
+            raise ValidationError(problems)
     with transaction.atomic():
         locked = ProviderAccount.objects.select_for_update().get(organization=organization, pk=account.pk)
         changed = []
@@ -124,18 +160,18 @@ def provider_account_update(*, organization: Organization, actor, account: Provi
             if value is not None and getattr(locked, field) != value:
                 setattr(locked, field, value)
                 changed.append(field)
-        for field, value in (("auth_token", auth_token), ("api_key", api_key)):
+        for field, value in (*changes.items(), ("api_key", api_key)):
             if value:
                 setattr(locked, field, value)
                 changed.append(field)
-        if auth_token or api_key:
+        if changes.keys() & {"auth_token", "api_username"} or api_key:
             locked.status, locked.last_error, locked.last_verified_at = AccountStatus.ACTIVE, "", timezone.now()
         if webhook_mode is not None and webhook_mode not in WebhookMode.values:
             raise ValidationError({"webhook_mode": "Choose per_number or global."})
         if changed:
             locked.save()
-            if auth_token:
-                lines_changed(locked.account_sid)  # webhooks signed with the old token fail at once
+            if changes.keys() & {"auth_token", "webhook_secret", "signature_method"}:
+                lines_changed(locked.account_sid)  # webhooks signed with the old secret fail at once
             # Field names only: the values of secrets never reach the history.
             audit(organization=organization, actor=actor, verb="provider_account.updated", target=locked,
                   data={"fields": changed})

@@ -318,3 +318,38 @@ def test_media_urls_outside_the_accounts_media_are_refused(org, bandwidth, conve
                 bandwidth.base_url + "/api/v2/users/9900001/media/../../../api/v1/accounts/9900001"):
         with pytest.raises(ProviderError, match="not one of the account's media"):
             adapter.media_fetch({"url": url})
+
+
+@pytest.mark.django_db
+def test_adding_one_bandwidth_number_by_the_seed_route(owner_client, org, bandwidth,
+                                                      django_capture_on_commit_callbacks):
+    bandwidth.add_numbers(BANDWIDTH_ACCOUNT, OURS)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(owner_client, "post", "phone-numbers", {
+            "provider": "bandwidth", "phoneNumber": OURS, "accountId": BANDWIDTH_ACCOUNT,
+            "apiClientId": BANDWIDTH_CLIENT, "apiClientSecret": BANDWIDTH_SECRET, "applicationId": BANDWIDTH_APP})
+    assert response.status_code == 201, response.json()
+    assert response.json()["provider"] == "bandwidth"
+    assert numbers_of(org)[OURS].webhook_configured  # by the worker, after the answer
+    assert bandwidth.application(BANDWIDTH_ACCOUNT, BANDWIDTH_APP)["InboundCallbackUrl"].endswith(INBOUND_PATH)
+    missing = api(owner_client, "post", "phone-numbers", {
+        "provider": "bandwidth", "phoneNumber": OTHER, "accountId": BANDWIDTH_ACCOUNT,
+        "apiClientId": BANDWIDTH_CLIENT, "apiClientSecret": BANDWIDTH_SECRET, "applicationId": BANDWIDTH_APP})
+    assert missing.status_code == 400
+    assert missing.json()["phoneNumber"] == [f"{OTHER} is not a number of this Bandwidth account."]
+
+
+@pytest.mark.django_db
+def test_a_rotated_client_secret_is_checked_and_used(owner_client, org, bandwidth, bandwidth_account, conversation,
+                                                    django_capture_on_commit_callbacks):
+    bandwidth.accounts[BANDWIDTH_ACCOUNT].client_secret = "rotated-in-bandwidth"
+    refused = api(owner_client, "patch", f"provider-accounts/{bandwidth_account.pk}",
+                  {"apiClientSecret": "not-the-new-one"})
+    assert refused.status_code == 400
+    assert "Bandwidth rejected the API credential" in json.dumps(refused.json())
+    assert api(owner_client, "patch", f"provider-accounts/{bandwidth_account.pk}",
+               {"apiClientSecret": "rotated-in-bandwidth"}).status_code == 200
+    bandwidth.tokens.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        api(owner_client, "post", f"conversations/{conversation.pk}/messages", {"body": "after rotation"})
+    assert bandwidth.sent[-1]["text"] == "after rotation"

@@ -468,3 +468,35 @@ def test_the_numbers_pages_import_search_and_buy_on_vonage(owner_client, org, vo
     assert OTHER in found.content.decode()
     confirm = owner_client.get(f"/o/acme/numbers/buy/?account={vonage_account.pk}&phone_number={OTHER}")
     assert b"Vonage account" in confirm.content and b"takes texts only" in confirm.content
+
+
+@pytest.mark.django_db
+def test_a_rotated_signature_secret_takes_effect_at_once(owner_client, client, org, vonage, vonage_account, imported,
+                                                         django_capture_on_commit_callbacks):
+    assert client.post(INBOUND_PATH, _signed(_inbound(messageId="A1"))).status_code == 200  # cached line, old secret
+    rotated = api(owner_client, "patch", f"provider-accounts/{vonage_account.pk}",
+                  {"signatureSecret": "the-new-signature-secret", "signatureMethod": "sha256"})
+    assert rotated.status_code == 200, rotated.json()
+    assert "the-new-signature-secret" not in json.dumps(rotated.json())
+    assert client.post(INBOUND_PATH, _signed(_inbound(messageId="A2"))).status_code == 403
+    signed_new = _signed(_inbound(messageId="A3"), secret="the-new-signature-secret", method="sha256")
+    assert client.post(INBOUND_PATH, signed_new).status_code == 200
+    refused = api(owner_client, "patch", f"provider-accounts/{vonage_account.pk}", {"apiSecret": "wrong-secret"})
+    assert refused.status_code == 400 and "Vonage rejected the credentials" in json.dumps(refused.json())
+    other = api(owner_client, "patch", f"provider-accounts/{vonage_account.pk}", {"apiKey": "zzzz9999"})
+    assert other.status_code == 400 and "cannot be changed" in json.dumps(other.json())
+    with tenant_scope(org):
+        assert ProviderAccount.objects.get().auth_token == VONAGE_SECRET
+
+
+@pytest.mark.django_db
+def test_the_daily_check_marks_an_account_whose_secret_was_revoked(org, vonage, vonage_account, imported):
+    vonage.accounts[VONAGE_KEY].api_secret = "revoked-and-replaced"
+    with tenant_scope(org):
+        assert accounts.provider_account_verify(organization=org, account=vonage_account) is False
+        account = ProviderAccount.objects.get()
+        number = PhoneNumber.objects.get()
+    assert (account.status, account.last_error) == (
+        "error", "Vonage rejected the credentials (check the API key and secret).")
+    assert number.status == NumberStatus.ERROR
+    assert "Vonage rejected the credentials" in number.status_reason
