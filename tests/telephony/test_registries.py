@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import resolve
 
 from core.vendors import ProviderError
 from telephony import platforms, providers
@@ -16,7 +17,7 @@ from telephony.providers.base import AccountInfo, Capabilities, IncomingNumber, 
 from telephony.providers.twilio import TwilioProvider
 from telephony.providers.vonage import VonageProvider
 from telephony.services import adding, assignment
-from telephony.services.webhook_contract import webhook_urls
+from telephony.services.webhook_contract import account_webhooks_ours, message_status_url, webhook_urls
 from telephony.tasks import provider_account_sync
 from tenants.scoping import tenant_scope
 from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
@@ -168,3 +169,19 @@ def test_the_vapi_adapter_refuses_a_carrier_it_cannot_answer_for_before_calling_
                                assistant_id=assistant["id"])
     assert refused.value.permanent and refused.value.message == "VAPI cannot answer numbers held at memory."
     assert vapi.requests == []
+
+
+@pytest.mark.parametrize("provider", sorted(providers.ADAPTERS))
+def test_every_carrier_is_pointed_only_at_routes_we_serve(provider, settings):
+    """What a carrier's numbers (or its messaging application) are given, and where each sent message's
+    status goes, all resolve to our own views: no carrier is ever pointed at a route we do not serve."""
+    urls = webhook_urls(provider)
+    given = [u for u in (urls.sms_url, urls.status_callback, urls.voice_url) if u]
+    given.append(message_status_url(provider))
+    if providers.adapter_class(provider).account_webhooks_kind:
+        ours = account_webhooks_ours(ProviderAccount(provider=provider, account_sid="1"))
+        given += [ours.inbound_url, ours.status_url]
+    for url in given:
+        assert url.startswith(settings.PUBLIC_BASE_URL + "/")
+        match = resolve(url[len(settings.PUBLIC_BASE_URL):])
+        assert match.url_name and not match.url_name.startswith("simulator")
