@@ -84,11 +84,11 @@ def _read(provider: str, account: str, addresses: tuple[str, ...], stamp: bytes 
     number = _find_number(provider, account, addresses)
     if number is None:
         return None
-    account = number.provider_account
+    owner = number.provider_account
     adapter = providers.ADAPTERS.get(provider)
     line = Line(organization=number.organization, number_id=number.pk,
-                auth_token=adapter.webhook_secret_of(account) if adapter else account.auth_token or "",
-                token_digest=number.token_digest or "", signature_method=account.signature_method)
+                auth_token=adapter.webhook_secret_of(owner) if adapter else owner.auth_token or "",
+                token_digest=number.token_digest or "", signature_method=owner.signature_method)
     if stamp is not None:  # read before the database: a change made meanwhile moves it on again
         if len(_lines) > LINE_CACHE_ENTRIES:
             _lines.clear()

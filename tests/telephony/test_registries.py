@@ -9,6 +9,7 @@ from django.urls import resolve
 
 from core.vendors import ProviderError
 from telephony import platforms, providers
+from telephony.lines import forget_lines, line_for
 from telephony.models import NumberStatus, PhoneNumber, ProviderAccount
 from telephony.platforms.base import Assistant, PlatformNumber
 from telephony.platforms.vapi import VapiPlatform
@@ -16,11 +17,11 @@ from telephony.providers.bandwidth import BandwidthProvider
 from telephony.providers.base import AccountInfo, Capabilities, IncomingNumber, NumberPage, TelephonyProvider
 from telephony.providers.twilio import TwilioProvider
 from telephony.providers.vonage import VonageProvider
-from telephony.services import adding, assignment
+from telephony.services import accounts, adding, assignment
 from telephony.services.webhook_contract import account_webhooks_ours, message_status_url, webhook_urls
 from telephony.tasks import provider_account_sync
 from tenants.scoping import tenant_scope
-from tests.vendor_fixtures import ACME_SID, ACME_TOKEN
+from tests.vendor_fixtures import ACME_SID, ACME_TOKEN, VONAGE_KEY, VONAGE_SECRET, VONAGE_SIGNATURE_SECRET
 
 NUMBER, OTHER = "+14155550142", "+14155550143"
 
@@ -185,3 +186,26 @@ def test_every_carrier_is_pointed_only_at_routes_we_serve(provider, settings):
         assert url.startswith(settings.PUBLIC_BASE_URL + "/")
         match = resolve(url[len(settings.PUBLIC_BASE_URL):])
         assert match.url_name and not match.url_name.startswith("simulator")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["twilio", "vonage"])
+def test_a_webhooks_line_is_read_once_then_served_from_the_cache(org, owner, provider, twilio, vonage,
+                                                                 django_assert_num_queries):
+    """The busiest lookup there is (every inbound message): the second request for a number costs no
+    database query, whatever the carrier (a regression once cached every line under the wrong key)."""
+    forget_lines()
+    with tenant_scope(org):
+        if provider == "twilio":
+            account = accounts.provider_account_connect(organization=org, actor=owner, provider="twilio",
+                                                        account_sid=ACME_SID, auth_token=ACME_TOKEN)
+        else:
+            account = accounts.provider_account_connect(
+                organization=org, actor=owner, provider="vonage", api_key=VONAGE_KEY, api_secret=VONAGE_SECRET,
+                signature_secret=VONAGE_SIGNATURE_SECRET)
+        PhoneNumber.objects.create(organization=org, provider_account=account, provider=provider,
+                                   phone_number=NUMBER, provider_sid="x")
+    first = line_for(provider, account.account_sid, (NUMBER,))
+    with django_assert_num_queries(0):
+        again = line_for(provider, account.account_sid, (NUMBER,))
+    assert again == first and again.auth_token == (ACME_TOKEN if provider == "twilio" else VONAGE_SIGNATURE_SECRET)
