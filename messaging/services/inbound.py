@@ -13,8 +13,10 @@ from .live import inbox_changed
 
 def status_update(*, organization: Organization, provider_sid: str, status: str, error_code: str = "",
                   error_message: str = "") -> bool:
-    """Move a message's status forward, never back. Unknown sids change nothing. True if changed."""
-    if status not in STATUS_RANK:
+    """Move a message's status forward, never back. Unknown sids change nothing, and no sid (a
+    vendor's event without one) names no message: never the ones not sent yet, which have none. True
+    if changed."""
+    if status not in STATUS_RANK or not provider_sid:
         return False
     lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status] and s != MessageStatus.RECEIVED]
     fields = {"status": status, "updated_at": timezone.now()}

@@ -10,6 +10,7 @@ import base64
 import json
 
 import pytest
+from django.test import Client
 
 from core.vendors import ProviderError
 from messaging.models import Conversation, Message
@@ -353,3 +354,19 @@ def test_a_rotated_client_secret_is_checked_and_used(owner_client, org, bandwidt
     with django_capture_on_commit_callbacks(execute=True):
         api(owner_client, "post", f"conversations/{conversation.pk}/messages", {"body": "after rotation"})
     assert bandwidth.sent[-1]["text"] == "after rotation"
+
+
+@pytest.mark.django_db
+def test_a_status_event_without_a_message_id_touches_no_message(owner_client, org, bandwidth, bandwidth_account,
+                                                                conversation, settings):
+    with tenant_scope(org):
+        waiting = Message.objects.create(organization=org, conversation=conversation, direction="outbound",
+                                         body="not sent yet", status="queued", provider_sid="")
+    event = {"type": "message-failed", "time": "2026-12-04T10:00:00Z", "description": "x", "to": CUSTOMER,
+             "errorCode": 4470, "message": {"from": OURS, "to": [CUSTOMER]}}
+    auth = {"HTTP_AUTHORIZATION": basic(BANDWIDTH_ACCOUNT, bandwidth_account.webhook_secret)}
+    response = Client().post(STATUS_PATH, json.dumps([event]), content_type="application/json", **auth)
+    assert response.status_code == 200
+    with tenant_scope(org):
+        waiting.refresh_from_db()
+    assert (waiting.status, waiting.error_code) == ("queued", "")
