@@ -474,8 +474,9 @@ def test_the_numbers_pages_import_search_and_buy_on_vonage(owner_client, org, vo
 def test_a_rotated_signature_secret_takes_effect_at_once(owner_client, client, org, vonage, vonage_account, imported,
                                                          django_capture_on_commit_callbacks):
     assert client.post(INBOUND_PATH, _signed(_inbound(messageId="A1"))).status_code == 200  # cached line, old secret
-    rotated = api(owner_client, "patch", f"provider-accounts/{vonage_account.pk}",
-                  {"signatureSecret": "the-new-signature-secret", "signatureMethod": "sha256"})
+    with django_capture_on_commit_callbacks(execute=True):  # the stamp moves once the change commits
+        rotated = api(owner_client, "patch", f"provider-accounts/{vonage_account.pk}",
+                      {"signatureSecret": "the-new-signature-secret", "signatureMethod": "sha256"})
     assert rotated.status_code == 200, rotated.json()
     assert "the-new-signature-secret" not in json.dumps(rotated.json())
     assert client.post(INBOUND_PATH, _signed(_inbound(messageId="A2"))).status_code == 403
@@ -500,3 +501,11 @@ def test_the_daily_check_marks_an_account_whose_secret_was_revoked(org, vonage, 
         "error", "Vonage rejected the credentials (check the API key and secret).")
     assert number.status == NumberStatus.ERROR
     assert "Vonage rejected the credentials" in number.status_reason
+
+
+@pytest.mark.django_db
+def test_a_vonage_numbers_page_shows_what_it_carries(owner_client, org, vonage, imported, settings):
+    page = owner_client.get(f"/o/acme/numbers/{imported.pk}/").content.decode()
+    assert "Messaging only" in page and "Calls and voicemail" not in page
+    assert settings.PUBLIC_BASE_URL + INBOUND_PATH in page and "https://old.example.com/sms" in page
+    assert "History" in page or "history" in page
