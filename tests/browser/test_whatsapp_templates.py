@@ -73,7 +73,7 @@ def test_an_agent_sends_a_template_after_the_window_closed(page, live_server, or
     first = page.locator("#tv-1")
     expect(first).to_be_visible()
     # Typed only once htmx has wired the swapped-in form (under load that can come after it is visible).
-    page.wait_for_function("(document.getElementById('tv-1') || {})['htmx-internal-data']?.initHash")
+    page.wait_for_function("() => (document.getElementById('tv-1') || {})['htmx-internal-data']?.initHash")
     first.fill("Ana")
     expect(page.locator("#template-preview")).to_contain_text("Hello Ana, your order {{2}} is on its way.")
     page.locator("#template-send button[type=submit]").click()  # {{2}} empty: the browser asks for it first
