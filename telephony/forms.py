@@ -2,7 +2,7 @@ from django import forms
 
 from core.validators import validate_credential, validate_name
 
-from .models import CallDirection, NumberStatus, WebhookMode
+from .models import CallDirection, NumberStatus, SignatureMethod, WebhookMode
 
 
 class TwilioAccountForm(forms.Form):
@@ -29,8 +29,7 @@ class VonageAccountForm(forms.Form):
         max_length=200, label="Signature secret", widget=forms.PasswordInput, validators=[validate_credential],
         help_text="Dashboard → API settings → Signed webhooks. Vonage signs the texts and receipts it sends with it.")
     signature_method = forms.ChoiceField(
-        choices=[("md5hash", "MD5 hash"), ("md5", "MD5 HMAC"), ("sha1", "SHA-1 HMAC"), ("sha256", "SHA-256 HMAC"),
-                 ("sha512", "SHA-512 HMAC")], initial="md5hash", label="Signature method",
+        choices=SignatureMethod.choices, initial=SignatureMethod.MD5_HASH, label="Signature method",
         help_text="As chosen beside the signature secret on the dashboard.")
     client = forms.ModelChoiceField(queryset=None, required=False)
 

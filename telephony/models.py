@@ -47,6 +47,17 @@ class VoiceStatus(models.TextChoices):
     ERROR = "error", "Set-up failed"
 
 
+class SignatureMethod(models.TextChoices):
+    """How a carrier that lets the account choose signs its webhooks with the account's webhook secret
+    (Vonage: its dashboard's "signature method")."""
+
+    MD5_HASH = "md5hash", "MD5 hash"
+    MD5 = "md5", "MD5 HMAC"
+    SHA1 = "sha1", "SHA-1 HMAC"
+    SHA256 = "sha256", "SHA-256 HMAC"
+    SHA512 = "sha512", "SHA-512 HMAC"
+
+
 class ProviderAccount(TenantModel):
     """A vendor account the organization connected: a carrier (Twilio: numbers, SMS, voice; Vonage and
     Bandwidth: numbers and messages) or VAPI (AI voice).
@@ -87,8 +98,8 @@ class ProviderAccount(TenantModel):
     # Account-wide webhooks (Bandwidth's application): configured by us, or what differs (drift).
     webhooks_configured = models.BooleanField(default=False)
     webhooks_drift = models.TextField(blank=True)
-    # Vonage: how its webhooks are signed with `webhook_secret` (md5hash, md5, sha1, sha256, sha512).
-    signature_method = models.CharField(max_length=10, blank=True)
+    # Vonage: how its webhooks are signed with `webhook_secret`.
+    signature_method = models.CharField(max_length=10, choices=SignatureMethod.choices, blank=True)
     # The last reading of the account's WhatsApp templates (Twilio's Content API; messaging.services.templates).
     templates_synced_at = models.DateTimeField(null=True, blank=True)
     templates_error = models.CharField(max_length=500, blank=True)

@@ -4,6 +4,10 @@ Shared by the call log, the call's page, the conversation timeline and the API (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from telephony import providers
+
 from .models import Call, CallDirection, CallStatus
 
 
@@ -45,3 +49,22 @@ def call_kind(call: Call) -> str:
 def counterpart(call: Call) -> str:
     """The other party's number: the caller of an inbound call, the number dialled on an outbound one."""
     return call.from_number if call.direction == CallDirection.INBOUND else call.to_number
+
+
+@dataclass(frozen=True)
+class CarrierTraits:
+    """What pages say of a carrier, read from its adapters (nothing here names one)."""
+
+    label: str
+    voice: bool  # its numbers take calls in the softphone (else: messaging-only)
+    account_webhooks: bool  # its webhooks live on the account (a messaging application), not on each number
+    number_webhooks: frozenset[str]  # the URLs each number carries: sms_url, status_callback, voice_url
+
+
+def carrier_traits(provider: str) -> CarrierTraits | None:
+    """The carrier `provider` as pages describe it; None for a provider that holds no numbers (VAPI)."""
+    if not providers.supports(provider):
+        return None
+    adapter = providers.adapter_class(provider)
+    return CarrierTraits(label=adapter.label, voice=provider in providers.VOICE_ADAPTERS,
+                         account_webhooks=adapter.account_webhooks_kind, number_webhooks=adapter.number_webhooks)

@@ -6,7 +6,16 @@ from rest_framework import serializers
 
 from core.validators import validate_credential, validate_name
 
-from .models import Call, CallDirection, NumberStatus, PhoneNumber, Provider, ProviderAccount, WebhookMode
+from .models import (
+    Call,
+    CallDirection,
+    NumberStatus,
+    PhoneNumber,
+    Provider,
+    ProviderAccount,
+    SignatureMethod,
+    WebhookMode,
+)
 from .presentation import call_outcome
 
 
@@ -47,7 +56,7 @@ class ProviderAccountInputSerializer(serializers.Serializer):
     signature_secret = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True,
                                              validators=[validate_credential],
                                              help_text="Vonage: the signature secret its webhooks are signed with.")
-    signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False,
+    signature_method = serializers.ChoiceField(choices=SignatureMethod.choices, required=False,
                                                help_text="Vonage: how its webhooks are signed (md5hash by default).")
     account_id = serializers.CharField(max_length=12, required=False, allow_blank=True,
                                        validators=[validate_credential], help_text="Bandwidth: the account id.")
@@ -78,7 +87,7 @@ class ProviderAccountPatchSerializer(serializers.Serializer):
     signature_secret = serializers.CharField(max_length=200, required=False, write_only=True,
                                              validators=[validate_credential],
                                              help_text="Vonage: a new signature secret.")
-    signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False)
+    signature_method = serializers.ChoiceField(choices=SignatureMethod.choices, required=False)
     api_client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential],
                                           help_text="Bandwidth: another API credential's client id.")
     api_client_secret = serializers.CharField(max_length=200, required=False, write_only=True,
@@ -124,7 +133,7 @@ class PhoneNumberCreateSerializer(serializers.Serializer):
                                        validators=[validate_credential])
     signature_secret = serializers.CharField(max_length=200, required=False, write_only=True,
                                              validators=[validate_credential])
-    signature_method = serializers.ChoiceField(choices=["md5hash", "md5", "sha1", "sha256", "sha512"], required=False)
+    signature_method = serializers.ChoiceField(choices=SignatureMethod.choices, required=False)
     account_id = serializers.CharField(max_length=12, required=False, validators=[validate_credential])
     api_client_id = serializers.CharField(max_length=200, required=False, validators=[validate_credential])
     api_client_secret = serializers.CharField(max_length=200, required=False, write_only=True,

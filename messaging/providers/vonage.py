@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from core.safe_http import Fetched
 from crm.models import Channel
-from telephony.providers.vonage import VonageClient
+from telephony.providers.vonage import SIGNATURE_METHODS, VonageClient
 
 from .base import (
     NUMBERS,
@@ -161,7 +161,7 @@ class VonageMessaging(MessagingProvider):
 
     @classmethod
     def webhook_verified(cls, request: WebhookRequest, secret: str, *, method: str = "") -> bool:
-        if not secret or method not in ("md5hash", "md5", "sha1", "sha256", "sha512"):
+        if not secret or method not in SIGNATURE_METHODS:
             return False
         try:
             params = cls.callback_events(request)[0]

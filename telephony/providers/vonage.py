@@ -18,6 +18,7 @@ from django.conf import settings
 
 from core.phones import region_of
 from core.vendor_http import VendorHttp
+from telephony.models import SignatureMethod
 
 from .base import (
     AccountInfo,
@@ -30,7 +31,7 @@ from .base import (
     WebhookUrls,
 )
 
-SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
+SIGNATURE_METHODS = tuple(SignatureMethod.values)
 NUMBER_TYPES = {"local": "landline", "mobile": "mobile-lvn", "toll_free": "landline-toll-free"}
 PAGE_LARGEST = 100  # the contract's maximum `size`
 READABLE = {

@@ -119,11 +119,12 @@ def _rotated(account: ProviderAccount, credentials: dict[str, str]) -> dict[str,
         return {}
     adapter = providers.adapter_class(account.provider)
     changes = {}
+    given = set(adapter.credential_fields.values())  # what a person gives (not what we generate)
     for name, value in credentials.items():
         if not value:
             continue
         field = adapter.credential_fields.get(name) or ("auth_token" if name == "auth_token" else None)
-        if field not in ROTATABLE or (account.provider != "vonage" and field == "webhook_secret"):
+        if field not in ROTATABLE or field not in given:
             raise ValidationError({name: f"A {adapter.label} account's {name} cannot be changed: connect the other "
                                          "account instead."})
         changes[field] = value.strip()

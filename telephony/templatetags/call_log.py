@@ -1,4 +1,5 @@
-"""Calls in templates: their outcome in words, lengths, the other party, and the missed-call badge."""
+"""Calls in templates: their outcome in words, lengths, the other party, and the missed-call badge; and
+what a number's carrier carries (`carrier`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ register.filter("call_outcome", presentation.call_outcome)
 register.filter("call_kind", presentation.call_kind)
 register.filter("counterpart", presentation.counterpart)
 register.filter("duration", presentation.duration_text)
+register.filter("carrier", presentation.carrier_traits)
 
 
 @register.simple_tag(takes_context=True)

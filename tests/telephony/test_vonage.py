@@ -467,7 +467,8 @@ def test_the_numbers_pages_import_search_and_buy_on_vonage(owner_client, org, vo
     assert found.status_code == 200, found.content.decode()[-3000:]
     assert OTHER in found.content.decode()
     confirm = owner_client.get(f"/o/acme/numbers/buy/?account={vonage_account.pk}&phone_number={OTHER}")
-    assert b"Vonage account" in confirm.content and b"takes texts only" in confirm.content
+    assert b"Vonage account" in confirm.content and b"inbound-message URL will point at Softphone" in confirm.content
+    assert b"calls on it do not reach the softphone" in confirm.content
 
 
 @pytest.mark.django_db
