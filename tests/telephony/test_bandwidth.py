@@ -19,6 +19,7 @@ from telephony.models import NumberStatus, PhoneNumber, ProviderAccount
 from telephony.services import accounts, sync
 from telephony.services.routing import voice_numbers
 from tenants.scoping import tenant_scope
+from tests.telephony.carriers import api, messages_of, numbers_of
 from tests.vendor_fixtures import (
     BANDWIDTH_ACCOUNT,
     BANDWIDTH_APP,
@@ -36,20 +37,6 @@ CUSTOMER = "+19195550199"
 INBOUND_PATH = "/webhooks/bandwidth/messages/"
 STATUS_PATH = "/webhooks/bandwidth/messages/status/"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-
-
-def api(client, method: str, path: str, body: dict | None = None):
-    return getattr(client, method)(f"/api/acme/{path}", body or {}, content_type="application/json")
-
-
-def numbers_of(org) -> dict[str, PhoneNumber]:
-    with tenant_scope(org):
-        return {n.phone_number: n for n in PhoneNumber.objects.all()}
-
-
-def messages_of(org) -> list[tuple]:
-    with tenant_scope(org):
-        return list(Message.objects.order_by("created_at").values_list("direction", "body", "status"))
 
 
 def basic(user: str, password: str) -> str:

@@ -19,6 +19,7 @@ from telephony.services import accounts, sync
 from telephony.services.routing import voice_numbers
 from tenants.models import AuditEvent
 from tenants.scoping import tenant_scope
+from tests.telephony.carriers import api, messages_of, numbers_of
 from tests.vendor_fixtures import (
     GLOBEX_VONAGE_KEY,
     GLOBEX_VONAGE_SECRET,
@@ -33,20 +34,6 @@ OTHER = "+14155550161"
 CUSTOMER = "+14155550199"
 INBOUND_PATH = "/webhooks/vonage/messages/"
 STATUS_PATH = "/webhooks/vonage/messages/status/"
-
-
-def api(client, method: str, path: str, body: dict | None = None):
-    return getattr(client, method)(f"/api/acme/{path}", body or {}, content_type="application/json")
-
-
-def numbers_of(org) -> dict[str, PhoneNumber]:
-    with tenant_scope(org):
-        return {n.phone_number: n for n in PhoneNumber.objects.all()}
-
-
-def messages_of(org) -> list[tuple]:
-    with tenant_scope(org):
-        return list(Message.objects.order_by("created_at").values_list("direction", "body", "status"))
 
 
 @pytest.fixture
