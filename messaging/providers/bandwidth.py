@@ -38,12 +38,12 @@ from .base import (
     TemplateSend,
     Unauthenticated,
     WebhookRequest,
+    event_id,
     fetch_media,
 )
 
 # Where the callback's account (its Basic user) is kept with each event we store.
 ACCOUNT_KEY = "_account"
-MESSAGE_ID_LONGEST = 64
 EVENTS_LARGEST = 100  # events in one callback (Bandwidth batches a handful)
 STATUSES = {"message-sending": "sending", "message-delivered": "delivered", "message-failed": "failed"}
 
@@ -150,12 +150,7 @@ class BandwidthMessaging(MessagingProvider):
 
     @classmethod
     def inbound_event_id(cls, form: Mapping) -> str:
-        sid = _message(form).get("id")
-        if not isinstance(sid, str) or not sid:
-            raise BadWebhook("The event's message has no id.")
-        if len(sid) > MESSAGE_ID_LONGEST:
-            raise BadWebhook("The event's message id is not a Bandwidth message id.")
-        return sid
+        return event_id(_message(form).get("id"), field="The event's message.id", vendor="Bandwidth")
 
     @staticmethod
     def inbound_message(payload: dict) -> Inbound:

@@ -33,7 +33,7 @@ from core.vendors import ProviderError
 __all__ = ["NUMBERS", "PLACEHOLDER", "WHATSAPP_SENDERS", "BadWebhook", "CredentialsRejected", "Inbound", "LineKey", "MediaRequest", "MessagePart",
            "MessagingProvider", "Notification", "OutboundMedia", "ProviderError", "SendResult", "SenderCheck",
            "StatusUpdate", "TemplateInfo", "TemplateParameter", "TemplateSend", "Unauthenticated", "WebhookRequest",
-           "fetch_media"]
+           "event_id", "fetch_media"]
 
 NUMBERS = "numbers"
 WHATSAPP_SENDERS = "whatsapp_senders"
@@ -188,6 +188,16 @@ class WebhookRequest:
 
 class BadWebhook(Exception):
     """Not something the vendor sends (a 400). The message says why, for whoever sent it."""
+
+
+def event_id(value, *, field: str, vendor: str, longest: int = 64) -> str:  # the column holds 128
+    """A vendor's message id read from a callback (`field` names where it was), or BadWebhook saying
+    why it cannot be one: missing, not text, or longer than the vendor's ids."""
+    if not isinstance(value, str) or not value:
+        raise BadWebhook(f"{field} is missing.")
+    if len(value) > longest:
+        raise BadWebhook(f"{field} is not a {vendor} message id.")
+    return value
 
 
 class Unauthenticated(BadWebhook):

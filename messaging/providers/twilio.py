@@ -17,7 +17,6 @@ from telephony.providers.twilio import call, make_client, signature_valid
 from .base import (
     NUMBERS,
     PLACEHOLDER,
-    BadWebhook,
     Inbound,
     LineKey,
     MediaRequest,
@@ -30,12 +29,12 @@ from .base import (
     TemplateParameter,
     TemplateSend,
     WebhookRequest,
+    event_id,
     fetch_media,
 )
 
 # The host in the media URLs of Twilio's webhooks; fetched at TWILIO_API_BASE_URL, as the SDK is.
 PUBLIC_API = "https://api.twilio.com"
-SID_LONGEST = 64  # Twilio's message ids are 34 characters; the column holds 128
 
 INITIAL_STATUS = {"accepted": "queued", "queued": "queued", "scheduled": "queued", "sending": "sending",
                   "sent": "sent"}
@@ -146,12 +145,8 @@ class TwilioMessaging(MessagingProvider):
 
     @classmethod
     def inbound_event_id(cls, form: Mapping[str, str]) -> str:
-        sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
-        if not sid:
-            raise BadWebhook("MessageSid is missing.")
-        if len(sid) > SID_LONGEST:
-            raise BadWebhook("MessageSid is not a Twilio message id.")
-        return sid
+        return event_id(form.get("MessageSid") or form.get("SmsMessageSid") or "", field="MessageSid",
+                        vendor="Twilio")  # Twilio's ids are 34 characters
 
     @staticmethod
     def inbound_message(payload: dict) -> Inbound:

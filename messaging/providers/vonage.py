@@ -31,11 +31,11 @@ from .base import (
     StatusUpdate,
     TemplateSend,
     WebhookRequest,
+    event_id,
 )
 
 # How far a webhook's `timestamp` may be from our clock: an old request replayed is refused.
 SIGNATURE_WINDOW = 300
-MESSAGE_ID_LONGEST = 64
 
 # Delivery receipts' statuses, as ours (accepted and buffered: on the way; unknown: no news).
 STATUSES = {"accepted": "sent", "buffered": "sent", "delivered": "delivered", "expired": "undelivered",
@@ -188,12 +188,7 @@ class VonageMessaging(MessagingProvider):
 
     @classmethod
     def inbound_event_id(cls, form: Mapping[str, str]) -> str:
-        sid = form.get("messageId", "")
-        if not sid:
-            raise BadWebhook("messageId is missing.")
-        if len(sid) > MESSAGE_ID_LONGEST:
-            raise BadWebhook("messageId is not a Vonage message id.")
-        return sid
+        return event_id(form.get("messageId", ""), field="messageId", vendor="Vonage")
 
     @staticmethod
     def inbound_message(payload: dict) -> Inbound:

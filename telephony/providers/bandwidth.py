@@ -276,10 +276,9 @@ class BandwidthProvider(TelephonyProvider):
                                             _element("Password", text=webhooks.password)))
             else:
                 application.append(_element(name))
-        for name in ("RequestedCallbackTypes",):
-            kept = current.find(name)
-            if kept is not None:
-                application.append(kept)
+        kept = current.find("RequestedCallbackTypes")  # what else the application asked for stays
+        if kept is not None:
+            application.append(kept)
         self.api.call("PUT", self.api.path("applications", self.application_id), body=application)
         return AccountWebhooks(inbound_url=webhooks.inbound_url, status_url=webhooks.status_url,
                                username=webhooks.username)
