@@ -9,12 +9,13 @@ UV := var/tools/bin/uv
 endif
 PY := .venv/bin/python
 
-.PHONY: install run test bench lint db-stop clean browser
+.PHONY: install run test bench lint db-stop clean browser pooler
 
 # Third-party browser code comes from npm at the exact versions in package-lock.json, and is copied
 # to static/vendor/ (ignored by git; served by staticfiles like the rest of static/).
 VENDOR := static/vendor/htmx.min.js static/vendor/axe.min.js static/vendor/twilio.min.js
 CHROMIUM := /usr/bin/chromium
+PGBOUNCER := /usr/sbin/pgbouncer
 NPM ?= npm
 
 install: .venv/.installed $(VENDOR)
@@ -54,22 +55,35 @@ static/vendor/twilio.min.js: node_modules/.installed
 	@mkdir -p $(@D)
 	cp node_modules/@twilio/voice-sdk/dist/twilio.min.js $@
 
-# The browser tests (tests/browser, marker `browser`) drive Debian's chromium through Playwright;
-# `playwright install` is never used. Installed only when missing.
-browser: $(CHROMIUM)
-
-$(CHROMIUM):
+# Debian packages some tests need, installed only when missing, with apt-get as root or with sudo:
+# $(call debian_package,<file it provides>,<package>,<what needs it>).
+define debian_package
 	@set -e; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
-	else echo "error: $(CHROMIUM) is missing and neither root nor sudo is available: install Debian's 'chromium' package (apt-get install chromium)." >&2; exit 1; fi; \
-	if ! command -v apt-get >/dev/null 2>&1; then echo "error: $(CHROMIUM) is missing and apt-get is not available: install Chromium so that $(CHROMIUM) exists." >&2; exit 1; fi; \
-	echo "Installing Debian's chromium for the browser tests..."; \
-	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
-	  || { echo "error: could not install chromium with apt-get: install Debian's 'chromium' package by hand." >&2; exit 1; }; \
-	test -x $(CHROMIUM) || { echo "error: the chromium package did not provide $(CHROMIUM)." >&2; exit 1; }
+	else echo "error: $(1) is missing and neither root nor sudo is available: install Debian's '$(2)' package (apt-get install $(2))." >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "error: $(1) is missing and apt-get is not available: install $(2) so that $(1) exists." >&2; exit 1; fi; \
+	echo "Installing Debian's $(2) for $(3)..."; \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) \
+	  || { echo "error: could not install $(2) with apt-get: install Debian's '$(2)' package by hand." >&2; exit 1; }; \
+	test -x $(1) || { echo "error: the $(2) package did not provide $(1)." >&2; exit 1; }
+endef
 
-test: install browser
+# The browser tests (tests/browser, marker `browser`) drive Debian's chromium through Playwright;
+# `playwright install` is never used.
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(call debian_package,$(CHROMIUM),chromium,the browser tests)
+
+# The connection-pooler tests (tests/security/test_pooler.py) start a real PgBouncer. Debian's package
+# also installs a service, which nothing starts here: the tests run their own.
+pooler: $(PGBOUNCER)
+
+$(PGBOUNCER):
+	$(call debian_package,$(PGBOUNCER),pgbouncer,the connection-pooler tests)
+
+test: install browser pooler
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (not part of the test suite); results go to docs/benchmarks.md.

@@ -11,20 +11,29 @@ The settings are session-level and follow the scope: entering ``tenant_scope`` s
 restores what was there before, and a connection opened inside a scope gets them on connect. So a
 pooled or persistent connection never carries one tenant into the next request or task. Session
 settings need a session: use PostgreSQL directly or a session-mode pooler, never a transaction-mode
-pooler (docs/operations.md).
+pooler (docs/operations.md; tests/security/test_pooler.py runs both against a real PgBouncer).
+
+A transaction-mode pooler would hand one client's server session, setting included, to the next
+client between two transactions. So every connection marks its session with a random token
+(``app.client``) and checks, in the same statement that sets the tenant, that no other client has
+marked it since: a session someone else used is refused (``SharedSessionError``) before any query
+runs in it, and the connection is closed. Misconfigured, Softphone fails closed on its first
+connections instead of showing one tenant's rows to another.
 """
 
 from __future__ import annotations
 
+import secrets
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.signals import connection_created
 from django.db.migrations.operations.base import Operation
 
 ORG_SETTING = "app.organization_id"
 BYPASS_SETTING = "app.bypass_rls"
+CLIENT_SETTING = "app.client"
 
 # (organization id or "", bypass) for the code running now; the database follows it.
 _state: ContextVar[tuple[str, bool]] = ContextVar("softphone_rls_state", default=("", False))
@@ -33,6 +42,42 @@ _state: ContextVar[tuple[str, bool]] = ContextVar("softphone_rls_state", default
 # What the session of a connection is known to hold, so that setting it again costs no round trip.
 # Only known outside transactions: a rollback silently reverts a setting made inside one.
 _KNOWN = "_softphone_rls_state"
+# The token this connection marks its server session with (see the module's docstring).
+_CLIENT = "_softphone_rls_client"
+
+
+class SharedSessionError(DatabaseError):
+    """The database session behind this connection was used by another client: refused."""
+
+
+SHARED_SESSION = (
+    "This database session was used by another client since Softphone set it up, so its tenant "
+    "setting cannot be trusted; the connection was closed and nothing ran in it. Row-level security "
+    "needs one session per connection: connect to PostgreSQL directly or through a session-mode "
+    "pooler that resets sessions (PgBouncer pool_mode = session, server_reset_query = DISCARD ALL), "
+    "never a transaction-mode pooler (docs/operations.md)."
+)
+
+# One statement: the session's mark is read and, only when it is none or ours, the mark and the
+# tenant settings are written. A session another client marked returns no row and is left untouched.
+_SET = (
+    f"select set_config('{CLIENT_SETTING}', %s, false), set_config('{ORG_SETTING}', %s, false), "
+    f"set_config('{BYPASS_SETTING}', %s, false) "
+    f"from (select coalesce(current_setting('{CLIENT_SETTING}', true), '') as mark) session "
+    "where session.mark = '' or session.mark = %s"
+)
+
+
+def _set(connection, cursor, state: tuple[str, bool], *, fresh: bool) -> None:
+    """Set the tenant settings and mark the session with this connection's token, in one statement;
+    refuse a session another client marked (when ``fresh``, a session marked at all). A rollback may
+    take the session back to an earlier mark of ours or to none, which are both accepted."""
+    token = getattr(connection, _CLIENT)
+    org_id, bypass = state
+    cursor.execute(_SET, [token, org_id, "on" if bypass else "off", "" if fresh else token])
+    if cursor.fetchone() is None:
+        connection.close()
+        raise SharedSessionError(SHARED_SESSION)
 
 
 def _apply(connection, state: tuple[str, bool]) -> None:
@@ -40,26 +85,19 @@ def _apply(connection, state: tuple[str, bool]) -> None:
         return  # no open connection: connection_created applies the state when one opens
     if not connection.in_atomic_block and getattr(connection, _KNOWN, None) == state:
         return
-    org_id, bypass = state
     with connection.cursor() as cursor:
-        cursor.execute(
-            "select set_config(%s, %s, false), set_config(%s, %s, false)",
-            [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off"],
-        )
+        _set(connection, cursor, state, fresh=False)
     setattr(connection, _KNOWN, None if connection.in_atomic_block else state)
 
 
 def _on_connect(sender, connection, **kwargs) -> None:
     if connection.vendor == "postgresql":
-        org_id, bypass = _state.get()
-        if org_id or bypass:
-            with connection.connection.cursor() as cursor:
-                cursor.execute(
-                    "select set_config(%s, %s, false), set_config(%s, %s, false)",
-                    [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off"],
-                )
+        setattr(connection, _CLIENT, secrets.token_hex(8))
+        state = _state.get()
+        with connection.connection.cursor() as cursor:
+            _set(connection, cursor, state, fresh=True)
         # A new session starts with nothing set (or with what was just set).
-        setattr(connection, _KNOWN, None if connection.in_atomic_block else (org_id, bypass))
+        setattr(connection, _KNOWN, None if connection.in_atomic_block else state)
 
 
 connection_created.connect(_on_connect, dispatch_uid="softphone_rls_on_connect")
