@@ -55,7 +55,7 @@ os.environ["DEBUG"] = "false"
 REDIS_URL = os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 os.environ["REDIS_URL"] = REDIS_URL
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.inbox_settings"
-use_bench_database()
+use_bench_database(sized=True)
 django.setup()
 
 import psutil  # noqa: E402

@@ -35,7 +35,7 @@ import django
 from bench.common import percentile, prepare_database, use_bench_database
 
 os.environ["DEBUG"] = "false"
-use_bench_database()
+use_bench_database(sized=True)
 django.setup()
 
 import numpy as np  # noqa: E402

@@ -9,10 +9,18 @@ import urllib.request
 from pathlib import Path
 
 
-def use_bench_database() -> None:
-    """Call before django.setup(): the benchmarks neither see nor disturb other data."""
+def use_bench_database(*, sized: bool = False) -> None:
+    """Call before django.setup(): the benchmarks neither see nor disturb other data. ``sized``: the
+    benchmarks of bench/inbox_data.py's organization keep each BENCH_SIZE in a database of its own
+    (softphone_bench for "1m", softphone_bench_10m for "10m"), so both stay generated."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "softphone.settings")
-    os.environ.setdefault("DATABASE_NAME", "softphone_bench")
+    name = "softphone_bench"
+    if sized:
+        from bench.inbox_data import bench_size
+
+        if bench_size() != "1m":
+            name = f"softphone_bench_{bench_size()}"
+    os.environ.setdefault("DATABASE_NAME", name)
 
 
 def prepare_database() -> None:

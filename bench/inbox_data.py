@@ -39,6 +39,8 @@ partial or different-sized organization of that slug is deleted first. About 75 
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from dataclasses import dataclass
 
@@ -163,6 +165,29 @@ class InboxData:
     generated_seconds: float | None  # None when the data was already there
 
 
+@dataclass(frozen=True)
+class Size:
+    conversations: int  # and contacts, one each
+    messages: int
+    small_organizations: int  # beside the big one, each with SMALL_CONVERSATIONS and SMALL_MESSAGES
+
+
+SIZES = {
+    "1m": Size(conversations=100_000, messages=1_000_000, small_organizations=300),
+    "10m": Size(conversations=1_000_000, messages=10_000_000, small_organizations=300),
+}
+SMALL_CONVERSATIONS = 40
+SMALL_MESSAGES = 400
+
+
+def bench_size() -> str:
+    """BENCH_SIZE: "10m" (the scale issue's size, the default) or "1m" (the inbox issue's)."""
+    size = os.environ.get("BENCH_SIZE", "10m")
+    if size not in SIZES:
+        raise SystemExit(f"BENCH_SIZE must be one of {', '.join(SIZES)}, not {size!r}")
+    return size
+
+
 def _fill(template_sql: str) -> str:
     """SQL replacing every placeholder of a template expression, from columns of the message row."""
     expr = template_sql
@@ -187,26 +212,46 @@ def _message_count(organization) -> int:
         return Message.objects.filter(organization=organization).count()
 
 
-def ensure_inbox_data(*, conversations: int = 100_000, messages: int = 1_000_000, slug: str = SLUG,
-                      log=print) -> InboxData:
-    """The benchmark organization with `conversations` conversations and exactly `messages`
-    messages, generated unless already there. Needs django.setup() and the benchmark database."""
+def ensure_inbox_data(*, size: str | None = None, slug: str = SLUG, log=print) -> InboxData:
+    """The benchmark organization at ``size`` (BENCH_SIZE, see SIZES): its conversations, exactly its
+    messages, its calls and orders, and the small organizations beside it; generated unless already
+    there. Needs django.setup() and the benchmark database of that size (bench.common)."""
     from tenants.models import Organization
     from tenants.scoping import platform_scope
 
+    plan = SIZES[size or bench_size()]
     with platform_scope():
         organization = Organization.objects.filter(slug=slug).first()
-    if organization is not None and _message_count(organization) == messages:
+        complete = organization is not None and _counts(organization) == _expected(plan)
+    if complete:
         return _load(organization, None)
     if organization is not None:
-        log(f"organization {slug} is incomplete or of another size: deleting it")
-        wipe(slug)
-    log(f"generating {slug}: {conversations:,} contacts and conversations, {messages:,} messages ...")
+        log(f"organization {slug} is incomplete or of another size: deleting it and its neighbours")
+    wipe(slug)
+    log(f"generating {slug}: {plan.conversations:,} contacts and conversations, {plan.messages:,} messages, "
+        f"calls and orders, and {plan.small_organizations} small organizations ...")
     started = time.perf_counter()
-    organization = _generate(slug=slug, conversations=conversations, messages=messages, log=log)
+    organization = _generate(slug=slug, plan=plan, log=log)
     seconds = time.perf_counter() - started
     log(f"generated in {seconds:.0f} s")
     return _load(organization, seconds)
+
+
+def _counts(organization) -> dict:
+    from tenants.rls import execute_in_tenant
+
+    (messages, calls, orders), = execute_in_tenant(organization.pk, """
+        select (select count(*) from messaging_message where organization_id = %s),
+               (select count(*) from telephony_call where organization_id = %s),
+               (select count(*) from crm_order where organization_id = %s)""", [organization.pk] * 3)
+    with connection.cursor() as cursor:  # organizations are not tenant rows: no scope needed
+        cursor.execute("select count(*) from tenants_organization where slug like %s", [f"{organization.slug}-small-%"])
+        small = cursor.fetchone()[0]
+    return {"messages": messages, "calls": calls > 0, "orders": orders > 0, "small": small}
+
+
+def _expected(plan) -> dict:
+    return {"messages": plan.messages, "calls": True, "orders": True, "small": plan.small_organizations}
 
 
 def _load(organization, seconds) -> InboxData:
@@ -222,18 +267,23 @@ def _load(organization, seconds) -> InboxData:
 
 
 def wipe(slug: str = SLUG) -> None:
-    """Delete the organization and all its rows (the big tables in SQL, the rest through the ORM)."""
+    """Delete the organization, the small ones beside it and all their rows (the big tables in SQL,
+    the rest through the ORM)."""
     from tenants.models import Organization
     from tenants.scoping import platform_scope
 
     with platform_scope():
-        organization = Organization.objects.filter(slug=slug).first()
-        if organization is None:
+        organizations = list(Organization.objects.filter(slug=slug)) + list(
+            Organization.objects.filter(slug__startswith=f"{slug}-small-"))
+        if not organizations:
             return
+        ids = [organization.pk for organization in organizations]
         with transaction.atomic(), connection.cursor() as cursor:
-            for table in ("messaging_message", "messaging_conversation", "crm_contact"):
-                cursor.execute(f"delete from {table} where organization_id = %s", [organization.pk])
-            organization.delete()
+            for table in ("telephony_call", "crm_orderitem", "crm_orderstatuschange", "crm_order", "messaging_message",
+                          "messaging_conversation", "crm_contact"):
+                cursor.execute(f"delete from {table} where organization_id = any(%s)", [ids])
+            for organization in organizations:
+                organization.delete()
 
 
 def reset_unread(organization) -> int:
@@ -253,7 +303,8 @@ def reset_unread(organization) -> int:
 
 # Generation ---------------------------------------------------------------------------------------
 
-_BIG_TABLES = ("crm_contact", "messaging_conversation", "messaging_message")
+_BIG_TABLES = ("crm_contact", "messaging_conversation", "messaging_message", "telephony_call", "crm_order",
+               "crm_orderitem")
 
 
 def _drop_secondary(cursor) -> list[str]:
@@ -285,15 +336,7 @@ def _drop_secondary(cursor) -> list[str]:
     return rebuild
 
 
-def _generate(*, slug: str, conversations: int, messages: int, log) -> object:
-    from django.contrib.auth import get_user_model
-
-    from telephony.models import PhoneNumber, Provider, ProviderAccount
-    from tenants import services as tenant_services
-    from tenants.models import AgentKind, Membership, Role
-    from tenants.scoping import tenant_scope
-
-    User = get_user_model()
+def _generate(*, slug: str, plan: Size, log) -> object:
     step = time.perf_counter()
 
     def done(what: str) -> None:
@@ -303,58 +346,109 @@ def _generate(*, slug: str, conversations: int, messages: int, log) -> object:
         step = now
 
     with transaction.atomic():
-        users = []
-        for index, name in enumerate(AGENT_NAMES, start=1):
-            first, last = name.split()
-            user, _ = User.objects.get_or_create(username=f"{slug}-agent-{index}", defaults={
-                "email": f"{slug}-agent-{index}@example.com", "first_name": first, "last_name": last})
-            users.append(user)
-        organization = tenant_services.organization_create(name="Inbox benchmark", slug=slug, owner=users[0])
-        with tenant_scope(organization), connection.cursor() as cursor:
-            for user in users[1:]:
-                Membership.objects.create(organization=organization, user=user, role=Role.AGENT)
-            agents = [tenant_services.agent_create(organization=organization, actor=users[0], name=name,
-                                                   kind=AgentKind.HUMAN, user=user)
-                      for name, user in zip(AGENT_NAMES, users, strict=True)]
-            account = ProviderAccount.objects.create(organization=organization, provider=Provider.TWILIO,
-                                                     friendly_name="Bench Twilio", account_sid=TWILIO_SID,
-                                                     auth_token="bench-inbox-token")
-            numbers = [PhoneNumber.objects.create(
-                organization=organization, provider_account=account, phone_number=number,
-                friendly_name=["Support", "Sales", "Returns"][i], provider_sid=f"PN{i + 1:032d}",
-                capabilities={"sms": True, "mms": True, "voice": True}, source="imported")
-                for i, number in enumerate(NUMBERS)]
-            done("organization, agents, numbers")
-
-            cursor.execute("set local maintenance_work_mem = '512MB'")
+        organization, numbers, agents, users = _organization(
+            slug=slug, name="Inbox benchmark", people=AGENT_NAMES, lines=NUMBERS)
+        done("organization, agents, numbers")
+        with connection.cursor() as cursor:
+            cursor.execute("set local maintenance_work_mem = '1GB'")
             cursor.execute("set local work_mem = '256MB'")
             cursor.execute("set local synchronous_commit = off")
-            cursor.execute("select setseed(0.4213)")
+            cursor.execute("select setseed(0.1877)")
             rebuild = _drop_secondary(cursor)
-            params = {
-                "org": organization.pk, "n": conversations, "messages": messages,
-                "firsts": FIRST_NAMES, "lasts": LAST_NAMES, "products": PRODUCTS, "colors": COLORS,
-                "days": DAYS, "times": TIMES, "domains": DOMAINS, "labels": LABELS, "areas": AREA_CODES,
-                "numbers": [n.pk for n in numbers], "agents": [a.pk for a in agents],
-                "agent_firsts": [n.split()[0] for n in AGENT_NAMES], "users": [u.pk for u in users],
-                "opening": OPENING, "inbound": INBOUND, "greeting": GREETING, "outbound": OUTBOUND, "notes": NOTES,
-            }
-            _plan_conversations(cursor, params)
-            done("conversation plan (temporary table)")
-            _insert_contacts(cursor, params)
-            done(f"{conversations:,} contacts")
-            _insert_messages(cursor, params)
-            done(f"{messages:,} messages")
-            _insert_conversations(cursor, params)
-            done(f"{conversations:,} conversations")
+            # The order items' total trigger is replaced by one UPDATE per organization (_insert_orders).
+            cursor.execute("alter table crm_orderitem disable trigger crm_orderitem_total")
+        # The small organizations first: with the secondary indexes dropped, each one's statements scan
+        # the tables, which are still small then.
+        for k in range(plan.small_organizations):
+            small = _organization(slug=f"{slug}-small-{k:03d}", name=f"Small shop {k:03d}",
+                                  people=SMALL_PEOPLE[k % len(SMALL_PEOPLE)], lines=[f"+1415556{k:04d}"])
+            _populate(*small, conversations=SMALL_CONVERSATIONS, messages=SMALL_MESSAGES, log=None)
+        done(f"{plan.small_organizations} small organizations ({SMALL_CONVERSATIONS} conversations, "
+             f"{SMALL_MESSAGES} messages each)")
+        with connection.cursor() as cursor:
+            cursor.execute("select setseed(0.4213)")  # the big organization's draws as before the small ones came
+        _populate(organization, numbers, agents, users, conversations=plan.conversations, messages=plan.messages,
+                  log=done)
+        with connection.cursor() as cursor:
+            cursor.execute("set constraints all immediate")  # the deferred foreign-key checks, before the ALTER
+            cursor.execute("alter table crm_orderitem enable trigger crm_orderitem_total")
             for statement in rebuild:
                 cursor.execute(statement)
-            done(f"{len(rebuild)} indexes and constraints rebuilt")
+        done(f"{len(rebuild)} indexes and constraints rebuilt")
     with connection.cursor() as cursor:
         for table in _BIG_TABLES:
             cursor.execute(f'vacuum (analyze) "{table}"')
     done("vacuum (analyze)")
     return organization
+
+
+SMALL_PEOPLE = [["Sam Rivers", "Ana Costa"], ["Lee Chen", "Omar Haddad"], ["Mia Weber", "Tom Kelly"]]
+
+
+def _organization(*, slug: str, name: str, people: list[str], lines: list[str]):
+    """An organization made through the services, with one human agent (and user) per person, the
+    first its owner, and a Twilio number per line."""
+    from django.contrib.auth import get_user_model
+
+    from telephony.models import PhoneNumber, Provider, ProviderAccount
+    from tenants import services as tenant_services
+    from tenants.models import AgentKind, Membership, Role
+    from tenants.scoping import tenant_scope
+
+    User = get_user_model()
+    users = []
+    for index, person in enumerate(people, start=1):
+        first, last = person.split()
+        user, _ = User.objects.get_or_create(username=f"{slug}-agent-{index}", defaults={
+            "email": f"{slug}-agent-{index}@example.com", "first_name": first, "last_name": last})
+        users.append(user)
+    organization = tenant_services.organization_create(name=name, slug=slug, owner=users[0])
+    account_sid = TWILIO_SID if slug == SLUG else "AC" + hashlib.md5(slug.encode()).hexdigest()
+    with tenant_scope(organization):
+        for user in users[1:]:
+            Membership.objects.create(organization=organization, user=user, role=Role.AGENT)
+        agents = [tenant_services.agent_create(organization=organization, actor=users[0], name=person,
+                                               kind=AgentKind.HUMAN, user=user)
+                  for person, user in zip(people, users, strict=True)]
+        account = ProviderAccount.objects.create(organization=organization, provider=Provider.TWILIO,
+                                                 friendly_name="Bench Twilio", account_sid=account_sid,
+                                                 auth_token="bench-inbox-token")
+        numbers = [PhoneNumber.objects.create(
+            organization=organization, provider_account=account, phone_number=number,
+            friendly_name=["Support", "Sales", "Returns"][i],
+            provider_sid="PN" + hashlib.md5(number.encode()).hexdigest(),
+            capabilities={"sms": True, "mms": True, "voice": True}, source="imported")
+            for i, number in enumerate(lines)]
+    return organization, numbers, agents, users
+
+
+def _populate(organization, numbers, agents, users, *, conversations: int, messages: int, log) -> None:
+    """Contacts, conversations, messages, calls and orders of one organization, in SQL."""
+    from tenants.scoping import tenant_scope
+
+    params = {
+        "org": organization.pk, "n": conversations, "messages": messages,
+        "firsts": FIRST_NAMES, "lasts": LAST_NAMES, "products": PRODUCTS, "colors": COLORS,
+        "days": DAYS, "times": TIMES, "domains": DOMAINS, "labels": LABELS, "areas": AREA_CODES,
+        "numbers": [n.pk for n in numbers], "lines": [n.phone_number for n in numbers],
+        "agents": [a.pk for a in agents], "agent_count": len(agents),
+        "agent_firsts": [a.name.split()[0] for a in agents], "users": [u.pk for u in users],
+        "opening": OPENING, "inbound": INBOUND, "greeting": GREETING, "outbound": OUTBOUND, "notes": NOTES,
+    }
+    steps = [
+        (_plan_conversations, "conversation plan (temporary table)"),
+        (_insert_contacts, f"{conversations:,} contacts"),
+        (_insert_messages, f"{messages:,} messages"),
+        (_insert_conversations, f"{conversations:,} conversations"),
+        (_insert_calls, "calls"),
+        (_insert_orders, "orders and their items"),
+    ]
+    with tenant_scope(organization), connection.cursor() as cursor:
+        for step, what in steps:
+            step(cursor, params)
+            if log:
+                log(what)
+        cursor.execute("drop table bench_plan")
 
 
 def _plan_conversations(cursor, params) -> None:
@@ -365,7 +459,7 @@ def _plan_conversations(cursor, params) -> None:
             channel text, phone_number_id uuid, assignee_id uuid, agent_first text, author_id uuid,
             status text, snoozed_until timestamptz, unread int, labels text[], opted_out boolean,
             first_at timestamptz, last_at timestamptz, n int, order_no int, track text, product text, color text
-        ) on commit drop""")
+        )""")
     # Volatile random() in a subquery's select list is evaluated once per row (PostgreSQL does not
     # pull such a subquery up), so each u_* is one draw that later expressions may use repeatedly.
     cursor.execute(f"""
@@ -399,15 +493,17 @@ def _plan_conversations(cursor, params) -> None:
                             when i %% 20 < 19 then '+447' || (100000000 + (i::bigint * 7919) %% 900000000)::text
                             else '+4915' || (10000000 + (i::bigint * 7919) %% 90000000)::text end as phone,
                        case when u_channel < 0.2 then 'whatsapp' else 'sms' end as channel,
-                       (%(numbers)s::uuid[])[case when u_number < 0.5 then 1 when u_number < 0.8 then 2 else 3 end]
-                           as phone_number_id,
+                       (%(numbers)s::uuid[])[least(cardinality(%(numbers)s::uuid[]),
+                           case when u_number < 0.5 then 1 when u_number < 0.8 then 2 else 3 end)] as phone_number_id,
                        case when u_assign < 0.2 then null
-                            else (%(agents)s::uuid[])[1 + floor((u_assign - 0.2) / 0.8 * 5)::int] end as assignee_id,
-                       case when u_assign < 0.2 then (%(agent_firsts)s::text[])[1 + i %% 5]
-                            else (%(agent_firsts)s::text[])[1 + floor((u_assign - 0.2) / 0.8 * 5)::int] end
+                            else (%(agents)s::uuid[])[1 + floor((u_assign - 0.2) / 0.8 * %(agent_count)s)::int] end
+                           as assignee_id,
+                       case when u_assign < 0.2 then (%(agent_firsts)s::text[])[1 + i %% %(agent_count)s]
+                            else (%(agent_firsts)s::text[])[1 + floor((u_assign - 0.2) / 0.8 * %(agent_count)s)::int] end
                            as agent_first,
-                       case when u_assign < 0.2 then (%(users)s::uuid[])[1 + i %% 5]
-                            else (%(users)s::uuid[])[1 + floor((u_assign - 0.2) / 0.8 * 5)::int] end as author_id,
+                       case when u_assign < 0.2 then (%(users)s::uuid[])[1 + i %% %(agent_count)s]
+                            else (%(users)s::uuid[])[1 + floor((u_assign - 0.2) / 0.8 * %(agent_count)s)::int] end
+                           as author_id,
                        now() - interval '90 days' * power(u_age, 1.25) as last_at,
                        least(30, 1 + floor(30 * power(u_n, 2.16)))::int as n,
                        10000 + floor(u_order * 90000)::int as order_no
@@ -517,3 +613,92 @@ def _insert_conversations(cursor, params) -> None:
             from messaging_message where organization_id = %(org)s
             group by conversation_id
         ) m on m.conversation_id = p.conv_id""", params)
+
+
+def _insert_calls(cursor, params) -> None:
+    """0 to 2 calls per contact (0.7 on average), between the conversation's first and last message,
+    on its number: 70 % inbound. Inbound: 72 % answered, 20 % missed (half with a voicemail), 8 %
+    hung up while ringing; outbound: 65 % answered, 20 % not answered, 10 % busy, 5 % failed. Missed
+    calls of the last day are unseen."""
+    cursor.execute("""
+        insert into telephony_call (id, organization_id, phone_number_id, agent_id, contact_id, direction, from_number,
+            to_number, provider, provider_sid, child_sid, conference_name, conference_sid, on_hold, status,
+            failure_reason, started_at, answered_at, ended_at, duration, last_sequence, recording_sid, recording_url,
+            recording_duration, voicemail, transcript, summary, cost, ended_reason, notes, seen_at, created_at,
+            updated_at, agent_leg_sid, transfer_leg_sid, transfer_mode, transfer_state, conversation_pending)
+        select id, %(org)s, phone_number_id, case when answered then assignee_id end, contact_id, call_direction,
+               case when call_direction = 'inbound' then phone else line end,
+               case when call_direction = 'inbound' then line else phone end,
+               'twilio', 'CA' || replace(id::text, '-', ''), '', '', '', false, call_status,
+               case when call_status = 'failed' then 'The carrier could not connect the call.' else '' end,
+               at, case when answered then at + interval '6 seconds' end,
+               at + interval '1 second' * (6 + seconds), case when answered or voicemail then seconds end,
+               3, case when voicemail then 'RE' || substr(md5(id::text), 1, 32) else '' end, '',
+               case when voicemail then seconds end, voicemail, '', '', null, '', '',
+               case when not answered and at < now() - interval '1 day' then at + interval '2 hours' end,
+               at, at + interval '1 second' * (6 + seconds), '', '', '', '', false
+        from (
+            select c.*, uuidv7(at - now()) as id,
+                   (%(lines)s::text[])[array_position(%(numbers)s::uuid[], phone_number_id)] as line,
+                   call_status = 'completed' as answered,
+                   call_direction = 'inbound' and call_status = 'no-answer' and u_voicemail < 0.5 as voicemail,
+                   case when call_status = 'completed' then 20 + floor(600 * power(u_length, 2))::int
+                        when call_status = 'no-answer' then 25 else 0 end as seconds
+            from (
+                select p.*, first_at + (last_at - first_at) * u_at as at,
+                       case when u_dir < 0.7 then 'inbound' else 'outbound' end as call_direction,
+                       case when u_dir < 0.7 then
+                            case when u_status < 0.72 then 'completed' when u_status < 0.92 then 'no-answer'
+                                 else 'canceled' end
+                       else case when u_status < 0.65 then 'completed' when u_status < 0.85 then 'no-answer'
+                                 when u_status < 0.95 then 'busy' else 'failed' end end as call_status
+                from (select p.*, k, random() u_at, random() u_dir, random() u_status, random() u_voicemail,
+                             random() u_length
+                      from bench_plan p
+                      cross join lateral generate_series(1, case when (p.i::bigint * 7919) %% 10 < 5 then 0
+                                                                 when (p.i::bigint * 7919) %% 10 < 8 then 1
+                                                                 else 2 end) k) p
+            ) c
+        ) x""", params)
+
+
+def _insert_orders(cursor, params) -> None:
+    """0 to 6 orders per contact (3 on average) over the last 90 days, numbered from 1001 as the
+    organization's counter numbers them, 1 to 4 lines each, statuses spread as a shop's are (most
+    delivered, some on their way, a few cancelled or refunded); totals the sums of their lines."""
+    cursor.execute("""
+        with plan as (
+            select b.contact_id, g as k, b.i as n,
+                   now() - make_interval(secs => ((b.i * 31 + g * 977) %% (90 * 86400))) as at
+            from bench_plan b, generate_series(1, ((b.i::bigint * 7919) %% 7)::int) g
+        )
+        insert into crm_order (id, organization_id, contact_id, number, status, currency, total, notes,
+                               shipping_address, version, created_by_id, created_at, updated_at)
+        select uuidv7(p.at - now()), %(org)s, p.contact_id, 1000 + row_number() over (order by p.at, p.contact_id, p.k),
+               case when (p.n + p.k) %% 100 < 60 then 'delivered' when (p.n + p.k) %% 100 < 70 then 'shipped'
+                    when (p.n + p.k) %% 100 < 78 then 'processing' when (p.n + p.k) %% 100 < 85 then 'confirmed'
+                    when (p.n + p.k) %% 100 < 93 then 'pending' when (p.n + p.k) %% 100 < 98 then 'cancelled'
+                    else 'refunded' end,
+               'USD', 0, '', '', 1, null, p.at, p.at
+        from plan p""", params)
+    cursor.execute("""
+        insert into crm_orderitem (id, organization_id, order_id, name, quantity, unit_price, created_at)
+        select id, %(org)s, order_id, name, quantity, unit_price, created_at
+        from (
+            select uuidv7(o.created_at - now()) as id, o.id as order_id, o.created_at,
+                   (array['Coffee beans','Mug','Grinder','Filter papers','Kettle','Tea','Scale'])
+                       [1 + (abs(hashtext(o.id::text || g)) %% 7)] as name,
+                   1 + abs(hashtext(g || o.id::text)) %% 5 as quantity,
+                   round(((abs(hashtext(o.id::text)) %% 9000) / 100.0 + g)::numeric, 2) as unit_price
+            from crm_order o, generate_series(1, 1 + abs(hashtext(o.id::text)) %% 4) g
+            where o.organization_id = %(org)s
+        ) i""", params)
+    cursor.execute("""
+        update crm_order o set total = s.total
+        from (select order_id, sum(line_total) as total from crm_orderitem where organization_id = %(org)s
+              group by order_id) s
+        where o.id = s.order_id""", params)
+    cursor.execute("""
+        insert into crm_ordercounter (id, organization_id, last_number)
+        select uuidv7(), %(org)s, coalesce(max(number), 1000) from crm_order where organization_id = %(org)s
+        on conflict (organization_id) do update set last_number = excluded.last_number""", params)

@@ -8,6 +8,7 @@ from .models import (
     Conversation,
     InboundDrain,
     InboundEvent,
+    LabelUse,
     Message,
     WhatsAppSender,
     WhatsAppTemplate,
@@ -125,6 +126,22 @@ class InboundDrainAdmin(admin.ModelAdmin):
     readonly_fields = ["organization", "requested_until", "retry_at"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(LabelUse)
+class LabelUseAdmin(admin.ModelAdmin):
+    """Read-only: the labels each organization uses and on how many conversations, as the inbox's
+    label filter lists them. A trigger keeps the counts; there is nothing to edit."""
+
+    list_display = ["label", "organization", "conversations"]
+    list_filter = ["organization"]
+    readonly_fields = ["organization", "label", "conversations"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -6,12 +6,13 @@ import re
 from dataclasses import dataclass, field, replace
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Func, Q, QuerySet, Subquery
 
 from crm.models import Channel, Contact
 from crm.selectors import search_query
 from telephony import selectors as telephony_selectors
 from telephony.models import Call, PhoneNumber, Provider
+from tenants.access import current_access
 from tenants.models import Organization
 from tenants.scoping import get_for_org, platform_scope
 
@@ -21,6 +22,7 @@ from .models import (
     Conversation,
     ConversationStatus,
     InboundEvent,
+    LabelUse,
     Message,
     TemplateProvider,
     WhatsAppSender,
@@ -228,9 +230,13 @@ def inbox_unread_total(*, organization: Organization) -> int:
 
 
 def inbox_labels(*, organization: Organization) -> list[str]:
-    """Labels in use, for the filter; distinct over the GIN-indexed array."""
-    from django.db.models import Func
-
+    """Labels in use, for the filter. A member who sees every conversation reads the organization's
+    label counts (LabelUse, kept by a trigger); a member limited to some conversations lists the
+    labels of those only, so that no label of a conversation hidden from them is shown."""
+    access = current_access()
+    if access is not None and access.everything:
+        return list(LabelUse.objects.filter(organization=organization, conversations__gt=0)
+                    .order_by("label").values_list("label", flat=True)[:200])
     # order_by("label") also replaces the model's default ordering, which DISTINCT would otherwise
     # include (one row per label and time, so a label could be listed twice and others cut off).
     labels = (Conversation.objects.filter(organization=organization, labels__len__gt=0)

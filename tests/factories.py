@@ -112,7 +112,7 @@ def build_world(organization: Organization, owner) -> dict:
                                                   name=f"{organization.name} customer")
         world["conversation"] = Conversation.objects.create(organization=organization, contact=world["contact"],
                                                             channel="sms", phone_number=world["phonenumber"],
-                                                            assignee=world["agent"])
+                                                            assignee=world["agent"], labels=["vip"])
         world["message"] = Message.objects.create(
             organization=organization, conversation=world["conversation"], direction="inbound", channel="mms",
             body="hello", status="received", provider_sid="SM" + organization.pk.hex,

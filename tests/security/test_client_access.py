@@ -54,14 +54,15 @@ def _hide(org, world: dict) -> dict[str, object]:
         Contact.objects.filter(pk=world["contact"].pk).update(name="Hidden Harriet")
         Contact.objects.filter(pk=world["duplicate"].pk).update(name="Hidden Duplicate Dora")
         Message.objects.filter(pk=world["message"].pk).update(body="hidden-message-body")
-        Conversation.objects.filter(pk=world["conversation"].pk).update(last_message_preview="hidden-message-body")
+        Conversation.objects.filter(pk=world["conversation"].pk).update(last_message_preview="hidden-message-body",
+                                                                        labels=["hidden-label-zebra"])
         Order.objects.filter(pk=world["order"].pk).update(notes="hidden-order-notes")
         Call.objects.filter(pk=world["call"].pk).update(notes="hidden-call-notes")
         contact, number = Contact.objects.get(pk=world["contact"].pk), PhoneNumber.objects.get(pk=world["phonenumber"].pk)
     return {
         "client": "Hidden Client Co", "agent": "Hidden Agent Hank", "number name": "Hidden Line Hotel",
         "customer": "Hidden Harriet", "duplicate": "Hidden Duplicate Dora", "message": "hidden-message-body",
-        "order notes": "hidden-order-notes", "call notes": "hidden-call-notes",
+        "order notes": "hidden-order-notes", "call notes": "hidden-call-notes", "label": "hidden-label-zebra",
         "customer's number": contact.phone_number, "hidden number": number.phone_number,
         "shared customer's hidden message": "hidden-shared-message",
     }
