@@ -93,7 +93,7 @@ class InboxFilters:
     mode: str = "words"  # how `q` searches: "words", or also (or only) by "meaning" (messaging.search)
 
 
-# What a row of the list shows (templates/messaging/_inbox_row.html): loading only these columns halves
+# What a row of the list shows (messaging/rows.py): loading only these columns halves
 # the time to build 50 rows (the contact's search vector, the number's provider settings, ... stay in
 # the database).
 ROW_FIELDS = ("id", "organization_id", "channel", "status", "unread_count", "last_message_at",

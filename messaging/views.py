@@ -43,6 +43,7 @@ from .forms import (
     parse_cursor,
 )
 from .models import ConversationStatus
+from .rows import row_html
 from .services import attachments, live, media, policy
 from .services import conversations as services
 from .services import inbox as inbox_services
@@ -382,8 +383,7 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
         "token": live.live_token(organization, agent, user=request.user),
         "unread": selectors.inbox_unread_total(organization=organization),
         "rows": [{"id": str(row.pk), "sort": format_cursor(row),
-                  "html": render_to_string("messaging/_inbox_row.html", {"row": row, "open_id": open_id},
-                                           request=request)} for row in changes.rows],
+                  "html": row_html(row, org_slug=organization.slug, open_id=open_id)} for row in changes.rows],
         "gone": [str(pk) for pk in changes.gone],
         "messages": [{"id": str(m.pk), "created": m.created_at.isoformat(), "html": _item_html(request, m)}
                      for m in changes.messages],

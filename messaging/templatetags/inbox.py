@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
+from messaging.rows import rows_html
 from messaging.services.attachments import attachment_fresh_link
 from messaging.services.policy import whatsapp_window_closes_at
 from telephony.models import Call
@@ -103,3 +104,9 @@ def whatsapp_window(conversation) -> dict:
     ever wrote) and whether it is open now."""
     closes = whatsapp_window_closes_at(conversation)
     return {"closes": closes, "open": closes is not None and closes > timezone.now()}
+
+
+@register.simple_tag(takes_context=True)
+def inbox_rows(context, rows, open_id="") -> str:
+    """The list's rows (messaging/rows.py renders them, far faster than a template per row)."""
+    return rows_html(rows, org_slug=context["request"].organization.slug, open_id=str(open_id or ""))
