@@ -37,6 +37,8 @@ from crm.models import Contact, Order, OrderItem
 from tenants.scoping import tenant_scope
 
 TARGET_MS = 50.0
+# Issue 21: the contacts list and the call log under 25 ms at ten million messages (BENCH_SIZE=10m).
+LIST_TARGET_MS = 25.0 if inbox_data.bench_size() == "10m" else TARGET_MS
 
 def in_process(organization, agents) -> None:
     client = Client()
@@ -50,10 +52,10 @@ def in_process(organization, agents) -> None:
         buyers = list(buyer)
     print("in-process, through the full middleware stack (ms):", flush=True)
     measure("baseline: trivial view (/bench/bare)", ["/bench/bare"] * 300, client=client, group="baseline")
-    measure("contacts page (by name, page 1)", [f"/o/{slug}/contacts/"] * 200, client=client, target=TARGET_MS,
-            group="contacts")
+    measure("contacts page (by name, page 1)", [f"/o/{slug}/contacts/"] * 200, client=client,
+            target=LIST_TARGET_MS, group="contacts")
     measure("contacts page, newest first", [f"/o/{slug}/contacts/?sort=newest"] * 200, client=client,
-            target=TARGET_MS, group="contacts")
+            target=LIST_TARGET_MS, group="contacts")
     walk, url = [], f"/o/{slug}/contacts/"
     for _ in range(40):  # "Next", 40 pages deep (2,000 contacts in)
         found = re.search(r'<a href="\?([^"]+)" rel="next">', client.get(url).content.decode())
@@ -62,7 +64,7 @@ def in_process(organization, agents) -> None:
         url = f"/o/{slug}/contacts/?{html.unescape(found.group(1))}"
         walk.append(url)
     measure(f"contacts pages 2..{len(walk) + 1} (Next)", walk * 5, client=client, warmup=len(walk),
-            target=TARGET_MS, group="contacts")
+            target=LIST_TARGET_MS, group="contacts")
     measure("contacts: search a first name", [f"/o/{slug}/contacts/?q={rng.choice(names).split()[0]}"
                                               for _ in range(200)], client=client, target=TARGET_MS, group="contacts")
     measure("contacts: search digits of a number", [f"/o/{slug}/contacts/?q={rng.choice(numbers)[-7:]}"
@@ -86,6 +88,12 @@ def in_process(organization, agents) -> None:
             client=client, target=TARGET_MS, group="orders")
     measure("contact's page", [f"/o/{slug}/contacts/{rng.choice(buyers)}/" for _ in range(200)], client=client,
             target=TARGET_MS, group="contacts")
+    measure("call log (newest first)", [f"/o/{slug}/calls/"] * 200, client=client, target=LIST_TARGET_MS,
+            group="calls")
+    measure("call log: missed", [f"/o/{slug}/calls/?missed=on"] * 200, client=client, target=LIST_TARGET_MS,
+            group="calls")
+    measure("call log: page 20", [f"/o/{slug}/calls/?page=20"] * 200, client=client, target=LIST_TARGET_MS,
+            group="calls")
 
 
 def organization_contacts(organization, field: str):

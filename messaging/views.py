@@ -97,7 +97,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _filters(request) -> tuple[selectors.InboxFilters | None, str, object]:
-    agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
+    agent = tenant_selectors.request_agent(request)
     form = InboxFilterForm(request.GET)
     if not form.is_valid():
         return None, _first_error(form), agent
@@ -205,7 +205,7 @@ def conversation_open(request: HttpRequest, org_slug: str, conversation_id) -> H
     conversation = selectors.get_conversation_for_org(request.organization, conversation_id)
     if not request.htmx:  # a link opened in a new tab: the whole inbox with this conversation open
         return redirect(f"{reverse('messaging:inbox', kwargs={'org_slug': org_slug})}?c={conversation.pk}")
-    agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
+    agent = tenant_selectors.request_agent(request)
     return render(request, "messaging/_thread.html", {**_thread_context(request, conversation, agent), "oob": True})
 
 
@@ -339,7 +339,7 @@ def contact_notes(request: HttpRequest, org_slug: str, contact_id) -> HttpRespon
 
 @require_POST
 def availability(request: HttpRequest, org_slug: str) -> HttpResponse:
-    agent = tenant_selectors.agent_for_user(organization=request.organization, user=request.user)
+    agent = tenant_selectors.request_agent(request)
     if agent is None:
         return _bad_request(request, "Only agents have an availability.")
     try:

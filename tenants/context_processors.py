@@ -1,6 +1,6 @@
 from . import presence
 from .models import AgentKind
-from .selectors import agent_for_user, organizations_for_user
+from .selectors import organizations_for_user, request_agent
 
 
 def tenant(request):
@@ -22,7 +22,7 @@ def _my_presence(request) -> dict | None:
     (available, away, in a call, away with the softphone offline); None for someone who is no
     person-agent here (they have no softphone). Once per request, however many templates ask."""
     if not hasattr(request, "_my_presence"):
-        agent = agent_for_user(organization=request.organization, user=request.user)
+        agent = request_agent(request)
         if agent is None or agent.kind != AgentKind.HUMAN:
             request._my_presence = None
         else:

@@ -105,6 +105,15 @@ def agent_for_user(*, organization: Organization, user) -> Agent | None:
     return Agent.objects.filter(organization=organization, user=user).first()
 
 
+def request_agent(request) -> Agent | None:
+    """The signed-in person's own agent in the request's organization, read once per request
+    (the inbox and the top bar's softphone both ask). For reading: a view that changes the agent
+    reads it with agent_for_user."""
+    if not hasattr(request, "_softphone_agent"):
+        request._softphone_agent = agent_for_user(organization=request.organization, user=request.user)
+    return request._softphone_agent
+
+
 def get_agent_for_org(organization: Organization, public_id) -> Agent:
     return get_for_org(Agent.objects.select_related("user", "client"), organization, public_id)
 
