@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from django.db import connection, transaction
 from django.db.models import Func, Q, QuerySet, Subquery
 
+from core import counts
 from crm.models import Channel, Contact
 from crm.selectors import search_query
 from telephony import selectors as telephony_selectors
@@ -224,9 +225,19 @@ def inbox_filtered(*, organization: Organization, agent, filters: InboxFilters) 
     return qs
 
 
+# The inbox's unread figure shows up to this many, then "999+" (core.counts).
+UNREAD_SHOWN_UP_TO = 999
+
+
 def inbox_unread_total(*, organization: Organization) -> int:
-    """Conversations with unread messages, whatever their status (the top bar's figure)."""
-    return Conversation.objects.filter(organization=organization, unread_count__gt=0).count()
+    """Conversations with unread messages, whatever their status (the inbox's figure), counted up to
+    UNREAD_SHOWN_UP_TO + 1: show it with ``unread_total_text``."""
+    return counts.up_to(Conversation.objects.filter(organization=organization, unread_count__gt=0),
+                        UNREAD_SHOWN_UP_TO)
+
+
+def unread_total_text(total: int) -> str:
+    return counts.shown(total, UNREAD_SHOWN_UP_TO)
 
 
 def inbox_labels(*, organization: Organization) -> list[str]:

@@ -164,7 +164,7 @@ def inbox(request: HttpRequest, org_slug: str) -> HttpResponse:
         **_list_context(request, filters, agent),
         "agent": agent, "lines": selectors.inbox_lines(organization=organization),
         "labels": selectors.inbox_labels(organization=organization),
-        "unread_total": selectors.inbox_unread_total(organization=organization),
+        "unread_total": selectors.unread_total_text(selectors.inbox_unread_total(organization=organization)),
         "live_token": live.live_token(organization, agent, user=request.user),
         "cursor": (timezone.now() - LIVE_OVERLAP).isoformat(),
         "views": [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")],
@@ -381,7 +381,7 @@ def inbox_poll(request: HttpRequest, org_slug: str) -> HttpResponse:
     payload = {
         "version": version, "cursor": (now - LIVE_OVERLAP).isoformat(),
         "token": live.live_token(organization, agent, user=request.user),
-        "unread": selectors.inbox_unread_total(organization=organization),
+        "unread": selectors.unread_total_text(selectors.inbox_unread_total(organization=organization)),
         "rows": [{"id": str(row.pk), "sort": format_cursor(row),
                   "html": row_html(row, org_slug=organization.slug, open_id=open_id)} for row in changes.rows],
         "gone": [str(pk) for pk in changes.gone],

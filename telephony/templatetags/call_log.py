@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import template
 
+from core import counts
 from telephony import presentation, selectors
 
 register = template.Library()
@@ -26,3 +27,9 @@ def missed_calls_unseen(context) -> int:
             user, "is_authenticated", False):
         return 0
     return selectors.missed_calls_unseen_count(organization=organization)
+
+
+@register.filter
+def missed_text(count: int) -> str:
+    """A missed-call count as the badge says it: up to 99, then "99+"."""
+    return counts.shown(count, selectors.MISSED_SHOWN_UP_TO)

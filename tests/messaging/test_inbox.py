@@ -479,3 +479,25 @@ def test_a_conversation_opened_on_a_full_page_shows_its_messages_in_the_thread_n
     assert page.count("Hello there 1") == 2  # its bubble and the row's preview
     assert '<ul class="messages">' not in page
     assert "inbound sms received" not in page
+
+
+def test_the_unread_figure_counts_to_999_then_says_999_plus(agent_client, org, our_number):
+    from messaging import selectors
+
+    make_conversation(org, our_number, "+14155550167", messages=2)
+    page = agent_client.get(inbox_url(org, view="all")).content.decode()
+    assert '<span id="unread-total">1</span> unread' in page
+    with tenant_scope(org), connection.cursor() as cursor:
+        cursor.execute(  # 1,000 more unread conversations, each of its own contact
+            "insert into crm_contact (id, organization_id, phone_number, address_kind, name, email, "
+            "whatsapp_profile_name, wa_id, profile_image_url, sms_opt_out_source, whatsapp_opt_out_source, notes, "
+            "created_at, updated_at) select gen_random_uuid(), %s, '+1555' || lpad(i::text, 7, '0'), 'phone', '', '', "
+            "'', '', '', '', '', '', now(), now() from generate_series(1, 1000) i", [org.pk])
+        cursor.execute(
+            "insert into messaging_conversation (id, organization_id, contact_id, channel, phone_number_id, status, "
+            "unread_count, last_message_preview, labels, created_at, updated_at, last_message_at) "
+            "select gen_random_uuid(), organization_id, id, 'sms', %s, 'open', 1, 'hi', '{}', now(), now(), now() "
+            "from crm_contact where organization_id = %s and phone_number like '+1555%%'", [our_number.pk, org.pk])
+        assert selectors.inbox_unread_total(organization=org) == 1000  # counted no further than it shows
+    page = agent_client.get(inbox_url(org, view="all")).content.decode()
+    assert '<span id="unread-total">999+</span> unread' in page

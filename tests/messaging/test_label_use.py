@@ -77,3 +77,4 @@ def test_merging_two_customers_joins_their_conversations_labels_once(org, owner,
         assert list(Conversation.objects.filter(organization=org).values_list("labels", flat=True)) == [
             ["vip", "refund"]]
     assert uses(org) == {"refund": 1, "vip": 1}  # one conversation now carries each
+

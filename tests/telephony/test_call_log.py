@@ -218,6 +218,17 @@ def test_the_badge_counts_missed_calls_until_someone_opens_the_log(agent_client,
     assert badge(agent_client.get(f"/o/{org.slug}/").content.decode()) == "1 missed call"
 
 
+def test_the_badge_counts_to_99_then_says_99_plus(agent_client, owner_client, org, our_number):
+    for _ in range(99):
+        make_call(org, our_number, answered=False, status="no-answer")
+    assert badge(agent_client.get(f"/o/{org.slug}/").content.decode()) == "99 missed calls"
+    make_call(org, our_number, answered=False, status="no-answer")
+    make_call(org, our_number, answered=False, status="no-answer")
+    home = agent_client.get(f"/o/{org.slug}/").content.decode()
+    assert badge(home) == "99+ missed calls"
+    assert '<span class="figure">99+</span> missed, not looked at yet' in owner_client.get(f"/o/{org.slug}/").content.decode()
+
+
 def test_opening_a_missed_call_marks_it_seen_and_a_filtered_log_marks_only_what_it_lists(
         agent_client, org, our_number, second_number):
     first = make_call(org, our_number, answered=False, status="no-answer")
