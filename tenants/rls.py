@@ -138,16 +138,28 @@ def execute_in_tenant(organization_id, sql: str, params: list) -> list[tuple]:
     statement and the setting the code around it expects are sent together (client-side bound, so
     PostgreSQL runs them as one implicit transaction). For hot paths such as webhooks, where three
     round trips would cost more than the work. RLS checks the statement exactly as in a scope."""
+    return _execute_as((str(organization_id), False), sql, params)
+
+
+def execute_bypassing(sql: str, params: list) -> list[tuple]:
+    """Run one read past row-level security (as ``platform_scope`` does) in a single round trip,
+    for a hot path that crosses tenants on purpose; each use is listed in
+    tests/security/test_bypass_uses.py."""
+    return _execute_as(("", True), sql, params)
+
+
+def _execute_as(state: tuple[str, bool], sql: str, params: list) -> list[tuple]:
     connection = connections[DEFAULT_DB_ALIAS]
     connection.ensure_connection()
     import psycopg
 
+    org_id, bypass = state
     after_org, after_bypass = _state.get()
     with connection.wrap_database_errors, psycopg.ClientCursor(connection.connection) as cursor:
         cursor.execute(
-            f"select set_config(%s, %s, false), set_config(%s, 'off', false); {sql}; "
+            f"select set_config(%s, %s, false), set_config(%s, %s, false); {sql}; "
             "select set_config(%s, %s, false), set_config(%s, %s, false)",
-            [ORG_SETTING, str(organization_id), BYPASS_SETTING, *params,
+            [ORG_SETTING, org_id, BYPASS_SETTING, "on" if bypass else "off", *params,
              ORG_SETTING, after_org, BYPASS_SETTING, "on" if after_bypass else "off"],
         )
         cursor.nextset()

@@ -149,3 +149,19 @@ def test_xss_in_names_is_rendered_as_text(owner_client, org):
     page = owner_client.get("/o/acme/team/").content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.django_db
+def test_the_switcher_and_the_home_page_list_the_persons_own_organizations(client, owner, org, other_org):
+    from tests import factories
+
+    zeta = factories.make_organization("Zeta Shop", slug="zeta")
+    factories.make_organization("Initech", slug="initech")  # not theirs
+    factories.add_member(zeta, owner, Role.AGENT)
+    client.force_login(owner)
+    page = client.get("/o/acme/").content.decode()
+    switcher = page.split('<details class="switcher">', 1)[1].split("</details>", 1)[0]
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', switcher) == [("/o/acme/", "Acme"), ("/o/zeta/", "Zeta Shop")]
+    home = client.get("/").content.decode().split('<main id="main">', 1)[1]
+    assert re.findall(r'<li><a href="([^"]+)">([^<]+)</a></li>', home) == [("/o/acme/", "Acme"),
+                                                                           ("/o/zeta/", "Zeta Shop")]
