@@ -77,6 +77,7 @@ def build_world(organization: Organization, owner) -> dict:
         Conversation,
         InboundDrain,
         InboundEvent,
+        LabelUse,
         Message,
         WhatsAppSender,
         WhatsAppTemplate,
@@ -113,6 +114,7 @@ def build_world(organization: Organization, owner) -> dict:
         world["conversation"] = Conversation.objects.create(organization=organization, contact=world["contact"],
                                                             channel="sms", phone_number=world["phonenumber"],
                                                             assignee=world["agent"], labels=["vip"])
+        world["labeluse"] = LabelUse.objects.get(organization=organization, label="vip")  # kept by a trigger
         world["message"] = Message.objects.create(
             organization=organization, conversation=world["conversation"], direction="inbound", channel="mms",
             body="hello", status="received", provider_sid="SM" + organization.pk.hex,
