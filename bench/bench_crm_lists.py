@@ -65,6 +65,12 @@ def in_process(organization, agents) -> None:
         walk.append(url)
     measure(f"contacts pages 2..{len(walk) + 1} (Next)", walk * 5, client=client, warmup=len(walk),
             target=LIST_TARGET_MS, group="contacts")
+    measure("call log (newest first)", [f"/o/{slug}/calls/"] * 200, client=client, target=LIST_TARGET_MS,
+            group="calls")
+    measure("call log: missed", [f"/o/{slug}/calls/?missed=on"] * 200, client=client, target=LIST_TARGET_MS,
+            group="calls")
+    measure("call log: page 20", [f"/o/{slug}/calls/?page=20"] * 200, client=client, target=LIST_TARGET_MS,
+            group="calls")
     measure("contacts: search a first name", [f"/o/{slug}/contacts/?q={rng.choice(names).split()[0]}"
                                               for _ in range(200)], client=client, target=TARGET_MS, group="contacts")
     measure("contacts: search digits of a number", [f"/o/{slug}/contacts/?q={rng.choice(numbers)[-7:]}"
@@ -88,12 +94,6 @@ def in_process(organization, agents) -> None:
             client=client, target=TARGET_MS, group="orders")
     measure("contact's page", [f"/o/{slug}/contacts/{rng.choice(buyers)}/" for _ in range(200)], client=client,
             target=TARGET_MS, group="contacts")
-    measure("call log (newest first)", [f"/o/{slug}/calls/"] * 200, client=client, target=LIST_TARGET_MS,
-            group="calls")
-    measure("call log: missed", [f"/o/{slug}/calls/?missed=on"] * 200, client=client, target=LIST_TARGET_MS,
-            group="calls")
-    measure("call log: page 20", [f"/o/{slug}/calls/?page=20"] * 200, client=client, target=LIST_TARGET_MS,
-            group="calls")
 
 
 def organization_contacts(organization, field: str):

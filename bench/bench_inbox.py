@@ -1,11 +1,14 @@
-"""Benchmark: the agent inbox over one organization of 100,000 conversations and 1,000,000 messages.
+"""Benchmark: the agent inbox over one large organization (bench/inbox_data.py).
 
-Target (issue: inbox): the list view (50 rows, default filters) and the thread view (last 50
-messages) each answer in under 50 ms server time at p95; search in under 200 ms.
+Targets: at BENCH_SIZE=10m (1,000,000 conversations and 10,000,000 messages, the default; issue 21)
+the whole inbox page, the list view (50 rows, default filters) and the thread view (last 50 messages)
+each under 25 ms server time at p95, search by words under 100 ms. At BENCH_SIZE=1m (100,000
+conversations, 1,000,000 messages; issue 15) the list and thread under 50 ms, search under 200 ms.
 
-1. The data: bench/inbox_data.py generates organization `bench-inbox` in the benchmark database
-   (about 75 s, once; kept between runs). Static files are collected once to var/bench-staticfiles
-   (bench/inbox_settings.py), as production pages need the manifest.
+1. The data: bench/inbox_data.py generates organization `bench-inbox` (with its calls, orders and 300
+   small organizations beside it) in the benchmark database of that size (11 minutes for 10m, once;
+   kept between runs). Static files are collected once to
+   var/bench-staticfiles (bench/inbox_settings.py), as production pages need the manifest.
 2. Server time: each request goes through Django's whole handler and middleware stack (sessions,
    authentication, CSRF, CSP, htmx, the tenant middleware with its membership check and row-level
    security setting) with django.test.Client in this process, DEBUG off, logged in as an agent,
@@ -80,7 +83,12 @@ POLL_EVERY = 1.5  # static/js/inbox.js POLL_VISIBLE_MS
 CHANGE_EVERY = 2.0
 # The views of the simulated tabs, in turn: 8 in 10 on Mine (an agent's default), 1 on Unassigned, 1 on All.
 TAB_VIEWS = ["mine"] * 8 + ["unassigned", "all"]
-LIST_TARGET_MS, THREAD_TARGET_MS, SEARCH_TARGET_MS = 50, 50, 200
+# Issue 15's targets at BENCH_SIZE=1m; issue 21's at ten million messages (the default size): the whole
+# page, the list and the thread under 25 ms, search by words under 100 ms.
+if inbox_data.bench_size() == "10m":
+    LIST_TARGET_MS, THREAD_TARGET_MS, SEARCH_TARGET_MS = 25, 25, 100
+else:
+    LIST_TARGET_MS, THREAD_TARGET_MS, SEARCH_TARGET_MS = 50, 50, 200
 PARTS = os.environ.get("BENCH_PARTS", "inprocess,tabs").split(",")
 SEARCH_BUDGET = float(os.environ.get("BENCH_SEARCH_SECONDS", "40"))
 EXPLAIN = "--explain" in sys.argv

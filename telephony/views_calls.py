@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core.counts import CappedPaginator
 from core.media import media_error, sealed
 
 from . import selectors
@@ -17,6 +17,8 @@ from .forms import CallFilterForm, CallNotesForm
 from .services import call_log, recordings
 
 LOG_PAGE = 50
+# The log counts its calls up to this many; past it, the pager says "2,000+ calls" (core.counts).
+LOG_COUNTED_UP_TO = 2000
 
 
 
@@ -32,7 +34,7 @@ def call_log_page(request: HttpRequest, org_slug: str) -> HttpResponse:
                       status=400)
     filters = form.cleaned_data if form.is_bound else {}
     calls = selectors.call_list(organization=organization, filters=filters, user=request.user)
-    page = Paginator(calls, LOG_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(calls, LOG_PAGE, cap=LOG_COUNTED_UP_TO).get_page(request.GET.get("page"))
     rows = list(page.object_list)  # read before they are marked: the page shows which ones are new
     call_log.missed_calls_mark_seen(organization=organization, calls=calls)
     query = request.GET.copy()

@@ -337,3 +337,23 @@ def test_another_organizations_calls_are_not_found(outsider_client, org, other_o
     with tenant_scope(org):
         call.refresh_from_db()
     assert call.notes == ""
+
+
+def test_a_log_longer_than_it_counts_still_pages_to_its_end(agent_client, org, our_number, monkeypatch):
+    """Past LOG_COUNTED_UP_TO the log stops counting: the pager says "N+ calls", and Next leads on
+    until the last call."""
+    from telephony import views_calls
+
+    monkeypatch.setattr(views_calls, "LOG_COUNTED_UP_TO", 60)
+    start = timezone.now() - timedelta(hours=2)
+    made = [make_call(org, our_number, at=start + timedelta(minutes=i), customer=f"+1415555{3000 + i:04d}")
+            for i in range(101)]
+    newest_first = [str(call.pk) for call in reversed(made)]
+    first = log(agent_client, org).content.decode()
+    assert rows(first) == newest_first[:50]
+    assert "Page 1 · 60+ calls" in first
+    assert 'href="?page=2">Next</a>' in first
+    third = log(agent_client, org, page=3).content.decode()
+    assert rows(third) == newest_first[100:]
+    assert "Page 3 · 60+ calls" in third
+    assert ">Next</a>" not in third and 'href="?page=2">Previous</a>' in third
