@@ -7,6 +7,7 @@ from django import template
 
 from core import counts
 from telephony import presentation, selectors
+from telephony.rows import call_rows_html
 
 register = template.Library()
 
@@ -33,3 +34,9 @@ def missed_calls_unseen(context) -> int:
 def missed_text(count: int) -> str:
     """A missed-call count as the badge says it: up to 99, then "99+"."""
     return counts.shown(count, selectors.MISSED_SHOWN_UP_TO)
+
+
+@register.simple_tag(takes_context=True)
+def call_rows(context, rows) -> str:
+    """The call log's rows (telephony/rows.py renders them, far faster than the template did)."""
+    return call_rows_html(rows, org_slug=context["organization"].slug)
