@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from functools import lru_cache
 
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -22,8 +22,10 @@ from .presentation import call_kind, call_outcome, counterpart
 _SLUG, _A, _B = "org-slug-0", uuid.UUID(int=1), uuid.UUID(int=2)
 
 
-@lru_cache(maxsize=1)
-def _routes() -> tuple[str, str]:
+@lru_cache(maxsize=8)
+def _routes(urlconf=None, prefix: str = "") -> tuple[str, str]:
+    """The two routes a row links to, with stand-ins for the slug and ids (per URL configuration and
+    script prefix, which do not change while a process runs)."""
     conversation = reverse("messaging:conversation-with",
                            kwargs={"org_slug": _SLUG, "contact_id": _A, "phone_number_id": _B})
     detail = reverse("telephony:call-detail", kwargs={"org_slug": _SLUG, "call_id": _A})
@@ -31,7 +33,7 @@ def _routes() -> tuple[str, str]:
 
 
 def call_row_html(call, *, org_slug: str) -> SafeString:
-    conversation_path, detail_path = _routes()
+    conversation_path, detail_path = _routes(get_urlconf(), get_script_prefix())
     slug = escape(org_slug)
     missed = call.missed
     inbound = call.direction == CallDirection.INBOUND
