@@ -4,7 +4,7 @@ A list page is 50 rows, the live poll sends rows too, and Django's template engi
 250 microseconds on each (some 30 variable lookups, each through its resolution machinery): most of
 the list's time. Here a row costs a few string joins. Every value that comes from a customer, an
 agent or a label goes through ``escape``; the rest are our own constants, numbers and ids, and the
-two routes a row links to (reversed once per process with stand-ins, then filled in per row).
+two routes a row links to (core.paths).
 
 What a row shows, and the attributes static/js/inbox.js reads (``data-sort``, ``data-id``,
 ``data-updated``, ``aria-current``), are tested through the pages in tests/messaging/test_inbox.py.
@@ -12,35 +12,16 @@ What a row shows, and the attributes static/js/inbox.js reads (``data-sort``, ``
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from core.dates import short_datetime
+from core.paths import FIRST_ID, path
+
 BY_MEANING = ('<span class="chip by-meaning" title="Says something close to what you searched for, in other '
               'words">By meaning</span>')
 WORDS_AND_MEANING = '<span class="chip by-meaning">Words and meaning</span>'
-
-
-_SLUG, _ID = "org-slug-0", "00000000-0000-0000-0000-000000000001"
-
-
-@lru_cache(maxsize=8)
-def _routes(urlconf=None, prefix: str = "") -> tuple[str, str]:
-    """The inbox page and a conversation's panes, with stand-ins for the slug and id (per URL
-    configuration and script prefix, which do not change while a process runs)."""
-    inbox = reverse("messaging:inbox", kwargs={"org_slug": _SLUG})
-    conversation = reverse("messaging:conversation-open", kwargs={"org_slug": _SLUG, "conversation_id": _ID})
-    return inbox, conversation
-
-
-def _when(value) -> str:
-    """Nov 22, 14:05 in the current time zone (as the `when` filter; inbox.js rewrites it)."""
-    local = timezone.localtime(value)
-    return f"{local.strftime('%b')} {local.day}, {local.strftime('%H:%M')}"
 
 
 def row_html(row, *, org_slug: str, open_id: str = "") -> SafeString:
@@ -68,12 +49,10 @@ def row_html(row, *, org_slug: str, open_id: str = "") -> SafeString:
         chips.append(BY_MEANING if "words" not in hit.matched_by else WORDS_AND_MEANING)
     if unread:
         chips.append(f'<span class="unread-badge" aria-label="{unread} unread">{unread}</span>')
-    slug = escape(org_slug)
-    inbox_path, conversation_path = _routes(get_urlconf(), get_script_prefix())
-    href = f"{inbox_path.replace(_SLUG, slug)}?c={pk}"
-    hx_get = conversation_path.replace(_SLUG, slug).replace(_ID, pk)
+    href = f'{escape(path("messaging:inbox", org_slug=org_slug))}?c={pk}'
+    hx_get = escape(path("messaging:conversation-open", org_slug=org_slug, conversation_id=FIRST_ID).replace(FIRST_ID, pk))
     current = ' aria-current="true"' if open_id == pk else ""
-    time = f'<time class="row-time" datetime="{at}" data-relative>{_when(row.last_message_at)}</time>' if at else (
+    time = f'<time class="row-time" datetime="{at}" data-relative>{short_datetime(row.last_message_at)}</time>' if at else (
         '<time class="row-time" datetime="" data-relative></time>')
     return mark_safe(  # noqa: S308 - every value from outside is escaped above
         f'<li id="row-{pk}" class="row-item{" unread" if unread else ""}" data-sort="{at}|{pk}" data-id="{pk}" '

@@ -2,46 +2,30 @@
 
 Fifty rows took 21 ms in Django's template engine (two route reversals and some twenty lookups
 and filters each); here a row costs a few string joins. Every value from a caller, a contact, an
-agent or a number's name goes through ``escape``; the routes come from the URL configuration
-(reversed once per process with stand-in values, then filled in per row).
+agent or a number's name goes through ``escape``; the routes come from core.paths.
 """
 
 from __future__ import annotations
 
-import uuid
-from functools import lru_cache
-
-from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from core.dates import short_datetime
+from core.paths import FIRST_ID, SECOND_ID, path
 
 from .models import CallDirection
 from .presentation import call_kind, call_outcome, counterpart
 
-_SLUG, _A, _B = "org-slug-0", uuid.UUID(int=1), uuid.UUID(int=2)
-
-
-@lru_cache(maxsize=8)
-def _routes(urlconf=None, prefix: str = "") -> tuple[str, str]:
-    """The two routes a row links to, with stand-ins for the slug and ids (per URL configuration and
-    script prefix, which do not change while a process runs)."""
-    conversation = reverse("messaging:conversation-with",
-                           kwargs={"org_slug": _SLUG, "contact_id": _A, "phone_number_id": _B})
-    detail = reverse("telephony:call-detail", kwargs={"org_slug": _SLUG, "call_id": _A})
-    return conversation, detail
-
 
 def call_row_html(call, *, org_slug: str) -> SafeString:
-    conversation_path, detail_path = _routes(get_urlconf(), get_script_prefix())
-    slug = escape(org_slug)
     missed = call.missed
     inbound = call.direction == CallDirection.INBOUND
     kind = escape(call_kind(call))
     other = counterpart(call)
     if call.contact and call.phone_number:
-        href = conversation_path.replace(_SLUG, slug).replace(str(_A), str(call.contact_id)).replace(
-            str(_B), str(call.phone_number_id))
+        href = escape(path("messaging:conversation-with", org_slug=org_slug, contact_id=FIRST_ID,
+                           phone_number_id=SECOND_ID).replace(FIRST_ID, str(call.contact_id))
+                      .replace(SECOND_ID, str(call.phone_number_id)))
         label = (f'{escape(call.contact.name)} <span class="hint">{escape(other)}</span>' if call.contact.name
                  else escape(other))
         who = f'<a href="{href}" title="Open the conversation">{label}</a>'
@@ -60,14 +44,12 @@ def call_row_html(call, *, org_slug: str) -> SafeString:
     else:
         agent = '<span class="hint">—</span>'
     new = ' <span class="badge warn">New</span>' if missed and not call.seen_at else ""
-    local = timezone.localtime(call.created_at)
-    when = f"{local.strftime('%b')} {local.day}, {local.strftime('%H:%M')}"
     callback = ""
     if other[:1] == "+":
         dial_from = f' data-from="{call.phone_number_id}"' if call.phone_number_id else ""
         callback = (f'<button type="button" data-softphone-dial data-number="{escape(other)}"{dial_from}>'
                     "Call back</button>")
-    detail = detail_path.replace(_SLUG, slug).replace(str(_A), str(call.pk))
+    detail = escape(path("telephony:call-detail", org_slug=org_slug, call_id=FIRST_ID).replace(FIRST_ID, str(call.pk)))
     m = " missed" if missed else ""
     return mark_safe(  # noqa: S308 - every value from outside is escaped above
         f'<tr class="call-row{m}" id="call-{call.pk}">'
@@ -75,7 +57,7 @@ def call_row_html(call, *, org_slug: str) -> SafeString:
         f'{"↙" if inbound else "↗"}</span></td>'
         f"<td>{who}</td><td>{ours}</td><td>{agent}</td>"
         f'<td><span class="call-status{m}">{escape(call_outcome(call))}</span>{new}</td>'
-        f'<td><time datetime="{call.created_at.isoformat()}">{when}</time></td>'
+        f'<td><time datetime="{call.created_at.isoformat()}">{short_datetime(call.created_at)}</time></td>'
         f'<td class="actions"><a href="{detail}">Details</a>{callback}</td></tr>\n'
     )
 

@@ -69,6 +69,17 @@ def get_job_for_org(organization: Organization, public_id) -> Job:
 MISSED = Q(direction=CallDirection.INBOUND, answered_at__isnull=True, status__in=CALL_ENDED)
 
 
+# What a row of the call log shows (telephony/rows.py, telephony/presentation.py): a call has some forty
+# columns, transcripts and summaries among them, and loading them all cost more than the page's query.
+CALL_LOG_FIELDS = (
+    "id", "organization_id", "direction", "from_number", "to_number", "status", "failure_reason", "on_hold",
+    "answered_at", "seen_at", "created_at", "duration", "voicemail", "recording_duration",
+    "contact__id", "contact__name", "contact__whatsapp_profile_name", "contact__phone_number",
+    "phone_number__id", "phone_number__phone_number", "phone_number__friendly_name",
+    "agent__id", "agent__name", "agent__kind",
+)
+
+
 def call_list(*, organization: Organization, filters: dict | None = None, user=None) -> QuerySet[Call]:
     """The call log, newest first. Filters: `mine` (calls of the asking user's own agent: nothing
     for someone who is no agent), `missed`, `voicemail`, `number` (a PhoneNumber), `direction`,

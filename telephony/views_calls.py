@@ -19,15 +19,6 @@ from .services import call_log, recordings
 LOG_PAGE = 50
 # The log counts its calls up to this many; past it, the pager says "2,000+ calls" (core.counts).
 LOG_COUNTED_UP_TO = 2000
-# What a row of the log shows (telephony/rows.py, telephony/presentation.py): a call has some forty
-# columns, transcripts and summaries among them, and loading them all cost more than the page's query.
-LOG_FIELDS = (
-    "id", "organization_id", "direction", "from_number", "to_number", "status", "failure_reason", "on_hold",
-    "answered_at", "seen_at", "created_at", "duration", "voicemail", "recording_duration",
-    "contact__id", "contact__name", "contact__whatsapp_profile_name", "contact__phone_number",
-    "phone_number__id", "phone_number__phone_number", "phone_number__friendly_name",
-    "agent__id", "agent__name", "agent__kind",
-)
 
 
 
@@ -43,7 +34,7 @@ def call_log_page(request: HttpRequest, org_slug: str) -> HttpResponse:
                       status=400)
     filters = form.cleaned_data if form.is_bound else {}
     calls = selectors.call_list(organization=organization, filters=filters, user=request.user)
-    page = CappedPaginator(calls.only(*LOG_FIELDS), LOG_PAGE, cap=LOG_COUNTED_UP_TO).get_page(request.GET.get("page"))
+    page = CappedPaginator(calls.only(*selectors.CALL_LOG_FIELDS), LOG_PAGE, cap=LOG_COUNTED_UP_TO).get_page(request.GET.get("page"))
     rows = list(page.object_list)  # read before they are marked: the page shows which ones are new
     call_log.missed_calls_mark_seen(organization=organization, calls=calls)
     query = request.GET.copy()

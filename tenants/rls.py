@@ -23,10 +23,12 @@ connections instead of showing one tenant's rows to another.
 
 from __future__ import annotations
 
+import re
 import secrets
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.signals import connection_created
 from django.db.migrations.operations.base import Operation
@@ -151,8 +153,6 @@ def execute_bypassing(sql: str, params: list) -> list[tuple]:
 def _execute_as(state: tuple[str, bool], sql: str, params: list) -> list[tuple]:
     connection = connections[DEFAULT_DB_ALIAS]
     connection.ensure_connection()
-    import psycopg
-
     org_id, bypass = state
     after_org, after_bypass = _state.get()
     with connection.wrap_database_errors, psycopg.ClientCursor(connection.connection) as cursor:
@@ -175,10 +175,6 @@ def call_committing(procedure: str, params: list) -> tuple:
     sets them before returning. Returns the row of its INOUT parameters.
 
     For hot paths: the procedure's statements are planned once per connection, not per call."""
-    import re
-
-    import psycopg
-
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", procedure):
         raise ValueError(f"not a procedure name: {procedure!r}")
     connection = connections[DEFAULT_DB_ALIAS]

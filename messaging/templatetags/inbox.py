@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
+from core.dates import short_datetime
 from messaging.rows import rows_html
 from messaging.services.attachments import attachment_fresh_link
 from messaging.services.policy import whatsapp_window_closes_at
@@ -40,7 +41,7 @@ def day(value: datetime | None) -> str:
 @register.filter(expects_localtime=True)
 def when(value: datetime | None) -> str:
     """Nov 22, 14:05"""
-    return f"{value.strftime('%b')} {value.day}, {value.strftime('%H:%M')}" if value else ""
+    return short_datetime(value) if value else ""
 
 
 @register.filter

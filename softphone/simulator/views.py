@@ -60,17 +60,23 @@ def vapi_api(request: HttpRequest, path: str) -> HttpResponse:
             fake.twilio = None  # each vendor's state is saved in its own row
 
 
+def _carrier_answer(request: HttpRequest, path: str, vendor: str, *, id_key: str):
+    """A carrier fake's answer to the request, and the ids of the texts it accepted meanwhile."""
+    asked = _as_fake_request(request, "/" + path)
+    with simulated(vendor) as fake:
+        before = len(fake.sent)
+        answer = fake.handle(asked)
+        accepted = [m[id_key] for m in fake.sent[before:]]
+    return answer, accepted
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @simulator_only
 def vonage_api(request: HttpRequest, path: str) -> HttpResponse:
     """Vonage's REST host (numbers, SMS, balance), as softphone.simulator.vonage answers it. A text it
     accepts gets its delivery receipt a second later, posted to the message's callback (ours only)."""
-    asked = _as_fake_request(request, "/" + path)
-    with simulated("vonage") as fake:
-        before = len(fake.sent)
-        answer = fake.handle(asked)
-        accepted = [m["message-id"] for m in fake.sent[before:]]
+    answer, accepted = _carrier_answer(request, path, "vonage", id_key="message-id")
     for message_id in accepted[:1]:  # one receipt per text (the first part's stands for it)
         tasks.vonage_sent(message_id=message_id)
     return _answer(answer)
@@ -83,11 +89,7 @@ def bandwidth_api(request: HttpRequest, path: str) -> HttpResponse:
     """Bandwidth's token endpoint, account API and Messaging API, as softphone.simulator.bandwidth
     answers them. A message it accepts gets its status events a second apart, posted to the
     messaging application's status URL (ours only)."""
-    asked = _as_fake_request(request, "/" + path)
-    with simulated("bandwidth") as fake:
-        before = len(fake.sent)
-        answer = fake.handle(asked)
-        accepted = [m["id"] for m in fake.sent[before:]]
+    answer, accepted = _carrier_answer(request, path, "bandwidth", id_key="id")
     for message_id in accepted:
         tasks.bandwidth_sent(message_id=message_id)
     return _answer(answer)
