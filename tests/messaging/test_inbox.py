@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import redis
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core import stamps
 from crm import services as crm_services
 from messaging.models import CannedReply, Conversation, ConversationStatus, Direction, Message, MessageStatus
 from messaging.services import conversations, outbound
@@ -304,7 +304,7 @@ def test_redis_down_the_poll_reads_the_database(agent_client, org, our_number, m
     conversation = make_conversation(org, our_number, CUSTOMER)
 
     # Every Redis client of the app, pointed at a port where nothing listens.
-    monkeypatch.setattr("core.stamps._client", redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    monkeypatch.setattr("core.stamps._client", stamps.client_for("redis://127.0.0.1:1/0"))
     assert live_service.inbox_version(org) == ""
     cursor = (timezone.now() - timedelta(minutes=1)).isoformat()
     response = agent_client.get(f"/o/{org.slug}/inbox/poll/", {"v": "", "cursor": cursor, "view": "all"})

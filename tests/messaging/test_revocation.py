@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
-import redis
 from django.db import connection
 from django.test import Client
 
@@ -163,12 +164,34 @@ def test_a_live_token_without_a_membership_stamp_is_refused(agent_client, org, a
     assert Client().get(f"/live/{old_kind}/").status_code == 404
 
 
+def test_a_redis_that_drops_every_connection_is_asked_once_per_read(monkeypatch):
+    """While Redis is down each read gives up at its first attempt and the caller reads the database
+    (redis-py's `Redis()` default retries ten times with growing pauses: seconds per read, on every
+    webhook)."""
+    attempts = []
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def drop_everything():
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                attempts.append(1)
+                conn.close()
+
+        threading.Thread(target=drop_everything, daemon=True).start()
+        monkeypatch.setattr(stamps, "_client", stamps.client_for(f"redis://127.0.0.1:{server.getsockname()[1]}/0"))
+        assert stamps.read("stamp:anything") is None
+        assert stamps.read("stamp:anything") is None
+    assert len(attempts) == 2
+
+
 def test_without_redis_the_webhook_reads_the_database_and_refuses_an_old_token(org, owner, our_number,
                                                                                twilio_account, twilio, twilio_posts,
                                                                                monkeypatch,
                                                                                django_capture_on_commit_callbacks):
     """A stamp Redis cannot read never makes a cached token valid: each webhook reads the database."""
-    monkeypatch.setattr(stamps, "_client", redis.Redis(port=1, socket_connect_timeout=0.2))
+    monkeypatch.setattr(stamps, "_client", stamps.client_for("redis://127.0.0.1:1/0"))
     assert twilio_posts.inbound(ACME_TOKEN, body="Hi", message_sid="SM" + "a" * 32)[0].status_code == 200
     twilio.add_account(ACME_SID, NEW_TOKEN, friendly_name="Acme Twilio")
     with tenant_scope(org), django_capture_on_commit_callbacks(execute=True):
