@@ -8,6 +8,7 @@ A selector counts ``up_to(queryset, limit)``, which stops at limit + 1, and the 
 
 from __future__ import annotations
 
+import json
 import sys
 
 from django.core.paginator import Page, Paginator
@@ -17,6 +18,15 @@ from django.utils.functional import cached_property
 def up_to(queryset, limit: int) -> int:
     """How many rows ``queryset`` has, or ``limit + 1`` if more than ``limit``."""
     return queryset[: limit + 1].count()
+
+
+def estimated(queryset) -> float:
+    """How many rows the planner expects ``queryset`` to return: one EXPLAIN, nothing run (about
+    0.2 ms). For choosing between two plans PostgreSQL itself cannot tell apart (docs/benchmarks.md)."""
+    if queryset.query.is_empty():
+        return 0
+    plan = json.loads(queryset.order_by().explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"]
 
 
 def shown(count: int, limit: int) -> str:

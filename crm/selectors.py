@@ -16,16 +16,22 @@ from django.db.models import BooleanField, CharField, Count, Exists, F, Func, Ma
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core import counts
 from tenants.models import Organization
 from tenants.scoping import get_for_org
 
 from .models import Contact, ContactImport, ContactMerge, Order, OrderStatus
 
 
+def search_words(text: str) -> list[str]:
+    """The words of a search as typed, lower case, at most eight."""
+    return re.findall(r"\w+", text.lower())[:8]
+
+
 def search_query(text: str) -> SearchQuery | None:
     """Every word typed must match, each as a prefix ("ord 1042" finds "order 1042"), against a
     search vector built with the 'simple' configuration (names as typed); None when nothing to search."""
-    words = re.findall(r"\w+", text.lower())[:8]
+    words = search_words(text)
     if not words:
         return None
     return SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
@@ -72,17 +78,11 @@ CONTACT_SEARCH_SORTED_UP_TO = 5_000  # matches, as the planner estimates them
 def searched_by_name(qs: QuerySet[Contact], *, sort: str = "name", search: str = "") -> QuerySet[Contact]:
     """contact_list's rows for a page: a search by name that matches a few thousand contacts sorts its
     matches instead of walking the name index (the order is the same)."""
-    if sort == "name" and search and _estimated_rows(qs) <= CONTACT_SEARCH_SORTED_UP_TO:
+    if sort == "name" and search and counts.estimated(qs) <= CONTACT_SEARCH_SORTED_UP_TO:
         return qs.order_by(*CONTACT_SEARCH_SORT)
     return qs
 
 
-def _estimated_rows(qs: QuerySet) -> float:
-    """How many rows the planner expects `qs` to return (one EXPLAIN, without running it)."""
-    if qs.query.is_empty():
-        return 0
-    plan = json.loads(qs.order_by().explain(format="json"))
-    return plan[0]["Plan"]["Plan Rows"]
 # Keyset paging: the row a page ends with, as the values of its sort's columns; the next page starts
 # after it (a row comparison the sort's index serves: page 2,000 costs what page 1 does, and no
 # page counts the whole list).

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection, transaction
-from django.db.models import Func, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Func, Q, QuerySet, Subquery
 
 from core import counts
 from crm.models import Channel, Contact
-from crm.selectors import search_query
+from crm.selectors import search_query, search_words
 from telephony import selectors as telephony_selectors
 from telephony.models import Call, PhoneNumber, Provider
 from tenants.access import current_access
@@ -126,32 +127,117 @@ def _after(qs, after):
     return qs.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, pk__lt=pk))
 
 
-def _search_matches(organization: Organization, text: str) -> list[Q] | None:
-    """One condition per way a conversation can match a search (contact name, number, message
-    text); None when the text has nothing to search for."""
+@dataclass(frozen=True)
+class _Match:
+    """One way a conversation can match a search: its `column` is among `values` (the ids of the
+    matching contacts, or of the conversations of the matching messages)."""
+
+    column: str
+    values: QuerySet
+    walk_cost: float = 1.0  # what walking to one match costs, against a contact's (_search_order)
+
+    def condition(self) -> Q:
+        return Q(**{f"{self.column}__in": self.values})
+
+
+def _search_matches(organization: Organization, text: str) -> list[_Match] | None:
+    """One match per way a conversation can match a search (contact name, number, message text);
+    None when the text has nothing to search for."""
     query = search_query(text)
     if query is None:
         return None
-    matches = [Q(contact__in=Contact.objects.filter(organization=organization, search_vector=query).values("pk"))]
+    contacts = Contact.objects.filter(organization=organization)
+    matches = [_Match("contact_id", contacts.filter(search_vector=query).values_list("pk", flat=True))]
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
-        matches.append(Q(contact__in=Contact.objects.filter(organization=organization,
-                                                            phone_number__contains=digits).values("pk")))
-    matches.append(Q(pk__in=Message.objects.filter(organization=organization, search_vector=query)
-                     .values("conversation_id")))
+        matches.append(_Match("contact_id", contacts.filter(phone_number__contains=digits)
+                              .values_list("pk", flat=True)))
+    messages = _words_matched(Message.objects.filter(organization=organization), _message_terms(text))
+    # A word found in messages is found in about 1.8 of a conversation's, and the walk checks all of
+    # its messages (1.6 times a contact's check): three times a contact's cost per conversation found.
+    matches.append(_Match("id", messages.values_list("conversation_id", flat=True), walk_cost=3.0))
     return matches
 
 
+# In a message's text a word of one or two characters matches only as a whole word: as a prefix, "4"
+# stood for every number that starts with a 4 (1.5 s at ten million messages) and "hi" for "his",
+# "history", "hiking". Names are searched by any prefix ("j" finds Jennifer): contacts are few.
+SHORTEST_PREFIX = 3
+
+
+def _message_terms(text: str) -> list[str]:
+    return [f"{word}:*" if len(word) >= SHORTEST_PREFIX else word for word in search_words(text)]
+
+
+class _UnindexedVector(Func):
+    """A search vector as it is, in an expression no index serves (`v || ''::tsvector`)."""
+
+    template = "(%(expressions)s || ''::tsvector)"
+    output_field = SearchVectorField()
+
+
+# A word as common as "order" matches two million of ten million messages, and the search index
+# cannot skip through a prefix's matches: "order 41234" read them all (76 ms) to keep the 25 that also
+# have 41234. When one term is this many times rarer than another (as the planner estimates them), the
+# index finds that term's rows and each is checked for the rest (1.5 ms).
+RAREST_FIRST_RATIO = 100
+
+
+def _terms_query(terms) -> SearchQuery:
+    return SearchQuery(" & ".join(terms), config="simple", search_type="raw")
+
+
+def _words_matched(qs: QuerySet, terms: list[str]) -> QuerySet:
+    """Rows of `qs` whose search vector has every term; with several, one far rarer than another is
+    looked up alone and the rows it finds checked for the others."""
+    query = _terms_query(terms)
+    if len(set(terms)) < 2:
+        return qs.filter(search_vector=query)
+    estimates = {term: counts.estimated(qs.filter(search_vector=_terms_query([term]))) for term in set(terms)}
+    rarest = min(estimates, key=estimates.get)
+    if estimates[rarest] * RAREST_FIRST_RATIO > max(estimates.values()):
+        return qs.filter(search_vector=query)
+    return (qs.filter(search_vector=_terms_query([rarest]))
+            .alias(unindexed_vector=_UnindexedVector("search_vector")).filter(unindexed_vector=query))
+
+
+# A search's match that few contacts or messages have is found through the search index and its
+# conversations sorted; one that many have is found by walking the conversations newest first until
+# a page of them match. Left to itself, the planner walks whenever it expects the matches spread
+# evenly through time; they seldom are, and a first name at a million conversations read 217,609 of
+# them to find 51 (docs/benchmarks.md, issue 21). Sorting costs about a row per match; the walk about
+# a page's rows times conversations per match: the two meet where matches squared equal the page's
+# rows times the conversations shown (times the walk's cost per conversation). Measured on sixty first
+# names at a million conversations, this chose the faster way, or one within 25 ms of it, for all 120
+# branches (docs/benchmarks.md, issue 21).
+
+
+class _Unindexed(Func):
+    """The time as it is, in an expression no index serves: `ORDER BY (t + interval '0 s')` sorts as
+    `ORDER BY t` does, but only after the rows are found."""
+
+    template = "(%(expressions)s + interval '0 seconds')"
+    output_field = DateTimeField()
+
+
+def _search_order(match: _Match, conversations: float, limit: int) -> tuple:
+    matching = counts.estimated(match.values)
+    if matching * matching <= limit * conversations * match.walk_cost:
+        return _Unindexed("last_message_at").desc(), "-id"
+    return "-last_message_at", "-id"
+
+
 def _search_page(*, organization, agent, filters, after, limit) -> list[Conversation]:
-    """A page of search results as a union of one small query per kind of match, each walking the
-    conversations newest first through its own index and stopping at `limit`; one query for the
-    ids, one for the rows. (One query with the matches OR-ed together cannot stop early and reads
-    every conversation.)"""
+    """A page of search results as a union of one small query per kind of match, each stopping at
+    `limit`: a rare match sorts its conversations, a common one walks the conversations newest first
+    through their index. One query for the ids, one for the rows. (One query with the matches OR-ed
+    together cannot stop early and reads every conversation.)"""
     matches = _search_matches(organization, filters.q)
     if matches is None:
         return []
     shown = inbox_filtered(organization=organization, agent=agent, filters=replace(filters, q="", status=""))
-    branches = [_after(shown, after).filter(match).order_by("-last_message_at", "-id")
+    conversations = counts.estimated(shown)
+    branches = [_after(shown, after).filter(match.condition()).order_by(*_search_order(match, conversations, limit))
                 .values_list("last_message_at", "pk")[:limit] for match in matches]
     with transaction.atomic(), connection.cursor() as cursor:
         # A branch for a common term walks the conversations newest first and stops at `limit`
@@ -206,9 +292,9 @@ def inbox_filtered(*, organization: Organization, agent, filters: InboxFilters) 
         matches = _search_matches(organization, filters.q)
         if matches is None:
             return qs.none()
-        any_match = matches[0]
+        any_match = matches[0].condition()
         for match in matches[1:]:
-            any_match |= match
+            any_match |= match.condition()
         qs = qs.filter(any_match)
     elif filters.status:
         qs = qs.filter(status=filters.status)

@@ -501,3 +501,63 @@ def test_the_unread_figure_counts_to_999_then_says_999_plus(agent_client, org, o
         assert selectors.inbox_unread_total(organization=org) == 1000  # counted no further than it shows
     page = agent_client.get(inbox_url(org, view="all")).content.decode()
     assert '<span id="unread-total">999+</span> unread' in page
+
+
+def _search_names(client, org, q) -> list[str]:
+    """Every row a search lists, following "Load more" to the end."""
+    page = client.get(inbox_url(org, view="all", q=q)).content.decode()
+    names = re.findall(r'row-name">([^<]+)<', page)
+    while (after := re.search(r'after=([^"&]+)', page)) is not None:
+        page = client.get(f"/o/{org.slug}/inbox/list/?view=all&q={q}&after={after.group(1)}").content.decode()
+        names += re.findall(r'row-name">([^<]+)<', page)
+    return names
+
+
+def test_a_search_lists_the_same_rows_whether_its_matches_are_sorted_or_walked_to(agent_client, org, our_number,
+                                                                                    monkeypatch):
+    """Each kind of match is either sorted or found by walking the conversations newest first, as the
+    planner's estimate of its matches says (messaging.selectors._search_order); both list every match
+    once, newest first, across pages."""
+    now = timezone.now()
+    expected = []
+    for i in range(180):  # more matches of each kind than a page holds
+        at = now - timedelta(minutes=(i * 37) % 180)  # created in another order than their activity
+        if i % 3 == 0:
+            make_conversation(org, our_number, f"+1415556{i:04d}", name=f"Nora Person {i:03d}", at=at)
+        elif i % 3 == 1:
+            make_conversation(org, our_number, f"+1415556{i:04d}", name=f"Other Person {i:03d}", at=at,
+                              body="Nora told me to write")
+        else:
+            make_conversation(org, our_number, f"+1415556{i:04d}", name=f"Third Person {i:03d}", at=at)
+            continue
+        expected.append((at, f"{'Nora' if i % 3 == 0 else 'Other'} Person {i:03d}"))
+    expected = [name for _, name in sorted(expected, reverse=True)]
+    assert len(expected) == 120
+
+    sorted_names = _search_names(agent_client, org, "nora")
+    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 10**12)  # every match walked to
+    walked_names = _search_names(agent_client, org, "nora")
+    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 0)  # every match sorted
+    assert sorted_names == walked_names == _search_names(agent_client, org, "nora") == expected
+
+
+def test_a_short_word_matches_message_text_only_as_a_whole_word(agent_client, org, our_number):
+    make_conversation(org, our_number, "+14155550111", name="Short Word", body="I want 4 of them")
+    make_conversation(org, our_number, "+14155550112", name="Long Number", body="Where is order 41234")
+    assert _search_names(agent_client, org, "4") == ["Short Word"]
+    assert _search_names(agent_client, org, "412") == ["Long Number"]  # three characters: a prefix
+    assert _search_names(agent_client, org, "order 41") == []
+
+
+def test_a_rare_word_beside_a_common_one_finds_the_same_rows_either_way(agent_client, org, our_number, monkeypatch):
+    """With one word far rarer than another, the rows are found through the rare word and checked for
+    the rest (messaging.selectors._words_matched): the rows listed are the same."""
+    make_conversation(org, our_number, "+14155550121", name="Has Both", body="Where is my order 41234")
+    make_conversation(org, our_number, "+14155550122", name="Other Number", body="Where is my order 41299")
+    make_conversation(org, our_number, "+14155550123", name="Number Only", body="Ref 41234 please")
+    make_conversation(org, our_number, "+14155550124", name="Orders Plural", body="Two orders: 41234 and 5")
+    expected = {"Has Both", "Orders Plural"}
+    monkeypatch.setattr("messaging.selectors.RAREST_FIRST_RATIO", 0)  # always the rarest word first
+    assert set(_search_names(agent_client, org, "order 41234")) == expected
+    monkeypatch.setattr("messaging.selectors.RAREST_FIRST_RATIO", 10**18)  # never
+    assert set(_search_names(agent_client, org, "order 41234")) == expected
