@@ -88,3 +88,25 @@ def test_a_message_to_something_that_is_not_a_number_is_refused_on_that_field(ow
     with tenant_scope(org):
         assert not Contact.objects.exists() and not Message.objects.exists()
     assert twilio.messages(ACME_SID) == []
+
+
+def test_a_long_list_counts_up_to_a_cap_and_still_pages_to_its_end(owner_client, org, monkeypatch):
+    """Page-numbered lists count only so far (core.api.COUNT_UP_TO): past it `count` is the cap and
+    `countExact` false, every row is still reached page by page, and a page past the end is a 404."""
+    with tenant_scope(org):
+        for i in range(7):
+            Contact.objects.create(organization=org, phone_number=f"+1415555{7000 + i}", name=f"Counted {i}")
+    exact = owner_client.get("/api/acme/contacts", {"pageSize": 3}).json()
+    assert (exact["count"], exact["countExact"]) == (7, True)
+
+    monkeypatch.setattr("core.api.COUNT_UP_TO", 4)
+    names, url = [], "/api/acme/contacts?pageSize=3"
+    while url:
+        page = owner_client.get(url).json()
+        assert (page["count"], page["countExact"]) == (4, False)
+        names += [row["name"] for row in page["results"]]
+        url = page["next"]
+    assert names == [f"Counted {i}" for i in range(7)]
+    past = owner_client.get("/api/acme/contacts", {"pageSize": 3, "page": 4})
+    assert past.status_code == 404 and past.json()["detail"]
+    assert owner_client.get("/api/acme/contacts", {"page": "last"}).status_code == 404

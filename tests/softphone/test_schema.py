@@ -46,7 +46,7 @@ def test_each_list_is_documented_as_the_page_it_answers(schema, owner_client, or
     factories.build_world(org, owner)
     ref = answer_schema(schema, path, "get", "200")["$ref"]
     page = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
-    assert set(page["properties"]) == {"count", "next", "previous", "results"}
+    assert set(page["properties"]) == {"count", "countExact", "next", "previous", "results"}
     assert page["properties"]["results"]["items"] == {"$ref": f"#/components/schemas/{item}"}
     params = {p["name"] for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
     assert {"page", "pageSize"} <= params
