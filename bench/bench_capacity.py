@@ -70,7 +70,7 @@ from twilio.request_validator import RequestValidator
 # settings, its Redis namespace): the imports of models below need it first.
 from bench import bench_inbound_pipeline as pipeline
 from bench.bench_inbound_pipeline import BASE, NAMESPACE, REDIS_URL, postmaster, redis_forget, say, stop
-from bench.common import busy, cpu_times, prepare_database, stolen, wait_until_quiet
+from bench.common import busy, cpu_model, cpu_times, prepare_database, stolen, wait_until_quiet
 from messaging.models import Direction, InboundEvent, Message
 from softphone import celery_app, launcher
 from telephony.models import PhoneNumber, Provider, ProviderAccount
@@ -425,13 +425,7 @@ def table(stages: list[Stage]) -> None:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as info:
-        for text in info:
-            if text.startswith("model name"):
-                model = text.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores (vCPUs)"
+    return f"{cpu_model()}, {os.cpu_count()} cores (vCPUs)"
 
 
 def model(rounds: list[dict]) -> None:

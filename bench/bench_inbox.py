@@ -51,7 +51,15 @@ from urllib.parse import quote, urlencode
 
 import django
 
-from bench.common import cpu_times, percentile, prepare_database, start_web_server, stolen, use_bench_database
+from bench.common import (
+    cpu_model,
+    cpu_times,
+    percentile,
+    prepare_database,
+    start_web_server,
+    stolen,
+    use_bench_database,
+)
 
 os.environ["DEBUG"] = "false"
 # A Redis database of its own: the inbox change counter and the tasks the live test enqueues.
@@ -101,12 +109,7 @@ def busy(before: list[int], after: list[int]) -> float:
 
 
 def machine() -> str:
-    model = "?"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     with open("/proc/meminfo") as info:
         mem_kib = int(info.readline().split()[1])
     with connection.cursor() as cursor:

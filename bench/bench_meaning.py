@@ -32,7 +32,7 @@ import time
 
 import django
 
-from bench.common import percentile, prepare_database, use_bench_database
+from bench.common import cpu_model, percentile, prepare_database, use_bench_database
 
 os.environ["DEBUG"] = "false"
 use_bench_database(sized=True)
@@ -59,7 +59,7 @@ THROUGHPUT_MESSAGES = int(os.environ.get("BENCH_EMBED_MESSAGES", "20000"))
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = cpu_model()
     return f"{os.cpu_count()} cores ({cpu})"
 
 

@@ -188,3 +188,9 @@ def process_cpu() -> dict[str, float]:
 
 def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {kind: after.get(kind, 0.0) - before.get(kind, 0.0) for kind in after}
+
+
+def cpu_model() -> str:
+    """The machine's CPU model, as /proc/cpuinfo names it."""
+    with open("/proc/cpuinfo") as info:
+        return next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown CPU")

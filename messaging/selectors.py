@@ -207,9 +207,9 @@ def _words_matched(qs: QuerySet, terms: list[str]) -> QuerySet:
 # evenly through time; they seldom are, and a first name at a million conversations read 217,609 of
 # them to find 51 (docs/benchmarks.md, issue 21). Sorting costs about a row per match; the walk about
 # a page's rows times conversations per match: the two meet where matches squared equal the page's
-# rows times the conversations shown (times the walk's cost per conversation). Measured on sixty first
-# names at a million conversations, this chose the faster way, or one within 25 ms of it, for all 120
-# branches (docs/benchmarks.md, issue 21).
+# rows times the conversations shown (times the walk's cost per conversation). At a million
+# conversations this chose the faster way, or one within 25 ms of it, for all 146 branches of seventy
+# terms (bench/bench_search_plans.py; docs/benchmarks.md, issue 21).
 
 
 class _Unindexed(Func):
