@@ -159,8 +159,7 @@ def write_requests(path: Path, lines: list[Line], count: int) -> None:
 
 
 def start(process: launcher.Process) -> subprocess.Popen:
-    log = open(LOGS / (process.name.replace(" ", "-") + ".log"), "w")  # noqa: SIM115 (closed with the process)
-    return process.start(env=pipeline.product_env(), stdout=log, stderr=subprocess.STDOUT)
+    return pipeline.start(process, pipeline.product_env(), logs=LOGS)
 
 
 def redis_server() -> psutil.Process | None:

@@ -154,8 +154,8 @@ def product_env() -> dict:
             "DATABASE_NAME": os.environ["DATABASE_NAME"]}
 
 
-def start(process: launcher.Process, env: dict) -> subprocess.Popen:
-    log = open(LOGS / (process.name.replace(" ", "-") + ".log"), "w")  # noqa: SIM115 (closed with the process)
+def start(process: launcher.Process, env: dict, *, logs: Path = LOGS) -> subprocess.Popen:
+    log = open(logs / (process.name.replace(" ", "-") + ".log"), "w")  # noqa: SIM115 (closed with the process)
     return process.start(env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

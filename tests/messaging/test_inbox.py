@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -44,8 +45,6 @@ def make_conversation(org, number, phone, *, name="", messages=1, body="Hello th
 
 
 def inbox_url(org, **params):
-    from urllib.parse import urlencode
-
     return f"/o/{org.slug}/inbox/" + (f"?{urlencode(params)}" if params else "")
 
 
@@ -508,7 +507,8 @@ def _search_names(client, org, q) -> list[str]:
     page = client.get(inbox_url(org, view="all", q=q)).content.decode()
     names = re.findall(r'row-name">([^<]+)<', page)
     while (after := re.search(r'after=([^"&]+)', page)) is not None:
-        page = client.get(f"/o/{org.slug}/inbox/list/?view=all&q={q}&after={after.group(1)}").content.decode()
+        query = urlencode({"view": "all", "q": q})
+        page = client.get(f"/o/{org.slug}/inbox/list/?{query}&after={after.group(1)}").content.decode()
         names += re.findall(r'row-name">([^<]+)<', page)
     return names
 
