@@ -362,8 +362,11 @@ def _generate(*, slug: str, plan: Size, log) -> object:
             cursor.execute("set local synchronous_commit = off")
             cursor.execute("select setseed(0.1877)")
             rebuild = _drop_secondary(cursor)
-            # The order items' total trigger is replaced by one UPDATE per organization (_insert_orders).
+            # The order items' total trigger is replaced by one UPDATE per organization (_insert_orders),
+            # the trigger that adds new messages' words to their conversations by the conversations'
+            # insert, which comes after the messages' (_insert_conversations).
             cursor.execute("alter table crm_orderitem disable trigger crm_orderitem_total")
+            cursor.execute("alter table messaging_message disable trigger messaging_message_words_add")
         # The small organizations first: with the secondary indexes dropped, each one's statements scan
         # the tables, which are still small then.
         for k in range(plan.small_organizations):
@@ -379,6 +382,7 @@ def _generate(*, slug: str, plan: Size, log) -> object:
         with connection.cursor() as cursor:
             cursor.execute("set constraints all immediate")  # the deferred foreign-key checks, before the ALTER
             cursor.execute("alter table crm_orderitem enable trigger crm_orderitem_total")
+            cursor.execute("alter table messaging_message enable trigger messaging_message_words_add")
             for statement in rebuild:
                 cursor.execute(statement)
         done(f"{len(rebuild)} indexes and constraints rebuilt")
@@ -605,18 +609,21 @@ def _insert_messages(cursor, params) -> None:
 
 def _insert_conversations(cursor, params) -> None:
     """After the messages (the foreign keys are checked at commit), so that the preview is the last
-    message's text and last_inbound_at its last inbound message's time."""
+    message's text, last_inbound_at its last inbound message's time, and message_words the words of
+    its messages, as migration messaging 0015's trigger would have added them (contact_words is
+    copied from the contact by the insert trigger)."""
     cursor.execute("""
         insert into messaging_conversation (id, organization_id, contact_id, channel, phone_number_id,
             whatsapp_sender_id, status, snoozed_until, assignee_id, unread_count, last_message_at, last_inbound_at,
-            last_message_preview, labels, created_at, updated_at)
+            last_message_preview, labels, created_at, updated_at, message_words)
         select p.conv_id, %(org)s, p.contact_id, p.channel, p.phone_number_id, null, p.status, p.snoozed_until,
                p.assignee_id, p.unread, p.last_at, m.last_inbound_at,
-               left(coalesce(nullif(m.last_body, ''), '[image]'), 200), p.labels, p.first_at, p.last_at
+               left(coalesce(nullif(m.last_body, ''), '[image]'), 200), p.labels, p.first_at, p.last_at, m.words
         from bench_plan p join (
             select conversation_id,
                    (array_agg(body order by created_at desc))[1] as last_body,
-                   max(created_at) filter (where direction = 'inbound') as last_inbound_at
+                   max(created_at) filter (where direction = 'inbound') as last_inbound_at,
+                   coalesce(strip(to_tsvector('simple', string_agg(body, E'\\n'))), ''::tsvector) as words
             from messaging_message where organization_id = %(org)s
             group by conversation_id
         ) m on m.conversation_id = p.conv_id""", params)

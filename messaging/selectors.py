@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 
 from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.db import connection, transaction
-from django.db.models import DateTimeField, Func, Q, QuerySet, Subquery
+from django.db.models import BooleanField, DateTimeField, F, Func, Q, QuerySet, Subquery
 
 from core import counts
 from crm.models import Channel, Contact
-from crm.selectors import search_query, search_words
+from crm.selectors import search_words
 from telephony import selectors as telephony_selectors
 from telephony.models import Call, PhoneNumber, Provider
 from tenants.access import current_access
@@ -130,33 +130,68 @@ def _after(qs, after):
 @dataclass(frozen=True)
 class _Match:
     """One way a conversation can match a search: its `column` is among `values` (the ids of the
-    matching contacts, or of the conversations of the matching messages)."""
+    matching contacts, or of the conversations of the matching messages). `walked`: the same test
+    made on the conversation's own row, which a walk through the conversations reads anyway."""
 
     column: str
     values: QuerySet
-    walk_cost: float = 1.0  # what walking to one match costs, against a contact's (_search_order)
+    walked: Q | None = None
+    walk_cost: float = 1.0  # what the walk pays per conversation, against what sorting pays per match
 
     def condition(self) -> Q:
         return Q(**{f"{self.column}__in": self.values})
 
+    def walk_condition(self) -> Q:
+        return self.condition() if self.walked is None else self.walked
+
 
 def _search_matches(organization: Organization, text: str) -> list[_Match] | None:
-    """One match per way a conversation can match a search (contact name, number, message text);
-    None when the text has nothing to search for."""
-    query = search_query(text)
-    if query is None:
+    """One match per way a conversation can match a search: every word in its contact's name (or
+    WhatsApp name, or email), its contact's number having the digits typed, or every word in one of
+    its messages. None when the text has nothing to search for."""
+    words = search_words(text)
+    if not words:
         return None
+    name_terms = [f"{word}:*" for word in words]
+    message_terms = _message_terms(text)
     contacts = Contact.objects.filter(organization=organization)
-    matches = [_Match("contact_id", contacts.filter(search_vector=query).values_list("pk", flat=True))]
+    by_name = contacts.filter(search_vector=_terms_query(name_terms)).values_list("pk", flat=True)
+    # Costs per conversation walked, against a match sorted (bench/bench_search_plans.py at a million
+    # conversations): a contact's words on the row 1.2 µs against 5 to 8 µs to fetch a matching
+    # contact and its conversation; a message's 2 µs against 3 µs; a number's, not on the row, as much.
+    matches = [_Match("contact_id", by_name, walked=Q(_Words("contact_words", name_terms)), walk_cost=0.2)]
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 3:
         matches.append(_Match("contact_id", contacts.filter(phone_number__contains=digits)
                               .values_list("pk", flat=True)))
-    messages = _words_matched(Message.objects.filter(organization=organization), _message_terms(text))
-    # A word found in messages is found in about 1.8 of a conversation's, and the walk checks all of
-    # its messages (1.6 times a contact's check): three times a contact's cost per conversation found.
-    matches.append(_Match("id", messages.values_list("conversation_id", flat=True), walk_cost=3.0))
+    messages = _words_matched(Message.objects.filter(organization=organization), message_terms)
+    by_text = messages.values_list("conversation_id", flat=True)
+    # The conversation's words are those of all its messages together: with one word, whether it has
+    # the word says whether one of its messages has it; with several, only whether it may (each
+    # could be in another message), and the messages of the conversations that may are looked at.
+    walked = Q(_Words("message_words", message_terms))
+    if len(set(message_terms)) > 1:
+        walked &= Q(id__in=by_text)
+    matches.append(_Match("id", by_text, walked=walked, walk_cost=0.5))
     return matches
+
+
+class _Words(Func):
+    """Whether a conversation's `column` has every term: contact_words (its contact's search vector)
+    or message_words (the words of all its messages), the tsvector columns of its own row kept by
+    migration 0015's triggers. Django does not know these columns, so that no save() ever writes
+    them back; this names them beside the conversation table's name or alias in the query."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, terms: list[str]):
+        super().__init__(F("pk"))
+        self.column, self.terms = column, tuple(terms)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        pk, _ = compiler.compile(self.source_expressions[0])
+        table = pk.rsplit(".", 1)[0]
+        return f"{table}.{self.column} @@ to_tsquery('simple', %s)", [" & ".join(self.terms)]
 
 
 # In a message's text a word of one or two characters matches only as a whole word: as a prefix, "4"
@@ -203,13 +238,13 @@ def _words_matched(qs: QuerySet, terms: list[str]) -> QuerySet:
 
 # A search's match that few contacts or messages have is found through the search index and its
 # conversations sorted; one that many have is found by walking the conversations newest first until
-# a page of them match. Left to itself, the planner walks whenever it expects the matches spread
-# evenly through time; they seldom are, and a first name at a million conversations read 217,609 of
-# them to find 51 (docs/benchmarks.md, issue 21). Sorting costs about a row per match; the walk about
-# a page's rows times conversations per match: the two meet where matches squared equal the page's
-# rows times the conversations shown (times the walk's cost per conversation). At a million
-# conversations this chose the faster way, or one within 25 ms of it, for all 146 branches of seventy
-# terms (bench/bench_search_plans.py; docs/benchmarks.md, issue 21).
+# a page of them match, testing each on its own row (_Match.walked). Left to itself, the planner walks
+# whenever it expects the matches spread evenly through time; they seldom are, and a first name at a
+# million conversations read 217,609 of them to find 51 (docs/benchmarks.md, issue 21). Sorting costs
+# about a row per match; the walk about a page's rows times conversations per match (times what it
+# pays per conversation against what sorting pays per match, _Match.walk_cost): the two meet where
+# matches squared equal the page's rows times the conversations shown, over that cost
+# (bench/bench_search_plans.py times both ways for seventy terms).
 
 
 class _Unindexed(Func):
@@ -220,11 +255,12 @@ class _Unindexed(Func):
     output_field = DateTimeField()
 
 
-def _search_order(match: _Match, conversations: float, limit: int) -> tuple:
+def _search_order(match: _Match, conversations: float, limit: int) -> tuple[Q, tuple]:
+    """The match's condition and ORDER BY: sorted, or walked to."""
     matching = counts.estimated(match.values)
     if matching * matching <= limit * conversations * match.walk_cost:
-        return _Unindexed("last_message_at").desc(), "-id"
-    return "-last_message_at", "-id"
+        return match.condition(), (_Unindexed("last_message_at").desc(), "-id")
+    return match.walk_condition(), ("-last_message_at", "-id")
 
 
 def _search_page(*, organization, agent, filters, after, limit) -> list[Conversation]:
@@ -237,8 +273,10 @@ def _search_page(*, organization, agent, filters, after, limit) -> list[Conversa
         return []
     shown = inbox_filtered(organization=organization, agent=agent, filters=replace(filters, q="", status=""))
     conversations = counts.estimated(shown)
-    branches = [_after(shown, after).filter(match.condition()).order_by(*_search_order(match, conversations, limit))
-                .values_list("last_message_at", "pk")[:limit] for match in matches]
+    branches = []
+    for match in matches:
+        condition, order = _search_order(match, conversations, limit)
+        branches.append(_after(shown, after).filter(condition).order_by(*order).values_list("last_message_at", "pk")[:limit])
     with transaction.atomic(), connection.cursor() as cursor:
         # A branch for a common term walks the conversations newest first and stops at `limit`
         # matches. Split over parallel workers, each walked much further than needed, waiting for

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import stamps
+from crm import merges
 from crm import services as crm_services
 from messaging.models import CannedReply, Conversation, ConversationStatus, Direction, Message, MessageStatus
 from messaging.services import conversations, outbound
@@ -561,3 +562,61 @@ def test_a_rare_word_beside_a_common_one_finds_the_same_rows_either_way(agent_cl
     assert set(_search_names(agent_client, org, "order 41234")) == expected
     monkeypatch.setattr("messaging.selectors.RAREST_FIRST_RATIO", 10**18)  # never
     assert set(_search_names(agent_client, org, "order 41234")) == expected
+
+
+def test_words_in_different_messages_or_in_the_name_and_a_message_do_not_combine(agent_client, org, our_number,
+                                                                                    monkeypatch):
+    """Every word typed is in the contact's name or every word in one message: walking the
+    conversations reads the words of all their messages at once (migration 0015), and still lists
+    exactly what sorting the matching messages' conversations lists."""
+    quill = make_conversation(org, our_number, "+14155550131", name="Nora Quill", body="My parcel is late")
+    make_conversation(org, our_number, "+14155550132", name="Pat Parcel", body="Thanks")
+    with tenant_scope(org):
+        Message.objects.create(organization=org, conversation=quill, direction=Direction.OUTBOUND, channel="sms",
+                               body="We are sorry: a new one leaves today", status=MessageStatus.SENT)
+    for estimate in (0, 10**12):  # every match sorted, then every match walked to
+        monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs, estimate=estimate: estimate)
+        assert _search_names(agent_client, org, "parcel late") == ["Nora Quill"]  # one message
+        assert _search_names(agent_client, org, "nora quill") == ["Nora Quill"]  # the name
+        assert sorted(_search_names(agent_client, org, "parcel")) == ["Nora Quill", "Pat Parcel"]
+        assert _search_names(agent_client, org, "late sorry") == []  # two messages
+        assert _search_names(agent_client, org, "nora parcel") == []  # the name and a message
+        assert _search_names(agent_client, org, "pat thanks") == []
+
+
+def test_search_follows_renames_new_edited_and_removed_messages(agent_client, org, our_number):
+    """The words a search reads are kept by the database (migration 0015's triggers): a renamed contact
+    is found by its new name only, a new message's words at once, and an edited or removed message's
+    words no longer."""
+    conversation = make_conversation(org, our_number, "+14155550141", name="Wanda Oldname", body="About the kettle")
+    with tenant_scope(org):
+        contact = conversation.contact
+        contact.name = "Wanda Newname"
+        contact.save()
+    assert _search_names(agent_client, org, "newname") == ["Wanda Newname"]
+    assert _search_names(agent_client, org, "oldname") == []
+    with tenant_scope(org):
+        Message.objects.create(organization=org, conversation=conversation, direction=Direction.INBOUND,
+                               channel="sms", body="And a toaster", status=MessageStatus.RECEIVED)
+        Message.objects.create(organization=org, conversation=conversation, direction=Direction.INBOUND,
+                               channel="mms", body="", status=MessageStatus.RECEIVED)  # a picture alone
+    assert _search_names(agent_client, org, "toaster") == ["Wanda Newname"]
+    with tenant_scope(org):
+        Message.objects.filter(conversation=conversation, body__contains="toaster").update(body="And a blender")
+        Message.objects.filter(conversation=conversation, body__contains="kettle").delete()
+    assert _search_names(agent_client, org, "toaster") == []
+    assert _search_names(agent_client, org, "kettle") == []
+    assert _search_names(agent_client, org, "blender") == ["Wanda Newname"]
+
+
+def test_search_follows_a_merge_of_two_contacts(agent_client, org, our_number, owner):
+    """Merging moves the duplicate's conversation (or its messages) to the survivor: the duplicate's
+    words are found on the survivor's row, under the survivor's name, and its old name no longer."""
+    survivor = make_conversation(org, our_number, "+14155550151", name="Sam Survivor", body="About the invoice")
+    duplicate = make_conversation(org, our_number, "+14155550152", name="Dan Duplicate", body="My refund please")
+    with tenant_scope(org):
+        merges.contact_merge(organization=org, actor=owner, survivor=survivor.contact, duplicate=duplicate.contact)
+    assert _search_names(agent_client, org, "refund") == ["Sam Survivor"]
+    assert _search_names(agent_client, org, "invoice") == ["Sam Survivor"]
+    assert _search_names(agent_client, org, "duplicate") == []
+
