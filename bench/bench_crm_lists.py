@@ -71,6 +71,8 @@ def in_process(organization, agents) -> None:
             group="calls")
     measure("call log: page 20", [f"/o/{slug}/calls/?page=20"] * 200, client=client, target=LIST_TARGET_MS,
             group="calls")
+    measure("contacts: label filter", [f"/o/{slug}/contacts/?label=vip"] * 200, client=client,
+            target=LIST_TARGET_MS, group="contacts")
     measure("contacts: search a first name", [f"/o/{slug}/contacts/?q={rng.choice(names).split()[0]}"
                                               for _ in range(200)], client=client, target=TARGET_MS, group="contacts")
     measure("contacts: search digits of a number", [f"/o/{slug}/contacts/?q={rng.choice(numbers)[-7:]}"

@@ -9,7 +9,7 @@
 - 100,000 contacts with names combined from 209 first and 204 last names (common ones drawn more
   often, as in life), each with a distinct E.164 number (85 % North American, 10 % UK mobiles, 5 %
   German mobiles), 30 % with an email address, WhatsApp contacts with a profile name, 1 % opted out
-  of SMS;
+  of SMS, a tenth with a label ("vip", "wholesale", ...);
 - 100,000 conversations, one per contact (20 % WhatsApp through Twilio, the rest SMS), last active
   over the last 90 days (more of them recently). Status depends on age: of the conversations active
   in the last 7 days 45 % are open, of the older ones 12 %: about 16 % open, 4 % pending, 3 %
@@ -109,6 +109,11 @@ DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "tom
 TIMES = ["9am", "10am", "11:30", "noon", "2pm", "3:30pm", "5pm", "6pm"]
 DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "hotmail.co.uk", "web.de"]
 LABELS = ["vip", "billing", "shipping", "refund", "complaint", "wholesale", "follow-up"]
+# A tenth of the contacts carry one of these (CONTACT_LABELED, by a hash of the contact's id).
+CONTACT_LABELS = ["vip", "wholesale", "reseller", "press", "late payer", "prefers email"]
+CONTACT_LABELED = """case when abs(hashtext({id}::text)) %% 10 = 0
+    then array[(%(contact_labels)s::varchar[])[1 + abs(hashtext({id}::text)) / 10 %% 6]]
+    else '{{}}'::varchar[] end"""
 AREA_CODES = ["212", "213", "305", "312", "404", "415", "469", "503", "512", "602", "617", "646", "702", "713",
               "718", "720", "773", "818", "917", "416"]
 
@@ -444,7 +449,7 @@ def _populate(organization, numbers, agents, users, *, conversations: int, messa
         "numbers": [n.pk for n in numbers], "lines": [n.phone_number for n in numbers],
         "agents": [a.pk for a in agents], "agent_count": len(agents),
         "agent_firsts": [a.name.split()[0] for a in agents], "users": [u.pk for u in users],
-        "opening": OPENING, "inbound": INBOUND, "greeting": GREETING, "outbound": OUTBOUND, "notes": NOTES,
+        "contact_labels": CONTACT_LABELS, "opening": OPENING, "inbound": INBOUND, "greeting": GREETING, "outbound": OUTBOUND, "notes": NOTES,
     }
     steps = [
         (_plan_conversations, "conversation plan (temporary table)"),
@@ -544,13 +549,13 @@ def _insert_contacts(cursor, params) -> None:
     cursor.execute("""
         insert into crm_contact (id, organization_id, phone_number, address_kind, name, email, whatsapp_profile_name,
             wa_id, profile_image_url, sms_opted_out_at, sms_opt_out_source, whatsapp_opted_out_at,
-            whatsapp_opt_out_source, notes, created_at, updated_at)
+            whatsapp_opt_out_source, notes, created_at, updated_at, labels)
         select contact_id, %(org)s, phone, 'phone', first || ' ' || last, email,
                case when channel = 'whatsapp' then first else '' end,
                case when channel = 'whatsapp' then substr(phone, 2) else '' end,
                '', case when opted_out then last_at end, case when opted_out then 'STOP' else '' end, null, '',
                case when i %% 50 = 0 then 'Prefers WhatsApp; ask before calling.' else '' end,
-               first_at, last_at
+               first_at, last_at, """ + CONTACT_LABELED.format(id="contact_id") + """
         from bench_plan""", params)
 
 

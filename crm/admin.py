@@ -3,7 +3,16 @@ from django.db.models import F
 
 from core.admin import TypedNamesAdminMixin
 
-from .models import Contact, ContactImport, ContactMerge, Order, OrderCounter, OrderItem, OrderStatusChange
+from .models import (
+    Contact,
+    ContactImport,
+    ContactLabelUse,
+    ContactMerge,
+    Order,
+    OrderCounter,
+    OrderItem,
+    OrderStatusChange,
+)
 
 
 @admin.register(Contact)
@@ -128,6 +137,22 @@ class ContactImportAdmin(admin.ModelAdmin):
     search_fields = ["file_name"]
     readonly_fields = ["file_name", "organization", "status", "default_country", "summary", "result", "rows",
                        "created_by", "created_at", "applied_by", "applied_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactLabelUse)
+class ContactLabelUseAdmin(admin.ModelAdmin):
+    """Read-only: the labels each organization's contacts carry and how many carry each, as the
+    contacts page's label filter lists them. A trigger keeps the counts; there is nothing to edit."""
+
+    list_display = ["label", "organization", "contacts"]
+    list_filter = ["organization"]
+    readonly_fields = ["organization", "label", "contacts"]
 
     def has_add_permission(self, request):
         return False

@@ -113,6 +113,26 @@ class Contact(TenantModel):
 # Orders ---------------------------------------------------------------------------------------------
 
 
+class ContactLabelUse(TenantModel):
+    """How many of an organization's contacts carry each label, so that the contacts page's label
+    filter and the edit form's suggestions list the labels in use from a few rows instead of reading
+    every labelled contact (a tenth of a second at a million contacts). Kept by a trigger on the
+    contacts table (migration 0012), so every writer keeps it right: the edit form, imports, merges,
+    bulk SQL, deletes. messaging.LabelUse does the same for conversations."""
+
+    label = models.CharField(max_length=CONTACT_LABEL_LONGEST)
+    contacts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "label"], name="contact_label_use_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.contacts})"
+
+
 class OrderStatus(models.TextChoices):
     """Seed 003's order_status, in its workflow's order."""
 

@@ -17,10 +17,11 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import counts
+from tenants.access import current_access
 from tenants.models import Organization
 from tenants.scoping import get_for_org
 
-from .models import Contact, ContactImport, ContactMerge, Order, OrderStatus
+from .models import Contact, ContactImport, ContactLabelUse, ContactMerge, Order, OrderStatus
 
 
 def search_words(text: str) -> list[str]:
@@ -174,7 +175,14 @@ def contact_list(*, organization: Organization, search: str = "", has_open_order
 
 
 def contact_labels(*, organization: Organization) -> list[str]:
-    """The labels the organization's contacts carry, for the filter's and the edit form's suggestions."""
+    """The labels the organization's contacts carry, for the filter's and the edit form's suggestions.
+    A member who sees every contact reads the label counts (ContactLabelUse, kept by a trigger); a
+    member limited to some clients' contacts lists the labels of those only, so that no label of a
+    contact hidden from them is shown."""
+    access = current_access()
+    if access is not None and access.everything:
+        return list(ContactLabelUse.objects.filter(organization=organization, contacts__gt=0)
+                    .order_by("label").values_list("label", flat=True)[:200])
     labels = (Contact.objects.filter(organization=organization).exclude(labels=[])
               .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True)
               .order_by("label").distinct())

@@ -182,6 +182,7 @@ RULES: dict[str, Callable[[QuerySet, Access], QuerySet]] = {
     "messaging.InboundEvent": _inbound_events,
     # A CSV of customers someone uploaded: rows of any client, or none; the importer is unrestricted.
     "crm.ContactImport": _nothing,
+    "crm.ContactLabelUse": _nothing,
     # Labels of every conversation, visible or not: a restricted member's label filter lists the
     # labels of the conversations they see instead (messaging.selectors.inbox_labels).
     "messaging.LabelUse": _nothing,

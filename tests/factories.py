@@ -66,6 +66,7 @@ def build_world(organization: Organization, owner) -> dict:
     from crm.models import (
         Contact,
         ContactImport,
+        ContactLabelUse,
         ContactMerge,
         Order,
         OrderCounter,
@@ -110,7 +111,9 @@ def build_world(organization: Organization, owner) -> dict:
             client=world["client"],
             capabilities={"voice": True, "sms": True, "mms": False, "fax": False})
         world["contact"] = Contact.objects.create(organization=organization, phone_number=next_test_number(),
-                                                  name=f"{organization.name} customer")
+                                                  name=f"{organization.name} customer", labels=["wholesale"])
+        # kept by a trigger
+        world["contactlabeluse"] = ContactLabelUse.objects.get(organization=organization, label="wholesale")
         world["conversation"] = Conversation.objects.create(organization=organization, contact=world["contact"],
                                                             channel="sms", phone_number=world["phonenumber"],
                                                             assignee=world["agent"], labels=["vip"])

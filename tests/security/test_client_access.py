@@ -51,7 +51,7 @@ def _hide(org, world: dict) -> dict[str, object]:
         Agent.objects.filter(pk=world["agent"].pk).update(name="Hidden Agent Hank")
         PhoneNumber.objects.filter(pk=world["phonenumber"].pk).update(client=world["client"],
                                                                       friendly_name="Hidden Line Hotel")
-        Contact.objects.filter(pk=world["contact"].pk).update(name="Hidden Harriet")
+        Contact.objects.filter(pk=world["contact"].pk).update(name="Hidden Harriet", labels=["hidden-contact-label-yak"])
         Contact.objects.filter(pk=world["duplicate"].pk).update(name="Hidden Duplicate Dora")
         Message.objects.filter(pk=world["message"].pk).update(body="hidden-message-body")
         Conversation.objects.filter(pk=world["conversation"].pk).update(last_message_preview="hidden-message-body",
@@ -63,6 +63,7 @@ def _hide(org, world: dict) -> dict[str, object]:
         "client": "Hidden Client Co", "agent": "Hidden Agent Hank", "number name": "Hidden Line Hotel",
         "customer": "Hidden Harriet", "duplicate": "Hidden Duplicate Dora", "message": "hidden-message-body",
         "order notes": "hidden-order-notes", "call notes": "hidden-call-notes", "label": "hidden-label-zebra",
+        "contact label": "hidden-contact-label-yak",
         "customer's number": contact.phone_number, "hidden number": number.phone_number,
         "shared customer's hidden message": "hidden-shared-message",
     }

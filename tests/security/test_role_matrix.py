@@ -421,6 +421,8 @@ ADMIN_MODEL_EXCEPTIONS = {
     # Label counts are kept by a trigger: staff read them only.
     ("messaging.labeluse", "POST", "add/"): 403, ("messaging.labeluse", "GET", "add/"): 403,
     ("messaging.labeluse", "POST", "<path:object_id>/change/"): 403,
+    ("crm.contactlabeluse", "POST", "add/"): 403, ("crm.contactlabeluse", "GET", "add/"): 403,
+    ("crm.contactlabeluse", "POST", "<path:object_id>/change/"): 403,
     # Orders are numbered and recorded by crm.services: nothing to add by hand; lines are added on their order.
     **{(f"crm.{model}", method, "add/"): 403 for model in ("order", "orderitem", "orderstatuschange", "ordercounter")
        for method in ("GET", "POST")},
