@@ -70,10 +70,13 @@ class _Unindexed(Func):
 # expecting the matches spread evenly; but contacts named Timothy sit together near the end of the
 # alphabet (a first name is the start of a name): 90,000 rows read, 52 ms, against 1.2 ms this way.
 # A broad search is the other way round: sorting "j"'s 22,000 matches takes 22 ms (about a
-# microsecond each), while the walk meets 51 of them at once (2 ms). Up to 5,000 matches, sorting
-# costs at most about 6 ms, whatever their place in the alphabet (docs/benchmarks.md, issue 16).
+# microsecond each), while the walk meets 51 of them at once (2 ms). At a million contacts a common
+# first name is shared by 20,000 of them: "Mary" walked 1.5 s to reach the M's, and sorted in 34 ms.
+# Up to 50,000 matches sorting costs at most about 100 ms (1.5 to 2.6 µs a match), whatever their
+# place in the alphabet; a search with more matches than one name can have (a letter, "j": 224,539)
+# finds them spread through the alphabet, and walks (docs/benchmarks.md, issues 16 and 21).
 CONTACT_SEARCH_SORT = (_Unindexed("name"), "phone_number", "id")
-CONTACT_SEARCH_SORTED_UP_TO = 5_000  # matches, as the planner estimates them
+CONTACT_SEARCH_SORTED_UP_TO = 50_000  # matches, as the planner estimates them
 
 
 def searched_by_name(qs: QuerySet[Contact], *, sort: str = "name", search: str = "") -> QuerySet[Contact]:

@@ -17,8 +17,10 @@ from .forms import CallFilterForm, CallNotesForm
 from .services import call_log, recordings
 
 LOG_PAGE = 50
-# The log counts its calls up to this many; past it, the pager says "2,000+ calls" (core.counts).
-LOG_COUNTED_UP_TO = 2000
+# The log counts its calls up to this many; past it, the pager says "500+ calls" (core.counts). Each
+# row counted is read under the row-level-security policy: counting 2,000 missed calls took 9 ms of
+# a page that had 25 (docs/benchmarks.md, issue 21).
+LOG_COUNTED_UP_TO = 500
 
 
 
