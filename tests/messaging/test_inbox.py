@@ -14,6 +14,7 @@ from django.utils import timezone
 from core import stamps
 from crm import merges
 from crm import services as crm_services
+from messaging import selectors
 from messaging.models import CannedReply, Conversation, ConversationStatus, Direction, Message, MessageStatus
 from messaging.services import conversations, outbound
 from messaging.services import live as live_service
@@ -536,7 +537,8 @@ def test_a_search_lists_the_same_rows_whether_its_matches_are_sorted_or_walked_t
     assert len(expected) == 120
 
     sorted_names = _search_names(agent_client, org, "nora")
-    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 10**12)  # every match walked to
+    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 10**12)  # every match walked to,
+    monkeypatch.setattr("messaging.selectors.UNSEEN_MARGIN", 0)  # the message words' too
     walked_names = _search_names(agent_client, org, "nora")
     monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 0)  # every match sorted
     assert sorted_names == walked_names == _search_names(agent_client, org, "nora") == expected
@@ -574,6 +576,7 @@ def test_words_in_different_messages_or_in_the_name_and_a_message_do_not_combine
     with tenant_scope(org):
         Message.objects.create(organization=org, conversation=quill, direction=Direction.OUTBOUND, channel="sms",
                                body="We are sorry: a new one leaves today", status=MessageStatus.SENT)
+    monkeypatch.setattr("messaging.selectors.UNSEEN_MARGIN", 0)  # no estimate taken for an unseen word's
     for estimate in (0, 10**12):  # every match sorted, then every match walked to
         monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs, estimate=estimate: estimate)
         assert _search_names(agent_client, org, "parcel late") == ["Nora Quill"]  # one message
@@ -620,3 +623,23 @@ def test_search_follows_a_merge_of_two_contacts(agent_client, org, our_number, o
     assert _search_names(agent_client, org, "invoice") == ["Sam Survivor"]
     assert _search_names(agent_client, org, "duplicate") == []
 
+
+
+def test_a_message_match_the_statistics_say_nothing_about_is_sorted_not_walked(org, monkeypatch):
+    """A word the planner estimates at its floor for unseen words may be in no message or in
+    thousands: it is sorted (what that costs is bounded by its real matches), never walked (a walk to
+    a word in no message reads every conversation). Above the floor the rule decides."""
+    with tenant_scope(org):
+        by_name, by_text = selectors._search_matches(org, "melissa")
+    floor = 2468.0
+
+    def how(match, matching, conversations):
+        monkeypatch.setattr("messaging.selectors.counts.estimated",
+                            lambda qs: floor if qs is match.unseen else matching)
+        _, order = selectors._search_order(match, conversations, 51)
+        return "walked" if order[0] == "-last_message_at" else "sorted"
+
+    assert how(by_text, floor, 10**6) == "sorted"
+    assert how(by_text, floor * 2, 10**6) == "walked"
+    assert how(by_text, floor * 2, 10**8) == "sorted"  # rare among a hundred million conversations
+    assert by_name.unseen is None and how(by_name, floor, 10**6) == "walked"
