@@ -517,9 +517,10 @@ def _search_names(client, org, q) -> list[str]:
 
 def test_a_search_lists_the_same_rows_whether_its_matches_are_sorted_or_walked_to(agent_client, org, our_number,
                                                                                     monkeypatch):
-    """Each kind of match is either sorted or found by walking the conversations newest first, as the
-    planner's estimate of its matches says (messaging.selectors._search_order); both list every match
-    once, newest first, across pages."""
+    """Each kind of match is sorted, or found by walking the conversations newest first, as the
+    planner's estimate of its matches says (messaging.selectors._search_order); a message word the
+    estimates say nothing of is looked for in the newest conversations first. Every way lists every
+    match once, newest first, across pages."""
     now = timezone.now()
     expected = []
     for i in range(180):  # more matches of each kind than a page holds
@@ -536,12 +537,15 @@ def test_a_search_lists_the_same_rows_whether_its_matches_are_sorted_or_walked_t
     expected = [name for _, name in sorted(expected, reverse=True)]
     assert len(expected) == 120
 
-    sorted_names = _search_names(agent_client, org, "nora")
+    found = {}
+    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 0)  # few: sorted, the messages'
+    for window in (0, 40, 10**6):  # after a window (_window) of none, some, or every conversation
+        monkeypatch.setattr("messaging.selectors.WINDOW", window)
+        found[f"sorted after a window of {window}"] = _search_names(agent_client, org, "nora")
     monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 10**12)  # every match walked to,
     monkeypatch.setattr("messaging.selectors.UNSEEN_MARGIN", 0)  # the message words' too
-    walked_names = _search_names(agent_client, org, "nora")
-    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 0)  # every match sorted
-    assert sorted_names == walked_names == _search_names(agent_client, org, "nora") == expected
+    found["walked"] = _search_names(agent_client, org, "nora")
+    assert found == {way: expected for way in found}
 
 
 def test_a_short_word_matches_message_text_only_as_a_whole_word(agent_client, org, our_number):
@@ -625,21 +629,34 @@ def test_search_follows_a_merge_of_two_contacts(agent_client, org, our_number, o
 
 
 
-def test_a_message_match_the_statistics_say_nothing_about_is_sorted_not_walked(org, monkeypatch):
+def test_a_message_word_the_statistics_say_nothing_about_is_looked_for_in_the_newest_first(org, monkeypatch):
     """A word the planner estimates at its floor for unseen words may be in no message or in
-    thousands: it is sorted (what that costs is bounded by its real matches), never walked (a walk to
-    a word in no message reads every conversation). Above the floor the rule decides."""
+    thousands: it is looked for through the newest conversations first, then sorted (what that costs
+    is bounded by its real matches), never walked to the end (a walk to a word in no message reads
+    every conversation). Above the floor the rule decides; several words are sorted."""
     with tenant_scope(org):
         by_name, by_text = selectors._search_matches(org, "melissa")
+        _, by_both = selectors._search_matches(org, "melissa order")
     floor = 2468.0
 
     def how(match, matching, conversations):
         monkeypatch.setattr("messaging.selectors.counts.estimated",
                             lambda qs: floor if qs is match.unseen else matching)
-        _, order = selectors._search_order(match, conversations, 51)
-        return "walked" if order[0] == "-last_message_at" else "sorted"
+        _, order, windowed = selectors._search_order(match, conversations, 51)
+        return "windowed" if windowed else "walked" if order[0] == "-last_message_at" else "sorted"
 
-    assert how(by_text, floor, 10**6) == "sorted"
+    assert how(by_text, floor, 10**6) == "windowed"
+    assert how(by_both, floor, 10**6) == "sorted"
     assert how(by_text, floor * 2, 10**6) == "walked"
     assert how(by_text, floor * 2, 10**8) == "sorted"  # rare among a hundred million conversations
     assert by_name.unseen is None and how(by_name, floor, 10**6) == "walked"
+
+
+def test_a_search_in_a_view_that_shows_nothing_is_empty_not_an_error(owner_client, org, our_number, monkeypatch):
+    """The owner is no agent: "Mine" shows them nothing, and a search there, looked for through the
+    newest conversations first, finds nothing rather than failing."""
+    make_conversation(org, our_number, "+14155550181", name="Melissa Window", body="Where is it")
+    monkeypatch.setattr("messaging.selectors.counts.estimated", lambda qs: 0)  # the message word windowed
+    response = owner_client.get(inbox_url(org, view="mine", q="melissa"))
+    assert response.status_code == 200 and "Melissa Window" not in response.content.decode()
+    assert "Melissa Window" in owner_client.get(inbox_url(org, view="all", q="melissa")).content.decode()
