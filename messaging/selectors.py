@@ -183,7 +183,7 @@ def _search_matches(organization: Organization, text: str) -> list[_Match] | Non
     unseen = Message.objects.filter(organization=organization, search_vector=_terms_query([UNSEEN_WORD]))
     matches.append(_Match("id", by_text, walked=walked, walk_cost=0.1,
                           unseen=unseen.values_list("conversation_id", flat=True),
-                          window=message_terms[0] if len(set(message_terms)) == 1 else None))
+                          window=message_terms[0] if len(set(message_terms)) == 1 and not words[0].isdigit() else None))
     return matches
 
 
@@ -272,7 +272,9 @@ class _Unindexed(Func):
 # first name's 3,000 messages fetches each where it lies (60 to 115 ms when they are not in memory).
 # So such a word is first looked for in the newest WINDOW conversations only (one walk that stops
 # at a page of matches, or at the window's end: 30 to 40 ms for a word in none), and its matches are
-# sorted only when the window held less than a page.
+# sorted only when the window held less than a page. A number is not looked for that way: numbers in
+# messages are order numbers and codes, each in few messages, and a search by a number's digits
+# paid the window for nothing (p95 20.9 to 51.2 ms, docs/benchmarks.md, issue 21).
 UNSEEN_WORD = "zqxjv"
 UNSEEN_MARGIN = 1.1
 WINDOW = 20_000

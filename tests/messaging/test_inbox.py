@@ -633,10 +633,11 @@ def test_a_message_word_the_statistics_say_nothing_about_is_looked_for_in_the_ne
     """A word the planner estimates at its floor for unseen words may be in no message or in
     thousands: it is looked for through the newest conversations first, then sorted (what that costs
     is bounded by its real matches), never walked to the end (a walk to a word in no message reads
-    every conversation). Above the floor the rule decides; several words are sorted."""
+    every conversation). Above the floor the rule decides; several words, or a number, are sorted."""
     with tenant_scope(org):
         by_name, by_text = selectors._search_matches(org, "melissa")
         _, by_both = selectors._search_matches(org, "melissa order")
+        _, _, by_digits = selectors._search_matches(org, "4155550")  # name, number, messages
     floor = 2468.0
 
     def how(match, matching, conversations):
@@ -647,6 +648,7 @@ def test_a_message_word_the_statistics_say_nothing_about_is_looked_for_in_the_ne
 
     assert how(by_text, floor, 10**6) == "windowed"
     assert how(by_both, floor, 10**6) == "sorted"
+    assert how(by_digits, floor, 10**6) == "sorted"  # a number: an order number or a code, in few messages
     assert how(by_text, floor * 2, 10**6) == "walked"
     assert how(by_text, floor * 2, 10**8) == "sorted"  # rare among a hundred million conversations
     assert by_name.unseen is None and how(by_name, floor, 10**6) == "walked"
