@@ -177,13 +177,14 @@ def _search_matches(organization: Organization, text: str) -> list[_Match] | Non
     # The conversation's words are those of all its messages together: with one word, whether it has
     # the word says whether one of its messages has it; with several, only whether it may (each
     # could be in another message), and the messages of the conversations that may are looked at.
+    one_word = len(set(message_terms)) == 1
     walked = Q(_Words("message_words", message_terms))
-    if len(set(message_terms)) > 1:
+    if not one_word:
         walked &= Q(id__in=by_text)
     unseen = Message.objects.filter(organization=organization, search_vector=_terms_query([UNSEEN_WORD]))
     matches.append(_Match("id", by_text, walked=walked, walk_cost=0.1,
                           unseen=unseen.values_list("conversation_id", flat=True),
-                          window=message_terms[0] if len(set(message_terms)) == 1 and not words[0].isdigit() else None))
+                          window=message_terms[0] if one_word and not words[0].isdigit() else None))
     return matches
 
 
