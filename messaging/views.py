@@ -137,8 +137,9 @@ def _head_context(request, conversation, agent) -> dict:
 
 def _thread_context(request, conversation, agent) -> dict:
     organization = request.organization
-    services.conversation_mark_read(organization=organization, conversation=conversation)
-    conversation.unread_count = 0
+    if conversation.unread_count:  # just read from the database; a message arriving after is read by the open tab
+        services.conversation_mark_read(organization=organization, conversation=conversation)
+        conversation.unread_count = 0
     messages, has_older = selectors.thread_items(organization=organization, conversation=conversation)
     # Not "messages": that name is the page's flash messages (base.html), which a thread opened on
     # a full page (?c=..., where call notifications lead) would otherwise show as banners.
