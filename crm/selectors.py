@@ -17,6 +17,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import counts
+from core.labels import labels_in_use
 from tenants.access import current_access
 from tenants.models import Organization
 from tenants.scoping import get_for_org
@@ -178,18 +179,13 @@ def contact_list(*, organization: Organization, search: str = "", has_open_order
 
 
 def contact_labels(*, organization: Organization) -> list[str]:
-    """The labels the organization's contacts carry, for the filter's and the edit form's suggestions.
-    A member who sees every contact reads the label counts (ContactLabelUse, kept by a trigger); a
-    member limited to some clients' contacts lists the labels of those only, so that no label of a
-    contact hidden from them is shown."""
+    """The labels the organization's contacts carry, for the filter's and the edit form's suggestions:
+    the label counts (ContactLabelUse, kept by a trigger), or for a member limited to some clients'
+    contacts the labels of those (core.labels)."""
     access = current_access()
-    if access is not None and access.everything:
-        return list(ContactLabelUse.objects.filter(organization=organization, contacts__gt=0)
-                    .order_by("label").values_list("label", flat=True)[:200])
-    labels = (Contact.objects.filter(organization=organization).exclude(labels=[])
-              .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True)
-              .order_by("label").distinct())
-    return list(labels[:200])
+    return labels_in_use(counted=ContactLabelUse.objects.filter(organization=organization, contacts__gt=0),
+                         labelled=Contact.objects.filter(organization=organization).exclude(labels=[]),
+                         everything=access is not None and access.everything)
 
 
 def last_contacted(*, organization: Organization, contacts: list[Contact]) -> dict:

@@ -12,6 +12,7 @@ from django.db.models import BooleanField, DateTimeField, F, Func, Q, QuerySet, 
 from django.db.models.expressions import RawSQL
 
 from core import counts
+from core.labels import labels_in_use
 from crm.models import Channel, Contact
 from crm.selectors import search_words
 from telephony import selectors as telephony_selectors
@@ -421,19 +422,12 @@ def unread_total_text(total: int) -> str:
 
 
 def inbox_labels(*, organization: Organization) -> list[str]:
-    """Labels in use, for the filter. A member who sees every conversation reads the organization's
-    label counts (LabelUse, kept by a trigger); a member limited to some conversations lists the
-    labels of those only, so that no label of a conversation hidden from them is shown."""
+    """Labels in use, for the filter: the organization's label counts (LabelUse, kept by a trigger),
+    or for a member limited to some conversations the labels of those (core.labels)."""
     access = current_access()
-    if access is not None and access.everything:
-        return list(LabelUse.objects.filter(organization=organization, conversations__gt=0)
-                    .order_by("label").values_list("label", flat=True)[:200])
-    # order_by("label") also replaces the model's default ordering, which DISTINCT would otherwise
-    # include (one row per label and time, so a label could be listed twice and others cut off).
-    labels = (Conversation.objects.filter(organization=organization, labels__len__gt=0)
-              .annotate(label=Func("labels", function="unnest")).values_list("label", flat=True)
-              .order_by("label").distinct())
-    return list(labels[:200])
+    return labels_in_use(counted=LabelUse.objects.filter(organization=organization, conversations__gt=0),
+                         labelled=Conversation.objects.filter(organization=organization, labels__len__gt=0),
+                         everything=access is not None and access.everything)
 
 
 def inbox_lines(*, organization: Organization) -> list[tuple[str, str]]:
