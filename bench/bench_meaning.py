@@ -8,9 +8,13 @@ quality: recall@5 on the labelled set (tests/messaging/meaning_set.py: 216 messa
    (the product's hybrid: reciprocal rank fusion of words and meaning). Also per language, and across
    languages (only the other languages' messages of the group count).
 
-scale: organization `bench-inbox` of bench/inbox_data.py (100,000 conversations, 1,000,000 messages):
+scale: organization `bench-inbox` of bench/inbox_data.py at BENCH_SIZE (10m: 1,000,000 conversations and
+   10,000,000 messages, the default; 1m: a tenth):
    1. every message embedded by the default model: bulk backfill with the model's HNSW index dropped and
-      rebuilt after (timed; once, kept between runs);
+      rebuilt after (timed; once, kept between runs). The texts are read and stored a million at a
+      time; the index is built with BENCH_INDEX_MEMORY of maintenance_work_mem (default 12GB: the
+      graph of ten million 256-dimension vectors must fit, or pgvector builds it on disk, many times
+      slower) and one parallel worker, its progress printed every minute;
    2. the worker's throughput: the 20,000 newest messages set waiting again and embedded by
       messaging.services.meaning.messages_embed as the bulk worker runs it (index maintained), and the
       embedder alone on the same texts;
@@ -28,6 +32,7 @@ import os
 import statistics
 import struct
 import sys
+import threading
 import time
 
 import django
@@ -170,43 +175,92 @@ def ensure_embedded(organization) -> None:
     if not waiting:
         print(f"embeddings: all messages already embedded by {embedder.name}")
         return
-    print(f"embeddings: {waiting:,} messages to embed in bulk (index dropped, rebuilt after) ...")
+    print(f"embeddings: {waiting:,} messages to embed in bulk (index dropped, rebuilt after) ...", flush=True)
     started = time.perf_counter()
-    embed_seconds = 0.0
-    with tenant_scope(organization), transaction.atomic(), connection.cursor() as cursor:
+    embed_seconds = store_seconds = 0.0
+    done = 0
+    with tenant_scope(organization), connection.cursor() as cursor:
         cursor.execute(f"drop index if exists {INDEX}")
-        cursor.execute("create temporary table bench_vectors (id uuid, embedding vector(256)) on commit drop")
-        cursor.execute("select id, body from messaging_message where organization_id = %s and body <> '' "
-                       "and embedding_model <> %s", [organization.pk, embedder.name])
-        rows = cursor.fetchall()
-        for start in range(0, len(rows), 20_000):
-            chunk = rows[start:start + 20_000]
-            t0 = time.perf_counter()
-            vectors = np.asarray(embedder.embed([body for _, body in chunk]), dtype=np.float32)
-            embed_seconds += time.perf_counter() - t0
-            with cursor.copy("copy bench_vectors (id, embedding) from stdin (format binary)") as copy:
-                copy.write(_copy_binary([(pk.bytes, v) for (pk, _), v in zip(chunk, vectors, strict=True)]))
-        copied = time.perf_counter()
         # The trigger that counts a conversation's words again when a message's text changes would
-        # hold every updated row twice for this one statement; embeddings change no text.
+        # hold every updated row twice per statement; embeddings change no text.
         cursor.execute("alter table messaging_message disable trigger messaging_message_words_changed")
-        cursor.execute("""update messaging_message m
-                             set embedding = v.embedding::vector || array_fill(0::real, array[1280])::vector,
-                                 embedding_model = %s, embedding_dimensions = 256, embedded_at = now()
-                            from bench_vectors v where m.id = v.id""", [embedder.name])
-        cursor.execute("alter table messaging_message enable trigger messaging_message_words_changed")
-        updated = time.perf_counter()
-    print(f"  embedded {len(rows):,} texts in {embed_seconds:.0f} s ({len(rows) / embed_seconds:,.0f}/s), "
-          f"copied by {copied - started:.0f} s, stored by {updated - started:.0f} s")
+        try:
+            while True:  # a million at a time: one transaction each, resumable
+                with transaction.atomic():
+                    cursor.execute("select id, body from messaging_message where organization_id = %s "
+                                   "and body <> '' and embedding_model = '' order by id limit 1000000",
+                                   [organization.pk])
+                    rows = cursor.fetchall()
+                    if not rows:
+                        break
+                    cursor.execute("create temporary table bench_vectors (id uuid, embedding vector(256)) "
+                                   "on commit drop")
+                    for start in range(0, len(rows), 20_000):
+                        chunk = rows[start:start + 20_000]
+                        t0 = time.perf_counter()
+                        vectors = np.asarray(embedder.embed([body for _, body in chunk]), dtype=np.float32)
+                        embed_seconds += time.perf_counter() - t0
+                        with cursor.copy("copy bench_vectors (id, embedding) from stdin (format binary)") as copy:
+                            copy.write(_copy_binary([(pk.bytes, v) for (pk, _), v in zip(chunk, vectors,
+                                                                                          strict=True)]))
+                    t0 = time.perf_counter()
+                    cursor.execute("analyze bench_vectors")
+                    cursor.execute("""update messaging_message m
+                                         set embedding = v.embedding::vector
+                                                         || array_fill(0::real, array[1280])::vector,
+                                             embedding_model = %s, embedding_dimensions = 256, embedded_at = now()
+                                        from bench_vectors v
+                                       where m.id = v.id and m.id between %s and %s""",
+                                   [embedder.name, rows[0][0], rows[-1][0]])
+                    store_seconds += time.perf_counter() - t0
+                done += len(rows)
+                print(f"  {done:,} embedded and stored, {time.perf_counter() - started:.0f} s", flush=True)
+                del rows
+        finally:
+            cursor.execute("alter table messaging_message enable trigger messaging_message_words_changed")
+    print(f"  embedded {done:,} texts in {embed_seconds:.0f} s ({done / embed_seconds:,.0f}/s), "
+          f"stored in {store_seconds:.0f} s; {time.perf_counter() - started:.0f} s in all", flush=True)
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("set maintenance_work_mem = '1GB'")
-        cursor.execute("set max_parallel_maintenance_workers = 1")
-        cursor.execute(f"create index {INDEX} on messaging_message using hnsw "
-                       "((subvector(embedding, 1, 256)::vector(256)) vector_cosine_ops) "
-                       "where embedding_model = 'wordllama/l2_supercat_256'")
-        cursor.execute("vacuum analyze messaging_message")
-    print(f"  HNSW index built in {time.perf_counter() - t0:.0f} s; total {time.perf_counter() - started:.0f} s")
+        cursor.execute("vacuum messaging_message")
+    print(f"  vacuumed in {time.perf_counter() - t0:.0f} s", flush=True)
+    t0 = time.perf_counter()
+    stop = threading.Event()
+    threading.Thread(target=_index_progress, args=(stop, t0), daemon=True).start()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"set maintenance_work_mem = '{os.environ.get('BENCH_INDEX_MEMORY', '12GB')}'")
+            cursor.execute("set max_parallel_maintenance_workers = 1")
+            cursor.execute(f"create index {INDEX} on messaging_message using hnsw "
+                           "((subvector(embedding, 1, 256)::vector(256)) vector_cosine_ops) "
+                           "where embedding_model = 'wordllama/l2_supercat_256'")
+    finally:
+        stop.set()
+    print(f"  HNSW index built in {time.perf_counter() - t0:.0f} s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("analyze messaging_message")
+        cursor.execute(f"select pg_size_pretty(pg_relation_size('{INDEX}')), "
+                       "pg_size_pretty(pg_total_relation_size('messaging_message'))")
+        index_size, table_size = cursor.fetchone()
+    print(f"  index {index_size}; messages with their TOAST and indexes {table_size}; "
+          f"total {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _index_progress(stop: threading.Event, started: float) -> None:
+    """Print the index build's progress every minute (pg_stat_progress_create_index), from a
+    connection of its own."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+                         dbname=settings["NAME"], password=settings["PASSWORD"] or None,
+                         autocommit=True) as progress:
+        while not stop.wait(60):
+            row = progress.execute("select phase, blocks_done, blocks_total, tuples_done, tuples_total "
+                                   "from pg_stat_progress_create_index").fetchone()
+            if row:
+                print(f"    {time.perf_counter() - started:.0f} s: {row[0]}, blocks {row[1]:,}/{row[2]:,}, "
+                      f"tuples {row[3]:,}/{row[4]:,}", flush=True)
 
 
 def throughput(organization) -> None:
@@ -241,7 +295,9 @@ def latency(organization) -> None:
         "words": lambda t: search.search(organization=organization, text=t, mode="words", limit=20),
         "the query's embedding alone": lambda t: embedders.embedder().embed([t]),
     }
-    print(f"\nlatency over 1,000,000 messages, {len(texts)} queries each, in-process (ms):")
+    with tenant_scope(organization):
+        count = Message.objects.filter(organization=organization).count()
+    print(f"\nlatency over {count:,} messages, {len(texts)} queries each, in-process (ms):")
     targets = {"meaning": 100, "both (hybrid)": 150}
     with tenant_scope(organization):
         for name, run in cases.items():

@@ -14,6 +14,7 @@ from tenants.permissions import is_manager, manager_required
 
 from . import exports, imports, merges, selectors, services
 from .forms import ContactEditForm, ContactFilterForm, ContactImportForm, OrderFilterForm
+from .rows import contact_rows_html
 
 ORDERS_PAGE = 50
 # What a row of the contacts page shows: not the search vector, nor the notes.
@@ -109,11 +110,12 @@ def contact_list_page(request: HttpRequest, org_slug: str) -> HttpResponse:
         row.last_contact = last.get(row.pk)
     query = request.GET.copy()
     query.pop("after", None)
+    contacts_url = reverse("crm:contact-list", kwargs={"org_slug": org_slug})
     return render(request, "crm/contact_list.html", {
-        "filter_form": form, "rows": rows, "query": query.urlencode(), "after": after,
+        "filter_form": form, "rows": rows, "rows_html": contact_rows_html(rows, contacts_url=contacts_url),
+        "query": query.urlencode(), "after": after,
         "paged": bool(request.GET.get("after")), "labels": selectors.contact_labels(organization=request.organization),
-        "can_import": is_manager(request),
-        "contacts_url": reverse("crm:contact-list", kwargs={"org_slug": org_slug}),
+        "can_import": is_manager(request), "contacts_url": contacts_url,
     })
 
 

@@ -142,6 +142,9 @@ TEMPLATES = [
     },
 ]
 
+# Widgets: Django's markup, the plainest widgets built in Python (core/forms_renderer.py).
+FORM_RENDERER = "core.forms_renderer.FormRenderer"
+
 # Database: DATABASE_URL selects any PostgreSQL; without it the embedded PostgreSQL 18 under
 # var/pgdata is started on demand (by manage.py, the web server, workers and tests alike).
 if env.str("DATABASE_URL", default=""):

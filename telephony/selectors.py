@@ -53,6 +53,12 @@ def phone_number_list(*, organization: Organization, filters: dict | None = None
     return qs.order_by("phone_number")
 
 
+def phone_number_choices(*, organization: Organization) -> QuerySet[PhoneNumber]:
+    """The organization's numbers for a filter's list: each shows as its number, so nothing else is
+    read (not the provider account, whose credentials would be decrypted for every number)."""
+    return PhoneNumber.objects.filter(organization=organization).only("id", "phone_number").order_by("phone_number")
+
+
 def get_phone_number_for_org(organization: Organization, public_id) -> PhoneNumber:
     return get_for_org(PhoneNumber.objects.select_related("agent", "client", "provider_account"), organization,
                        public_id)

@@ -30,7 +30,7 @@ def call_log_page(request: HttpRequest, org_slug: str) -> HttpResponse:
     (the top bar's badge leads here)."""
     organization = request.organization
     form = CallFilterForm(request.GET or None,
-                          numbers=selectors.phone_number_list(organization=organization))
+                          numbers=selectors.phone_number_choices(organization=organization))
     if request.GET and not form.is_valid():
         return render(request, "telephony/call_list.html", {"filter_form": form, "page": None, "query": ""},
                       status=400)

@@ -162,3 +162,53 @@ def test_a_contact_is_edited_through_the_api(owner_client, outsider_client, org,
     with tenant_scope(org):
         ann.refresh_from_db()
         assert ann.name == "Ann Archer"
+
+
+# The rows as the template wrote them before crm/rows.py builds them in Python: the page must say
+# the same, hostile text and all.
+ROW_TEMPLATE = """{% load inbox %}{% for contact in rows %}
+      <tr id="contact-{{ contact.pk }}">
+        <td><a href="{{ contacts_url }}{{ contact.pk }}/">{{ contact.display_name }}</a></td>
+        <td>{{ contact.phone_number }}{% if contact.address_kind != "phone" %} <span class="hint">{{ contact.get_address_kind_display }}</span>{% endif %}</td>
+        <td>{{ contact.email }}</td>
+        <td>{% for label in contact.labels %}<a class="chip label" href="?label={{ label|urlencode }}">{{ label }}</a> {% endfor %}</td>
+        <td>{% if contact.sms_opted_out_at %}<span class="badge error">SMS opted out</span> {% endif %}{% if contact.whatsapp_opted_out_at %}<span class="badge error">WhatsApp opted out</span>{% endif %}</td>
+        <td>{% if contact.last_contact %}<time datetime="{{ contact.last_contact|day }}">{{ contact.last_contact|when }}</time>{% else %}<span class="hint">Never</span>{% endif %}</td>
+        <td><time datetime="{{ contact.created_at|day }}">{{ contact.created_at|when }}</time></td>
+      </tr>{% endfor %}"""
+
+
+def test_the_rows_say_what_the_template_said(agent_client, org, our_number):
+    import re
+
+    from django.template import engines
+
+    from crm import selectors
+
+    late = timezone.now().replace(hour=23, minute=30)  # a day apart in UTC and in some zones
+    with tenant_scope(org):
+        made = [
+            Contact.objects.create(organization=org, phone_number="+14155550101", name=XSS, email="a&b@example.com",
+                                   labels=["vip", "a/b & <c>", "café ☕", 'q"uote'], sms_opted_out_at=late),
+            Contact.objects.create(organization=org, phone_number="MYSHOP", address_kind="alphanumeric",
+                                   whatsapp_profile_name="Shop <b>", whatsapp_opted_out_at=late),
+            Contact.objects.create(organization=org, phone_number="+14155550103", sms_opted_out_at=late,
+                                   whatsapp_opted_out_at=late),
+        ]
+        Contact.objects.filter(pk=made[0].pk).update(created_at=late)
+    make_conversation(org, our_number, "+14155550103", body="hello")
+    page = agent_client.get(f"/o/{org.slug}/contacts/?sort=newest").content.decode()
+    with tenant_scope(org):
+        shown = list(Contact.objects.filter(pk__in=[c.pk for c in made]).order_by("-created_at", "-id"))
+        last = selectors.last_contacted(organization=org, contacts=shown)
+    for contact in shown:
+        contact.last_contact = last.get(contact.pk)
+    expected = engines["django"].from_string(ROW_TEMPLATE).render(
+        {"rows": shown, "contacts_url": f"/o/{org.slug}/contacts/"})
+
+    def trs(html):
+        return [re.sub(r">\s+<", "><", tr) for tr in re.findall(r'<tr id="contact-.*?</tr>', html, re.S)]
+
+    assert trs(page) == trs(expected)
+    assert "&lt;script&gt;" in page and "<script>alert" not in page
+    assert "Never" in page and "Alphanumeric sender" in page and "SMS opted out" in page
