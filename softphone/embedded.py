@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import socket
 import warnings
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ def ensure_database() -> EmbeddedDatabase:
     started_here = False
     if info is None:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
+        configure_memory()  # a server initialised before: sized before it starts
         # cleanup_mode=None: the server outlives this process, so manage.py, the web server and the
         # workers share it. `make run` and `make test` stop it if they started it (see
         # `release_database`); `make db-stop` stops it in any case.
@@ -131,7 +133,55 @@ def _prepare(info) -> None:
         with superuser(dbname) as conn:
             for statement in LEAKPROOF_SEARCH:
                 conn.execute(statement)
+    configure_memory()  # a new server: from its next start
     (PGDATA / _READY_MARKER).write_text(_PREPARED)
+
+
+# Memory. PostgreSQL's default shared_buffers (128 MB) is sized for a machine of decades ago: at
+# ten million messages a search by a first name read its rows from the OS cache instead and took
+# 341 ms at p95, 128 ms with a quarter of the RAM (docs/benchmarks.md, issue 21). The embedded
+# server is what `make run` serves from on one machine, so it takes what PostgreSQL's documentation
+# advises for a dedicated server: a quarter of the memory (of the container's limit where there is
+# one), between 128 MB and 8 GB; EMBEDDED_PG_SHARED_BUFFERS (e.g. "2GB") sets it instead. Written to
+# a file the server's postgresql.conf includes, read when the server starts.
+MEMORY_CONF = "softphone-memory.conf"
+_INCLUDE = f"include_if_exists = '{MEMORY_CONF}'"
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its control group's limit if lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return total
+
+
+def memory_settings(total: int | None = None) -> dict[str, str]:
+    total = machine_memory() if total is None else total
+    mb = 2**20
+    shared = os.environ.get("EMBEDDED_PG_SHARED_BUFFERS", "").strip() or \
+        f"{min(max(total // 4, 128 * mb), 8 * 2**30) // mb}MB"
+    if not re.fullmatch(r"[0-9]{1,9}(kB|MB|GB|TB)", shared):
+        raise ValueError(f"EMBEDDED_PG_SHARED_BUFFERS must be an amount such as 512MB or 2GB, not {shared!r}")
+    return {"shared_buffers": shared, "effective_cache_size": f"{max(total * 3 // 4, 256 * mb) // mb}MB"}
+
+
+def configure_memory() -> None:
+    """Write the memory settings where the server reads them when it starts next (nothing before
+    the data directory exists: the wheel creates it on the first start)."""
+    conf = PGDATA / "postgresql.conf"
+    if not conf.exists():
+        return
+    (PGDATA / MEMORY_CONF).write_text("# Written by softphone.embedded (memory_settings) at each start.\n" + "".join(
+        f"{name} = '{value}'\n" for name, value in memory_settings().items()))
+    text = conf.read_text()
+    if _INCLUDE not in text:
+        conf.write_text(text + f"\n# softphone: memory sized to this machine\n{_INCLUDE}\n")
 
 
 # Under row-level security PostgreSQL applies a query's own conditions before the policy only when

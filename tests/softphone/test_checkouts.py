@@ -212,3 +212,28 @@ def test_a_test_session_stops_the_postgresql_it_started_and_only_that(own_var_di
     finally:
         make_run.kill()
         make_run.wait()
+
+
+def test_the_embedded_server_takes_a_quarter_of_the_memory_from_its_next_start(own_var_dir):
+    from softphone.embedded import memory_settings
+
+    gib = 2**30
+    assert memory_settings(24 * gib)["shared_buffers"] == "6144MB"
+    assert memory_settings(256 * gib)["shared_buffers"] == "8192MB"  # at most 8 GB
+    assert memory_settings(256 * 2**20)["shared_buffers"] == "128MB"  # at least PostgreSQL's default
+    assert memory_settings(24 * gib)["effective_cache_size"] == "18432MB"
+
+    show = ("from softphone import embedded; import psycopg; info = embedded.ensure_database(); "
+            "c = psycopg.connect(host=info.socket_dir, port=info.port, user='postgres', dbname='postgres'); "
+            "print(c.execute('show shared_buffers').fetchone()[0])")
+    stop = "from softphone import embedded; print(embedded.stop_database())"
+    # A new server starts with the wheel's defaults and is sized from its next start on.
+    assert _python(BASE_DIR, show, SOFTPHONE_VAR_DIR=str(own_var_dir), EMBEDDED_PG_SHARED_BUFFERS="160MB") == "128MB"
+    assert "include_if_exists = 'softphone-memory.conf'" in (own_var_dir / "pgdata" / "postgresql.conf").read_text()
+    _python(BASE_DIR, stop, SOFTPHONE_VAR_DIR=str(own_var_dir))
+    assert _python(BASE_DIR, show, SOFTPHONE_VAR_DIR=str(own_var_dir), EMBEDDED_PG_SHARED_BUFFERS="160MB") == "160MB"
+    _python(BASE_DIR, stop, SOFTPHONE_VAR_DIR=str(own_var_dir))
+    # An amount that is not one is refused with what it should be, and nothing is written.
+    with pytest.raises(AssertionError, match="must be an amount such as 512MB"):
+        _python(BASE_DIR, show, SOFTPHONE_VAR_DIR=str(own_var_dir), EMBEDDED_PG_SHARED_BUFFERS="1GB'\nfsync = 'off")
+    assert "fsync" not in (own_var_dir / "pgdata" / "softphone-memory.conf").read_text()
