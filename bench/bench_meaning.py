@@ -206,8 +206,7 @@ def ensure_embedded(organization) -> None:
                     t0 = time.perf_counter()
                     cursor.execute("analyze bench_vectors")
                     cursor.execute("""update messaging_message m
-                                         set embedding = v.embedding::vector
-                                                         || array_fill(0::real, array[1280])::vector,
+                                         set embedding = v.embedding::vector,
                                              embedding_model = %s, embedding_dimensions = 256, embedded_at = now()
                                         from bench_vectors v
                                        where m.id = v.id and m.id between %s and %s""",

@@ -10,9 +10,9 @@ Chosen by settings (`embedder()`):
   tokenizer ship inside the `wordllama` wheel, loaded without any network (docs/benchmarks.md, issue 19,
   says why this model: it is the one that installs from PyPI and runs offline here, and how it ranks).
 
-Vectors are unit length. Every vector is stored in a `vector(1536)` column (seed 002), zero-padded: the
-padding leaves dot products and norms, so cosine distances, unchanged. Rows embedded by different models
-are never compared: each row keeps its model's name (`Embedder.name`).
+Vectors are unit length, stored at their model's own dimensions (seed 002's `vector(1536)` is the
+largest a model may have: text-embedding-3-small's). Rows embedded by different models are never
+compared: each row keeps its model's name (`Embedder.name`) and dimensions.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import requests
 import wordllama
 from django.conf import settings
 
-STORED_DIMENSIONS = 1536  # seed 002: embedding vector(1536)
+MOST_DIMENSIONS = 1536  # seed 002: embedding vector(1536); a vector is stored at its model's own
 LONGEST_TEXT = 8000  # characters embedded of a message (the rest says little more, and costs tokens)
 
 
@@ -93,9 +93,9 @@ class OpenAIEmbedder(Embedder):
         self.url = url.rstrip("/") + "/embeddings"
         self._api_key = api_key
         self.model = model
-        self.dimensions = dimensions or KNOWN_DIMENSIONS.get(model, STORED_DIMENSIONS)
-        if not 0 < self.dimensions <= STORED_DIMENSIONS:
-            raise ValueError(f"EMBEDDINGS_DIMENSIONS must be between 1 and {STORED_DIMENSIONS}")
+        self.dimensions = dimensions or KNOWN_DIMENSIONS.get(model, MOST_DIMENSIONS)
+        if not 0 < self.dimensions <= MOST_DIMENSIONS:
+            raise ValueError(f"EMBEDDINGS_DIMENSIONS must be between 1 and {MOST_DIMENSIONS}")
         self.name = f"openai/{model}" + (f"@{dimensions}" if dimensions else "")
 
     def embed(self, texts: list[str]) -> list[list[float]]:

@@ -290,10 +290,12 @@ class Message(TenantModel):
     # language match as typed).
     search_vector = models.GeneratedField(expression=SearchVector("body", config="simple"),
                                           output_field=SearchVectorField(), db_persist=True)
-    # Search by meaning (seed 002: embedding vector(1536)): the text's vector, zero-padded to 1536, made
-    # by a worker after the message is stored (messaging.services.meaning), with the model that made it
-    # (rows of different models are never compared) and when. Empty model: not embedded yet.
-    embedding = VectorField(dimensions=1536, null=True, blank=True)
+    # Search by meaning (seed 002: embedding vector(1536)): the text's vector at its model's own
+    # dimensions (256 for the offline model, 1536 for text-embedding-3-small; never padded: 1,536
+    # floats for a 256-dimension model were 6 KB a message, migration 0016), made by a worker after the
+    # message is stored (messaging.services.meaning), with the model that made it (rows of different
+    # models are never compared) and when. Empty model: not embedded yet.
+    embedding = VectorField(dimensions=None, null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True, default="", db_default="")
     embedding_dimensions = models.PositiveSmallIntegerField(null=True, blank=True)
     embedded_at = models.DateTimeField(null=True, blank=True)
@@ -320,7 +322,7 @@ class Message(TenantModel):
             models.Index(fields=["organization", "id"], condition=Q(embedding_model="") & ~Q(body=""),
                          name="message_unembedded_idx"),
             # Search by meaning: one HNSW index per embedding model, on that model's own dimensions
-            # (migration 0013; messaging.services.meaning.vector_index_sql).
+            # (migrations 0013 and 0016; search.vector_expression).
         ]
 
     def __str__(self) -> str:

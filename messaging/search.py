@@ -60,10 +60,9 @@ class Hit:
 
 
 def vector_expression(dimensions: int, column: str = "embedding") -> str:
-    """The expression each model's HNSW index is built on (migration 0013): the part of the stored
-    vector the model fills."""
-    if dimensions == embedders.STORED_DIMENSIONS:
-        return column
+    """The expression each model's HNSW index is built on (migrations 0013 and 0016): the stored
+    vector as one of the model's dimensions (an index needs them fixed; the column holds every
+    model's). `subvector` also reads a vector stored zero-padded before 0016 trimmed them."""
     return f"(subvector({column}, 1, {int(dimensions)})::vector({int(dimensions)}))"
 
 
@@ -207,7 +206,7 @@ def _latest_inbound(organization: Organization, conversation) -> tuple[str, int,
                 .values_list("embedding_model", "embedding_dimensions", "embedding")[:LATEST_INBOUND])
     if not rows:
         return None
-    model, dimensions = rows[0][0], rows[0][1] or embedders.STORED_DIMENSIONS
+    model, dimensions = rows[0][0], rows[0][1] or embedders.MOST_DIMENSIONS
     vectors = [list(vector)[:dimensions] for m, _, vector in rows if m == model and vector is not None]
     mean = [sum(values) / len(vectors) for values in zip(*vectors, strict=True)]
     norm = sum(v * v for v in mean) ** 0.5 or 1.0

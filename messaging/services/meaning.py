@@ -109,13 +109,11 @@ def _embed(organization: Organization, embedder: embedders.Embedder, rows: list[
     status_record(embedder, error="")
     condition, condition_params = (("m.embedding_model = %s", [replacing]) if replacing is not None
                                    else ("m.embedding_model <> %s", [embedder.name]))
-    # Only the model's own dimensions travel; PostgreSQL pads them with zeros to the stored 1536.
-    padding = embedders.STORED_DIMENSIONS - embedder.dimensions
-    padded = f"v.embedding::vector || array_fill(0::real, array[{padding}])::vector" if padding else "v.embedding::vector"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"""
             update messaging_message m
-               set embedding = {padded}, embedding_model = %s, embedding_dimensions = %s, embedded_at = %s
+               set embedding = v.embedding::vector, embedding_model = %s, embedding_dimensions = %s,
+                   embedded_at = %s
               from unnest(%s::uuid[], %s::text[]) as v(id, embedding)
              where m.id = v.id and m.organization_id = %s and {condition}""",  # noqa: S608 - fixed conditions
             [embedder.name, embedder.dimensions, timezone.now(), [row_id for row_id, _ in rows],

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from crm import services as crm_services
-from messaging import embedders
+from messaging import embedders, search
 from messaging.models import Direction, Message
 from messaging.services import conversations, meaning
 from messaging.tasks import messages_embed_sweep
@@ -70,7 +70,7 @@ def test_an_inbound_message_is_embedded_by_the_offline_model_after_it_is_stored(
     message = inbound(org, twilio_posts, "Where is my package? It has not arrived")
     assert message.embedding_model == LOCAL and message.embedding_dimensions == 256 and message.embedded_at
     vector = stored_vector(org, message.pk)
-    assert len(vector) == 1536 and all(v == 0 for v in vector[256:])  # zero-padded
+    assert len(vector) == 256  # its model's own dimensions, not padded to 1536
     assert math.isclose(math.sqrt(sum(v * v for v in vector)), 1.0, rel_tol=1e-4)
     # Near in meaning, nearer than an unrelated text (the model's own vectors, as stored).
     late, cancel = embedders.LocalEmbedder().embed(["the delivery is late", "I want to cancel my subscription"])
@@ -161,3 +161,31 @@ def test_a_permanent_error_fails_the_backfill_with_its_reason(org, our_number, s
                                               job_id=meaning.embeddings_backfill_start(organization=org).pk)
     assert job.status == "failed"
     assert "The model `no-such-model` does not exist." in job.errors[0]["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0016_trims_vectors_stored_padded_and_going_back_pads_them(org, our_number, twilio_posts):
+    """Before 0016 a 256-dimension vector was stored zero-padded to 1536 (6 KB a message); 0016 trims
+    it to its model's own dimensions, and searching finds it the same before and after."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    message = inbound(org, twilio_posts, "Where is my package? It has not arrived")
+    own = stored_vector(org, message.pk)
+    assert len(own) == 256
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("messaging", target)])
+
+    try:
+        migrate("0015_conversation_words")
+        padded = stored_vector(org, message.pk)
+        assert len(padded) == 1536 and padded[:256] == own and not any(padded[256:])
+        migrate("0016_embedding_own_dimensions")
+        assert stored_vector(org, message.pk) == own
+    finally:
+        migrate("0016_embedding_own_dimensions")
+    with tenant_scope(org):
+        found = search.nearest(organization=org, model=LOCAL, dimensions=256, vector=own, limit=5)
+    assert found[0][0] == message.pk and found[0][1] == pytest.approx(0, abs=1e-5)
