@@ -5,17 +5,28 @@ first kilobyte does not compress, and the model's floats fill it, so the zeros a
 as they were (measured: 19 GB of TOAST for three million messages, docs/benchmarks.md, issue 21).
 At its own dimensions the vector is 1 KB, kept in the message's row.
 
-The column loses its fixed dimension (no rewrite: the values stay as they are); each model's HNSW
-index is on `subvector(embedding, 1, d)::vector(d)` (messaging.search.vector_expression), so
-text-embedding-3-small's, on the bare column before, is built again on that expression (empty
-unless that model was used). Vectors stored padded are then trimmed to their model's dimensions,
-10,000 rows a transaction; until they are, searching reads them the same.
+The column loses its fixed dimension (no rewrite: the values stay as they are). Each model's HNSW
+index is on `subvector(embedding, 1, d)::vector(d)` (messaging.search.vector_expression); both are
+dropped first (so neither the type change nor the trim rebuilds or maintains them while the table is
+locked or busy), vectors stored padded are trimmed to their model's dimensions 10,000 rows a
+transaction, and the indexes are built again CONCURRENTLY: messages keep arriving and being embedded
+meanwhile; search by meaning scans instead of using an index until they are back.
 """
 
 import pgvector.django.vector
 from django.db import migrations
 
 TRIM_BATCH = 10_000
+MODELS = {"message_meaning_wordllama_idx": ("wordllama/l2_supercat_256", 256),
+          "message_meaning_te3small_idx": ("openai/text-embedding-3-small", 1536)}
+DROP_INDEXES = [f"drop index concurrently if exists {name}" for name in MODELS]
+CREATE_INDEXES = [f"create index concurrently if not exists {name} on messaging_message using hnsw "
+                  f"((subvector(embedding, 1, {dims})::vector({dims})) vector_cosine_ops) "
+                  f"where embedding_model = '{model}'" for name, (model, dims) in MODELS.items()]
+# Going back: 0013's indexes (text-embedding-3-small's on the bare 1536-dimension column).
+CREATE_INDEXES_0013 = [CREATE_INDEXES[0], "create index concurrently if not exists message_meaning_te3small_idx "
+                       "on messaging_message using hnsw (embedding vector_cosine_ops) "
+                       "where embedding_model = 'openai/text-embedding-3-small'"]
 
 
 def trim_padded(apps, schema_editor):
@@ -57,18 +68,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL("drop index if exists message_meaning_te3small_idx",
-                          "create index message_meaning_te3small_idx on messaging_message using hnsw "
-                          "(embedding vector_cosine_ops) where embedding_model = 'openai/text-embedding-3-small'"),
+        migrations.RunSQL(DROP_INDEXES, CREATE_INDEXES_0013),
         migrations.AlterField(
             model_name='message',
             name='embedding',
             field=pgvector.django.vector.VectorField(blank=True, null=True),
         ),
-        migrations.RunSQL(
-            "create index message_meaning_te3small_idx on messaging_message using hnsw "
-            "((subvector(embedding, 1, 1536)::vector(1536)) vector_cosine_ops) "
-            "where embedding_model = 'openai/text-embedding-3-small'",
-            "drop index if exists message_meaning_te3small_idx"),
         migrations.RunPython(trim_padded, pad_again, elidable=True),
+        migrations.RunSQL(CREATE_INDEXES, DROP_INDEXES),
     ]
