@@ -19,12 +19,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, Func, OuterRef, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
+from core import counts
 from crm.models import Order
 from tenants.models import Organization
 
@@ -119,31 +120,65 @@ os as um uma uns umas da das dos na nas no nos em com por para pelo pela eu meu 
 """.split())
 
 
-def words_query(text: str) -> SearchQuery | None:
+def words_terms(text: str) -> list[str]:
     """Every word typed must match: words of three letters or more as prefixes ("deliv" finds
     "delivery"), shorter ones as typed. A one- or two-letter prefix ("i:*", "d:*" of "I'd") matches so
     many words that the index reads most of the table: a sentence of them took 170 ms at a million
     messages, against a few ms as typed (docs/benchmarks.md, issue 19)."""
     words = re.findall(r"\w+", text.lower())[:12]
-    if not words:
-        return None
     # The commonest words of English, Spanish and Portuguese are in most messages: reading their
     # postings costs much and narrows nothing. Left out, unless nothing else was typed.
     words = [word for word in words if word not in STOP_WORDS] or words
-    return SearchQuery(" & ".join(f"{word}:*" if len(word) >= 3 else word for word in words),
-                       config="simple", search_type="raw")
+    return [f"{word}:*" if len(word) >= 3 else word for word in words]
+
+
+class UnindexedVector(Func):
+    """A search vector as it is, in an expression no index serves (`v || ''::tsvector`)."""
+
+    template = "(%(expressions)s || ''::tsvector)"
+    output_field = SearchVectorField()
+
+
+# A word as common as "order" matches two million of ten million messages, and the search index
+# cannot skip through a prefix's matches: "order 41234" read them all (76 ms) to keep the 25 that also
+# have 41234. When one term is this many times rarer than another (as the planner estimates them), the
+# index finds that term's rows and each is checked for the rest (1.5 ms).
+RAREST_FIRST_RATIO = 100
+
+
+def terms_query(terms) -> SearchQuery:
+    return SearchQuery(" & ".join(terms), config="simple", search_type="raw")
+
+
+def words_matched(qs: QuerySet, terms: list[str]) -> QuerySet:
+    """Rows of `qs` whose search vector has every term; with several, one far rarer than another is
+    looked up alone and the rows it finds checked for the others."""
+    query = terms_query(terms)
+    if len(set(terms)) < 2:
+        return qs.filter(search_vector=query)
+    estimates = {term: counts.estimated(qs.filter(search_vector=terms_query([term]))) for term in set(terms)}
+    rarest = min(estimates, key=estimates.get)
+    if estimates[rarest] * RAREST_FIRST_RATIO > max(estimates.values()):
+        return qs.filter(search_vector=query)
+    return (qs.filter(search_vector=terms_query([rarest]))
+            .alias(unindexed_vector=UnindexedVector("search_vector")).filter(unindexed_vector=query))
+
 
 
 def by_words(*, organization: Organization, text: str, limit: int = CANDIDATES) -> list:
     """Message ids matching every word typed, best ranked first among the newest RANKED matches (a word
-    in a fifth of the messages would otherwise have all of them ranked: 370 ms at a million)."""
-    query = words_query(text)
-    if query is None:
+    in a fifth of the messages would otherwise have all of them ranked: 370 ms at a million). A word
+    far rarer than the others is looked up alone (words_matched): "I want to cancel my order" read the
+    postings of "order" in 2.6 million of ten million messages (147 ms) to keep the few with "want"
+    (0.9 ms; docs/benchmarks.md, issue 21)."""
+    terms = words_terms(text)
+    if not terms:
         return []
-    newest = (Message.objects.filter(organization=organization, search_vector=query).order_by("-id")
+    newest = (words_matched(Message.objects.filter(organization=organization), terms).order_by("-id")
               .values("id")[:RANKED])
     return list(Message.objects.filter(organization=organization, pk__in=newest)
-                .annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", F("created_at").desc())
+                .annotate(rank=SearchRank(F("search_vector"), terms_query(terms)))
+                .order_by("-rank", F("created_at").desc())
                 .values_list("id", flat=True)[:limit])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import BooleanField, DateTimeField, F, Func, Q, QuerySet, Subquery, TextField
@@ -163,7 +162,7 @@ def _search_matches(organization: Organization, text: str) -> list[_Match] | Non
     name_terms = [f"{word}:*" for word in words]
     message_terms = _message_terms(text)
     contacts = Contact.objects.filter(organization=organization)
-    by_name = contacts.filter(search_vector=_terms_query(name_terms)).values_list("pk", flat=True)
+    by_name = contacts.filter(search_vector=search.terms_query(name_terms)).values_list("pk", flat=True)
     # Costs per conversation walked, against a match sorted, at a million conversations: a walk tests
     # the words on rows it reads in order (1.2 to 2 µs each); sorting fetches each matching contact or
     # message where it lies, 15 to 40 µs when it is not in memory (a first name's 2,468 messages took
@@ -173,7 +172,7 @@ def _search_matches(organization: Organization, text: str) -> list[_Match] | Non
     if len(digits) >= 3:
         matches.append(_Match("contact_id", contacts.filter(phone_number__contains=digits)
                               .values_list("pk", flat=True)))
-    messages = _words_matched(Message.objects.filter(organization=organization), message_terms)
+    messages = search.words_matched(Message.objects.filter(organization=organization), message_terms)
     by_text = messages.values_list("conversation_id", flat=True)
     # The conversation's words are those of all its messages together: with one word, whether it has
     # the word says whether one of its messages has it; with several, only whether it may (each
@@ -182,7 +181,7 @@ def _search_matches(organization: Organization, text: str) -> list[_Match] | Non
     walked = Q(_Words("message_words", message_terms))
     if not one_word:
         walked &= Q(id__in=by_text)
-    unseen = Message.objects.filter(organization=organization, search_vector=_terms_query([UNSEEN_WORD]))
+    unseen = Message.objects.filter(organization=organization, search_vector=search.terms_query([UNSEEN_WORD]))
     matches.append(_Match("id", by_text, walked=walked, walk_cost=0.1,
                           unseen=unseen.values_list("conversation_id", flat=True),
                           window=message_terms[0] if one_word and not words[0].isdigit() else None))
@@ -215,38 +214,6 @@ SHORTEST_PREFIX = 3
 
 def _message_terms(text: str) -> list[str]:
     return [f"{word}:*" if len(word) >= SHORTEST_PREFIX else word for word in search_words(text)]
-
-
-class _UnindexedVector(Func):
-    """A search vector as it is, in an expression no index serves (`v || ''::tsvector`)."""
-
-    template = "(%(expressions)s || ''::tsvector)"
-    output_field = SearchVectorField()
-
-
-# A word as common as "order" matches two million of ten million messages, and the search index
-# cannot skip through a prefix's matches: "order 41234" read them all (76 ms) to keep the 25 that also
-# have 41234. When one term is this many times rarer than another (as the planner estimates them), the
-# index finds that term's rows and each is checked for the rest (1.5 ms).
-RAREST_FIRST_RATIO = 100
-
-
-def _terms_query(terms) -> SearchQuery:
-    return SearchQuery(" & ".join(terms), config="simple", search_type="raw")
-
-
-def _words_matched(qs: QuerySet, terms: list[str]) -> QuerySet:
-    """Rows of `qs` whose search vector has every term; with several, one far rarer than another is
-    looked up alone and the rows it finds checked for the others."""
-    query = _terms_query(terms)
-    if len(set(terms)) < 2:
-        return qs.filter(search_vector=query)
-    estimates = {term: counts.estimated(qs.filter(search_vector=_terms_query([term]))) for term in set(terms)}
-    rarest = min(estimates, key=estimates.get)
-    if estimates[rarest] * RAREST_FIRST_RATIO > max(estimates.values()):
-        return qs.filter(search_vector=query)
-    return (qs.filter(search_vector=_terms_query([rarest]))
-            .alias(unindexed_vector=_UnindexedVector("search_vector")).filter(unindexed_vector=query))
 
 
 # A search's match that few contacts or messages have is found through the search index and its

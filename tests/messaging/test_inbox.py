@@ -561,15 +561,15 @@ def test_a_short_word_matches_message_text_only_as_a_whole_word(agent_client, or
 
 def test_a_rare_word_beside_a_common_one_finds_the_same_rows_either_way(agent_client, org, our_number, monkeypatch):
     """With one word far rarer than another, the rows are found through the rare word and checked for
-    the rest (messaging.selectors._words_matched): the rows listed are the same."""
+    the rest (messaging.search.words_matched): the rows listed are the same."""
     make_conversation(org, our_number, "+14155550121", name="Has Both", body="Where is my order 41234")
     make_conversation(org, our_number, "+14155550122", name="Other Number", body="Where is my order 41299")
     make_conversation(org, our_number, "+14155550123", name="Number Only", body="Ref 41234 please")
     make_conversation(org, our_number, "+14155550124", name="Orders Plural", body="Two orders: 41234 and 5")
     expected = {"Has Both", "Orders Plural"}
-    monkeypatch.setattr("messaging.selectors.RAREST_FIRST_RATIO", 0)  # always the rarest word first
+    monkeypatch.setattr("messaging.search.RAREST_FIRST_RATIO", 0)  # always the rarest word first
     assert set(_search_names(agent_client, org, "order 41234")) == expected
-    monkeypatch.setattr("messaging.selectors.RAREST_FIRST_RATIO", 10**18)  # never
+    monkeypatch.setattr("messaging.search.RAREST_FIRST_RATIO", 10**18)  # never
     assert set(_search_names(agent_client, org, "order 41234")) == expected
 
 

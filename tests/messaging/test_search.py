@@ -195,3 +195,17 @@ def test_similar_conversations_show_how_they_ended(org, our_number, agent_client
     fresh = say(org, our_number, "+14155550163", "hello")
     empty = agent_client.get(f"/o/acme/inbox/c/{fresh.conversation_id}/similar/").content.decode()
     assert "None yet" in empty
+
+
+@pytest.mark.parametrize("ratio", [0, 10**18])  # always the rarest word first; never
+def test_words_find_the_same_messages_through_the_rarest_word_or_all_of_them(agent_client, org, our_number,
+                                                                             monkeypatch, ratio):
+    """A word far rarer than the others is looked up alone and its messages checked for the rest
+    (search.words_matched): what the words find does not change."""
+    has_all = say(org, our_number, "+14155550151", "I want to cancel my order 3310")
+    plural = say(org, our_number, "+14155550152", "Cancelling both orders, I want a refund: 3310 and 12")
+    say(org, our_number, "+14155550153", "I want to cancel my order 3311")  # another number
+    say(org, our_number, "+14155550154", "Order 3310 arrived, thanks")  # not cancelled
+    monkeypatch.setattr("messaging.search.RAREST_FIRST_RATIO", ratio)
+    found = {hit["message"]["id"] for hit in results(agent_client, q="want cancel order 3310", mode="words")["results"]}
+    assert found == {str(has_all.pk), str(plural.pk)}
