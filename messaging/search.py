@@ -164,7 +164,6 @@ def words_matched(qs: QuerySet, terms: list[str]) -> QuerySet:
             .alias(unindexed_vector=UnindexedVector("search_vector")).filter(unindexed_vector=query))
 
 
-
 def by_words(*, organization: Organization, text: str, limit: int = CANDIDATES) -> list:
     """Message ids matching every word typed, best ranked first among the newest RANKED matches (a word
     in a fifth of the messages would otherwise have all of them ranked: 370 ms at a million). A word
