@@ -4,8 +4,9 @@ Django renders every widget through its template engine: an <input> is two templ
 then input.html and attrs.html), a <select> one more for each of its options. The call log's seven
 filters took 3.5 ms of a 25 ms page that way (docs/benchmarks.md, issue 21); the same markup built
 here takes a few string joins. Only Django's own templates for inputs, check boxes, selects and text
-areas are built here, character for character as those templates build them (tests/core/
-test_forms_renderer.py compares both for every form of the product); anything else, and any template
+areas are built here, character for character as those templates build them
+(tests/softphone/test_forms_renderer.py compares both for every widget Django has and every form of
+the product); anything else, and any template
 a project would put in their place, goes through Django's templates as before.
 """
 
